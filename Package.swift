@@ -1,0 +1,122 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+/// A service is a library of its logic (importable by tests) plus a thin executable.
+func service(_ name: String, product: String, dependencies: [Target.Dependency]) -> [Target] {
+    [
+        .target(
+            name: name,
+            dependencies: dependencies,
+            path: "Services/\(name)/Library",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "\(name)Main",
+            dependencies: [.byName(name: name), "ServiceKit"],
+            path: "Services/\(name)/Main",
+            swiftSettings: swiftSettings
+        ),
+    ]
+}
+
+let serviceDependencies: [Target.Dependency] = [
+    "AMQP", "CobrowseProtocol", "ServiceKit",
+    .product(name: "Logging", package: "swift-log"),
+]
+
+let package = Package(
+    name: "cobrowse",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "session-registry", targets: ["SessionRegistryMain"]),
+        .executable(name: "dom-relay", targets: ["DOMRelayMain"]),
+        .executable(name: "masking-filter", targets: ["MaskingFilterMain"]),
+        .executable(name: "interaction-watch", targets: ["InteractionWatchMain"]),
+        .executable(name: "amqp-bench", targets: ["AMQPBench"]),
+        .library(name: "AMQP", targets: ["AMQP"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+    ],
+    targets: [
+        // rabbitmq-c, found through pkg-config; Debian/Ubuntu ship it as librabbitmq-dev.
+        .systemLibrary(
+            name: "CRabbitMQ",
+            path: "Shared/CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        // The few rabbitmq-c calls Swift cannot make itself (variadic amqp_login).
+        .target(name: "CRabbitMQShim", dependencies: ["CRabbitMQ"], path: "Shared/CRabbitMQShim"),
+        .target(
+            name: "AMQP",
+            dependencies: [
+                "CRabbitMQ", "CRabbitMQShim",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            path: "Shared/AMQP",
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "CobrowseProtocol", path: "Shared/CobrowseProtocol", swiftSettings: swiftSettings),
+        .target(
+            name: "ServiceKit",
+            dependencies: [
+                "AMQP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/ServiceKit",
+            swiftSettings: swiftSettings
+        ),
+    ]
+    + service("SessionRegistry", product: "session-registry", dependencies: serviceDependencies)
+    + service("DOMRelay", product: "dom-relay", dependencies: serviceDependencies)
+    + service("MaskingFilter", product: "masking-filter", dependencies: serviceDependencies)
+    + service("InteractionWatch", product: "interaction-watch", dependencies: serviceDependencies)
+    + [
+        // A plain rabbitmq-c publish/consume loop: the baseline the Swift client is measured against.
+        .target(name: "CPlainAMQPLoop", dependencies: ["CRabbitMQ", "CRabbitMQShim"], path: "Benchmarks/CPlainAMQPLoop"),
+        .executableTarget(
+            name: "AMQPBench",
+            dependencies: [
+                "AMQP", "CPlainAMQPLoop",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/AMQPBench",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AMQPTests",
+            dependencies: ["AMQP", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ServiceKitTests",
+            dependencies: [
+                "ServiceKit", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ServicesTests",
+            dependencies: ["ServiceKit", "AMQP", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // What every integration test needs: where the private broker is and how to restart it.
+        .target(name: "TestSupport", dependencies: ["AMQP"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+    ]
+)

@@ -1,0 +1,4 @@
+import DOMRelay
+import ServiceKit
+
+await ServiceMain.run(DOMRelayService.definition)

@@ -1,0 +1,4 @@
+import InteractionWatch
+import ServiceKit
+
+await ServiceMain.run(InteractionWatchService.definition)

@@ -1,0 +1,4 @@
+import MaskingFilter
+import ServiceKit
+
+await ServiceMain.run(MaskingFilterService.definition)

@@ -1,0 +1,4 @@
+import SessionRegistry
+import ServiceKit
+
+await ServiceMain.run(SessionRegistryService.definition)

@@ -1,0 +1,123 @@
+import CRabbitMQ
+import Foundation
+
+/// The basic-class properties of a message that this suite uses.
+public struct AMQPProperties: Sendable, Equatable {
+    public var contentType: String?
+    public var contentEncoding: String?
+    public var headers: AMQPTable = [:]
+    /// Persistent messages in durable queues survive a broker restart.
+    public var persistent: Bool = false
+    public var priority: UInt8?
+    public var correlationID: String?
+    public var replyTo: String?
+    /// Per-message TTL in milliseconds, as the broker expects it (a decimal string).
+    public var expiration: String?
+    public var messageID: String?
+    public var timestamp: Date?
+    public var type: String?
+    public var appID: String?
+
+    public init(contentType: String? = nil, headers: AMQPTable = [:], persistent: Bool = false,
+                correlationID: String? = nil, replyTo: String? = nil, messageID: String? = nil,
+                type: String? = nil, expiration: String? = nil) {
+        self.contentType = contentType
+        self.headers = headers
+        self.persistent = persistent
+        self.correlationID = correlationID
+        self.replyTo = replyTo
+        self.messageID = messageID
+        self.type = type
+        self.expiration = expiration
+    }
+}
+
+/// A message to publish, or the content of a delivery.
+public struct AMQPMessage: Sendable, Equatable {
+    public var body: Data
+    public var properties: AMQPProperties
+
+    public init(body: Data, properties: AMQPProperties = AMQPProperties()) {
+        self.body = body
+        self.properties = properties
+    }
+
+    public init(_ text: String, properties: AMQPProperties = AMQPProperties()) {
+        self.init(body: Data(text.utf8), properties: properties)
+    }
+}
+
+extension AMQPProperties {
+    /// The C form; strings are copied into `arena`, which must outlive the call that uses it.
+    func cProperties(in arena: CArena) -> amqp_basic_properties_t {
+        var p = amqp_basic_properties_t()
+        var flags: UInt32 = 0
+        func set(_ value: String?, _ flag: Int32, _ field: inout amqp_bytes_t) {
+            guard let value else { return }
+            field = arena.bytes(value)
+            flags |= UInt32(flag)
+        }
+        set(contentType, AMQPFlag.contentType, &p.content_type)
+        set(contentEncoding, AMQPFlag.contentEncoding, &p.content_encoding)
+        set(correlationID, AMQPFlag.correlationID, &p.correlation_id)
+        set(replyTo, AMQPFlag.replyTo, &p.reply_to)
+        set(expiration, AMQPFlag.expiration, &p.expiration)
+        set(messageID, AMQPFlag.messageID, &p.message_id)
+        set(type, AMQPFlag.type, &p.type)
+        set(appID, AMQPFlag.appID, &p.app_id)
+        if !headers.isEmpty {
+            p.headers = arena.table(headers)
+            flags |= UInt32(AMQPFlag.headers)
+        }
+        if persistent {
+            p.delivery_mode = 2
+            flags |= UInt32(AMQPFlag.deliveryMode)
+        }
+        if let priority {
+            p.priority = priority
+            flags |= UInt32(AMQPFlag.priority)
+        }
+        if let timestamp {
+            p.timestamp = UInt64(max(0, timestamp.timeIntervalSince1970))
+            flags |= UInt32(AMQPFlag.timestamp)
+        }
+        p._flags = flags
+        return p
+    }
+
+    /// Copies properties decoded by rabbitmq-c.
+    init(amqp p: amqp_basic_properties_t) {
+        let flags = p._flags
+        func get(_ flag: Int32, _ field: amqp_bytes_t) -> String? {
+            flags & UInt32(flag) != 0 ? String(amqp: field) : nil
+        }
+        contentType = get(AMQPFlag.contentType, p.content_type)
+        contentEncoding = get(AMQPFlag.contentEncoding, p.content_encoding)
+        correlationID = get(AMQPFlag.correlationID, p.correlation_id)
+        replyTo = get(AMQPFlag.replyTo, p.reply_to)
+        expiration = get(AMQPFlag.expiration, p.expiration)
+        messageID = get(AMQPFlag.messageID, p.message_id)
+        type = get(AMQPFlag.type, p.type)
+        appID = get(AMQPFlag.appID, p.app_id)
+        headers = flags & UInt32(AMQPFlag.headers) != 0 ? AMQPTable(amqp: p.headers) : [:]
+        persistent = flags & UInt32(AMQPFlag.deliveryMode) != 0 && p.delivery_mode == 2
+        priority = flags & UInt32(AMQPFlag.priority) != 0 ? p.priority : nil
+        timestamp = flags & UInt32(AMQPFlag.timestamp) != 0 ? Date(timeIntervalSince1970: Double(p.timestamp)) : nil
+    }
+}
+
+/// Property presence flags (amqp_framing.h); spelled out because Swift does not import the macros.
+enum AMQPFlag {
+    static let contentType: Int32 = 1 << 15
+    static let contentEncoding: Int32 = 1 << 14
+    static let headers: Int32 = 1 << 13
+    static let deliveryMode: Int32 = 1 << 12
+    static let priority: Int32 = 1 << 11
+    static let correlationID: Int32 = 1 << 10
+    static let replyTo: Int32 = 1 << 9
+    static let expiration: Int32 = 1 << 8
+    static let messageID: Int32 = 1 << 7
+    static let timestamp: Int32 = 1 << 6
+    static let type: Int32 = 1 << 5
+    static let appID: Int32 = 1 << 3
+}

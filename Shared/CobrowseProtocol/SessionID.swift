@@ -1,0 +1,37 @@
+/// A co-browse session id: nine decimal digits, read aloud by a customer to an agent.
+public struct SessionID: Sendable, Hashable, Codable, CustomStringConvertible {
+    public let digits: String
+
+    /// Accepts exactly nine ASCII digits (spaces and dashes a person may type are ignored).
+    public init?(_ text: String) {
+        let digits = text.filter { $0 != " " && $0 != "-" }
+        guard digits.count == 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        self.digits = digits
+    }
+
+    /// A new id from the system's cryptographically secure generator (uniform, leading zeros allowed).
+    public static func random() -> SessionID {
+        var generator = SystemRandomNumberGenerator()
+        let value = UInt32.random(in: 0..<1_000_000_000, using: &generator)
+        let text = String(value)
+        return SessionID(String(repeating: "0", count: 9 - text.count) + text)!
+    }
+
+    /// Routing key of this session on the topic exchanges (`s.<id>`) and the consistent-hash ingest.
+    public var routingKey: String { "s.\(digits)" }
+
+    public var description: String { digits }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let id = SessionID(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "session id must be nine digits"))
+        }
+        self = id
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(digits)
+    }
+}

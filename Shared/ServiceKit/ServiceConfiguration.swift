@@ -1,0 +1,49 @@
+import AMQP
+import Foundation
+import Logging
+
+/// What every service reads from its environment.
+public struct ServiceConfiguration: Sendable {
+    public static let amqpURL = EnvironmentVariable(
+        "AMQP_URL", default: "amqp://guest:guest@localhost:5672/%2F",
+        "Broker URL (`amqp://` or `amqps://`, RabbitMQ URI query parameters such as `cacertfile`, `heartbeat`).")
+    public static let httpHost = EnvironmentVariable("HTTP_HOST", default: "0.0.0.0", "Address the HTTP server binds.")
+    public static let logLevel = EnvironmentVariable(
+        "LOG_LEVEL", default: "info", "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.")
+    public static let instanceID = EnvironmentVariable(
+        "INSTANCE_ID", default: "<hostname>", "Names this instance in logs, metrics and the broker's connection list.")
+
+    /// The variables every service reads; `HTTP_PORT` is per service (see `httpPortVariable`).
+    public static let common: [EnvironmentVariable] = [amqpURL, httpHost, logLevel, instanceID]
+
+    public static func httpPortVariable(default port: Int) -> EnvironmentVariable {
+        EnvironmentVariable("HTTP_PORT", default: "\(port)", "Port of `/health`, `/ready`, `/metrics` (and the service's own API).")
+    }
+
+    public var serviceName: String
+    public var amqp: AMQPConfiguration
+    public var httpHost: String
+    public var httpPort: Int
+    public var logLevel: Logger.Level
+    public var instanceID: String
+    public var environment: ServiceEnvironment
+
+    public init(serviceName: String, defaultHTTPPort: Int, environment: ServiceEnvironment = ServiceEnvironment()) throws {
+        self.serviceName = serviceName
+        self.environment = environment
+        let url = environment.string(Self.amqpURL)
+        do {
+            amqp = try AMQPConfiguration(url: url)
+        } catch let error as AMQPError {
+            guard case let .invalidURL(_, reason) = error else { throw error }
+            throw ConfigurationError(variable: Self.amqpURL.name, value: AMQPConfiguration.redacted(url), expected: "an AMQP URL (\(reason))")
+        }
+        httpHost = environment.string(Self.httpHost)
+        httpPort = try environment.int(Self.httpPortVariable(default: defaultHTTPPort), in: 0...65535)
+        let level = try environment.oneOf(Self.logLevel, Logger.Level.allCases.map(\.rawValue))
+        logLevel = Logger.Level(rawValue: level) ?? .info
+        let instance = environment.string(Self.instanceID)
+        instanceID = instance == Self.instanceID.defaultValue ? ProcessInfo.processInfo.hostName : instance
+        amqp.connectionName = amqp.connectionName ?? "\(serviceName) \(instanceID)"
+    }
+}

@@ -1,0 +1,58 @@
+import Testing
+@testable import AMQP
+
+@Suite struct ConfigurationTests {
+    @Test func parsesPlainURLWithEncodedVirtualHost() throws {
+        let configuration = try AMQPConfiguration(url: "amqp://alice:s%40cret@broker.example:5673/%2F")
+        #expect(configuration.host == "broker.example")
+        #expect(configuration.port == 5673)
+        #expect(configuration.user == "alice")
+        #expect(configuration.password == "s@cret")
+        #expect(configuration.virtualHost == "/")
+        #expect(configuration.tls == nil)
+    }
+
+    @Test func defaultsPortAndVirtualHostByScheme() throws {
+        #expect(try AMQPConfiguration(url: "amqp://h").port == 5672)
+        #expect(try AMQPConfiguration(url: "amqps://h").port == 5671)
+        #expect(try AMQPConfiguration(url: "amqp://h").virtualHost == "/")
+        #expect(try AMQPConfiguration(url: "amqp://h/cobrowse").virtualHost == "cobrowse")
+    }
+
+    @Test func amqpsTurnsVerificationOnAndReadsCertificateParameters() throws {
+        let configuration = try AMQPConfiguration(
+            url: "amqps://u:p@localhost/%2F?cacertfile=/ca.pem&certfile=/c.pem&keyfile=/c.key&heartbeat=5&connection_timeout=1500&name=relay-1")
+        let tls = try #require(configuration.tls)
+        #expect(tls.verifyPeer && tls.verifyHostname)
+        #expect(tls.caCertificatePath == "/ca.pem")
+        #expect(tls.certificatePath == "/c.pem" && tls.keyPath == "/c.key")
+        #expect(configuration.heartbeat == .seconds(5))
+        #expect(configuration.connectionTimeout == .milliseconds(1500))
+        #expect(configuration.connectionName == "relay-1")
+    }
+
+    @Test(arguments: [
+        "http://localhost/", "amqp://", "amqp://h:0/", "amqp://h/a/b", "amqp://h/?heartbeat=soon",
+        "amqp://h/?cacertfile=/ca.pem", "amqps://h/?certfile=/c.pem", "amqp://h/?colour=blue", "not a url at all",
+    ])
+    func rejectsUnusableURLsWithAReason(url: String) {
+        #expect {
+            try AMQPConfiguration(url: url)
+        } throws: { error in
+            guard case let .invalidURL(_, reason) = error as? AMQPError else { return false }
+            return !reason.isEmpty
+        }
+    }
+
+    @Test func redactsPasswordsForLogs() {
+        #expect(AMQPConfiguration.redacted("amqp://u:secret@h/") == "amqp://u:****@h/")
+        #expect(!AMQPConfiguration.redacted("amqp://u:secret@h/").contains("secret"))
+    }
+
+    @Test func reconnectBackoffGrowsAndIsCapped() {
+        let policy = AMQPConfiguration.ReconnectPolicy(initialDelay: .milliseconds(100), maxDelay: .seconds(2))
+        #expect(policy.delay(attempt: 0) <= .milliseconds(120))
+        #expect(policy.delay(attempt: 3) >= .milliseconds(640))
+        #expect(policy.delay(attempt: 30) <= .milliseconds(2400))
+    }
+}

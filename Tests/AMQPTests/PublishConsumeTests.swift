@@ -1,0 +1,144 @@
+import AMQP
+import Foundation
+import TestSupport
+import Testing
+
+/// Publishing and consuming through the private broker.
+@Suite struct PublishConsumeTests {
+    @Test func confirmedMessageRoundTripsWithItsProperties() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let queue = TestBroker.uniqueName("roundtrip")
+        try await connection.declare(QueueDeclaration(queue, durable: false, autoDelete: true))
+        let consumer = try await connection.consume(queue: queue)
+
+        var properties = AMQPProperties(contentType: "application/json", headers: ["session": "123456789", "seq": 7],
+                                        persistent: true, messageID: "m-1", type: "dom.snapshot")
+        properties.correlationID = "c-1"
+        try await connection.publish(AMQPMessage(#"{"hello":"世界"}"#, properties: properties), exchange: "", routingKey: queue)
+
+        let delivery = try #require(try await consumer.take(1).first)
+        #expect(String(decoding: delivery.body, as: UTF8.self) == #"{"hello":"世界"}"#)
+        #expect(delivery.properties == properties)
+        #expect(delivery.routingKey == queue)
+        #expect(!delivery.redelivered)
+    }
+
+    @Test func unconfirmedFastPathKeepsOrder() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let queue = TestBroker.uniqueName("fastpath")
+        try await connection.declare(QueueDeclaration(queue, durable: false, autoDelete: true))
+        let consumer = try await connection.consume(queue: queue, prefetch: 500)
+        for sequence in 0..<2_000 {
+            try await connection.publishUnconfirmed(AMQPMessage("\(sequence)"), exchange: "", routingKey: queue)
+        }
+        let received = try await consumer.take(2_000).map { Int(String(decoding: $0.body, as: UTF8.self))! }
+        #expect(received == Array(0..<2_000))
+    }
+
+    @Test func manyConfirmedPublishesMayBeInFlightAtOnce() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let queue = TestBroker.uniqueName("pipelined")
+        try await connection.declare(QueueDeclaration(queue, durable: false, autoDelete: false))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<500 {
+                group.addTask { try await connection.publish(AMQPMessage("\(index)"), exchange: "", routingKey: queue) }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await connection.inspectQueue(queue).messageCount == 500)
+        try await connection.deleteQueue(queue)
+    }
+
+    @Test func nackedDeliveryIsRequeuedAndRedelivered() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let queue = TestBroker.uniqueName("requeue")
+        try await connection.declare(QueueDeclaration(queue, durable: false, autoDelete: true))
+        let consumer = try await connection.consume(queue: queue, prefetch: 1)
+        try await connection.publish(AMQPMessage("again"), exchange: "", routingKey: queue)
+        var iterator = consumer.makeAsyncIterator()
+        let first = try #require(try await iterator.next())
+        first.nack(requeue: true)
+        let second = try #require(try await iterator.next())
+        second.ack()
+        #expect(second.redelivered)
+        #expect(second.body == first.body)
+    }
+
+    @Test func rejectedMessageGoesToTheDeadLetterExchange() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let dlx = TestBroker.uniqueName("dlx")
+        let dead = TestBroker.uniqueName("dead")
+        let work = TestBroker.uniqueName("work")
+        try await connection.declare(Topology(
+            exchanges: [ExchangeDeclaration(dlx, kind: .fanout, durable: false, autoDelete: true)],
+            queues: [QueueDeclaration(dead, durable: false, autoDelete: true),
+                     QueueDeclaration(work, durable: false, autoDelete: true, arguments: ["x-dead-letter-exchange": .string(dlx)])],
+            bindings: [QueueBinding(queue: dead, exchange: dlx, routingKey: "")]))
+        let workConsumer = try await connection.consume(queue: work)
+        let deadConsumer = try await connection.consume(queue: dead)
+        try await connection.publish(AMQPMessage("poison"), exchange: "", routingKey: work)
+        try await workConsumer.take(1, ack: false).first?.reject(requeue: false)
+        let deadLetter = try #require(try await deadConsumer.take(1).first)
+        #expect(String(decoding: deadLetter.body, as: UTF8.self) == "poison")
+        #expect(deadLetter.properties.headers["x-death"] != nil)
+    }
+
+    @Test func redeclaringWithTheSameSettingsIsHarmless() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let queue = QueueDeclaration(TestBroker.uniqueName("idempotent"), durable: true,
+                                     arguments: ["x-message-ttl": 60_000, "x-max-length": 10, "x-overflow": "reject-publish",
+                                                 "x-single-active-consumer": true])
+        let exchange = ExchangeDeclaration(TestBroker.uniqueName("idempotent.x"), kind: .topic, durable: true)
+        for _ in 0..<3 {
+            try await connection.declare(exchange)
+            try await connection.declare(queue)
+            try await connection.bind(QueueBinding(queue: queue.name, exchange: exchange.name, routingKey: "s.*"))
+        }
+        try await connection.deleteQueue(queue.name)
+        try await connection.deleteExchange(exchange.name)
+    }
+
+    @Test func conflictingRedeclarationIsRefusedAndTheConnectionCarriesOn() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let name = TestBroker.uniqueName("conflict")
+        try await connection.declare(QueueDeclaration(name, durable: false, autoDelete: true, arguments: ["x-max-length": 5]))
+        await #expect {
+            try await connection.declare(QueueDeclaration(name, durable: false, autoDelete: true, arguments: ["x-max-length": 6]))
+        } throws: { error in
+            if case .channelClosedByBroker(406, let text) = error as? AMQPError { text.contains("inequivalent arg 'x-max-length'") } else { false }
+        }
+        #expect(try await connection.inspectQueue(name).messageCount == 0)
+    }
+
+    @Test func publishingToAMissingExchangeFailsThatPublishOnly() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        await #expect {
+            try await connection.publish(AMQPMessage("lost"), exchange: TestBroker.uniqueName("missing"), routingKey: "k")
+        } throws: { error in
+            if case .channelClosedByBroker(404, _) = error as? AMQPError { true } else { false }
+        }
+        let queue = TestBroker.uniqueName("after404")
+        try await connection.declare(QueueDeclaration(queue, durable: false, autoDelete: false))
+        try await connection.publish(AMQPMessage("fine"), exchange: "", routingKey: queue)
+        #expect(try await connection.inspectQueue(queue).messageCount == 1)
+        try await connection.deleteQueue(queue)
+    }
+
+    @Test func inspectingAMissingQueueSaysNotFound() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        await #expect {
+            try await connection.inspectQueue(TestBroker.uniqueName("nowhere"))
+        } throws: { error in
+            if case .channelClosedByBroker(404, let text) = error as? AMQPError { text.contains("NOT_FOUND") } else { false }
+        }
+    }
+}

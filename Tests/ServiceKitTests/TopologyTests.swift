@@ -1,0 +1,78 @@
+import AMQP
+import Foundation
+import ServiceKit
+import TestSupport
+import Testing
+
+/// `deploy/rabbitmq/definitions.json` and `CobrowseTopology` must describe the same broker.
+@Suite struct TopologyTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The parts of the RabbitMQ definitions format that describe topology.
+    private struct Definitions: Decodable {
+        struct Exchange: Decodable { let name, type: String; let durable, auto_delete, `internal`: Bool; let arguments: [String: Value] }
+        struct Queue: Decodable { let name: String; let durable, auto_delete: Bool; let arguments: [String: Value] }
+        struct Binding: Decodable { let source, destination, routing_key: String; let arguments: [String: Value] }
+        let exchanges: [Exchange]
+        let queues: [Queue]
+        let bindings: [Binding]
+    }
+
+    private enum Value: Decodable {
+        case bool(Bool), int(Int64), string(String)
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let bool = try? container.decode(Bool.self) { self = .bool(bool) }
+            else if let int = try? container.decode(Int64.self) { self = .int(int) }
+            else { self = .string(try container.decode(String.self)) }
+        }
+
+        var field: AMQPFieldValue {
+            switch self {
+            case let .bool(b): .bool(b)
+            case let .int(i): .int(i)
+            case let .string(s): .string(s)
+            }
+        }
+    }
+
+    @Test func definitionsFileDeclaresExactlyTheCodeTopology() throws {
+        let data = try Data(contentsOf: Self.repositoryRoot.appendingPathComponent("deploy/rabbitmq/definitions.json"))
+        let json = try JSONDecoder().decode(Definitions.self, from: data)
+        let exchanges = json.exchanges.map {
+            ExchangeDeclaration($0.name, kind: ExchangeKind(rawValue: $0.type)!, durable: $0.durable, autoDelete: $0.auto_delete,
+                                isInternal: $0.internal, arguments: $0.arguments.mapValues(\.field))
+        }
+        let queues = json.queues.map {
+            QueueDeclaration($0.name, durable: $0.durable, autoDelete: $0.auto_delete, arguments: $0.arguments.mapValues(\.field))
+        }
+        let bindings = json.bindings.map {
+            QueueBinding(queue: $0.destination, exchange: $0.source, routingKey: $0.routing_key, arguments: $0.arguments.mapValues(\.field))
+        }
+        let all = CobrowseTopology.all
+        #expect(Set(exchanges) == Set(all.exchanges))
+        #expect(Set(queues) == Set(all.queues))
+        #expect(Set(bindings) == Set(all.bindings))
+    }
+
+    /// The private test broker loaded definitions.json at boot; declaring the code's topology
+    /// over it must be accepted (the broker refuses any inequivalent argument with 406).
+    @Test func brokerAcceptsTheCodeTopologyOverTheLoadedDefinitions() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let declared = try await connection.declare(CobrowseTopology.all)
+        #expect(declared.count == CobrowseTopology.all.queues.count)
+        try await connection.inspectExchange(CobrowseTopology.ingestExchange)
+    }
+
+    @Test func everyServiceTopologyIsPartOfTheWhole() {
+        let all = CobrowseTopology.all
+        for part in [CobrowseTopology.sessionRegistry, CobrowseTopology.domRelay, CobrowseTopology.maskingFilter,
+                     CobrowseTopology.interactionWatch] {
+            #expect(Set(part.exchanges).isSubset(of: Set(all.exchanges)))
+            #expect(Set(part.queues).isSubset(of: Set(all.queues)))
+        }
+        #expect(all.queues.contains { $0.name == CobrowseTopology.ingestShardQueue(CobrowseTopology.ingestShardCount - 1) })
+    }
+}

@@ -1,0 +1,55 @@
+import AMQP
+import Foundation
+import ServiceKit
+import TestSupport
+import Testing
+
+/// Each executable, as a real process against the private broker: it becomes ready, answers its
+/// operational endpoints, and stops cleanly on SIGTERM.
+@Suite struct ServiceLifecycleTests {
+    static let executables = ["session-registry", "dom-relay", "masking-filter", "interaction-watch"]
+
+    @Test(arguments: executables)
+    func startsBecomesReadyAndStopsCleanlyOnSIGTERM(executable: String) async throws {
+        let service = try ServiceProcess(executable, environment: ["AMQP_URL": try TestBroker.url(), "INSTANCE_ID": "test-\(executable)"])
+        let ready = await eventually(within: .seconds(60)) { await service.get("/ready")?.status == 200 }
+        #expect(ready, "never ready; log:\n\(service.log)")
+        #expect(await service.get("/health")?.status == 200)
+        let metrics = await service.get("/metrics")
+        #expect(metrics?.status == 200)
+        #expect(metrics?.body.contains("amqp_connected") == true, "metrics:\n\(metrics?.body ?? "none")")
+        #expect(service.log.contains("ready"))
+
+        let status = await service.terminate()
+        #expect(status == 0, "exit status \(String(describing: status)); log:\n\(service.log)")
+        #expect(service.log.contains("AMQP connection closed"))
+    }
+
+    @Test func serviceWithoutABrokerIsAliveButNotReadyAndSaysWhy() async throws {
+        let closedPort = try ServiceProcess.freePort()
+        let service = try ServiceProcess("dom-relay", environment: ["AMQP_URL": "amqp://guest:guest@127.0.0.1:\(closedPort)/%2F"])
+        #expect(await eventually { await service.get("/health")?.status == 200 })
+        let ready = await service.get("/ready")
+        #expect(ready?.status == 503)
+        #expect(ready?.body.contains("broker") == true)
+        #expect(await eventually { service.log.contains("broker not usable yet; retrying") })
+        #expect(await service.terminate() == 0, "log:\n\(service.log)")
+    }
+
+    @Test func invalidConfigurationExitsAtOnceNamingTheVariable() async throws {
+        let service = try ServiceProcess("masking-filter", environment: ["AMQP_URL": "http://not-amqp"])
+        let status = await service.waitForExit()
+        #expect(status == 2)
+        #expect(service.log.contains("AMQP_URL"))
+    }
+
+    @Test func declaredTopologyIsOnTheBrokerOnceReady() async throws {
+        let service = try ServiceProcess("interaction-watch", environment: ["AMQP_URL": try TestBroker.url()])
+        #expect(await eventually(within: .seconds(60)) { await service.get("/ready")?.status == 200 })
+        let connection = try await TestBroker.connect()
+        let queue = try await connection.inspectQueue(CobrowseTopology.interactionsQueue)
+        #expect(queue.name == CobrowseTopology.interactionsQueue)
+        await connection.close()
+        #expect(await service.terminate() == 0)
+    }
+}

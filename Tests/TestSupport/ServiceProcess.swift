@@ -1,0 +1,88 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One of the suite's executables, started as a real process for a test.
+public final class ServiceProcess: @unchecked Sendable {
+    public let name: String
+    public let httpPort: Int
+    public let process = Process()
+    private let output = Pipe()
+    private let collected = NSMutableData()
+    private let lock = NSLock()
+
+    /// Starts `name` from `COBROWSE_BIN_DIR` with `environment` added to a minimal one.
+    public init(_ name: String, environment: [String: String] = [:]) throws {
+        self.name = name
+        httpPort = try Self.freePort()
+        let binDir = try TestBroker.environment("COBROWSE_BIN_DIR")
+        process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent(name)
+        var env = ["PATH": "/usr/bin:/bin", "HTTP_PORT": "\(httpPort)", "HTTP_HOST": "127.0.0.1", "LOG_LEVEL": "info"]
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardOutput = output
+        process.standardError = output
+        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.collected.append(data) }
+        }
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// Everything the process wrote so far (stdout and stderr).
+    public var log: String {
+        lock.withLock { String(decoding: collected as Data, as: UTF8.self) }
+    }
+
+    /// GET a path on the service's HTTP port; nil if it does not answer.
+    public func get(_ path: String) async -> (status: Int, body: String)? {
+        guard let url = URL(string: "http://127.0.0.1:\(httpPort)\(path)") else { return nil }
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 2
+        guard let (data, response) = try? await URLSession.shared.data(for: request),
+              let http = response as? HTTPURLResponse else { return nil }
+        return (http.statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit; returns the exit status, nil if it hung.
+    public func terminate(within limit: Duration = .seconds(20)) async -> Int32? {
+        kill(process.processIdentifier, SIGTERM)
+        return await waitForExit(within: limit)
+    }
+
+    public func waitForExit(within limit: Duration = .seconds(20)) async -> Int32? {
+        let exited = await eventually(within: limit) { !process.isRunning }
+        guard exited else {
+            process.interrupt()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    /// A TCP port nothing listens on right now.
+    public static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw TestBroker.Missing(variable: "a free TCP port (bind failed)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

@@ -1,0 +1,85 @@
+import AMQP
+import Foundation
+
+/// The private broker that `deploy/local/test` starts for the tests, found through environment
+/// variables that script exports. Integration tests fail (not skip) when it is missing.
+public enum TestBroker {
+    public struct Missing: Error, CustomStringConvertible {
+        public let variable: String
+        public var description: String { "\(variable) is not set: run the tests through deploy/local/test" }
+    }
+
+    public static func environment(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw Missing(variable: name) }
+        return value
+    }
+
+    /// `amqp://` URL of the private broker.
+    public static func url() throws -> String { try environment("COBROWSE_TEST_AMQP_URL") }
+    /// `amqps://` URL of its TLS listener (certificate for `localhost`, CA in the URL).
+    public static func tlsURL() throws -> String { try environment("COBROWSE_TEST_AMQPS_URL") }
+    /// Folder with ca.pem, client.pem and client.key.
+    public static func tlsDirectory() throws -> String { try environment("COBROWSE_TEST_TLS_DIR") }
+
+    public static func configuration(name: String = #function) throws -> AMQPConfiguration {
+        var configuration = try AMQPConfiguration(url: url())
+        configuration.connectionName = "test: \(name)"
+        return configuration
+    }
+
+    public static func connect(name: String = #function) async throws -> AMQPConnection {
+        try await AMQPConnection.connect(configuration(name: name))
+    }
+
+    /// A name no other test (or earlier run) uses.
+    public static func uniqueName(_ prefix: String) -> String {
+        "test.\(prefix).\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Runs rabbitmqctl against the private broker (e.g. `stop_app`, `start_app`).
+    public static func rabbitmqctl(_ arguments: String...) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try environment("COBROWSE_TEST_RABBITMQCTL"))
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Missing(variable: "rabbitmqctl \(arguments.joined(separator: " ")) exited \(process.terminationStatus);")
+        }
+    }
+}
+
+/// Waits for a condition with a generous bound; for eventual outcomes, never for timing claims.
+public func eventually(within limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}
+
+extension AMQPConsumer {
+    /// The next `count` deliveries, acked; fails if they do not come within `limit`.
+    public func take(_ count: Int, within limit: Duration = .seconds(30), ack: Bool = true) async throws -> [AMQPDelivery] {
+        try await withThrowingTaskGroup(of: [AMQPDelivery].self) { group in
+            group.addTask {
+                var received: [AMQPDelivery] = []
+                for try await delivery in self {
+                    if ack { delivery.ack() }
+                    received.append(delivery)
+                    if received.count == count { break }
+                }
+                return received
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw AMQPError.timedOut(operation: "waiting for \(count) deliveries", after: limit)
+            }
+            let result = try await group.next()!
+            group.cancelAll()
+            return result
+        }
+    }
+}
