@@ -50,7 +50,7 @@ public struct AMQPMessage: Sendable, Equatable {
 extension AMQPProperties {
     /// The C form; strings are copied into `arena`, which must outlive the call that uses it.
     func cProperties(in arena: CArena) -> amqp_basic_properties_t {
-        var p = amqp_basic_properties_t()
+        var p = plainCProperties()
         var flags: UInt32 = 0
         func set(_ value: String?, _ flag: Int32, _ field: inout amqp_bytes_t) {
             guard let value else { return }
@@ -69,19 +69,31 @@ extension AMQPProperties {
             p.headers = arena.table(headers)
             flags |= UInt32(AMQPFlag.headers)
         }
+        p._flags |= flags
+        return p
+    }
+
+    /// Whether any property needs memory of its own in C (strings or headers).
+    var needsArena: Bool {
+        contentType != nil || contentEncoding != nil || correlationID != nil || replyTo != nil || expiration != nil
+            || messageID != nil || type != nil || appID != nil || !headers.isEmpty
+    }
+
+    /// The C form of properties that hold no strings: delivery mode, priority, timestamp.
+    func plainCProperties() -> amqp_basic_properties_t {
+        var p = amqp_basic_properties_t()
         if persistent {
             p.delivery_mode = 2
-            flags |= UInt32(AMQPFlag.deliveryMode)
+            p._flags |= UInt32(AMQPFlag.deliveryMode)
         }
         if let priority {
             p.priority = priority
-            flags |= UInt32(AMQPFlag.priority)
+            p._flags |= UInt32(AMQPFlag.priority)
         }
         if let timestamp {
             p.timestamp = UInt64(max(0, timestamp.timeIntervalSince1970))
-            flags |= UInt32(AMQPFlag.timestamp)
+            p._flags |= UInt32(AMQPFlag.timestamp)
         }
-        p._flags = flags
         return p
     }
 

@@ -32,12 +32,8 @@ final class BrokerLink {
             throw AMQPError.library(operation: "amqp_new_connection", reason: "out of memory")
         }
         self.state = state
-        do {
-            try open()
-        } catch {
-            amqp_destroy_connection(state)
-            throw error
-        }
+        // If this throws, deinit still runs (every stored property is set) and destroys `state`.
+        try open()
     }
 
     deinit {
@@ -238,12 +234,21 @@ final class BrokerLink {
     // MARK: Asynchronous operations (no reply awaited)
 
     /// Writes one message. Returns false and records the failure if the socket failed.
+    /// The hot path: names are passed as borrowed C strings and properties built without the
+    /// heap unless the message carries string properties or headers.
     func publish(_ message: AMQPMessage, exchange: String, routingKey: String, mandatory: Bool, channel: UInt16) -> Bool {
-        let arena = CArena()
-        var properties = message.properties.cProperties(in: arena)
-        let status = message.body.withUnsafeBytes { body in
-            amqp_basic_publish(state, channel, arena.bytes(exchange), arena.bytes(routingKey), mandatory ? 1 : 0, 0,
-                               &properties, amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+        let arena: CArena? = message.properties.needsArena ? CArena() : nil
+        var properties = arena.map { message.properties.cProperties(in: $0) } ?? message.properties.plainCProperties()
+        let status = exchange.withCString { exchangePointer in
+            routingKey.withCString { keyPointer in
+                message.body.withUnsafeBytes { body in
+                    amqp_basic_publish(state, channel,
+                                       amqp_bytes_t(len: strlen(exchangePointer), bytes: UnsafeMutableRawPointer(mutating: exchangePointer)),
+                                       amqp_bytes_t(len: strlen(keyPointer), bytes: UnsafeMutableRawPointer(mutating: keyPointer)),
+                                       mandatory ? 1 : 0, 0, &properties,
+                                       amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+                }
+            }
         }
         return record(status, "basic.publish")
     }

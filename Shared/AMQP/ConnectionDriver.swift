@@ -132,6 +132,8 @@ final class ConnectionDriver: @unchecked Sendable {
     private var deferred: [Command] = []
     private var blockedByBroker = false
     private var closing: CheckedContinuation<Void, Never>?
+    /// Set when the connection is gone for good without a close() (reconnect disabled).
+    private var stopped = false
     private var lastError: AMQPError?
     private var reconnectAttempt = 0
     private var confirms = ConfirmTracker()
@@ -227,7 +229,7 @@ final class ConnectionDriver: @unchecked Sendable {
     // MARK: Thread: main loop
 
     private func run() {
-        while closing == nil {
+        while closing == nil && !stopped {
             guard let link else {
                 reconnect()
                 continue
@@ -496,7 +498,8 @@ final class ConnectionDriver: @unchecked Sendable {
                 }
                 return
             }
-            guard let consumer = consumers[consumerTag] else { return }
+            // One consumer per channel: found by channel, the tag is only a cross-check.
+            guard let consumer = consumerByChannel[channel], consumer.tag == consumerTag else { return }
             deliveries.increment()
             let target = consumer.autoAck ? nil
                 : Settlement.Target(driver: self, channel: channel, epoch: channelEpoch[channel] ?? 0)
@@ -720,19 +723,12 @@ final class ConnectionDriver: @unchecked Sendable {
         incoming.removeAll()
         channelEpoch.removeAll()
         reconnectAttempt = 0
-        if !configuration.reconnect.enabled {
-            closing = closing ?? nil
-            failEverything(error)
-        }
     }
 
     /// One reconnect attempt after its backoff delay; commands wait (bounded) meanwhile.
     private func reconnect() {
         guard configuration.reconnect.enabled else {
-            failEverything(lastError ?? .closed)
-            mailbox.withLock { $0.closed = true }
-            closing = closing ?? nil
-            status.set(.closed, error: lastError)
+            stopped = true // shutdown() fails what is left and reports `closed`
             return
         }
         let wakeAt = ContinuousClock.now + configuration.reconnect.delay(attempt: reconnectAttempt)
@@ -803,13 +799,15 @@ final class ConnectionDriver: @unchecked Sendable {
             link.close()
             self.link = nil
         }
-        confirms.failAll(.closed)
-        for request in rpcs.values { request.complete(.failure(.closed)) }
+        // Closed by the caller, or lost for good with reconnection disabled: say which.
+        let reason = stopped ? (lastError ?? .closed) : .closed
+        confirms.failAll(reason)
+        for request in rpcs.values { request.complete(.failure(reason)) }
         rpcs.removeAll()
-        failEverything(.closed)
+        failEverything(reason)
         connectedGauge.record(0)
-        status.set(.closed, error: nil)
         logger.info("AMQP connection closed")
+        status.set(.closed, error: stopped ? lastError : nil)
         closing?.resume()
         closing = nil
     }

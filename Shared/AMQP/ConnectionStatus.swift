@@ -46,10 +46,12 @@ final class ConnectionStatus: Sendable {
         if previous == .connected, state == .reconnecting, let error { emit(.disconnected(error)) }
         if state == .closed, previous != .closed {
             emit(.closed)
-            shared.withLock { s in
-                for subscriber in s.subscribers.values { subscriber.finish() }
-                s.subscribers = [:]
+            // Finished outside the lock: finishing runs onTermination, which takes the lock.
+            let subscribers = shared.withLock { s in
+                defer { s.subscribers = [:] }
+                return Array(s.subscribers.values)
             }
+            for subscriber in subscribers { subscriber.finish() }
         }
     }
 

@@ -141,4 +141,29 @@ import Testing
             if case .notConnected = error as? AMQPError { true } else { false }
         }
     }
+
+    @Test func withReconnectDisabledALostConnectionEndsConsumersWithTheReason() async throws {
+        var configuration = try TestBroker.configuration(name: "no-reconnect")
+        configuration.reconnect = .init(enabled: false)
+        let connection = try await AMQPConnection.connect(configuration)
+        let queue = TestBroker.uniqueName("no-reconnect")
+        try await connection.declare(QueueDeclaration(queue, durable: false, autoDelete: true))
+        let consumer = try await connection.consume(queue: queue)
+        try TestBroker.rabbitmqctl("close_all_connections", "closed by test")
+        var ending: (any Error)?
+        do {
+            for try await _ in consumer {}
+        } catch {
+            ending = error
+        }
+        guard case .connectionClosedByBroker(320, let text)? = ending as? AMQPError else {
+            Issue.record("consumer ended with \(String(describing: ending)), expected 320 CONNECTION_FORCED")
+            return
+        }
+        #expect(text.contains("closed by test"))
+        #expect(await eventually { connection.state == .closed })
+        await #expect(throws: AMQPError.closed) {
+            try await connection.publish(AMQPMessage("late"), exchange: "", routingKey: queue)
+        }
+    }
 }

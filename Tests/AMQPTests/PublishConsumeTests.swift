@@ -142,3 +142,27 @@ import Testing
         }
     }
 }
+
+/// rabbitmq-c answers heartbeats only inside its own calls; the connection thread must keep
+/// calling even when the application is idle.
+@Suite struct HeartbeatTests {
+    @Test func idleConnectionWithOneSecondHeartbeatStaysUp() async throws {
+        var configuration = try TestBroker.configuration()
+        configuration.heartbeat = .seconds(1) // the broker drops a client silent for ~2 s
+        configuration.reconnect = .init(enabled: false)
+        let connection = try await AMQPConnection.connect(configuration)
+        defer { Task { await connection.close() } }
+        let events = connection.events()
+        try await Task.sleep(for: .seconds(4))
+        #expect(connection.state == .connected)
+        let queue = TestBroker.uniqueName("heartbeat")
+        try await connection.declare(QueueDeclaration(queue, durable: false, autoDelete: true))
+        let consumer = try await connection.consume(queue: queue)
+        try await connection.publish(AMQPMessage("still here"), exchange: "", routingKey: queue)
+        #expect(try await consumer.take(1).first?.body == Data("still here".utf8))
+        await connection.close()
+        var disconnected = false
+        for await event in events { if case .disconnected = event { disconnected = true } }
+        #expect(!disconnected)
+    }
+}

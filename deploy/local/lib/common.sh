@@ -1,0 +1,369 @@
+# shellcheck shell=bash
+# Shared helpers for deploy/local/{test,run,bench}. Source it; do not run it.
+#
+# It starts a PRIVATE RabbitMQ node per profile ("test" or "run"): its own
+# node name, ports, epmd port, HOME (so its own Erlang cookie) and data
+# folder under <repo>/.run. A system RabbitMQ on 5672/25672/4369 (or any
+# other node) is never contacted, stopped or reconfigured.
+
+set -euo pipefail
+
+COBROWSE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)"
+COBROWSE_RUN_DIR="$COBROWSE_ROOT/.run"
+
+# The Debian package's /usr/sbin/rabbitmq* wrappers `su` to the rabbitmq
+# user and drop our environment, so call the real scripts directly.
+RABBITMQ_BIN_DIR="${RABBITMQ_BIN_DIR:-/usr/lib/rabbitmq/bin}"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------
+# Packages
+# ---------------------------------------------------------------------------
+
+# ensure_packages PKG... — install only what is missing (one apt-get update).
+ensure_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        if [[ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" != "install ok installed" ]]; then
+            missing+=("$pkg")
+        fi
+    done
+    ((${#missing[@]} == 0)) && return 0
+
+    log "installing missing packages: ${missing[*]}"
+    local sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    # A subshell so its trap removes our temporary policy-rc.d whatever
+    # happens, without replacing the caller's traps.
+    (
+        # policy-rc.d exit 101 stops maintainer scripts from starting
+        # services (a system rabbitmq we don't want). Only create/remove
+        # it if it isn't already there, so no system file is left changed.
+        policy=/usr/sbin/policy-rc.d
+        if [[ ! -e "$policy" ]]; then
+            trap '"${sudo[@]}" rm -f "$policy"' EXIT INT TERM
+            printf '#!/bin/sh\n# temporary, created by cobrowse deploy/local/lib/common.sh\nexit 101\n' |
+                "${sudo[@]}" tee "$policy" >/dev/null
+            "${sudo[@]}" chmod 755 "$policy"
+        fi
+        "${sudo[@]}" apt-get update
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+    )
+}
+
+# ---------------------------------------------------------------------------
+# Broker profiles
+# ---------------------------------------------------------------------------
+
+# _broker_profile PROFILE — sets BROKER_* globals, BROKER_ENV (VAR=value
+# list used for both rabbitmq-server and rabbitmqctl) for one profile.
+_broker_profile() {
+    case "${1:-}" in
+        test)
+            BROKER_NODE=cobrowse-test@localhost
+            BROKER_AMQP_PORT=35672
+            BROKER_AMQPS_PORT=35671
+            BROKER_MGMT_PORT=35673
+            BROKER_PROM_PORT=35692
+            BROKER_DIST_PORT=35674
+            BROKER_EPMD_PORT=35669
+            # rabbitmqctl is an Erlang node too; its default listen range
+            # (35672-35682) would overlap our AMQP/management ports, and
+            # a CLI call made during boot could steal one of them.
+            BROKER_CTL_DIST_MIN=35680
+            BROKER_DIR="$COBROWSE_RUN_DIR/test-broker"
+            BROKER_TLS_DIR="$COBROWSE_RUN_DIR/test-broker-tls"
+            BROKER_WIPE=1 # tests always start from the definitions file
+            ;;
+        run)
+            BROKER_NODE=cobrowse-run@localhost
+            BROKER_AMQP_PORT=5673
+            BROKER_AMQPS_PORT=
+            BROKER_MGMT_PORT=15673
+            BROKER_PROM_PORT=15693
+            BROKER_DIST_PORT=25679
+            BROKER_EPMD_PORT=4370
+            BROKER_CTL_DIST_MIN=25680
+            BROKER_DIR="$COBROWSE_RUN_DIR/run-broker"
+            BROKER_TLS_DIR=
+            BROKER_WIPE=0 # keep queues/messages across local runs
+            ;;
+        *) die "unknown broker profile '${1:-}' (expected: test or run)" ;;
+    esac
+    BROKER_PROFILE="$1"
+    BROKER_SHORTNAME="${BROKER_NODE%@*}"
+    BROKER_CONSOLE_LOG="$BROKER_DIR/console.log"   # rabbitmq-server stdout/stderr
+    BROKER_WRAPPER_PID="$BROKER_DIR/server.pid"    # pid of the rabbitmq-server script
+    BROKER_BEAM_PID="$BROKER_DIR/rabbitmq.pid"     # pid of the Erlang VM (written by RabbitMQ)
+    BROKER_CTL="$COBROWSE_RUN_DIR/$1-rabbitmqctl"  # generated wrapper, see broker_start
+    BROKER_ENV=(
+        HOME="$BROKER_DIR" # private .erlang.cookie, shared by server and CLI
+        ERL_EPMD_PORT="$BROKER_EPMD_PORT"
+        RABBITMQ_NODENAME="$BROKER_NODE"
+        RABBITMQ_NODE_PORT="$BROKER_AMQP_PORT"
+        RABBITMQ_DIST_PORT="$BROKER_DIST_PORT"
+        RABBITMQ_CTL_DIST_PORT_MIN="$BROKER_CTL_DIST_MIN"
+        RABBITMQ_CTL_DIST_PORT_MAX="$((BROKER_CTL_DIST_MIN + 9))"
+        RABBITMQ_MNESIA_BASE="$BROKER_DIR/mnesia"
+        RABBITMQ_LOG_BASE="$BROKER_DIR/log"
+        RABBITMQ_PID_FILE="$BROKER_BEAM_PID"
+        RABBITMQ_ENABLED_PLUGINS_FILE="$BROKER_DIR/enabled_plugins"
+        RABBITMQ_CONFIG_FILE="$BROKER_DIR/rabbitmq.conf"
+        # Point away from /etc/rabbitmq so the system files never apply.
+        RABBITMQ_ADVANCED_CONFIG_FILE="$BROKER_DIR/advanced.config"
+        RABBITMQ_CONF_ENV_FILE="$BROKER_DIR/rabbitmq-env.conf"
+    )
+}
+
+# _pid_alive FILE — true if FILE names a live (non-zombie) process.
+_pid_alive() {
+    local pid
+    [[ -s "$1" ]] || return 1
+    pid="$(<"$1")"
+    [[ "$pid" =~ ^[0-9]+$ ]] && _proc_running "$pid"
+}
+
+# _proc_running PID — kill -0 alone is not enough: in containers whose init
+# does not reap orphans, an exited process lingers as a zombie.
+_proc_running() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }" # state follows the "(command)" field
+    [[ -n "$stat" && "${stat:0:1}" != Z ]]
+}
+
+# _port_open PORT — true if something accepts TCP connections on 127.0.0.1:PORT.
+_port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# _node_registered — true if our node name is registered in our epmd.
+_node_registered() {
+    local names
+    _port_open "$BROKER_EPMD_PORT" || return 1
+    # Captured first: with pipefail, grep -q closing the pipe early could fail it.
+    names="$(epmd -port "$BROKER_EPMD_PORT" -names 2>/dev/null || true)"
+    grep -q "^name $BROKER_SHORTNAME at port " <<<"$names"
+}
+
+_broker_write_config() {
+    local conf="$BROKER_DIR/rabbitmq.conf"
+    cat >"$conf" <<EOF
+# Generated by deploy/local/lib/common.sh for the '$BROKER_PROFILE' profile; rewritten at each start.
+listeners.tcp.default = $BROKER_AMQP_PORT
+management.tcp.port = $BROKER_MGMT_PORT
+prometheus.tcp.port = $BROKER_PROM_PORT
+load_definitions = $COBROWSE_ROOT/deploy/rabbitmq/definitions.json
+# Only the cobrowse user exists; let it log in from any address.
+loopback_users = none
+log.file.level = info
+# stdout (console.log) only gets warnings, so its tail is readable on failure.
+log.console = true
+log.console.level = warning
+EOF
+    if [[ -n "$BROKER_AMQPS_PORT" ]]; then
+        cat >>"$conf" <<EOF
+listeners.ssl.default = $BROKER_AMQPS_PORT
+ssl_options.cacertfile = $BROKER_TLS_DIR/ca.pem
+ssl_options.certfile = $BROKER_TLS_DIR/server.pem
+ssl_options.keyfile = $BROKER_TLS_DIR/server.key
+# Ask for a client certificate (tests for mutual TLS) but don't require one.
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+EOF
+    fi
+    cp "$COBROWSE_ROOT/deploy/rabbitmq/enabled_plugins" "$BROKER_DIR/enabled_plugins"
+    printf '# Intentionally empty: keeps /etc/rabbitmq/rabbitmq-env.conf out of our node.\n' \
+        >"$BROKER_DIR/rabbitmq-env.conf"
+}
+
+# _broker_write_ctl_wrapper — a script that runs rabbitmqctl against this
+# node, for tests ($COBROWSE_TEST_RABBITMQCTL stop_app) and for humans.
+_broker_write_ctl_wrapper() {
+    {
+        printf '#!/usr/bin/env bash\n'
+        printf '# Generated by deploy/local/lib/common.sh: rabbitmqctl for node %s.\n' "$BROKER_NODE"
+        printf 'exec env'
+        printf ' %q' "${BROKER_ENV[@]}" "$RABBITMQ_BIN_DIR/rabbitmqctl"
+        printf ' "$@"\n'
+    } >"$BROKER_CTL"
+    chmod 755 "$BROKER_CTL"
+}
+
+# broker_ctl PROFILE ARGS... — rabbitmqctl against that profile's node.
+broker_ctl() {
+    _broker_profile "$1"
+    shift
+    env "${BROKER_ENV[@]}" "$RABBITMQ_BIN_DIR/rabbitmqctl" "$@"
+}
+
+# broker_start PROFILE — start the profile's node and wait until it is booted.
+broker_start() {
+    _broker_profile "$1"
+    local profile="$1"
+    command -v epmd >/dev/null || die "epmd not found (is rabbitmq-server installed?)"
+    [[ -x "$RABBITMQ_BIN_DIR/rabbitmq-server" ]] || die "$RABBITMQ_BIN_DIR/rabbitmq-server not found"
+
+    # A leftover node of ours (crashed script, earlier run) is stopped first.
+    broker_stop "$profile"
+
+    local port
+    for port in $BROKER_AMQP_PORT $BROKER_AMQPS_PORT $BROKER_MGMT_PORT $BROKER_PROM_PORT $BROKER_DIST_PORT; do
+        ! _port_open "$port" || die "port $port is already in use by another process; cannot start the $profile broker"
+    done
+
+    if ((BROKER_WIPE)); then rm -rf "$BROKER_DIR"; fi
+    mkdir -p "$BROKER_DIR/log" "$BROKER_DIR/mnesia"
+    chmod 700 "$BROKER_DIR"
+    # (Re)make the TLS files if missing or expiring within a day.
+    if [[ -n "$BROKER_AMQPS_PORT" ]] &&
+        ! openssl x509 -checkend 86400 -noout -in "$BROKER_TLS_DIR/server.pem" >/dev/null 2>&1; then
+        make_test_tls "$BROKER_TLS_DIR"
+    fi
+    _broker_write_config
+    _broker_write_ctl_wrapper
+    rm -f "$BROKER_WRAPPER_PID" "$BROKER_BEAM_PID"
+
+    log "starting RabbitMQ node $BROKER_NODE (AMQP $BROKER_AMQP_PORT${BROKER_AMQPS_PORT:+, AMQPS $BROKER_AMQPS_PORT}, management $BROKER_MGMT_PORT)"
+    local started=$SECONDS
+    # setsid: own session, so a Ctrl-C in the terminal reaches our trap
+    # (which stops the node cleanly) rather than killing the node directly.
+    (cd "$BROKER_DIR" && exec setsid env "${BROKER_ENV[@]}" "$RABBITMQ_BIN_DIR/rabbitmq-server" \
+        >"$BROKER_CONSOLE_LOG" 2>&1 </dev/null) &
+    echo $! >"$BROKER_WRAPPER_PID"
+
+    # Wait for full boot (plugins started, definitions imported). Until the
+    # node has registered in epmd, await_startup fails at once, so poll.
+    local deadline=$((SECONDS + 60)) left
+    while true; do
+        left=$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))
+        if env "${BROKER_ENV[@]}" timeout $((left + 10)) "$RABBITMQ_BIN_DIR/rabbitmqctl" -q \
+            await_startup --timeout "$left" >/dev/null 2>&1; then
+            break
+        fi
+        if ! _pid_alive "$BROKER_WRAPPER_PID"; then
+            _broker_fail "rabbitmq-server exited during startup"
+        fi
+        if ((SECONDS >= deadline)); then
+            broker_stop "$profile" || true
+            _broker_fail "RabbitMQ did not finish starting within 60 s"
+        fi
+        sleep 1
+    done
+
+    # RabbitMQ boots even when definitions.json fails to import (it only
+    # logs it); catch that here rather than as confusing test failures.
+    if ! curl -fs -o /dev/null -u cobrowse:cobrowse \
+        "http://127.0.0.1:$BROKER_MGMT_PORT/api/exchanges/%2F/cobrowse.ingest"; then
+        broker_stop "$profile" || true
+        _broker_fail "broker is up but deploy/rabbitmq/definitions.json was not loaded (no cobrowse user or cobrowse.ingest exchange)"
+    fi
+    log "RabbitMQ node $BROKER_NODE is up after $((SECONDS - started)) s"
+}
+
+_broker_fail() {
+    log "ERROR: $1 (node $BROKER_NODE)"
+    local node_log="$BROKER_DIR/log/$BROKER_NODE.log" problems
+    if [[ -f "$BROKER_CONSOLE_LOG" ]]; then
+        log "---- last lines of $BROKER_CONSOLE_LOG ----"
+        tail -n 20 "$BROKER_CONSOLE_LOG" >&2
+    fi
+    if [[ -f "$node_log" ]]; then
+        # The node log ends with shutdown noise; its errors/warnings say more.
+        problems="$(grep -E '\[(error|warning|critical)\]' "$node_log" | tail -n 20 || true)"
+        log "---- ${problems:+errors/warnings in }$node_log ----"
+        if [[ -n "$problems" ]]; then printf '%s\n' "$problems" >&2; else tail -n 40 "$node_log" >&2; fi
+    fi
+    exit 1
+}
+
+# broker_stop PROFILE — stop the profile's node and its epmd. Safe to call
+# when nothing runs and safe to call twice. Never touches other nodes.
+broker_stop() {
+    _broker_profile "$1"
+    local pid i pids=() stopping=0
+
+    # Remember the pids now: RabbitMQ deletes its own pid file while it
+    # shuts down, well before the VM has exited.
+    _pid_alive "$BROKER_WRAPPER_PID" && pids+=("$(<"$BROKER_WRAPPER_PID")")
+    _pid_alive "$BROKER_BEAM_PID" && pids+=("$(<"$BROKER_BEAM_PID")")
+
+    if ((${#pids[@]} > 0)) || _node_registered; then
+        stopping=1
+        log "stopping RabbitMQ node $BROKER_NODE"
+        if ((${#pids[@]} == 0)); then
+            # Pid files lost (e.g. .run cleaned by hand): ask the node for its
+            # OS pid so we can still wait for the VM to exit.
+            pid="$(env "${BROKER_ENV[@]}" timeout 30 "$RABBITMQ_BIN_DIR/rabbitmqctl" -q eval \
+                'list_to_integer(os:getpid()).' 2>/dev/null || true)"
+            [[ ! "$pid" =~ ^[0-9]+$ ]] || pids+=("$pid")
+        fi
+        env "${BROKER_ENV[@]}" timeout 60 "$RABBITMQ_BIN_DIR/rabbitmqctl" -q stop >/dev/null 2>&1 || true
+    fi
+
+    # rabbitmqctl stop returns before the VM has exited: wait up to 15 s for
+    # our processes to go and for the node to leave epmd and its ports.
+    _broker_still_up() {
+        local p
+        for p in "${pids[@]}"; do _proc_running "$p" && return 0; done
+        ((stopping)) && { _node_registered || _port_open "$BROKER_DIST_PORT" || _port_open "$BROKER_AMQP_PORT"; }
+    }
+    for ((i = 0; i < 30; i++)); do
+        _broker_still_up || break
+        sleep 0.5
+    done
+    # Still there: TERM, then KILL — only the pids we recorded.
+    for pid in "${pids[@]}"; do
+        _proc_running "$pid" || continue
+        log "RabbitMQ process $pid did not exit; sending TERM"
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 20; i++)); do
+            _proc_running "$pid" || break
+            sleep 0.5
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -f "$BROKER_WRAPPER_PID" "$BROKER_BEAM_PID"
+
+    # Our epmd (on our own port) outlives the node; end it too.
+    if _port_open "$BROKER_EPMD_PORT"; then
+        epmd -port "$BROKER_EPMD_PORT" -kill >/dev/null 2>&1 || true
+    fi
+}
+
+# ---------------------------------------------------------------------------
+# TLS material for the test broker
+# ---------------------------------------------------------------------------
+
+# make_test_tls DIR — test CA, server cert (CN=localhost, SAN DNS:localhost
+# only: tests rely on 127.0.0.1 failing hostname verification) and a client
+# cert (CN=cobrowse). RSA 2048, 30 days. Test-only keys, so world-readable.
+make_test_tls() {
+    local dir="$1"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        rm -f ./*.pem ./*.key ./*.csr ./*.srl ./*.ext
+        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -sha256 \
+            -keyout ca.key -out ca.pem -subj "/CN=cobrowse test CA" \
+            -addext "basicConstraints=critical,CA:TRUE" \
+            -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+
+        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost" >server.ext
+        openssl req -new -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -days 30 -sha256 -extfile server.ext -out server.pem 2>/dev/null
+
+        printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+            "extendedKeyUsage=clientAuth" >client.ext
+        openssl req -new -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=cobrowse" 2>/dev/null
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+            -days 30 -sha256 -extfile client.ext -out client.pem 2>/dev/null
+
+        rm -f ./*.csr ./*.ext ./*.srl
+        chmod 644 ./*.pem ./*.key
+    )
+}
