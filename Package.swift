@@ -46,6 +46,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "4.5.2"..<"5.0.0"),
     ],
     targets: [
         // rabbitmq-c, found through pkg-config; Debian/Ubuntu ship it as librabbitmq-dev.
@@ -71,7 +74,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "AMQP",
+                "AMQP", "CobrowseProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -82,7 +85,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
     ]
-    + service("SessionRegistry", product: "session-registry", dependencies: serviceDependencies)
+    + service("SessionRegistry", product: "session-registry", dependencies: serviceDependencies + [
+        .product(name: "GRDB", package: "GRDB.swift"),
+        .product(name: "JWTKit", package: "jwt-kit"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Metrics", package: "swift-metrics"),
+    ])
     + service("DOMRelay", product: "dom-relay", dependencies: serviceDependencies)
     + service("MaskingFilter", product: "masking-filter", dependencies: serviceDependencies)
     + service("InteractionWatch", product: "interaction-watch", dependencies: serviceDependencies)
@@ -107,6 +116,15 @@ let package = Package(
             name: "ServiceKitTests",
             dependencies: [
                 "ServiceKit", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SessionRegistryTests",
+            dependencies: [
+                "SessionRegistry", "CobrowseProtocol", "ServiceKit", "AMQP", "TestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,7 @@
 /// A co-browse session id: nine decimal digits, read aloud by a customer to an agent.
-public struct SessionID: Sendable, Hashable, Codable, CustomStringConvertible {
+public struct SessionID: Sendable, Hashable, TextCodable {
+    public static let expectedForm = "a session id (nine digits)"
+
     public let digits: String
 
     /// Accepts exactly nine ASCII digits (spaces and dashes a person may type are ignored).
@@ -21,17 +23,4 @@ public struct SessionID: Sendable, Hashable, Codable, CustomStringConvertible {
     public var routingKey: String { "s.\(digits)" }
 
     public var description: String { digits }
-
-    public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        guard let id = SessionID(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "session id must be nine digits"))
-        }
-        self = id
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(digits)
-    }
 }

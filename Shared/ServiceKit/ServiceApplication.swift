@@ -6,23 +6,40 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 
-/// What makes one of the suite's services: its name, port, topology, variables and work.
+/// What a service adds once its configuration is read: HTTP routes and its broker work.
+public struct ServiceParts: Sendable {
+    public var addRoutes: @Sendable (Router<BasicRequestContext>) -> Void
+    /// Runs once the broker is connected and the topology declared, until shutdown.
+    public var work: @Sendable (AMQPConnection) async throws -> Void
+
+    public init(addRoutes: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
+                work: @escaping @Sendable (AMQPConnection) async throws -> Void) {
+        self.addRoutes = addRoutes
+        self.work = work
+    }
+
+    /// A service that only needs its topology so far: it waits for shutdown.
+    public static let idle = ServiceParts { _ in try await gracefulShutdown() }
+}
+
+/// What makes one of the suite's services: its name, port, topology, variables and parts.
 public struct ServiceDefinition: Sendable {
     public var name: String
     public var defaultHTTPPort: Int
     public var topology: Topology
     /// Variables this service reads beyond `ServiceConfiguration.common` (documented in README).
     public var variables: [EnvironmentVariable]
-    /// Runs once the broker is connected and the topology declared, until shutdown.
-    public var work: @Sendable (AMQPConnection, ServiceConfiguration, Logger) async throws -> Void
+    /// Builds the service's parts from its configuration (opens stores, loads keys); a
+    /// `ConfigurationError` thrown here stops the process with status 2.
+    public var start: @Sendable (ServiceConfiguration, Logger) async throws -> ServiceParts
 
     public init(name: String, defaultHTTPPort: Int, topology: Topology, variables: [EnvironmentVariable] = [],
-                work: @escaping @Sendable (AMQPConnection, ServiceConfiguration, Logger) async throws -> Void) {
+                start: @escaping @Sendable (ServiceConfiguration, Logger) async throws -> ServiceParts) {
         self.name = name
         self.defaultHTTPPort = defaultHTTPPort
         self.topology = topology
         self.variables = variables
-        self.work = work
+        self.start = start
     }
 
     /// Every variable the service reads, for documentation and checks.
@@ -40,17 +57,17 @@ public enum ServiceMetrics {
     }()
 }
 
-/// Builds a service's application: HTTP endpoints plus the broker service, run together in one
-/// ServiceGroup with graceful shutdown.
+/// Builds a service's application: its parts, the operational endpoints and the broker
+/// service, run together in one ServiceGroup with graceful shutdown.
 public func buildApplication(_ definition: ServiceDefinition, configuration: ServiceConfiguration,
-                             logger: Logger) -> some ApplicationProtocol {
+                             logger: Logger) async throws -> some ApplicationProtocol {
+    let parts = try await definition.start(configuration, logger)
     let readiness = Readiness(waitingFor: [BrokerService.brokerCondition, BrokerService.topologyCondition])
     let router = Router()
     OperationalEndpoints.add(to: router, service: definition.name, readiness: readiness, registry: ServiceMetrics.registry)
+    parts.addRoutes(router)
     let broker = BrokerService(configuration: configuration.amqp, topology: definition.topology, readiness: readiness,
-                               logger: logger) { connection in
-        try await definition.work(connection, configuration, logger)
-    }
+                               logger: logger, work: parts.work)
     return Application(router: router,
                        configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort),
                                             serverName: definition.name),
@@ -83,16 +100,12 @@ public enum ServiceMain {
         ])
         do {
             try await buildApplication(definition, configuration: configuration, logger: logger).runService()
+        } catch let error as ConfigurationError {
+            logger.critical("configuration error: \(error)")
+            exit(2)
         } catch {
             logger.critical("stopped by error", metadata: ["error": "\(error)"])
             exit(1)
         }
-    }
-}
-
-extension ServiceDefinition {
-    /// Work for a service that only needs its topology so far: wait for shutdown.
-    public static let untilShutdown: @Sendable (AMQPConnection, ServiceConfiguration, Logger) async throws -> Void = { _, _, _ in
-        try await gracefulShutdown()
     }
 }

@@ -67,28 +67,32 @@ import Testing
         let queue = TestBroker.uniqueName("restart.publish")
         try await publisher.declare(QueueDeclaration(queue, durable: true))
 
+        // Publishes until the bounce is over and 200 more went through, so it spans the outage
+        // whatever the machine's speed (bounded at 200,000 messages).
         let confirmed = Mutex(Set<Int>())
-        let total = 3_000
+        let bounceOver = Mutex(false)
         let publishing = Task {
             var retries = 0
-            for index in 0..<total {
+            var index = 0
+            var afterBounce = 0
+            while afterBounce < 200, index < 200_000 {
                 var properties = AMQPProperties(persistent: true)
                 properties.messageID = "\(index)"
-                while true {
-                    do {
-                        try await publisher.publish(AMQPMessage("\(index)", properties: properties), exchange: "", routingKey: queue)
-                        _ = confirmed.withLock { $0.insert(index) }
-                        break
-                    } catch let error as AMQPError where error.isTransient {
-                        retries += 1 // outcome unknown: publish again (duplicates are allowed, losses are not)
-                    }
+                do {
+                    try await publisher.publish(AMQPMessage("\(index)", properties: properties), exchange: "", routingKey: queue)
+                    _ = confirmed.withLock { $0.insert(index) }
+                    index += 1
+                    if bounceOver.withLock({ $0 }) { afterBounce += 1 }
+                } catch let error as AMQPError where error.isTransient {
+                    retries += 1 // outcome unknown: publish again (duplicates are allowed, losses are not)
                 }
             }
-            return retries
+            return (retries, index)
         }
         #expect(await eventually { confirmed.withLock { $0.count } > 200 })
         try await bounceBroker()
-        let retries = try await publishing.value
+        bounceOver.withLock { $0 = true }
+        let (retries, total) = try await publishing.value
         #expect(retries > 0, "the bounce should have interrupted publishing at least once")
         #expect(confirmed.withLock { $0.count } == total)
 

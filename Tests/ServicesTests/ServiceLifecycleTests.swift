@@ -11,7 +11,10 @@ import Testing
 
     @Test(arguments: executables)
     func startsBecomesReadyAndStopsCleanlyOnSIGTERM(executable: String) async throws {
-        let service = try ServiceProcess(executable, environment: ["AMQP_URL": try TestBroker.url(), "INSTANCE_ID": "test-\(executable)"])
+        let service = try ServiceProcess(executable, environment: [
+            "AMQP_URL": try await TestBroker.isolatedVirtualHost(executable), "INSTANCE_ID": "test-\(executable)",
+            "TOKEN_HS256_SECRET": "lifecycle-test-secret-of-32-bytes-or-more", "REGISTRY_DATABASE": NSTemporaryDirectory() + "lifecycle-\(UUID()).sqlite",
+        ])
         let ready = await eventually(within: .seconds(60)) { await service.get("/ready")?.status == 200 }
         #expect(ready, "never ready; log:\n\(service.log)")
         #expect(await service.get("/health")?.status == 200)
@@ -44,12 +47,23 @@ import Testing
     }
 
     @Test func declaredTopologyIsOnTheBrokerOnceReady() async throws {
-        let service = try ServiceProcess("interaction-watch", environment: ["AMQP_URL": try TestBroker.url()])
+        let url = try await TestBroker.isolatedVirtualHost("watch-topology")
+        let service = try ServiceProcess("interaction-watch", environment: ["AMQP_URL": url])
         #expect(await eventually(within: .seconds(60)) { await service.get("/ready")?.status == 200 })
-        let connection = try await TestBroker.connect()
+        let connection = try await AMQPConnection.connect(url: url)
         let queue = try await connection.inspectQueue(CobrowseTopology.interactionsQueue)
         #expect(queue.name == CobrowseTopology.interactionsQueue)
         await connection.close()
         #expect(await service.terminate() == 0)
+    }
+
+    @Test func registryRefusesAShortTokenSecretAtStart() async throws {
+        let service = try ServiceProcess("session-registry", environment: [
+            "AMQP_URL": try TestBroker.url(), "TOKEN_HS256_SECRET": "short",
+            "REGISTRY_DATABASE": NSTemporaryDirectory() + "short-\(UUID()).sqlite",
+        ])
+        #expect(await service.waitForExit() == 2)
+        #expect(service.log.contains("TOKEN_HS256_SECRET"))
+        #expect(!service.log.contains("short\""), "the secret itself must not be logged")
     }
 }

@@ -44,10 +44,16 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     /// GET a path on the service's HTTP port; nil if it does not answer.
-    public func get(_ path: String) async -> (status: Int, body: String)? {
+    public func get(_ path: String, headers: [String: String] = [:]) async -> (status: Int, body: String)? {
+        await request("GET", path, headers: headers)
+    }
+
+    public func request(_ method: String, _ path: String, headers: [String: String] = [:]) async -> (status: Int, body: String)? {
         guard let url = URL(string: "http://127.0.0.1:\(httpPort)\(path)") else { return nil }
         var request = URLRequest(url: url)
-        request.timeoutInterval = 2
+        request.httpMethod = method
+        request.timeoutInterval = 5
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         guard let (data, response) = try? await URLSession.shared.data(for: request),
               let http = response as? HTTPURLResponse else { return nil }
         return (http.statusCode, String(decoding: data, as: UTF8.self))

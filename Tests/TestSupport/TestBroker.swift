@@ -83,3 +83,35 @@ extension AMQPConsumer {
         }
     }
 }
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+extension TestBroker {
+    /// A fresh virtual host on the private broker (through the management API), so a test can
+    /// run services that declare the suite's fixed queue names without meeting other tests.
+    /// Returns the `amqp://` URL for it.
+    public static func isolatedVirtualHost(_ prefix: String) async throws -> String {
+        let name = uniqueName(prefix)
+        let management = try environment("COBROWSE_TEST_MANAGEMENT_URL")
+        let base = try AMQPConfiguration(url: url())
+        let encoded = name.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? name
+        try await managementPUT("\(management)/api/vhosts/\(encoded)", body: "{}", user: base.user, password: base.password)
+        try await managementPUT("\(management)/api/permissions/\(encoded)/\(base.user)",
+                                body: #"{"configure":".*","write":".*","read":".*"}"#, user: base.user, password: base.password)
+        return "amqp://\(base.user):\(base.password)@\(base.host):\(base.port)/\(encoded)"
+    }
+
+    private static func managementPUT(_ url: String, body: String, user: String, password: String) async throws {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = "PUT"
+        request.httpBody = Data(body.utf8)
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue("Basic " + Data("\(user):\(password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        let (_, response) = try await URLSession.shared.data(for: request)
+        guard let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) else {
+            throw Missing(variable: "management API PUT \(url) answered \(String(describing: (response as? HTTPURLResponse)?.statusCode));")
+        }
+    }
+}

@@ -6,6 +6,6 @@ public enum DOMRelayService {
         name: "dom-relay",
         defaultHTTPPort: 8080,
         topology: CobrowseTopology.domRelay,
-        work: ServiceDefinition.untilShutdown
+        start: { _, _ in .idle }
     )
 }

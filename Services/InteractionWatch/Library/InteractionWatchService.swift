@@ -6,6 +6,6 @@ public enum InteractionWatchService {
         name: "interaction-watch",
         defaultHTTPPort: 8083,
         topology: CobrowseTopology.interactionWatch,
-        work: ServiceDefinition.untilShutdown
+        start: { _, _ in .idle }
     )
 }

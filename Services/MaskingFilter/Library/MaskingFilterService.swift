@@ -6,6 +6,6 @@ public enum MaskingFilterService {
         name: "masking-filter",
         defaultHTTPPort: 8082,
         topology: CobrowseTopology.maskingFilter,
-        work: ServiceDefinition.untilShutdown
+        start: { _, _ in .idle }
     )
 }

@@ -1,11 +1,136 @@
+import AMQP
+import CobrowseProtocol
+import Foundation
+import Logging
+import Metrics
 import ServiceKit
 
-/// `session-registry`: owns co-browse sessions, their state machine and mode; serves the registry RPC queue.
+/// What the registry reads from its environment, beyond what every service reads.
+public struct RegistryConfiguration: Sendable {
+    public static let database = EnvironmentVariable(
+        "REGISTRY_DATABASE", default: "session-registry.sqlite",
+        "SQLite file of the sessions (WAL). Two registry processes on one host may share it (active + standby).")
+    public static let hs256Secret = EnvironmentVariable(
+        "TOKEN_HS256_SECRET", default: "", "Shared secret (≥ 32 bytes) of the contact center's HS256 tokens (this or the next is required).")
+    public static let rs256PublicKeyFile = EnvironmentVariable(
+        "TOKEN_RS256_PUBLIC_KEY_FILE", default: "", "PEM file of the contact center's RS256 public key.")
+    public static let issuer = EnvironmentVariable("TOKEN_ISSUER", default: "", "If set, tokens must carry this `iss`.")
+    public static let writeModeEnabled = EnvironmentVariable(
+        "WRITE_MODE_ENABLED", default: "true", "`false` refuses every request for write mode.")
+    public static let writeRequestTimeout = EnvironmentVariable(
+        "WRITE_REQUEST_TIMEOUT", default: "30", "Seconds a write-mode request waits for the customer's answer.")
+    public static let adminToken = EnvironmentVariable(
+        "ADMIN_TOKEN", default: "", "Bearer token of the reporting/admin HTTP API; unset turns the API off.")
+
+    public static let variables = [database, hs256Secret, rs256PublicKeyFile, issuer, writeModeEnabled, writeRequestTimeout, adminToken]
+
+    public var databasePath: String
+    public var tokenKey: TokenVerifier.Key
+    public var issuer: String?
+    public var rules: SessionRules
+    public var adminToken: String?
+
+    public init(_ environment: ServiceEnvironment) throws {
+        databasePath = environment.string(Self.database)
+        let secret = environment.string(Self.hs256Secret)
+        let keyFile = environment.string(Self.rs256PublicKeyFile)
+        switch (secret.isEmpty, keyFile.isEmpty) {
+        case (false, true):
+            // RFC 7518: an HS256 key is at least as long as the hash (32 bytes).
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError(variable: Self.hs256Secret.name, value: "<\(secret.utf8.count) bytes>",
+                                         expected: "a secret of at least 32 bytes")
+            }
+            tokenKey = .hs256(secret: secret)
+        case (true, false):
+            guard let pem = try? String(contentsOfFile: keyFile, encoding: .utf8) else {
+                throw ConfigurationError(variable: Self.rs256PublicKeyFile.name, value: keyFile, expected: "a readable PEM file")
+            }
+            tokenKey = .rs256(publicKeyPEM: pem)
+        default:
+            throw ConfigurationError(variable: "\(Self.hs256Secret.name) / \(Self.rs256PublicKeyFile.name)",
+                                     value: secret.isEmpty ? "neither set" : "both set", expected: "exactly one of them")
+        }
+        let issuer = environment.string(Self.issuer)
+        self.issuer = issuer.isEmpty ? nil : issuer
+        rules = SessionRules(writeModeEnabled: try environment.bool(Self.writeModeEnabled),
+                             writeRequestTimeout: try environment.seconds(Self.writeRequestTimeout, in: 1...3600))
+        let admin = environment.string(Self.adminToken)
+        adminToken = admin.isEmpty ? nil : admin
+    }
+}
+
+/// `session-registry`: owns co-browse sessions, their state machine and mode; serves the
+/// registry RPC queue, publishes lifecycle events, answers the reporting API.
 public enum SessionRegistryService {
     public static let definition = ServiceDefinition(
         name: "session-registry",
         defaultHTTPPort: 8081,
         topology: CobrowseTopology.sessionRegistry,
-        work: ServiceDefinition.untilShutdown
+        variables: RegistryConfiguration.variables,
+        start: start
     )
+
+    static func start(_ configuration: ServiceConfiguration, logger: Logger) async throws -> ServiceParts {
+        let registry = try RegistryConfiguration(configuration.environment)
+        let store: SessionStore
+        do {
+            store = try SessionStore(path: registry.databasePath, instanceID: configuration.instanceID)
+        } catch {
+            throw ConfigurationError(variable: RegistryConfiguration.database.name, value: registry.databasePath,
+                                     expected: "a writable SQLite file (\(error))")
+        }
+        let verifier: TokenVerifier
+        do {
+            verifier = try await TokenVerifier(key: registry.tokenKey, issuer: registry.issuer)
+        } catch {
+            throw ConfigurationError(variable: RegistryConfiguration.rs256PublicKeyFile.name, value: "<PEM>",
+                                     expected: "an RSA public key (\(error))")
+        }
+        let handler = RegistryHandler(store: store, verifier: verifier, rules: registry.rules, logger: logger)
+        logger.info("session store open", metadata: ["database": "\(registry.databasePath)",
+                                                      "writeMode": "\(registry.rules.writeModeEnabled ? "enabled" : "disabled")"])
+        return ServiceParts(
+            addRoutes: { router in
+                ReportingAPI(store: store, handler: handler, adminToken: registry.adminToken).add(to: router)
+            },
+            work: { connection in
+                try await serve(connection: connection, store: store, handler: handler, rules: registry.rules, logger: logger)
+            })
+    }
+
+    /// Serves RPC requests, publishes the outbox, lapses stale write requests and reports live
+    /// counts, until the connection closes.
+    static func serve(connection: AMQPConnection, store: SessionStore, handler: RegistryHandler, rules: SessionRules,
+                      logger: Logger) async throws {
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let live = [SessionState.idle, .active].map { ($0, Gauge(label: "cobrowse_sessions_live", dimensions: [("state", $0.rawValue)])) }
+        let replyProperties = AMQPProperties(contentType: "application/json", type: "registry-reply")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await OutboxPublisher(store: store, connection: connection, logger: logger).run(wakeups: wakeups)
+            }
+            group.addTask {
+                try await WriteRequestSweeper(store: store, rules: rules, logger: logger).run { wake.yield() }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    if let counts = try? await store.liveCounts() {
+                        for (state, gauge) in live { gauge.record(counts[state] ?? 0) }
+                    }
+                    try await Task.sleep(for: .seconds(5))
+                }
+            }
+            group.addTask {
+                try await connection.serveRPC(queue: CobrowseTopology.registryRPCQueue, logger: logger) { request in
+                    let reply = await handler.reply(to: request.body)
+                    if reply.refusal == nil { wake.yield() }
+                    return AMQPMessage(body: try JSONEncoder.cobrowse.encode(reply), properties: replyProperties)
+                }
+            }
+            // The RPC consumer ends when the connection closes; that ends everything else.
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
 }

@@ -1,0 +1,147 @@
+import CobrowseProtocol
+import Crypto
+import Foundation
+import Logging
+
+/// Turns one RPC body into one reply: decode, verify tokens, apply the rules in a store
+/// transaction. Bad input of any kind is a refusal, never a thrown error, so the RPC consumer
+/// acks every request exactly once and nothing is requeued forever.
+public struct RegistryHandler: Sendable {
+    let store: SessionStore
+    let verifier: TokenVerifier
+    let rules: SessionRules
+    let logger: Logger
+    let now: @Sendable () -> Date
+
+    public init(store: SessionStore, verifier: TokenVerifier, rules: SessionRules, logger: Logger,
+                now: @escaping @Sendable () -> Date = Date.init) {
+        self.store = store
+        self.verifier = verifier
+        self.rules = rules
+        self.logger = logger
+        self.now = now
+    }
+
+    /// Requests larger than this are refused unread (a request is a few hundred bytes).
+    public static let maxRequestBytes = 64 * 1024
+
+    public func reply(to body: Data) async -> RegistryReply {
+        guard body.count <= Self.maxRequestBytes else {
+            return .refused(RegistryRefusal(.malformedRequest, "request of \(body.count) bytes is over the \(Self.maxRequestBytes)-byte limit"))
+        }
+        let request: RegistryRequest
+        do {
+            request = try JSONDecoder.cobrowse.decode(RegistryRequest.self, from: body)
+        } catch {
+            return .refused(RegistryRefusal(.malformedRequest, "not a registry request: \(Self.describe(error))"))
+        }
+        guard request.version <= RegistryProtocol.version else {
+            return .refused(RegistryRefusal(.unsupportedVersion,
+                "request version \(request.version) is newer than this registry's \(RegistryProtocol.version)"))
+        }
+        do {
+            return try await execute(request.command)
+        } catch let refusal as RegistryRefusal {
+            return .refused(refusal)
+        } catch {
+            logger.error("registry store failed", metadata: ["command": "\(request.command.name)", "error": "\(error)"])
+            return .refused(RegistryRefusal(.unavailable, "the session registry cannot serve this now; try again"))
+        }
+    }
+
+    public func execute(_ command: RegistryCommand) async throws -> RegistryReply {
+        let now = self.now().wholeMilliseconds
+        let rules = self.rules
+        switch command {
+        case let .create(token):
+            let grant = try await verifier.interaction(token, now: now)
+            let key = Self.newCustomerKey()
+            let record = try await store.create(grant: grant, customerKeyHash: Self.hash(key), now: now)
+            return .ok(record.view, customerKey: key)
+
+        case let .join(id, token):
+            let agent = try await verifier.agent(token, now: now)
+            let store = self.store
+            return .ok(try await store.change(id, by: agent.actor, now: now) { record, db in
+                let busy = agent.role == .agent ? try store.agentLeadsAnotherLiveSession(agent.id, except: id, db) : false
+                return try rules.join(&record, agent: agent, agentHoldsAnotherLiveSession: busy, now: now)
+            }.view)
+
+        case let .requestWrite(id, token):
+            let agent = try await verifier.agent(token, now: now)
+            return .ok(try await store.change(id, by: agent.actor, now: now) { record, _ in
+                try rules.requestWrite(&record, agent: agent, now: now)
+            }.view)
+
+        case let .answerWrite(id, key, approve):
+            return .ok(try await store.change(id, by: .customer, now: now) { record, _ in
+                try Self.requireCustomer(key, of: record)
+                return try rules.answerWrite(&record, approve: approve, now: now)
+            }.view)
+
+        case let .revokeWrite(id, key):
+            return .ok(try await store.change(id, by: .customer, now: now) { record, _ in
+                try Self.requireCustomer(key, of: record)
+                return try rules.revokeWrite(&record, now: now)
+            }.view)
+
+        case let .end(id, credential):
+            let (actor, reason): (Actor, EndReason)
+            let customerKey: String? = if case let .customer(key) = credential { key } else { nil }
+            switch credential {
+            case .customer:
+                (actor, reason) = (.customer, .customerExited)
+            case let .agent(token):
+                let agent = try await verifier.agent(token, now: now)
+                (actor, reason) = (agent.actor, .agentExited)
+            case let .system(name, why):
+                (actor, reason) = (.system(name), why)
+            case .administrator:
+                (actor, reason) = (.administrator, .administrator)
+            }
+            return .ok(try await store.change(id, by: actor, now: now) { record, _ in
+                if let customerKey { try Self.requireCustomer(customerKey, of: record) }
+                if case let .agent(agentID) = actor, record.view.state != .ended, record.view.leadAgentID != agentID {
+                    throw RegistryRefusal(.notAllowed, "only the agent leading this session can end it")
+                }
+                if case .supervisor = actor, record.view.state != .ended {
+                    throw RegistryRefusal(.notAllowed, "observers cannot end a session")
+                }
+                return try rules.end(&record, reason: reason, by: actor, now: now)
+            }.view)
+
+        case let .get(id):
+            guard let record = try await store.session(id) else { throw RegistryRefusal.unknownSession(id) }
+            return .ok(record.view)
+        }
+    }
+
+    /// 256 random bits, URL-safe: the customer's proof of ownership, kept only in their browser.
+    static func newCustomerKey() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    static func hash(_ key: String) -> String {
+        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func requireCustomer(_ key: String, of record: SessionRecord) throws(RegistryRefusal) {
+        guard hash(key) == record.customerKeyHash else {
+            throw RegistryRefusal(.notAllowed, "only the customer who started this session can do that")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case let DecodingError.keyNotFound(key, _): "missing field '\(key.stringValue)'"
+        case let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
+             let DecodingError.dataCorrupted(context):
+            context.codingPath.isEmpty ? context.debugDescription
+                : "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
+        default: "invalid JSON"
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import CobrowseProtocol
+import Foundation
+import Hummingbird
+import ServiceKit
+
+/// The registry's HTTP API for reporting and administration. Every route needs
+/// `Authorization: Bearer <ADMIN_TOKEN>`; without a configured token the API is off.
+///
+/// - `GET /api/sessions?interaction=ID` | `?agent=ID` | `?from=ISO8601&to=ISO8601`
+/// - `GET /api/sessions/live` — live sessions by state
+/// - `GET /api/sessions/{id}`
+/// - `POST /api/sessions/{id}/end` — ends a session as administrator
+public struct ReportingAPI: Sendable {
+    let store: SessionStore
+    let handler: RegistryHandler
+    let adminToken: String?
+
+    public init(store: SessionStore, handler: RegistryHandler, adminToken: String?) {
+        self.store = store
+        self.handler = handler
+        self.adminToken = adminToken
+    }
+
+    public func add(to router: Router<BasicRequestContext>) {
+        let api = router.group("api/sessions").add(middleware: AdminTokenMiddleware(token: adminToken))
+        api.get { request, _ in
+            let query = request.uri.queryParameters
+            let filter: SessionStore.Filter
+            if let interaction = query["interaction"] {
+                filter = .interaction(String(interaction))
+            } else if let agent = query["agent"] {
+                filter = .agent(String(agent))
+            } else if let from = query["from"].flatMap({ CobrowseDate.parse(String($0)) }),
+                      let to = query["to"].flatMap({ CobrowseDate.parse(String($0)) }) {
+                filter = .created(from: from, to: to)
+            } else {
+                return Self.json(.badRequest, ["error": "give interaction=, agent=, or from= and to= (ISO 8601)"])
+            }
+            return Self.json(.ok, ["sessions": try await store.sessions(filter)])
+        }
+        api.get("live") { _, _ in
+            let counts = try await store.liveCounts()
+            return Self.json(.ok, ["idle": counts[.idle] ?? 0, "active": counts[.active] ?? 0])
+        }
+        api.get(":id") { _, context in
+            guard let id = context.parameters.get("id").flatMap(SessionID.init) else {
+                return Self.json(.badRequest, ["error": "a session id is nine digits"])
+            }
+            guard let record = try await store.session(id) else {
+                return Self.json(.notFound, ["error": RegistryRefusal.unknownSession(id).message])
+            }
+            return Self.json(.ok, record.view)
+        }
+        api.post(":id/end") { _, context in
+            guard let id = context.parameters.get("id").flatMap(SessionID.init) else {
+                return Self.json(.badRequest, ["error": "a session id is nine digits"])
+            }
+            let reply = await handler.reply(to: try JSONEncoder.cobrowse.encode(RegistryRequest(.end(session: id, by: .administrator))))
+            if let refusal = reply.refusal {
+                let status: HTTPResponse.Status = switch refusal.code {
+                case .unknownSession: .notFound
+                case .sessionEnded: .conflict
+                default: .serviceUnavailable
+                }
+                return Self.json(status, refusal)
+            }
+            return Self.json(.ok, reply.session)
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+        let data = (try? JSONEncoder.cobrowse.encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Lets a request through only with `Authorization: Bearer <token>` (compared in constant time).
+struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token, !token.isEmpty else {
+            return ReportingAPI.json(.forbidden, ["error": "the admin API is off: set ADMIN_TOKEN"])
+        }
+        let presented = request.headers[.authorization].map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" } ?? ""
+        guard Self.equal(Array(presented.utf8), Array(token.utf8)) else {
+            return ReportingAPI.json(.unauthorized, ["error": "missing or wrong admin token"])
+        }
+        return try await next(request, context)
+    }
+
+    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}

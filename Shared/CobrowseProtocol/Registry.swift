@@ -1,0 +1,272 @@
+import Foundation
+
+/// Protocol version of registry requests, replies and lifecycle events. A peer that receives a
+/// higher version refuses it with `unsupportedVersion` instead of guessing.
+public enum RegistryProtocol {
+    public static let version = 1
+}
+
+/// How a party proves it may end a session.
+public enum EndCredential: Sendable, Equatable {
+    /// The secret the customer's browser got at creation.
+    case customer(key: String)
+    /// A lead agent's token.
+    case agent(token: String)
+    /// A service on the broker (trusted: only services reach the RPC queue), with its reason.
+    case system(name: String, reason: EndReason)
+    case administrator
+}
+
+/// What a caller asks the session registry to do.
+public enum RegistryCommand: Sendable, Equatable {
+    /// A customer starts a session inside a live interaction.
+    case create(interactionToken: String)
+    /// An agent joins as lead (role `agent`) or as a read-only observer (role `supervisor`).
+    case join(session: SessionID, agentToken: String)
+    /// The lead agent asks for write mode; pending until the customer answers or it times out.
+    case requestWrite(session: SessionID, agentToken: String)
+    /// The customer approves or denies a pending write request.
+    case answerWrite(session: SessionID, customerKey: String, approve: Bool)
+    /// The customer takes write mode back.
+    case revokeWrite(session: SessionID, customerKey: String)
+    case end(session: SessionID, by: EndCredential)
+    case get(session: SessionID)
+
+    public var name: String {
+        switch self {
+        case .create: "create"
+        case .join: "join"
+        case .requestWrite: "requestWrite"
+        case .answerWrite: "answerWrite"
+        case .revokeWrite: "revokeWrite"
+        case .end: "end"
+        case .get: "get"
+        }
+    }
+}
+
+/// A request on `cobrowse.registry.rpc`: flat JSON with a `command` discriminator.
+public struct RegistryRequest: Sendable, Equatable, Codable {
+    public var version: Int
+    public var command: RegistryCommand
+
+    public init(_ command: RegistryCommand, version: Int = RegistryProtocol.version) {
+        self.version = version
+        self.command = command
+    }
+
+    private enum Key: String, CodingKey {
+        case version, command, sessionID, interactionToken, agentToken, customerKey, approve, by, system, reason
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        version = try c.decode(Int.self, forKey: .version)
+        guard version <= RegistryProtocol.version else {
+            // Decoding the rest could misread a newer shape; the handler answers unsupportedVersion.
+            command = .get(session: SessionID("000000000")!)
+            return
+        }
+        func session() throws -> SessionID { try c.decode(SessionID.self, forKey: .sessionID) }
+        switch try c.decode(String.self, forKey: .command) {
+        case "create": command = .create(interactionToken: try c.decode(String.self, forKey: .interactionToken))
+        case "join": command = .join(session: try session(), agentToken: try c.decode(String.self, forKey: .agentToken))
+        case "requestWrite": command = .requestWrite(session: try session(), agentToken: try c.decode(String.self, forKey: .agentToken))
+        case "answerWrite":
+            command = .answerWrite(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey),
+                                   approve: try c.decode(Bool.self, forKey: .approve))
+        case "revokeWrite": command = .revokeWrite(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey))
+        case "get": command = .get(session: try session())
+        case "end":
+            let credential: EndCredential
+            switch try c.decode(String.self, forKey: .by) {
+            case "customer": credential = .customer(key: try c.decode(String.self, forKey: .customerKey))
+            case "agent": credential = .agent(token: try c.decode(String.self, forKey: .agentToken))
+            case "system":
+                credential = .system(name: try c.decode(String.self, forKey: .system), reason: try c.decode(EndReason.self, forKey: .reason))
+            case "administrator": credential = .administrator
+            case let other:
+                throw DecodingError.dataCorruptedError(forKey: .by, in: c, debugDescription: "unknown party '\(other)'")
+            }
+            command = .end(session: try session(), by: credential)
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .command, in: c, debugDescription: "unknown command '\(other)'")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(command.name, forKey: .command)
+        switch command {
+        case let .create(token): try c.encode(token, forKey: .interactionToken)
+        case let .join(id, token), let .requestWrite(id, token):
+            try c.encode(id, forKey: .sessionID)
+            try c.encode(token, forKey: .agentToken)
+        case let .answerWrite(id, key, approve):
+            try c.encode(id, forKey: .sessionID)
+            try c.encode(key, forKey: .customerKey)
+            try c.encode(approve, forKey: .approve)
+        case let .revokeWrite(id, key):
+            try c.encode(id, forKey: .sessionID)
+            try c.encode(key, forKey: .customerKey)
+        case let .get(id): try c.encode(id, forKey: .sessionID)
+        case let .end(id, credential):
+            try c.encode(id, forKey: .sessionID)
+            switch credential {
+            case let .customer(key):
+                try c.encode("customer", forKey: .by)
+                try c.encode(key, forKey: .customerKey)
+            case let .agent(token):
+                try c.encode("agent", forKey: .by)
+                try c.encode(token, forKey: .agentToken)
+            case let .system(name, reason):
+                try c.encode("system", forKey: .by)
+                try c.encode(name, forKey: .system)
+                try c.encode(reason, forKey: .reason)
+            case .administrator:
+                try c.encode("administrator", forKey: .by)
+            }
+        }
+    }
+}
+
+/// Why the registry said no: a stable code for programs and a sentence for people.
+public struct RegistryRefusal: Error, Sendable, Equatable, Codable, CustomStringConvertible {
+    public enum Code: String, Sendable, Codable {
+        case malformedRequest = "malformed-request"
+        case unsupportedVersion = "unsupported-version"
+        case invalidToken = "invalid-token"
+        case expiredToken = "expired-token"
+        case unknownSession = "unknown-session"
+        case sessionEnded = "session-ended"
+        case sessionTaken = "session-taken"
+        case agentBusy = "agent-busy"
+        case notActive = "not-active"
+        case notAllowed = "not-allowed"
+        case writeModeDisabled = "write-mode-disabled"
+        case noPendingWriteRequest = "no-pending-write-request"
+        case unavailable
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code.rawValue): \(message)" }
+
+    public static let sessionEnded = RegistryRefusal(.sessionEnded, "session ended; start a new one")
+    public static func unknownSession(_ id: SessionID) -> RegistryRefusal {
+        RegistryRefusal(.unknownSession, "no session \(id); check the number the customer read out")
+    }
+}
+
+/// The registry's answer: the session as it now is, or a refusal.
+public struct RegistryReply: Sendable, Equatable, Codable {
+    public var version: Int
+    public var session: SessionView?
+    /// Only in the reply to `create`, for the customer's browser alone: it proves the customer.
+    public var customerKey: String?
+    public var refusal: RegistryRefusal?
+
+    public static func ok(_ session: SessionView, customerKey: String? = nil) -> RegistryReply {
+        RegistryReply(version: RegistryProtocol.version, session: session, customerKey: customerKey, refusal: nil)
+    }
+
+    public static func refused(_ refusal: RegistryRefusal) -> RegistryReply {
+        RegistryReply(version: RegistryProtocol.version, session: nil, customerKey: nil, refusal: refusal)
+    }
+
+    /// The session, or the refusal thrown.
+    public func get() throws(RegistryRefusal) -> SessionView {
+        if let session { return session }
+        throw refusal ?? RegistryRefusal(.unavailable, "empty reply from the registry")
+    }
+}
+
+/// A change to a session, published on `cobrowse.lifecycle` with key `s.<id>.<kind>`.
+public struct SessionEvent: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable, CaseIterable {
+        case created, activated
+        case observerJoined = "observer-joined"
+        case modeRequested = "mode-requested"
+        /// A write request was denied by the customer or timed out; the mode stays `pointer`.
+        case modeRequestDeclined = "mode-request-declined"
+        case modeChanged = "mode-changed"
+        case ended
+    }
+
+    public var version: Int
+    public var kind: Kind
+    public var at: Date
+    public var by: Actor
+    /// The session after the change.
+    public var session: SessionView
+
+    public init(kind: Kind, at: Date, by: Actor, session: SessionView) {
+        version = RegistryProtocol.version
+        self.kind = kind
+        self.at = at
+        self.by = by
+        self.session = session
+    }
+
+    public var routingKey: String { "\(session.id.routingKey).\(kind.rawValue)" }
+}
+
+extension JSONEncoder {
+    /// The suite's wire format: ISO 8601 dates with milliseconds, sorted keys.
+    public static var cobrowse: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(CobrowseDate.format(date))
+        }
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    public static var cobrowse: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = CobrowseDate.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
+            }
+            return date
+        }
+        return decoder
+    }
+}
+
+/// ISO 8601 with milliseconds, UTC (`2026-11-21T15:49:25.123Z`), built from integer
+/// milliseconds so that format → parse → format is exact (Foundation's formatter truncates a
+/// fraction that binary floating point holds as .12299999…).
+public enum CobrowseDate {
+    public static func format(_ date: Date) -> String {
+        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        var whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
+        if whole.hasSuffix("Z") { whole.removeLast() }
+        let fraction = String(milliseconds - seconds * 1000)
+        return whole + "." + String(repeating: "0", count: 3 - fraction.count) + fraction + "Z"
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        guard text.hasSuffix("Z") else { return try? Date.ISO8601FormatStyle().parse(text) }
+        let body = text.dropLast()
+        guard let dot = body.lastIndex(of: ".") else { return try? Date.ISO8601FormatStyle().parse(text) }
+        let digits = body[body.index(after: dot)...]
+        guard (1...9).contains(digits.count), digits.allSatisfy(\.isASCII), let fraction = Int64(digits),
+              let whole = try? Date.ISO8601FormatStyle().parse(body[..<dot] + "Z") else { return nil }
+        let milliseconds = Int64(whole.timeIntervalSince1970) * 1000
+            + fraction * 1000 / Int64(pow(10, Double(digits.count)))
+        return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+}

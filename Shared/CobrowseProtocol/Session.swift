@@ -1,0 +1,125 @@
+import Foundation
+
+/// Where a session is in its life. `ended` is terminal.
+public enum SessionState: String, Sendable, Codable, CaseIterable {
+    /// Created by the customer; no agent yet.
+    case idle
+    /// A lead agent has joined.
+    case active
+    case ended
+}
+
+/// What the lead agent may do: point and annotate, or also act on the page with consent.
+public enum SessionMode: String, Sendable, Codable {
+    case pointer
+    case write
+}
+
+/// The channel of the contact-center interaction the session belongs to.
+public enum InteractionChannel: String, Sendable, Codable, CaseIterable {
+    case chat
+    case messaging
+    case voice
+}
+
+/// Why a session ended.
+public enum EndReason: String, Sendable, Codable, CaseIterable {
+    case customerExited = "customer-exited"
+    case agentExited = "agent-exited"
+    case interactionEnded = "interaction-ended"
+    case interactionTransferred = "interaction-transferred"
+    case inactivity
+    case agentAbsent = "agent-absent"
+    case administrator
+}
+
+/// Who did something to a session (recorded with every end and mode change).
+public enum Actor: Sendable, Hashable, TextCodable {
+    public static let expectedForm = "an actor (customer, agent:<id>, supervisor:<id>, system:<name> or administrator)"
+
+    case customer
+    case agent(String)
+    case supervisor(String)
+    /// A service acting on its own (interaction watch, the write-request timer).
+    case system(String)
+    case administrator
+
+    public var description: String {
+        switch self {
+        case .customer: "customer"
+        case let .agent(id): "agent:\(id)"
+        case let .supervisor(id): "supervisor:\(id)"
+        case let .system(name): "system:\(name)"
+        case .administrator: "administrator"
+        }
+    }
+
+    /// Parses `description` back (the form stored and reported).
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+        switch (parts.first, parts.count) {
+        case ("customer", 1): self = .customer
+        case ("administrator", 1): self = .administrator
+        case ("agent", 2): self = .agent(parts[1])
+        case ("supervisor", 2): self = .supervisor(parts[1])
+        case ("system", 2): self = .system(parts[1])
+        default: return nil
+        }
+    }
+}
+
+/// One step in the history of a session's mode.
+public struct ModeChange: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        case requested, approved, denied, timedOut = "timed-out", revoked
+    }
+
+    public var kind: Kind
+    public var at: Date
+    public var by: Actor
+
+    public init(kind: Kind, at: Date, by: Actor) {
+        self.kind = kind
+        self.at = at
+        self.by = by
+    }
+}
+
+/// A session as the registry reports it. Never holds page content.
+public struct SessionView: Sendable, Codable, Equatable {
+    public var id: SessionID
+    public var state: SessionState
+    public var mode: SessionMode
+    /// The lead agent's write request awaiting the customer's answer, and until when.
+    public var writeRequestPendingUntil: Date?
+    public var interactionID: String
+    public var channel: InteractionChannel
+    public var leadAgentID: String?
+    public var observers: [String]
+    public var createdAt: Date
+    public var joinedAt: Date?
+    public var endedAt: Date?
+    public var endReason: EndReason?
+    public var endedBy: Actor?
+    public var modeChanges: [ModeChange]
+
+    public init(id: SessionID, state: SessionState, mode: SessionMode, writeRequestPendingUntil: Date?,
+                interactionID: String, channel: InteractionChannel, leadAgentID: String?, observers: [String],
+                createdAt: Date, joinedAt: Date?, endedAt: Date?, endReason: EndReason?, endedBy: Actor?,
+                modeChanges: [ModeChange]) {
+        self.id = id
+        self.state = state
+        self.mode = mode
+        self.writeRequestPendingUntil = writeRequestPendingUntil
+        self.interactionID = interactionID
+        self.channel = channel
+        self.leadAgentID = leadAgentID
+        self.observers = observers
+        self.createdAt = createdAt
+        self.joinedAt = joinedAt
+        self.endedAt = endedAt
+        self.endReason = endReason
+        self.endedBy = endedBy
+        self.modeChanges = modeChanges
+    }
+}

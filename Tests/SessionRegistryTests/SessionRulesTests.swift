@@ -1,0 +1,466 @@
+import CobrowseProtocol
+import Foundation
+@testable import SessionRegistry
+import Testing
+
+/// The session state machine on its own: no store, no tokens, no clock but the dates given.
+@Suite struct SessionRulesTests {
+    static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+    static let sessionID = SessionID("123456789")!
+    static let lead = AgentIdentity(id: "agent-lead", role: .agent)
+    static let otherAgent = AgentIdentity(id: "agent-other", role: .agent)
+    static let supervisor = AgentIdentity(id: "supervisor-1", role: .supervisor)
+
+    let rules = SessionRules()
+    let t0 = Self.t0
+
+    // MARK: Fixtures (each built through the rules themselves)
+
+    func idle() -> SessionRecord {
+        SessionRules.newSession(id: Self.sessionID, grant: InteractionGrant(interactionID: "ix-1", channel: .voice),
+                                customerKeyHash: "key-hash", now: t0)
+    }
+
+    func active() throws -> SessionRecord {
+        var record = idle()
+        _ = try rules.join(&record, agent: Self.lead, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(10))
+        return record
+    }
+
+    /// Active, with the lead's write request made at t0 + 20 s.
+    func pending() throws -> SessionRecord {
+        var record = try active()
+        _ = try rules.requestWrite(&record, agent: Self.lead, now: t0.addingTimeInterval(20))
+        return record
+    }
+
+    func writing() throws -> SessionRecord {
+        var record = try pending()
+        _ = try rules.answerWrite(&record, approve: true, now: t0.addingTimeInterval(25))
+        return record
+    }
+
+    func ended() throws -> SessionRecord {
+        var record = try active()
+        _ = try rules.end(&record, reason: .customerExited, by: .customer, now: t0.addingTimeInterval(60))
+        return record
+    }
+
+    // MARK: Creation
+
+    @Test func newSessionStartsIdleInPointerModeWithoutAnAgent() {
+        let record = idle()
+        #expect(record.view.id == Self.sessionID)
+        #expect(record.view.state == .idle)
+        #expect(record.view.mode == .pointer)
+        #expect(record.view.writeRequestPendingUntil == nil)
+        #expect(record.view.interactionID == "ix-1")
+        #expect(record.view.channel == .voice)
+        #expect(record.view.leadAgentID == nil)
+        #expect(record.view.observers.isEmpty)
+        #expect(record.view.createdAt == t0)
+        #expect(record.view.joinedAt == nil)
+        #expect(record.view.endedAt == nil)
+        #expect(record.view.modeChanges.isEmpty)
+        #expect(record.customerKeyHash == "key-hash")
+    }
+
+    // MARK: Join
+
+    @Test func agentJoiningAnIdleSessionActivatesIt() throws {
+        var record = idle()
+        let joinedAt = t0.addingTimeInterval(10)
+        let event = try rules.join(&record, agent: Self.lead, agentHoldsAnotherLiveSession: false, now: joinedAt)
+        #expect(event == .activated)
+        #expect(record.view.state == .active)
+        #expect(record.view.leadAgentID == Self.lead.id)
+        #expect(record.view.joinedAt == joinedAt)
+        #expect(record.view.observers.isEmpty)
+        #expect(record.view.mode == .pointer)
+    }
+
+    @Test func joiningAnEndedSessionIsRefusedWithStartANewOne() throws {
+        var record = try ended()
+        let before = record
+        let refusal = #expect(throws: RegistryRefusal.self) {
+            try rules.join(&record, agent: Self.otherAgent, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(70))
+        }
+        #expect(refusal?.code == .sessionEnded)
+        #expect(refusal?.message == "session ended; start a new one")
+        #expect(record == before)
+    }
+
+    @Test func secondAgentIsRefusedSessionTaken() throws {
+        var record = try active()
+        let before = record
+        let refusal = #expect(throws: RegistryRefusal.self) {
+            try rules.join(&record, agent: Self.otherAgent, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(30))
+        }
+        #expect(refusal?.code == .sessionTaken)
+        #expect(record == before)
+        #expect(record.view.leadAgentID == Self.lead.id)
+    }
+
+    @Test func sameAgentRejoiningIsNotAChange() throws {
+        var record = try active()
+        let before = record
+        let event = try rules.join(&record, agent: Self.lead, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(30))
+        #expect(event == nil)
+        #expect(record == before)
+        #expect(record.view.joinedAt == t0.addingTimeInterval(10))
+    }
+
+    @Test func agentHoldingAnotherLiveSessionIsRefusedAgentBusy() {
+        var record = idle()
+        let before = record
+        let refusal = #expect(throws: RegistryRefusal.self) {
+            try rules.join(&record, agent: Self.lead, agentHoldsAnotherLiveSession: true, now: t0.addingTimeInterval(10))
+        }
+        #expect(refusal?.code == .agentBusy)
+        #expect(record == before)
+        #expect(record.view.state == .idle)
+    }
+
+    @Test func supervisorCanObserveOnlyActiveSessions() throws {
+        var idleRecord = idle()
+        let idleRefusal = #expect(throws: RegistryRefusal.self) {
+            try rules.join(&idleRecord, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(5))
+        }
+        #expect(idleRefusal?.code == .notActive)
+        #expect(idleRecord == idle())
+
+        var endedRecord = try ended()
+        let endedRefusal = #expect(throws: RegistryRefusal.self) {
+            try rules.join(&endedRecord, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(70))
+        }
+        #expect(endedRefusal == .sessionEnded)
+
+        var activeRecord = try active()
+        let event = try rules.join(&activeRecord, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(30))
+        #expect(event == .observerJoined)
+        #expect(activeRecord.view.observers == [Self.supervisor.id])
+    }
+
+    @Test func supervisorJoinsAsObserverOnceAndNeverGetsControl() throws {
+        var record = try active()
+        let first = try rules.join(&record, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(30))
+        let afterFirst = record
+        let second = try rules.join(&record, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(31))
+        #expect(first == .observerJoined)
+        #expect(second == nil)
+        #expect(record == afterFirst)
+        #expect(record.view.observers == [Self.supervisor.id])
+        #expect(record.view.leadAgentID == Self.lead.id)
+
+        let refusal = #expect(throws: RegistryRefusal.self) {
+            try rules.requestWrite(&record, agent: Self.supervisor, now: t0.addingTimeInterval(32))
+        }
+        #expect(refusal?.code == .notAllowed)
+        #expect(record.view.writeRequestPendingUntil == nil)
+        #expect(record.view.mode == .pointer)
+    }
+
+    @Test func aSecondSupervisorIsAddedAlongsideTheFirst() throws {
+        var record = try active()
+        _ = try rules.join(&record, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(30))
+        let event = try rules.join(&record, agent: AgentIdentity(id: "supervisor-2", role: .supervisor),
+                                   agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(31))
+        #expect(event == .observerJoined)
+        #expect(record.view.observers == [Self.supervisor.id, "supervisor-2"])
+    }
+
+    // MARK: Write requests
+
+    @Test func writeRequestIsPendingUntilAnswered() throws {
+        var record = try active()
+        let askedAt = t0.addingTimeInterval(20)
+        let event = try rules.requestWrite(&record, agent: Self.lead, now: askedAt)
+        #expect(event == .modeRequested)
+        #expect(record.view.writeRequestPendingUntil == askedAt.addingTimeInterval(30))
+        #expect(record.view.mode == .pointer)
+        #expect(record.view.modeChanges == [ModeChange(kind: .requested, at: askedAt, by: .agent(Self.lead.id))])
+    }
+
+    @Test func writeRequestDeadlineFollowsTheConfiguredTimeout() throws {
+        let rules = SessionRules(writeRequestTimeout: .milliseconds(1500))
+        var record = try active()
+        let askedAt = t0.addingTimeInterval(20)
+        _ = try rules.requestWrite(&record, agent: Self.lead, now: askedAt)
+        #expect(record.view.writeRequestPendingUntil == askedAt.addingTimeInterval(1.5))
+    }
+
+    @Test func askingAgainWhileARequestIsPendingKeepsTheFirstDeadline() throws {
+        var record = try pending()
+        let before = record
+        let event = try rules.requestWrite(&record, agent: Self.lead, now: t0.addingTimeInterval(40))
+        #expect(event == nil)
+        #expect(record == before)
+        #expect(record.view.writeRequestPendingUntil == t0.addingTimeInterval(50))
+    }
+
+    @Test func askingForWriteInWriteModeIsNotAChange() throws {
+        var record = try writing()
+        let before = record
+        let event = try rules.requestWrite(&record, agent: Self.lead, now: t0.addingTimeInterval(40))
+        #expect(event == nil)
+        #expect(record == before)
+    }
+
+    @Test func askingForWriteBeforeJoiningIsRefusedNotActive() {
+        var record = idle()
+        let refusal = #expect(throws: RegistryRefusal.self) {
+            try rules.requestWrite(&record, agent: Self.lead, now: t0.addingTimeInterval(5))
+        }
+        #expect(refusal?.code == .notActive)
+        #expect(record == idle())
+    }
+
+    @Test func onlyTheLeadAgentMayRequestWrite() throws {
+        var record = try active()
+        let before = record
+        let refusal = #expect(throws: RegistryRefusal.self) {
+            try rules.requestWrite(&record, agent: Self.otherAgent, now: t0.addingTimeInterval(20))
+        }
+        #expect(refusal?.code == .notAllowed)
+        #expect(record == before)
+    }
+
+    @Test func approvingSwitchesToWrite() throws {
+        var record = try pending()
+        let answeredAt = t0.addingTimeInterval(25)
+        let event = try rules.answerWrite(&record, approve: true, now: answeredAt)
+        #expect(event == .modeChanged)
+        #expect(record.view.mode == .write)
+        #expect(record.view.writeRequestPendingUntil == nil)
+        #expect(record.view.modeChanges.last == ModeChange(kind: .approved, at: answeredAt, by: .customer))
+    }
+
+    @Test func denyingKeepsPointerAndRecordsDenied() throws {
+        var record = try pending()
+        let answeredAt = t0.addingTimeInterval(25)
+        let event = try rules.answerWrite(&record, approve: false, now: answeredAt)
+        #expect(event == .modeRequestDeclined)
+        #expect(record.view.mode == .pointer)
+        #expect(record.view.writeRequestPendingUntil == nil)
+        #expect(record.view.modeChanges.last == ModeChange(kind: .denied, at: answeredAt, by: .customer))
+    }
+
+    @Test(arguments: [true, false])
+    func answeringWithoutAPendingRequestIsRefused(approve: Bool) throws {
+        for var record in [try active(), try writing()] {
+            let before = record
+            let refusal = #expect(throws: RegistryRefusal.self) {
+                try rules.answerWrite(&record, approve: approve, now: t0.addingTimeInterval(40))
+            }
+            #expect(refusal?.code == .noPendingWriteRequest)
+            #expect(record == before)
+        }
+    }
+
+    @Test func revokeReturnsToPointer() throws {
+        var record = try writing()
+        let revokedAt = t0.addingTimeInterval(40)
+        let event = try rules.revokeWrite(&record, now: revokedAt)
+        #expect(event == .modeChanged)
+        #expect(record.view.mode == .pointer)
+        #expect(record.view.modeChanges.last == ModeChange(kind: .revoked, at: revokedAt, by: .customer))
+    }
+
+    @Test func revokeWithdrawsAPendingRequest() throws {
+        var record = try pending()
+        let revokedAt = t0.addingTimeInterval(22)
+        let event = try rules.revokeWrite(&record, now: revokedAt)
+        #expect(event == .modeRequestDeclined)
+        #expect(record.view.mode == .pointer)
+        #expect(record.view.writeRequestPendingUntil == nil)
+        #expect(record.view.modeChanges.last == ModeChange(kind: .denied, at: revokedAt, by: .customer))
+    }
+
+    @Test func revokeInPointerModeIsANoOp() throws {
+        for var record in [idle(), try active()] {
+            let before = record
+            let event = try rules.revokeWrite(&record, now: t0.addingTimeInterval(40))
+            #expect(event == nil)
+            #expect(record == before)
+        }
+    }
+
+    @Test func disabledWriteModeRefusesRequestsAndApprovals() throws {
+        let disabled = SessionRules(writeModeEnabled: false)
+
+        var activeRecord = try active()
+        let requestRefusal = #expect(throws: RegistryRefusal.self) {
+            try disabled.requestWrite(&activeRecord, agent: Self.lead, now: t0.addingTimeInterval(20))
+        }
+        #expect(requestRefusal?.code == .writeModeDisabled)
+        #expect(activeRecord.view.writeRequestPendingUntil == nil)
+
+        // Asked while enabled, then disabled before the customer approved.
+        var pendingRecord = try pending()
+        let before = pendingRecord
+        let approvalRefusal = #expect(throws: RegistryRefusal.self) {
+            try disabled.answerWrite(&pendingRecord, approve: true, now: t0.addingTimeInterval(25))
+        }
+        #expect(approvalRefusal?.code == .writeModeDisabled)
+        #expect(pendingRecord == before)
+        #expect(pendingRecord.view.mode == .pointer)
+    }
+
+    @Test func disabledWriteModeStillLetsTheCustomerDenyAndRevoke() throws {
+        let disabled = SessionRules(writeModeEnabled: false)
+
+        var pendingRecord = try pending()
+        #expect(try disabled.answerWrite(&pendingRecord, approve: false, now: t0.addingTimeInterval(25)) == .modeRequestDeclined)
+        #expect(pendingRecord.view.writeRequestPendingUntil == nil)
+
+        var writingRecord = try writing()
+        #expect(try disabled.revokeWrite(&writingRecord, now: t0.addingTimeInterval(40)) == .modeChanged)
+        #expect(writingRecord.view.mode == .pointer)
+    }
+
+    @Test func pendingRequestLapsesAfterItsDeadlineOnly() throws {
+        var record = try pending()
+        let deadline = try #require(record.view.writeRequestPendingUntil)
+        let before = record
+
+        #expect(rules.expireWriteRequest(&record, now: deadline.addingTimeInterval(-0.001)) == nil)
+        #expect(record == before)
+
+        let lapsedAt = deadline.addingTimeInterval(1)
+        #expect(rules.expireWriteRequest(&record, now: lapsedAt) == .modeRequestDeclined)
+        #expect(record.view.writeRequestPendingUntil == nil)
+        #expect(record.view.mode == .pointer)
+        #expect(record.view.modeChanges.last == ModeChange(kind: .timedOut, at: lapsedAt, by: .system("write-request-timer")))
+
+        // Once lapsed there is nothing left to expire.
+        let afterLapse = record
+        #expect(rules.expireWriteRequest(&record, now: lapsedAt.addingTimeInterval(60)) == nil)
+        #expect(record == afterLapse)
+    }
+
+    @Test func expiringWithoutAPendingRequestDoesNothing() throws {
+        for var record in [idle(), try active(), try writing()] {
+            let before = record
+            #expect(rules.expireWriteRequest(&record, now: t0.addingTimeInterval(3600)) == nil)
+            #expect(record == before)
+        }
+    }
+
+    @Test func expiringNeverTouchesAnEndedSession() throws {
+        var record = try ended()
+        record.view.writeRequestPendingUntil = t0 // as if left over; an ended session never changes
+        let before = record
+        #expect(rules.expireWriteRequest(&record, now: t0.addingTimeInterval(3600)) == nil)
+        #expect(record == before)
+    }
+
+    /// A lapsed request that the timer has not yet swept (it runs every 500 ms) is not
+    /// approvable: the agent was told, or will be, that it timed out.
+    @Test func approvingALapsedRequestIsRefused() throws {
+        var record = try pending()
+        let deadline = try #require(record.view.writeRequestPendingUntil)
+        let refusal = #expect(throws: RegistryRefusal.self) {
+            try rules.answerWrite(&record, approve: true, now: deadline.addingTimeInterval(5))
+        }
+        #expect(refusal?.code == .noPendingWriteRequest)
+        #expect(record.view.mode == .pointer)
+    }
+
+    // MARK: End
+
+    @Test func endRecordsReasonActorAndTimeAndResetsMode() throws {
+        var record = try writing()
+        let endedAt = t0.addingTimeInterval(90)
+        let event = try rules.end(&record, reason: .interactionEnded, by: .system("interaction-watch"), now: endedAt)
+        #expect(event == .ended)
+        #expect(record.view.state == .ended)
+        #expect(record.view.mode == .pointer)
+        #expect(record.view.writeRequestPendingUntil == nil)
+        #expect(record.view.endedAt == endedAt)
+        #expect(record.view.endReason == .interactionEnded)
+        #expect(record.view.endedBy == .system("interaction-watch"))
+        #expect(record.view.leadAgentID == Self.lead.id)
+        #expect(record.view.joinedAt == t0.addingTimeInterval(10))
+    }
+
+    @Test func endWithdrawsAPendingRequest() throws {
+        var record = try pending()
+        let event = try rules.end(&record, reason: .agentExited, by: .agent(Self.lead.id), now: t0.addingTimeInterval(22))
+        #expect(event == .ended)
+        #expect(record.view.writeRequestPendingUntil == nil)
+        #expect(record.view.endedBy == .agent(Self.lead.id))
+    }
+
+    @Test func anIdleSessionCanBeEnded() throws {
+        var record = idle()
+        let event = try rules.end(&record, reason: .customerExited, by: .customer, now: t0.addingTimeInterval(5))
+        #expect(event == .ended)
+        #expect(record.view.state == .ended)
+        #expect(record.view.leadAgentID == nil)
+        #expect(record.view.endReason == .customerExited)
+    }
+
+    enum Command: String, CaseIterable, Sendable {
+        case join, requestWrite, answerWrite, revokeWrite, end
+    }
+
+    @Test(arguments: Command.allCases)
+    func everyCommandOnAnEndedSessionIsRefused(_ command: Command) throws {
+        var record = try ended()
+        let before = record
+        let now = t0.addingTimeInterval(120)
+        let refusal = #expect(throws: RegistryRefusal.self) {
+            switch command {
+            case .join: try rules.join(&record, agent: Self.lead, agentHoldsAnotherLiveSession: false, now: now)
+            case .requestWrite: try rules.requestWrite(&record, agent: Self.lead, now: now)
+            case .answerWrite: try rules.answerWrite(&record, approve: true, now: now)
+            case .revokeWrite: try rules.revokeWrite(&record, now: now)
+            case .end: try rules.end(&record, reason: .administrator, by: .administrator, now: now)
+            }
+        }
+        #expect(refusal == .sessionEnded)
+        #expect(refusal?.code == .sessionEnded)
+        #expect(refusal?.message == "session ended; start a new one")
+        #expect(record == before)
+    }
+
+    // MARK: Mode history
+
+    @Test func modeHistoryRecordsEveryStepWithWhoAndWhen() throws {
+        var record = try active()
+        // Answers come within the 30 s timeout; the third request lapses (at 180) before the fourth.
+        let at = [100.0, 110, 120, 130, 140, 150, 190, 200].map { t0.addingTimeInterval($0) }
+        _ = try rules.requestWrite(&record, agent: Self.lead, now: at[0])
+        _ = try rules.answerWrite(&record, approve: true, now: at[1])
+        _ = try rules.revokeWrite(&record, now: at[2])
+        _ = try rules.requestWrite(&record, agent: Self.lead, now: at[3])
+        _ = try rules.answerWrite(&record, approve: false, now: at[4])
+        _ = try rules.requestWrite(&record, agent: Self.lead, now: at[5])
+        _ = rules.expireWriteRequest(&record, now: at[5].addingTimeInterval(30))
+        _ = try rules.requestWrite(&record, agent: Self.lead, now: at[6])
+        _ = try rules.revokeWrite(&record, now: at[7])
+
+        let agent = Actor.agent(Self.lead.id)
+        #expect(record.view.modeChanges == [
+            ModeChange(kind: .requested, at: at[0], by: agent),
+            ModeChange(kind: .approved, at: at[1], by: .customer),
+            ModeChange(kind: .revoked, at: at[2], by: .customer),
+            ModeChange(kind: .requested, at: at[3], by: agent),
+            ModeChange(kind: .denied, at: at[4], by: .customer),
+            ModeChange(kind: .requested, at: at[5], by: agent),
+            ModeChange(kind: .timedOut, at: at[5].addingTimeInterval(30), by: .system("write-request-timer")),
+            ModeChange(kind: .requested, at: at[6], by: agent),
+            ModeChange(kind: .denied, at: at[7], by: .customer),
+        ])
+    }
+
+    @Test func commandsThatChangeNothingLeaveNoHistory() throws {
+        var record = try pending()
+        let count = record.view.modeChanges.count
+        _ = try rules.requestWrite(&record, agent: Self.lead, now: t0.addingTimeInterval(21))
+        _ = rules.expireWriteRequest(&record, now: t0.addingTimeInterval(21))
+        _ = try rules.join(&record, agent: Self.lead, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(21))
+        #expect(record.view.modeChanges.count == count)
+        #expect(count == 1)
+    }
+}
