@@ -130,6 +130,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "MaskingFilterTests",
+            dependencies: ["MaskingFilter", "CobrowseProtocol", "ServiceKit", "AMQP", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ServicesTests",
             dependencies: ["ServiceKit", "AMQP", "TestSupport"],
             swiftSettings: swiftSettings

@@ -1,0 +1,90 @@
+import AMQP
+import CobrowseProtocol
+import Foundation
+import Logging
+import Metrics
+import ServiceKit
+
+/// Consumes the ingest shards and publishes each session's masked stream to `cobrowse.view`.
+/// Each shard is processed by one task in delivery order, and a session always hashes to one
+/// shard, so per-session order holds and no session state is shared between tasks.
+public struct FilterWorker: Sendable {
+    let connection: AMQPConnection
+    let logger: Logger
+    let shards: [String]
+    /// A session without frames for this long is forgotten (its viewers will ask for a resync).
+    let idleEviction: Duration
+
+    static let forwarded = Counter(label: "cobrowse_filter_frames_total", dimensions: [("result", "forwarded")])
+    static let resyncs = Counter(label: "cobrowse_filter_resync_requests_total")
+    static func dropped(_ reason: String) -> Counter {
+        Counter(label: "cobrowse_filter_frames_total", dimensions: [("result", "dropped"), ("reason", reason)])
+    }
+
+    public init(connection: AMQPConnection, logger: Logger,
+                shards: [String] = (0..<CobrowseTopology.ingestShardCount).map(CobrowseTopology.ingestShardQueue),
+                idleEviction: Duration = .seconds(1800)) {
+        self.connection = connection
+        self.logger = logger
+        self.shards = shards
+        self.idleEviction = idleEviction
+    }
+
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for shard in shards { group.addTask { try await consume(shard) } }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    private func consume(_ shard: String) async throws {
+        struct Tracked {
+            var stream = SessionStream()
+            var lastSeen: ContinuousClock.Instant
+        }
+        var sessions: [SessionID: Tracked] = [:]
+        let decoder = JSONDecoder()
+        let encoder = JSONEncoder()
+        let malformed = Self.dropped("malformed"), unknownSession = Self.dropped("bad-routing-key")
+        var processed = 0
+        for try await delivery in try await connection.consume(queue: shard, prefetch: 512) {
+            defer { delivery.ack() } // every outcome is final: a bad frame is dropped, never requeued
+            guard delivery.routingKey.hasPrefix("s."), let session = SessionID(String(delivery.routingKey.dropFirst(2))) else {
+                unknownSession.increment()
+                continue
+            }
+            guard let frame = try? decoder.decode(StreamFrame.self, from: delivery.body) else {
+                malformed.increment()
+                logger.debug("dropped malformed frame", metadata: ["session": "\(session)"])
+                continue
+            }
+            let now = ContinuousClock.now
+            var tracked = sessions[session] ?? Tracked(lastSeen: now)
+            let outputs = tracked.stream.process(frame, now: now)
+            tracked.lastSeen = now
+            sessions[session] = tracked
+            for output in outputs {
+                switch output {
+                case let .view(masked):
+                    try await connection.publishUnconfirmed(
+                        AMQPMessage(body: try encoder.encode(masked), properties: AMQPProperties(contentType: "application/json")),
+                        exchange: CobrowseTopology.viewExchange, routingKey: session.routingKey)
+                    Self.forwarded.increment()
+                case let .resync(reason):
+                    Self.resyncs.increment()
+                    logger.info("asking the sharer for a snapshot", metadata: ["session": "\(session)", "reason": "\(reason)"])
+                    try await connection.publishUnconfirmed(
+                        AMQPMessage(body: try encoder.encode(ResyncRequest(reason: reason)),
+                                    properties: AMQPProperties(contentType: "application/json")),
+                        exchange: CobrowseTopology.sharerExchange, routingKey: session.routingKey)
+                }
+            }
+            if outputs.isEmpty, frame.event.type != "snapshot" { Self.dropped("not-forwardable").increment() }
+            processed += 1
+            if processed % 10_000 == 0 {
+                sessions = sessions.filter { now - $0.value.lastSeen < idleEviction }
+            }
+        }
+    }
+}

