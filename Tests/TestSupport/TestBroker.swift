@@ -115,3 +115,27 @@ extension TestBroker {
         }
     }
 }
+
+extension AsyncStream where Element: Sendable {
+    /// Reads elements until `done` says so, at most `limit`; returns what was read (the test
+    /// fails on what is missing instead of hanging).
+    public func read(within limit: Duration = .seconds(30), until done: @escaping @Sendable ([Element]) -> Bool) async -> [Element] {
+        await withTaskGroup(of: [Element]?.self) { group in
+            group.addTask {
+                var seen: [Element] = []
+                for await element in self {
+                    seen.append(element)
+                    if done(seen) { break }
+                }
+                return seen
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? []
+        }
+    }
+}
