@@ -135,6 +135,20 @@ extension AMQPConsumer {
         #expect(received[2].frame.event == .cursor(.init(x: 3, y: 3)))
     }
 
+    @Test func anUnansweredResyncIsRepeatedEvenWhenThePageGoesQuiet() async throws {
+        let fixture = try await FilterFixture("filter-retry")
+        defer { Task { await fixture.stop() } }
+        try await fixture.startFilter()
+        let session = SessionID.random()
+        let sharer = try await fixture.listen(CobrowseTopology.sharerExchange, session: session)
+        try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage())), session: session)
+        try await fixture.send(StreamFrame(seq: 5, .cursor(.init(x: 1, y: 1))), session: session) // a gap, then silence
+        let requests = try await sharer.take(2, within: .seconds(20))
+        let reasons = try requests.map { try JSONDecoder().decode(ResyncRequest.self, from: $0.body).reason }
+        #expect(reasons.first?.contains("gap") == true)
+        #expect(reasons.last == "still waiting for a snapshot")
+    }
+
     @Test func thousandRapidMutationsArriveCompleteAndInOrder() async throws {
         let fixture = try await FilterFixture("filter-order")
         defer { Task { await fixture.stop() } }

@@ -276,6 +276,36 @@ import Testing
         #expect(Self.resyncs(h.send(viewport)).count == 1)
     }
 
+    @Test func aResyncThatGoesUnansweredIsAskedAgainWhileTheStreamIsQuiet() {
+        var h = Harness()
+        #expect(Self.resyncs(h.send(.viewport(Size(w: 1, h: 1)))).count == 1)
+        #expect(h.stream.retryResync(now: h.now).isEmpty, "not before the interval")
+        h.advance(.seconds(2))
+        #expect(Self.resyncs(h.stream.retryResync(now: h.now)) == ["still waiting for a snapshot"])
+        h.advance(.seconds(1))
+        #expect(h.stream.retryResync(now: h.now).isEmpty, "still throttled")
+    }
+
+    @Test func noResyncIsRetriedOnceASnapshotArrivedOrNoneWasAsked() {
+        var quiet = Harness()
+        quiet.advance(.seconds(10))
+        #expect(quiet.stream.retryResync(now: quiet.now).isEmpty, "a stream that never asked does not start asking")
+        var h = Harness()
+        _ = h.send(.viewport(Size(w: 1, h: 1)))
+        h.sendSnapshot()
+        h.advance(.seconds(5))
+        #expect(h.stream.retryResync(now: h.now).isEmpty)
+    }
+
+    @Test func retryingStopsAfterAMinuteWithoutASnapshot() {
+        var h = Harness()
+        _ = h.send(.viewport(Size(w: 1, h: 1)))
+        h.advance(.seconds(59))
+        #expect(!h.stream.retryResync(now: h.now).isEmpty)
+        h.advance(.seconds(2))
+        #expect(h.stream.retryResync(now: h.now).isEmpty, "the sharer is gone: stop asking")
+    }
+
     @Test func aSequenceGapAsksForResyncNamingExpectedAndReceivedSeq() throws {
         var h = Harness()
         h.sendSnapshot()

@@ -38,6 +38,13 @@ public struct FilterWorker: Sendable {
         }
     }
 
+    /// What one shard's loop handles, in arrival order.
+    private enum Work: Sendable {
+        case delivery(AMQPDelivery)
+        /// Time passed: re-ask for snapshots that have not come.
+        case tick
+    }
+
     private func consume(_ shard: String) async throws {
         struct Tracked {
             var stream = SessionStream()
@@ -45,45 +52,77 @@ public struct FilterWorker: Sendable {
         }
         var sessions: [SessionID: Tracked] = [:]
         let decoder = JSONDecoder()
-        let encoder = JSONEncoder()
         let malformed = Self.dropped("malformed"), unknownSession = Self.dropped("bad-routing-key")
         var processed = 0
-        for try await delivery in try await connection.consume(queue: shard, prefetch: 512) {
-            defer { delivery.ack() } // every outcome is final: a bad frame is dropped, never requeued
-            guard delivery.routingKey.hasPrefix("s."), let session = SessionID(String(delivery.routingKey.dropFirst(2))) else {
-                unknownSession.increment()
-                continue
-            }
-            guard let frame = try? decoder.decode(StreamFrame.self, from: delivery.body) else {
-                malformed.increment()
-                logger.debug("dropped malformed frame", metadata: ["session": "\(session)"])
-                continue
-            }
-            let now = ContinuousClock.now
-            var tracked = sessions[session] ?? Tracked(lastSeen: now)
-            let outputs = tracked.stream.process(frame, now: now)
-            tracked.lastSeen = now
-            sessions[session] = tracked
-            for output in outputs {
-                switch output {
-                case let .view(masked):
-                    try await connection.publishUnconfirmed(
-                        AMQPMessage(body: try encoder.encode(masked), properties: AMQPProperties(contentType: "application/json")),
-                        exchange: CobrowseTopology.viewExchange, routingKey: session.routingKey)
-                    Self.forwarded.increment()
-                case let .resync(reason):
-                    Self.resyncs.increment()
-                    logger.info("asking the sharer for a snapshot", metadata: ["session": "\(session)", "reason": "\(reason)"])
-                    try await connection.publishUnconfirmed(
-                        AMQPMessage(body: try encoder.encode(ResyncRequest(reason: reason)),
-                                    properties: AMQPProperties(contentType: "application/json")),
-                        exchange: CobrowseTopology.sharerExchange, routingKey: session.routingKey)
+        let consumer = try await connection.consume(queue: shard, prefetch: 512)
+        let (work, feed) = AsyncThrowingStream<Work, any Error>.makeStream()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await delivery in consumer { feed.yield(.delivery(delivery)) }
+                    feed.finish()
+                } catch {
+                    feed.finish(throwing: error)
                 }
             }
-            if outputs.isEmpty, frame.event.type != "snapshot" { Self.dropped("not-forwardable").increment() }
-            processed += 1
-            if processed % 10_000 == 0 {
-                sessions = sessions.filter { now - $0.value.lastSeen < idleEviction }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: SessionStream.resyncInterval)
+                    feed.yield(.tick)
+                }
+            }
+            defer { group.cancelAll() }
+            for try await item in work {
+                let now = ContinuousClock.now
+                guard case let .delivery(delivery) = item else {
+                    for (session, var tracked) in sessions {
+                        let outputs = tracked.stream.retryResync(now: now)
+                        guard !outputs.isEmpty else { continue }
+                        sessions[session] = tracked
+                        try await publish(outputs, session: session)
+                    }
+                    continue
+                }
+                defer { delivery.ack() } // every outcome is final: a bad frame is dropped, never requeued
+                guard delivery.routingKey.hasPrefix("s."), let session = SessionID(String(delivery.routingKey.dropFirst(2))) else {
+                    unknownSession.increment()
+                    continue
+                }
+                guard let frame = try? decoder.decode(StreamFrame.self, from: delivery.body) else {
+                    malformed.increment()
+                    logger.debug("dropped malformed frame", metadata: ["session": "\(session)"])
+                    continue
+                }
+                var tracked = sessions[session] ?? Tracked(lastSeen: now)
+                let outputs = tracked.stream.process(frame, now: now)
+                tracked.lastSeen = now
+                sessions[session] = tracked
+                if outputs.isEmpty, frame.event.type != "snapshot" { Self.dropped("not-forwardable").increment() }
+                try await publish(outputs, session: session)
+                processed += 1
+                if processed % 10_000 == 0 {
+                    sessions = sessions.filter { now - $0.value.lastSeen < idleEviction }
+                }
+            }
+        }
+    }
+
+    private func publish(_ outputs: [SessionStream.Output], session: SessionID) async throws {
+        let encoder = JSONEncoder()
+        for output in outputs {
+            switch output {
+            case let .view(masked):
+                try await connection.publishUnconfirmed(
+                    AMQPMessage(body: try encoder.encode(masked), properties: AMQPProperties(contentType: "application/json")),
+                    exchange: CobrowseTopology.viewExchange, routingKey: session.routingKey)
+                Self.forwarded.increment()
+            case let .resync(reason):
+                Self.resyncs.increment()
+                logger.info("asking the sharer for a snapshot", metadata: ["session": "\(session)", "reason": "\(reason)"])
+                try await connection.publishUnconfirmed(
+                    AMQPMessage(body: try encoder.encode(ResyncRequest(reason: reason)),
+                                properties: AMQPProperties(contentType: "application/json")),
+                    exchange: CobrowseTopology.sharerExchange, routingKey: session.routingKey)
             }
         }
     }

@@ -15,8 +15,12 @@ public struct SessionStream: Sendable {
     private var expectedSeq = 0
     private var viewSeq = 0
     private var lastResync: ContinuousClock.Instant?
+    /// Since when this stream has wanted a snapshot (nil: it has one, or never asked).
+    private var waitingSince: ContinuousClock.Instant?
     /// Resync requests for one session go out at most this often.
     static let resyncInterval: Duration = .seconds(2)
+    /// A sharer that sends no snapshot for this long is gone: stop asking.
+    static let resyncGiveUp: Duration = .seconds(60)
 
     public init() {}
 
@@ -32,6 +36,7 @@ public struct SessionStream: Sendable {
             var clean = snapshot
             clean.root = root
             hasSnapshot = true
+            waitingSince = nil
             expectedSeq = frame.seq + 1
             return [emit(.snapshot(clean))]
         }
@@ -92,7 +97,15 @@ public struct SessionStream: Sendable {
         return .view(StreamFrame(seq: viewSeq, event))
     }
 
+    /// Asks again for a snapshot that has not come (the request was throttled or lost, and the
+    /// page may have gone quiet); called periodically. Gives up after `resyncGiveUp`.
+    public mutating func retryResync(now: ContinuousClock.Instant) -> [Output] {
+        guard !hasSnapshot, let since = waitingSince, now - since < Self.resyncGiveUp else { return [] }
+        return resync("still waiting for a snapshot", now: now)
+    }
+
     private mutating func resync(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
+        if waitingSince == nil { waitingSince = now }
         if let last = lastResync, now - last < Self.resyncInterval { return [] }
         lastResync = now
         return [.resync(reason: reason)]
