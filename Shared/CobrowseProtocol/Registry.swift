@@ -31,6 +31,8 @@ public enum RegistryCommand: Sendable, Equatable {
     case revokeWrite(session: SessionID, customerKey: String)
     case end(session: SessionID, by: EndCredential)
     case get(session: SessionID)
+    /// The customer's browser comes back (a dropped socket, the next page): proves it with the key.
+    case resume(session: SessionID, customerKey: String)
 
     public var name: String {
         switch self {
@@ -41,6 +43,7 @@ public enum RegistryCommand: Sendable, Equatable {
         case .revokeWrite: "revokeWrite"
         case .end: "end"
         case .get: "get"
+        case .resume: "resume"
         }
     }
 }
@@ -76,6 +79,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
             command = .answerWrite(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey),
                                    approve: try c.decode(Bool.self, forKey: .approve))
         case "revokeWrite": command = .revokeWrite(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey))
+        case "resume": command = .resume(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey))
         case "get": command = .get(session: try session())
         case "end":
             let credential: EndCredential
@@ -107,7 +111,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
             try c.encode(id, forKey: .sessionID)
             try c.encode(key, forKey: .customerKey)
             try c.encode(approve, forKey: .approve)
-        case let .revokeWrite(id, key):
+        case let .revokeWrite(id, key), let .resume(id, key):
             try c.encode(id, forKey: .sessionID)
             try c.encode(key, forKey: .customerKey)
         case let .get(id): try c.encode(id, forKey: .sessionID)

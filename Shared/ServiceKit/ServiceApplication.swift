@@ -1,6 +1,8 @@
 import AMQP
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdWebSocket
 import Logging
 import Metrics
 import Prometheus
@@ -12,9 +14,18 @@ public struct ServiceParts: Sendable {
     /// Runs once the broker is connected and the topology declared, until shutdown.
     public var work: @Sendable (AMQPConnection) async throws -> Void
 
+    /// WebSocket endpoints (the relay's); nil: the service speaks plain HTTP only.
+    public var addWebSocketRoutes: (@Sendable (Router<BasicWebSocketRequestContext>) -> Void)?
+    /// The largest WebSocket frame accepted; a bigger one closes the socket (1009).
+    public var maxWebSocketFrame: Int
+
     public init(addRoutes: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
+                addWebSocketRoutes: (@Sendable (Router<BasicWebSocketRequestContext>) -> Void)? = nil,
+                maxWebSocketFrame: Int = 1 << 20,
                 work: @escaping @Sendable (AMQPConnection) async throws -> Void) {
         self.addRoutes = addRoutes
+        self.addWebSocketRoutes = addWebSocketRoutes
+        self.maxWebSocketFrame = maxWebSocketFrame
         self.work = work
     }
 
@@ -68,7 +79,15 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
     parts.addRoutes(router)
     let broker = BrokerService(configuration: configuration.amqp, topology: definition.topology, readiness: readiness,
                                logger: logger, work: parts.work)
+    var server = HTTPServerBuilder.http1()
+    if let addWebSocketRoutes = parts.addWebSocketRoutes {
+        let webSockets = Router(context: BasicWebSocketRequestContext.self)
+        addWebSocketRoutes(webSockets)
+        server = .http1WebSocketUpgrade(webSocketRouter: webSockets,
+                                        configuration: .init(ws: .init(maxFrameSize: parts.maxWebSocketFrame)))
+    }
     return Application(router: router,
+                       server: server,
                        configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort),
                                             serverName: definition.name),
                        services: [broker],

@@ -20,6 +20,7 @@ import Testing
         .end(session: id, by: .system(name: "dom-relay", reason: .inactivity)),
         .end(session: id, by: .administrator),
         .get(session: SessionID("000000001")!),
+        .resume(session: id, customerKey: "customer-key"),
     ]
 
     static func json(_ value: some Encodable) throws -> String {
@@ -56,6 +57,7 @@ import Testing
     @Test func commandNamesAreTheWireDiscriminators() {
         #expect(Self.everyCommand.map(\.name) == [
             "create", "join", "requestWrite", "answerWrite", "answerWrite", "revokeWrite", "end", "end", "end", "end", "end", "get",
+            "resume",
         ])
     }
 

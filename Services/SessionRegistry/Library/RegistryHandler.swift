@@ -113,6 +113,12 @@ public struct RegistryHandler: Sendable {
         case let .get(id):
             guard let record = try await store.session(id) else { throw RegistryRefusal.unknownSession(id) }
             return .ok(record.view)
+
+        case let .resume(id, key):
+            guard let record = try await store.session(id) else { throw RegistryRefusal.unknownSession(id) }
+            try Self.requireCustomer(key, of: record)
+            guard record.view.state != .ended else { throw RegistryRefusal.sessionEnded }
+            return .ok(record.view)
         }
     }
 

@@ -1,0 +1,201 @@
+import AMQP
+import CobrowseProtocol
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import ServiceKit
+
+/// The relay's WebSocket endpoints; see docs/stream-protocol.md ("Relay sockets").
+///
+/// - `/ws/share`: the customer's SDK. First message `start` (interaction token) or `resume`
+///   (session id + customer key); then stream frames, which go to the ingest exchange for the
+///   masking filter; resync requests and session events come back.
+/// - `/ws/view`: an agent console. First message `join` (agent token + session id); then it
+///   receives the masked stream and session events. Joining asks the sharer for a snapshot.
+struct RelayEndpoints: Sendable {
+    let hub: SocketHub
+    let allowedOrigins: Set<String>
+    let maxFrameBytes: Int
+    let logger: Logger
+
+    func add(to router: Router<BasicWebSocketRequestContext>) {
+        router.ws("/ws/share", shouldUpgrade: { request, _ in try checkOrigin(request) }) { inbound, outbound, _ in
+            try await serveSharer(inbound.messages(maxSize: maxFrameBytes), outbound)
+        }
+        router.ws("/ws/view", shouldUpgrade: { request, _ in try checkOrigin(request) }) { inbound, outbound, _ in
+            try await serveViewer(inbound.messages(maxSize: maxFrameBytes), outbound)
+        }
+    }
+
+    /// Browsers always send `Origin` on a WebSocket upgrade: it must be listed, or (with no list)
+    /// be this relay's own origin. Programs that send none are let through; they prove
+    /// themselves with tokens like everyone else.
+    func checkOrigin(_ request: Request) throws -> RouterShouldUpgrade {
+        // A declined upgrade is answered 400 by the WebSocket layer; a plain GET of the same
+        // path reaches the HTTP routes below, which say why (403 or 426).
+        refusedOrigin(request) == nil ? .upgrade([:]) : .dontUpgrade
+    }
+
+    /// The first presented Origin that may not connect (a browser sends exactly one).
+    func refusedOrigin(_ request: Request) -> String? {
+        request.headers[values: .origin].first { !allows(origin: $0, host: request.head.authority) }
+    }
+
+    /// What `/ws/…` answers when it is not upgraded: 403 for a refused origin, 426 otherwise.
+    func addRefusals(to router: Router<BasicRequestContext>) {
+        for path in ["/ws/share", "/ws/view"] {
+            router.get(RouterPath(path)) { request, _ -> Response in
+                if let origin = refusedOrigin(request) {
+                    throw HTTPError(.forbidden, message: "origin \(origin) is not allowed to open co-browse sockets")
+                }
+                throw HTTPError(.upgradeRequired, message: "this is a WebSocket endpoint")
+            }
+        }
+    }
+
+    func allows(origin: String, host: String?) -> Bool {
+        if allowedOrigins.contains(origin) || allowedOrigins.contains("*") { return true }
+        guard allowedOrigins.isEmpty, let host, let url = URL(string: origin), let originHost = url.host else { return false }
+        let originAuthority = url.port.map { "\(originHost):\($0)" } ?? originHost
+        return host == originAuthority || host == originHost
+    }
+
+    // MARK: Sharer
+
+    struct Opening: Decodable {
+        let t: String
+        let interactionToken: String?
+        let sessionId: String?
+        let customerKey: String?
+        let agentToken: String?
+    }
+
+    /// The two fields every stream frame must have before it is forwarded.
+    struct FrameHead: Decodable {
+        let t: String
+        let seq: Int?
+    }
+
+    private func serveSharer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
+        var iterator = messages.makeAsyncIterator()
+        guard let connection = await hub.broker else {
+            return try await refuse(outbound, "unavailable", "the relay is not connected to the broker yet; try again")
+        }
+        guard case let .text(text)? = try await iterator.next(), let opening = try? JSONDecoder().decode(Opening.self, from: Data(text.utf8)) else {
+            return try await refuse(outbound, "malformed-request", "the first message must be {\"t\":\"start\"} or {\"t\":\"resume\"}")
+        }
+        let registry = RegistryClient(connection: connection)
+        let reply: RegistryReply
+        let customerKey: String
+        switch (opening.t, opening.interactionToken, opening.sessionId.flatMap(SessionID.init), opening.customerKey) {
+        case let ("start", token?, _, _):
+            reply = try await registry.send(.create(interactionToken: token))
+            customerKey = reply.customerKey ?? ""
+        case let ("resume", _, id?, key?):
+            reply = try await registry.send(.resume(session: id, customerKey: key))
+            customerKey = key
+        default:
+            return try await refuse(outbound, "malformed-request", "start needs interactionToken; resume needs sessionId and customerKey")
+        }
+        guard let session = reply.session else {
+            let refusal = reply.refusal ?? RegistryRefusal(.unavailable, "no answer from the registry")
+            return try await refuse(outbound, refusal.code.rawValue, refusal.message)
+        }
+        try await outbound.write(.text(RelayMessage.session(opening.t == "start" ? "started" : "resumed", session,
+                                                            extra: opening.t == "start" ? ["customerKey": customerKey] : [:])))
+        try await serve(.sharer, session: session.id, outbound: outbound) {
+            while let message = try await iterator.next() {
+                guard case let .text(text) = message else {
+                    try await outbound.write(.text(RelayMessage.error("malformed-frame", "frames are JSON text")))
+                    continue
+                }
+                let body = Data(text.utf8)
+                guard let head = try? JSONDecoder().decode(FrameHead.self, from: body) else {
+                    try await outbound.write(.text(RelayMessage.error("malformed-frame", "a frame is a JSON object with t and seq")))
+                    continue
+                }
+                if head.t == "end" {
+                    _ = try await registry.send(.end(session: session.id, by: .customer(key: customerKey)))
+                    continue // the ended event closes the socket
+                }
+                guard head.seq != nil else {
+                    try await outbound.write(.text(RelayMessage.error("malformed-frame", "frame '\(head.t)' has no seq")))
+                    continue
+                }
+                try await connection.publishUnconfirmed(
+                    AMQPMessage(body: body, properties: AMQPProperties(contentType: "application/json")),
+                    exchange: CobrowseTopology.ingestExchange, routingKey: session.id.routingKey)
+            }
+        }
+    }
+
+    // MARK: Viewer
+
+    private func serveViewer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
+        var iterator = messages.makeAsyncIterator()
+        guard let connection = await hub.broker else {
+            return try await refuse(outbound, "unavailable", "the relay is not connected to the broker yet; try again")
+        }
+        guard case let .text(text)? = try await iterator.next(),
+              let opening = try? JSONDecoder().decode(Opening.self, from: Data(text.utf8)), opening.t == "join",
+              let token = opening.agentToken, let id = opening.sessionId.flatMap(SessionID.init) else {
+            return try await refuse(outbound, "malformed-request", "the first message must be {\"t\":\"join\",\"agentToken\",\"sessionId\"}")
+        }
+        let reply = try await RegistryClient(connection: connection).send(.join(session: id, agentToken: token))
+        guard let session = reply.session else {
+            let refusal = reply.refusal ?? RegistryRefusal(.unavailable, "no answer from the registry")
+            return try await refuse(outbound, refusal.code.rawValue, refusal.message)
+        }
+        try await outbound.write(.text(RelayMessage.session("joined", session)))
+        try await serve(.viewer, session: id, outbound: outbound) {
+            // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
+            try await connection.publishUnconfirmed(
+                AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: "a viewer joined"))),
+                exchange: CobrowseTopology.sharerExchange, routingKey: id.routingKey)
+            while let message = try await iterator.next() {
+                _ = message
+                try await outbound.write(.text(RelayMessage.error(
+                    "not-supported", "viewer sockets only receive for now; agent pointer and actions come with the action path")))
+            }
+        }
+    }
+
+    // MARK: Shared
+
+    /// Registers the socket, runs its writer (hub → browser) beside `reader` (browser → relay),
+    /// and unregisters when either ends.
+    private func serve(_ side: SocketHub.Side, session: SessionID, outbound: WebSocketOutboundWriter,
+                       reader: () async throws -> Void) async throws {
+        let id = UUID()
+        let (stream, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+        try await hub.register(id, SocketHub.Socket(side: side, outbound: continuation), session: session)
+        let writer = Task {
+            for await message in stream {
+                switch message {
+                case let .text(text): try await outbound.write(.text(text))
+                case let .close(reason):
+                    // Closing ends the inbound stream too, which ends the reader.
+                    try await outbound.close(.normalClosure, reason: reason)
+                    return
+                }
+            }
+        }
+        defer {
+            writer.cancel()
+            continuation.finish()
+        }
+        do {
+            try await reader()
+        } catch {
+            await hub.unregister(id, session: session)
+            throw error
+        }
+        await hub.unregister(id, session: session)
+    }
+
+    private func refuse(_ outbound: WebSocketOutboundWriter, _ code: String, _ message: String) async throws {
+        try await outbound.write(.text(RelayMessage.error(code, message)))
+        try await outbound.close(.policyViolation, reason: String(message.prefix(120)))
+    }
+}

@@ -1,0 +1,131 @@
+import AMQP
+import CobrowseProtocol
+import Foundation
+import Logging
+import Metrics
+import ServiceKit
+import Synchronization
+
+/// What a socket's writer task sends: text frames, then possibly a close.
+enum Outbound: Sendable {
+    case text(String)
+    case close(reason: String)
+}
+
+/// The relay's sockets by session, and the bindings of this relay's own queue that follow
+/// them: a session's view stream is bound while a viewer is here, its sharer stream while the
+/// sharer is here, its lifecycle while either is. Any relay can serve any side.
+actor SocketHub {
+    enum Side: Sendable { case sharer, viewer }
+
+    struct Socket: Sendable {
+        let side: Side
+        let outbound: AsyncStream<Outbound>.Continuation
+    }
+
+    private var connection: AMQPConnection?
+    private var queue: String?
+    private var sockets: [SessionID: [UUID: Socket]] = [:]
+    private let logger: Logger
+    private static let sharerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "sharer")])
+    private static let viewerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "viewer")])
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    /// The broker side is ready: sockets can be served from now on.
+    func attach(connection: AMQPConnection, queue: String) {
+        self.connection = connection
+        self.queue = queue
+    }
+
+    /// The connection to publish on, or nil while the relay has none.
+    var broker: AMQPConnection? { connection }
+
+    func register(_ id: UUID, _ socket: Socket, session: SessionID) async throws {
+        guard let connection, let queue else { throw AMQPError.notConnected(waited: .zero, lastError: "relay not attached") }
+        let before = sockets[session] ?? [:]
+        sockets[session, default: [:]][id] = socket
+        updateGauges()
+        let (stream, lifecycle) = Self.bindings(for: socket.side, session: session, queue: queue)
+        if !before.values.contains(where: { $0.side == socket.side }) { try await connection.bind(stream) }
+        if before.isEmpty { try await connection.bind(lifecycle) }
+    }
+
+    func unregister(_ id: UUID, session: SessionID) async {
+        guard let socket = sockets[session]?.removeValue(forKey: id) else { return }
+        let remaining = sockets[session] ?? [:]
+        if remaining.isEmpty { sockets[session] = nil }
+        updateGauges()
+        guard let connection, let queue else { return }
+        let (stream, lifecycle) = Self.bindings(for: socket.side, session: session, queue: queue)
+        if !remaining.values.contains(where: { $0.side == socket.side }) { try? await connection.unbind(stream) }
+        if remaining.isEmpty { try? await connection.unbind(lifecycle) }
+    }
+
+    /// A message from this relay's queue, to the sockets it concerns.
+    func deliver(exchange: String, routingKey: String, body: Data) {
+        let parts = routingKey.split(separator: ".")
+        guard parts.count >= 2, parts[0] == "s", let session = SessionID(String(parts[1])), let targets = sockets[session] else { return }
+        let text = String(decoding: body, as: UTF8.self)
+        switch exchange {
+        case CobrowseTopology.viewExchange:
+            for socket in targets.values where socket.side == .viewer { socket.outbound.yield(.text(text)) }
+        case CobrowseTopology.sharerExchange:
+            for socket in targets.values where socket.side == .sharer { socket.outbound.yield(.text(text)) }
+        case CobrowseTopology.lifecycleExchange:
+            guard let event = try? JSONDecoder.cobrowse.decode(SessionEvent.self, from: body) else { return }
+            let notice = RelayMessage.session(event)
+            for socket in targets.values {
+                socket.outbound.yield(.text(notice))
+                if event.kind == .ended {
+                    let reason = event.session.endReason?.rawValue ?? "ended"
+                    socket.outbound.yield(.text(RelayMessage.ended(reason: reason)))
+                    socket.outbound.yield(.close(reason: "session ended: \(reason)"))
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    private func updateGauges() {
+        let all = sockets.values.flatMap(\.values)
+        Self.sharerSockets.record(all.filter { $0.side == .sharer }.count)
+        Self.viewerSockets.record(all.filter { $0.side == .viewer }.count)
+    }
+
+    /// The binding of a side's stream, and of the session's lifecycle events.
+    static func bindings(for side: Side, session: SessionID, queue: String) -> (stream: QueueBinding, lifecycle: QueueBinding) {
+        let exchange = side == .viewer ? CobrowseTopology.viewExchange : CobrowseTopology.sharerExchange
+        return (QueueBinding(queue: queue, exchange: exchange, routingKey: session.routingKey),
+                QueueBinding(queue: queue, exchange: CobrowseTopology.lifecycleExchange, routingKey: "\(session.routingKey).*"))
+    }
+}
+
+/// The relay's own messages to browsers (stream frames pass through as the filter wrote them).
+enum RelayMessage {
+    static func encode(_ fields: [String: Any]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    static func error(_ code: String, _ message: String) -> String {
+        encode(["t": "error", "code": code, "message": message])
+    }
+
+    static func ended(reason: String) -> String {
+        encode(["t": "ended", "reason": reason])
+    }
+
+    static func session(_ event: SessionEvent) -> String {
+        let session = (try? JSONEncoder.cobrowse.encode(event.session)).flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? [:]
+        return encode(["t": "session", "event": event.kind.rawValue, "session": session])
+    }
+
+    static func session(_ t: String, _ view: SessionView, extra: [String: Any] = [:]) -> String {
+        let session = (try? JSONEncoder.cobrowse.encode(view)).flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? [:]
+        return encode(extra.merging(["t": t, "sessionId": view.id.digits, "session": session]) { $1 })
+    }
+}

@@ -1,0 +1,238 @@
+import AMQP
+import CobrowseProtocol
+import Foundation
+import JWTKit
+import ServiceKit
+import TestSupport
+import Testing
+
+/// Signs contact-center tokens the registry accepts.
+struct Tokens: Sendable {
+    static let secret = "relay-tests-contact-center-secret-0123456789"
+    let keys: JWTKeyCollection
+
+    struct Interaction: JWTPayload {
+        var interaction_id: String
+        var channel: String
+        var exp: ExpirationClaim
+        func verify(using algorithm: some JWTAlgorithm) throws {}
+    }
+
+    struct Agent: JWTPayload {
+        var agent_id: String
+        var role: String
+        var exp: ExpirationClaim
+        func verify(using algorithm: some JWTAlgorithm) throws {}
+    }
+
+    static func make() async -> Tokens {
+        let keys = JWTKeyCollection()
+        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+        return Tokens(keys: keys)
+    }
+
+    func interaction(_ id: String = "ix-\(UUID().uuidString.prefix(6))") async throws -> String {
+        try await keys.sign(Interaction(interaction_id: id, channel: "chat", exp: ExpirationClaim(value: Date().addingTimeInterval(600))))
+    }
+
+    func agent(_ id: String) async throws -> String {
+        try await keys.sign(Agent(agent_id: id, role: "agent", exp: ExpirationClaim(value: Date().addingTimeInterval(600))))
+    }
+}
+
+/// The whole path on one virtual host: a registry, a masking filter and two relays.
+final class SuiteFixture: @unchecked Sendable {
+    let url: String
+    var processes: [ServiceProcess] = []
+    var relays: [ServiceProcess] = []
+    let tokens: Tokens
+
+    init(_ name: String, relayEnvironment: [String: String] = [:]) async throws {
+        url = try await TestBroker.isolatedVirtualHost(name)
+        tokens = await Tokens.make()
+        let database = NSTemporaryDirectory() + "relay-\(UUID()).sqlite"
+        try await start("session-registry", ["REGISTRY_DATABASE": database, "TOKEN_HS256_SECRET": Tokens.secret])
+        try await start("masking-filter", [:])
+        // The test WebSocket client presents the origin ws://127.0.0.1 (a listed site here).
+        for index in 0..<2 {
+            relays.append(try await start("dom-relay", ["ALLOWED_ORIGINS": "ws://127.0.0.1"]
+                .merging(relayEnvironment) { $1 }.merging(["INSTANCE_ID": "relay-\(index)"]) { $1 }))
+        }
+    }
+
+    @discardableResult
+    private func start(_ executable: String, _ environment: [String: String]) async throws -> ServiceProcess {
+        let process = try ServiceProcess(executable, environment: environment.merging(["AMQP_URL": url]) { $1 })
+        processes.append(process)
+        let ready = await eventually(within: .seconds(60)) { await process.get("/ready")?.status == 200 }
+        try #require(ready, "\(executable) never ready:\n\(process.log)")
+        return process
+    }
+
+    func socket(_ relay: Int, _ path: String, origin: String? = nil, maxFrameSize: Int = 8 << 20) -> SocketPeer {
+        SocketPeer("ws://127.0.0.1:\(relays[relay].httpPort)\(path)", origin: origin, maxFrameSize: maxFrameSize)
+    }
+
+    func stop() async {
+        for process in processes where process.process.isRunning { _ = await process.terminate() }
+    }
+}
+
+func frame(_ object: [String: Any]) -> String {
+    String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+}
+
+/// A login page as the SDK would serialize it, with a password and a script.
+func loginSnapshot(seq: Int = 1) -> [String: Any] {
+    [
+        "t": "snapshot", "seq": seq, "url": "https://shop.example/login", "viewport": ["w": 1280, "h": 800],
+        "scroll": ["x": 0, "y": 0],
+        "root": ["id": 1, "type": "element", "tag": "html", "children": [
+            ["id": 2, "type": "element", "tag": "body", "children": [
+                ["id": 3, "type": "element", "tag": "input", "attrs": ["type": "password", "value": "hunter2"], "value": "hunter2"],
+                ["id": 4, "type": "element", "tag": "script", "children": [["id": 5, "type": "text", "text": "steal()"]]],
+                ["id": 6, "type": "element", "tag": "p", "children": [["id": 7, "type": "text", "text": "日本語のカート"]]],
+            ]],
+        ]],
+    ]
+}
+
+@Suite struct RelayIntegrationTests {
+    @Test func sharerOnOneRelayAndAgentOnAnotherSeeTheMaskedStreamUntilTheEnd() async throws {
+        let suite = try await SuiteFixture("relay-path")
+        defer { Task { await suite.stop() } }
+        let sharer = suite.socket(0, "/ws/share")
+        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
+        let started = try #require(await sharer.next(type: "started"))
+        let sessionID = try #require(started["sessionId"] as? String)
+        #expect(SessionID(sessionID) != nil)
+        #expect((started["customerKey"] as? String)?.isEmpty == false)
+
+        let viewer = suite.socket(1, "/ws/view")
+        viewer.send(["t": "join", "agentToken": try await suite.tokens.agent("ana"), "sessionId": sessionID])
+        let joined = try #require(await viewer.next(type: "joined"))
+        #expect((joined["session"] as? [String: Any])?["state"] as? String == "active")
+
+        // The viewer's join asks the sharer (on the other relay) for a snapshot.
+        let resync = try #require(await sharer.next(type: "resync"))
+        #expect((resync["reason"] as? String)?.contains("viewer") == true)
+        sharer.send(frame(loginSnapshot()))
+        sharer.send(frame(["t": "input", "seq": 2, "id": 3, "value": "hunter2!"]))
+
+        let snapshot = try #require(await viewer.next(type: "snapshot"))
+        let text = frame(snapshot)
+        #expect(!text.contains("hunter2") && !text.contains("steal()"), "leaked: \(text)")
+        #expect(text.contains("日本語のカート"))
+        let input = try #require(await viewer.next(type: "input"))
+        #expect(input["value"] as? String == "****")
+
+        // The customer ends it: both sides are told why and closed.
+        sharer.send(["t": "end", "seq": 3])
+        let viewerEnd = try #require(await viewer.next(type: "ended"))
+        #expect(viewerEnd["reason"] as? String == "customer-exited")
+        #expect(await sharer.next(type: "ended")?["reason"] as? String == "customer-exited")
+        #expect(try await viewer.closed()?.reason?.contains("customer-exited") == true)
+    }
+
+    @Test func refusalsReachTheBrowserWithTheRegistrysReasonAndClose() async throws {
+        let suite = try await SuiteFixture("relay-refusals")
+        defer { Task { await suite.stop() } }
+        let forged = suite.socket(0, "/ws/share")
+        forged.send(["t": "start", "interactionToken": "not.a.token"])
+        #expect(await forged.next(type: "error")?["code"] as? String == "invalid-token")
+        #expect(try await forged.closed()?.closeCode == .policyViolation)
+
+        let lost = suite.socket(1, "/ws/view")
+        lost.send(["t": "join", "agentToken": try await suite.tokens.agent("bo"), "sessionId": "000000000"])
+        #expect(await lost.next(type: "error")?["code"] as? String == "unknown-session")
+
+        let rude = suite.socket(0, "/ws/view")
+        rude.send("hello?")
+        #expect(await rude.next(type: "error")?["code"] as? String == "malformed-request")
+    }
+
+    @Test func badFramesGetAnErrorAndTheSocketStaysOpen() async throws {
+        let suite = try await SuiteFixture("relay-badframes")
+        defer { Task { await suite.stop() } }
+        let sharer = suite.socket(0, "/ws/share")
+        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
+        let sessionID = try #require(await sharer.next(type: "started")?["sessionId"] as? String)
+        sharer.send("{not json")
+        #expect(await sharer.next(type: "error")?["code"] as? String == "malformed-frame")
+        sharer.send(frame(["t": "cursor", "x": 1]))
+        #expect((await sharer.next(type: "error")?["message"] as? String)?.contains("seq") == true)
+
+        let viewer = suite.socket(1, "/ws/view")
+        viewer.send(["t": "join", "agentToken": try await suite.tokens.agent("cy"), "sessionId": sessionID])
+        _ = await viewer.next(type: "joined")
+        _ = await sharer.next(type: "resync")
+        sharer.send(frame(loginSnapshot()))
+        #expect(await viewer.next(type: "snapshot") != nil, "the socket kept working after bad frames")
+    }
+
+    @Test func aFrameOverTheLimitClosesTheSocket() async throws {
+        let suite = try await SuiteFixture("relay-oversize", relayEnvironment: ["MAX_FRAME_BYTES": "65536"])
+        defer { Task { await suite.stop() } }
+        let sharer = suite.socket(0, "/ws/share")
+        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
+        _ = try #require(await sharer.next(type: "started"))
+        sharer.send(frame(["t": "cursor", "seq": 1, "pad": String(repeating: "x", count: 100_000)]))
+        #expect(try await sharer.closed()?.closeCode == .messageTooLarge)
+    }
+
+    /// The HTTP status of a WebSocket upgrade request with exactly one `Origin` (curl, as a
+    /// browser would send it; the test WebSocket client always adds its own origin).
+    func upgradeStatus(port: Int, origin: String?, upgrade: Bool = true) throws -> String {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", "--http1.1"]
+            + (upgrade ? ["-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+                          "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="] : [])
+            + (origin.map { ["-H", "Origin: \($0)"] } ?? []) + ["http://127.0.0.1:\(port)/ws/share"]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        curl.waitUntilExit()
+        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    }
+
+    @Test func pagesFromOtherOriginsCannotOpenSockets() async throws {
+        let suite = try await SuiteFixture("relay-origin", relayEnvironment: ["ALLOWED_ORIGINS": "https://shop.example"])
+        defer { Task { await suite.stop() } }
+        let port = suite.relays[0].httpPort
+        // A declined upgrade is answered 400 by the WebSocket layer; no socket is opened.
+        #expect(try upgradeStatus(port: port, origin: "https://evil.example") == "400")
+        #expect(try upgradeStatus(port: port, origin: "https://shop.example") == "101")
+        #expect(try upgradeStatus(port: port, origin: nil) == "101", "programs without an Origin prove themselves with tokens")
+        // Without the upgrade the relay itself answers, and says why.
+        #expect(try upgradeStatus(port: port, origin: "https://evil.example", upgrade: false) == "403")
+        #expect(try upgradeStatus(port: port, origin: "https://shop.example", upgrade: false) == "426")
+    }
+
+    @Test func withoutAListOnlyTheRelaysOwnOriginMayConnect() async throws {
+        let suite = try await SuiteFixture("relay-own-origin", relayEnvironment: ["ALLOWED_ORIGINS": ""])
+        defer { Task { await suite.stop() } }
+        let port = suite.relays[0].httpPort
+        #expect(try upgradeStatus(port: port, origin: "http://127.0.0.1:\(port)") == "101")
+        #expect(try upgradeStatus(port: port, origin: "http://127.0.0.1:1") == "400")
+        #expect(try upgradeStatus(port: port, origin: "https://evil.example") == "400")
+    }
+
+    @Test func aSharerComesBackWithItsKeyAndOnlyWithIt() async throws {
+        let suite = try await SuiteFixture("relay-resume")
+        defer { Task { await suite.stop() } }
+        let first = suite.socket(0, "/ws/share")
+        first.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
+        let started = try #require(await first.next(type: "started"))
+        let id = try #require(started["sessionId"] as? String), key = try #require(started["customerKey"] as? String)
+        first.close()
+
+        let impostor = suite.socket(1, "/ws/share")
+        impostor.send(["t": "resume", "sessionId": id, "customerKey": "guessed"])
+        #expect(await impostor.next(type: "error")?["code"] as? String == "not-allowed")
+
+        let back = suite.socket(1, "/ws/share")
+        back.send(["t": "resume", "sessionId": id, "customerKey": key])
+        #expect(await back.next(type: "resumed")?["sessionId"] as? String == id)
+    }
+}

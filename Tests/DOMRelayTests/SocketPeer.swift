@@ -1,0 +1,96 @@
+import Foundation
+import HTTPTypes
+import HummingbirdWSClient
+import Logging
+import Synchronization
+import TestSupport
+
+/// A WebSocket client for tests: send text, await the next received text, see how it closed.
+final class SocketPeer: Sendable {
+    /// Messages received and not yet taken, and whether the socket has closed.
+    final class Inbox: Sendable {
+        let state = Mutex<(messages: [String], closed: Bool)>(([], false))
+    }
+
+    private let inbox = Inbox()
+    private enum Command: Sendable { case text(String), close }
+    private let outgoing: AsyncStream<Command>.Continuation
+    private let task: Task<WebSocketCloseFrame?, any Error>
+
+    init(_ url: String, origin: String? = nil, maxFrameSize: Int = 8 << 20) {
+        let (outbox, outgoing) = AsyncStream<Command>.makeStream()
+        self.outgoing = outgoing
+        let inbox = self.inbox
+        var headers = HTTPFields()
+        if let origin { headers[.origin] = origin }
+        task = Task {
+            defer { inbox.state.withLock { $0.closed = true } }
+            return try await WebSocketClient.connect(
+                url: url, configuration: .init(maxFrameSize: maxFrameSize, additionalHeaders: headers),
+                logger: Logger(label: "test-socket")
+            ) { inbound, outbound, _ in
+                // The connection lives as long as the server keeps it; the writer serves sends.
+                let writer = Task {
+                    for await command in outbox {
+                        switch command {
+                        case let .text(text): try await outbound.write(.text(text))
+                        case .close: try await outbound.close(.normalClosure, reason: "test done")
+                        }
+                    }
+                }
+                defer { writer.cancel() }
+                for try await message in inbound.messages(maxSize: maxFrameSize) {
+                    if case let .text(text) = message { inbox.state.withLock { $0.messages.append(text) } }
+                }
+            }
+        }
+    }
+
+    func send(_ text: String) {
+        outgoing.yield(.text(text))
+    }
+
+    func send(_ object: [String: Any]) {
+        send(String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+    }
+
+    /// The next received message, or nil if the socket closed (or nothing came in time).
+    func next(within limit: Duration = .seconds(20)) async -> String? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let (message, closed) = inbox.state.withLock { box -> (String?, Bool) in
+                box.messages.isEmpty ? (nil, box.closed) : (box.messages.removeFirst(), false)
+            }
+            if let message { return message }
+            if closed { return nil }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    /// The next message as a JSON object.
+    func nextJSON(within limit: Duration = .seconds(20)) async -> [String: Any]? {
+        guard let text = await next(within: limit) else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    }
+
+    /// Skips messages until one of type `t` (e.g. "session" notices in between).
+    func next(type: String, within limit: Duration = .seconds(20)) async -> [String: Any]? {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            guard let message = await nextJSON(within: deadline - ContinuousClock.now) else { return nil }
+            if message["t"] as? String == type { return message }
+        }
+        return nil
+    }
+
+    /// How the server closed the socket (waits for it).
+    func closed() async throws -> WebSocketCloseFrame? {
+        try await task.value
+    }
+
+    /// Closes from this side, politely.
+    func close() {
+        outgoing.yield(.close)
+    }
+}
