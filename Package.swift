@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServicesTests",
-            dependencies: ["ServiceKit", "AMQP", "TestSupport"],
+            dependencies: ["ServiceKit", "AMQP", "TestSupport", "SessionRegistry", "DOMRelay", "MaskingFilter", "InteractionWatch"],
             swiftSettings: swiftSettings
         ),
         // What every integration test needs: where the private broker is and how to restart it.

@@ -1,5 +1,9 @@
+import DOMRelay
 import Foundation
+import InteractionWatch
+import MaskingFilter
 import ServiceKit
+import SessionRegistry
 import Testing
 
 /// docker-compose.yml and the Dockerfile cannot be run here (no Docker engine); these checks
@@ -43,6 +47,32 @@ import Testing
         let dockerfile = try String(contentsOf: Self.root.appendingPathComponent("deploy/docker/Dockerfile"), encoding: .utf8)
         for executable in ["session-registry", "dom-relay", "masking-filter", "interaction-watch"] {
             #expect(dockerfile.contains("--product \(executable)"))
+        }
+    }
+
+    static let definitions = [SessionRegistryService.definition, DOMRelayService.definition,
+                              MaskingFilterService.definition, InteractionWatchService.definition]
+
+    @Test func everyVariableAServiceReadsIsInTheReadmeConfigurationTables() throws {
+        let readme = try String(contentsOf: Self.root.appendingPathComponent("README.md"), encoding: .utf8)
+        for definition in Self.definitions {
+            for variable in definition.allVariables {
+                #expect(readme.contains("| `\(variable.name)` |"), "\(definition.name) reads \(variable.name), which README.md does not document")
+            }
+        }
+    }
+
+    @Test func composeSetsOnlyVariablesTheServicesRead() throws {
+        let lines = try dockerCompose("config").output.split(separator: "\n", omittingEmptySubsequences: false)
+        for definition in Self.definitions {
+            let known = Set(definition.allVariables.map(\.name))
+            let block = lines.drop { $0 != "  \(definition.name):" }.dropFirst().prefix { $0.hasPrefix("    ") }
+            let environment = block.drop { $0 != "    environment:" }.dropFirst().prefix { $0.hasPrefix("      ") }
+            let names = environment.compactMap { $0.trimmingCharacters(in: .whitespaces).split(separator: ":").first.map(String.init) }
+            #expect(!names.isEmpty, "\(definition.name) has no environment in docker-compose.yml")
+            for name in names {
+                #expect(known.contains(name), "docker-compose.yml sets \(name) for \(definition.name), which it does not read")
+            }
         }
     }
 }
