@@ -131,7 +131,6 @@ let package = Package(
             name: "SessionRegistryTests",
             dependencies: [
                 "SessionRegistry", "CobrowseProtocol", "ServiceKit", "AMQP", "TestSupport",
-                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -141,7 +140,6 @@ let package = Package(
             dependencies: [
                 "DOMRelay", "CobrowseProtocol", "ServiceKit", "AMQP", "TestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -156,6 +154,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // What every integration test needs: where the private broker is and how to restart it.
-        .target(name: "TestSupport", dependencies: ["AMQP"], path: "Tests/TestSupport", swiftSettings: swiftSettings),
+        .target(
+            name: "TestSupport",
+            dependencies: ["AMQP", "CobrowseProtocol", .product(name: "JWTKit", package: "jwt-kit")],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
     ]
 )

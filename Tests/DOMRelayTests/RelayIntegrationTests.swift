@@ -1,57 +1,22 @@
 import AMQP
 import CobrowseProtocol
 import Foundation
-import JWTKit
 import ServiceKit
 import TestSupport
 import Testing
-
-/// Signs contact-center tokens the registry accepts.
-struct Tokens: Sendable {
-    static let secret = "relay-tests-contact-center-secret-0123456789"
-    let keys: JWTKeyCollection
-
-    struct Interaction: JWTPayload {
-        var interaction_id: String
-        var channel: String
-        var exp: ExpirationClaim
-        func verify(using algorithm: some JWTAlgorithm) throws {}
-    }
-
-    struct Agent: JWTPayload {
-        var agent_id: String
-        var role: String
-        var exp: ExpirationClaim
-        func verify(using algorithm: some JWTAlgorithm) throws {}
-    }
-
-    static func make() async -> Tokens {
-        let keys = JWTKeyCollection()
-        await keys.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
-        return Tokens(keys: keys)
-    }
-
-    func interaction(_ id: String = "ix-\(UUID().uuidString.prefix(6))") async throws -> String {
-        try await keys.sign(Interaction(interaction_id: id, channel: "chat", exp: ExpirationClaim(value: Date().addingTimeInterval(600))))
-    }
-
-    func agent(_ id: String) async throws -> String {
-        try await keys.sign(Agent(agent_id: id, role: "agent", exp: ExpirationClaim(value: Date().addingTimeInterval(600))))
-    }
-}
 
 /// The whole path on one virtual host: a registry, a masking filter and two relays.
 final class SuiteFixture: @unchecked Sendable {
     let url: String
     var processes: [ServiceProcess] = []
     var relays: [ServiceProcess] = []
-    let tokens: Tokens
+    let tokens: ContactCenterTokens
 
     init(_ name: String, relayEnvironment: [String: String] = [:]) async throws {
         url = try await TestBroker.isolatedVirtualHost(name)
-        tokens = await Tokens.make()
+        tokens = await ContactCenterTokens.hs256()
         let database = NSTemporaryDirectory() + "relay-\(UUID()).sqlite"
-        try await start("session-registry", ["REGISTRY_DATABASE": database, "TOKEN_HS256_SECRET": Tokens.secret])
+        try await start("session-registry", ["REGISTRY_DATABASE": database, "TOKEN_HS256_SECRET": ContactCenterTokens.secret])
         try await start("masking-filter", [:])
         // The test WebSocket client presents the origin ws://127.0.0.1 (a listed site here).
         for index in 0..<2 {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 @testable import SessionRegistry
 import Synchronization
+import TestSupport
 import Testing
 
 /// The time the handler sees; tests move it.
@@ -21,13 +22,13 @@ private final class HandlerHarness: Sendable {
     let path: String
     let store: SessionStore
     let handler: RegistryHandler
-    let tokens: TestTokens
+    let tokens: ContactCenterTokens
     let clock: TestClock
 
     init(rules: SessionRules = SessionRules()) async throws {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("registry-handler-\(UUID().uuidString).sqlite").path
         store = try SessionStore(path: path, instanceID: "handler-tests")
-        tokens = await TestTokens.hs256(Self.secret)
+        tokens = await ContactCenterTokens.hs256(Self.secret)
         let verifier = try await TokenVerifier(key: .hs256(secret: Self.secret))
         let clock = TestClock(Self.t0)
         self.clock = clock
@@ -43,7 +44,7 @@ private final class HandlerHarness: Sendable {
     func advance(_ seconds: TimeInterval) { clock.advance(seconds) }
 
     func agentToken(_ id: String, role: AgentIdentity.Role = .agent, expires: Date? = nil) async throws -> String {
-        try await tokens.agent(id, role: role, expires: expires ?? now.addingTimeInterval(600))
+        try await tokens.agent(id, role: ContactCenterTokens.Role(rawValue: role.rawValue)!, expires: expires ?? now.addingTimeInterval(600))
     }
 
     func interactionToken(_ id: String = "ix-1", channel: InteractionChannel = .chat, expires: Date? = nil) async throws -> String {
@@ -234,7 +235,7 @@ private final class HandlerHarness: Sendable {
     @Test func aTokenSignedWithAnotherSecretIsInvalid() async throws {
         let h = try await HandlerHarness()
         let (session, _) = try await h.create()
-        let forger = await TestTokens.hs256("another-secret-that-is-also-32-bytes-long")
+        let forger = await ContactCenterTokens.hs256("another-secret-that-is-also-32-bytes-long")
         let forged = try await forger.agent("agent-1", expires: h.now.addingTimeInterval(600))
         let refusal = try #require(try await h.send(.join(session: session.id, agentToken: forged)).refusal)
         #expect(refusal.code == .invalidToken)

@@ -13,7 +13,7 @@ final class RegistryFixture: @unchecked Sendable {
     let database: String
     let connection: AMQPConnection
     let client: RegistryClient
-    let tokens: TestTokens
+    let tokens: ContactCenterTokens
     var processes: [ServiceProcess] = []
 
     init(_ name: String) async throws {
@@ -21,13 +21,13 @@ final class RegistryFixture: @unchecked Sendable {
         database = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString).sqlite").path
         connection = try await AMQPConnection.connect(url: url)
         client = RegistryClient(connection: connection, timeout: .seconds(20))
-        tokens = await TestTokens.hs256()
+        tokens = await ContactCenterTokens.hs256()
     }
 
     /// Starts a registry process (another one shares the database and stands by).
     @discardableResult
     func start(_ extra: [String: String] = [:]) async throws -> ServiceProcess {
-        var environment = ["AMQP_URL": url, "REGISTRY_DATABASE": database, "TOKEN_HS256_SECRET": TestTokens.secret,
+        var environment = ["AMQP_URL": url, "REGISTRY_DATABASE": database, "TOKEN_HS256_SECRET": ContactCenterTokens.secret,
                            "ADMIN_TOKEN": "admin-secret", "INSTANCE_ID": "registry-\(processes.count)"]
         environment.merge(extra) { $1 }
         let process = try ServiceProcess("session-registry", environment: environment)
@@ -123,7 +123,7 @@ extension AMQPConsumer {
         #expect(try await registry.send(.join(session: unknown, agentToken: tokens.agent("a"))).refusal?.code == .unknownSession)
         let expired = try await tokens.interaction(expires: Date().addingTimeInterval(-5))
         #expect(try await registry.send(.create(interactionToken: expired)).refusal?.code == .expiredToken)
-        let forged = try await TestTokens.hs256("another-secret-of-at-least-32-bytes!").interaction()
+        let forged = try await ContactCenterTokens.hs256("another-secret-of-at-least-32-bytes!").interaction()
         #expect(try await registry.send(.create(interactionToken: forged)).refusal?.code == .invalidToken)
 
         let first = try await registry.session(.create(interactionToken: tokens.interaction()))
@@ -324,7 +324,7 @@ extension Sequence where Element: Sendable {
         let registry = try await RegistryFixture("rs256")
         defer { Task { await registry.stop() } }
         try await registry.start(["TOKEN_HS256_SECRET": "", "TOKEN_RS256_PUBLIC_KEY_FILE": "\(directory)/public.pem"])
-        let rsa = try await TestTokens.rs256(privateKeyPEM: String(contentsOfFile: "\(directory)/key.pem", encoding: .utf8))
+        let rsa = try await ContactCenterTokens.rs256(privateKeyPEM: String(contentsOfFile: "\(directory)/key.pem", encoding: .utf8))
         #expect(try await registry.send(.create(interactionToken: rsa.interaction())).session?.state == .idle)
         #expect(try await registry.send(.create(interactionToken: registry.tokens.interaction())).refusal?.code == .invalidToken)
     }
