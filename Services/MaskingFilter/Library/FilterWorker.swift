@@ -51,8 +51,9 @@ public struct FilterWorker: Sendable {
             var lastSeen: ContinuousClock.Instant
         }
         var sessions: [SessionID: Tracked] = [:]
-        let decoder = JSONDecoder()
+        let decoder = JSONDecoder(), encoder = JSONEncoder()
         let malformed = Self.dropped("malformed"), unknownSession = Self.dropped("bad-routing-key")
+        let notForwardable = Self.dropped("not-forwardable")
         var processed = 0
         let consumer = try await connection.consume(queue: shard, prefetch: 512)
         let (work, feed) = AsyncThrowingStream<Work, any Error>.makeStream()
@@ -79,7 +80,7 @@ public struct FilterWorker: Sendable {
                         let outputs = tracked.stream.retryResync(now: now)
                         guard !outputs.isEmpty else { continue }
                         sessions[session] = tracked
-                        try await publish(outputs, session: session)
+                        try await publish(outputs, session: session, encoder: encoder)
                     }
                     continue
                 }
@@ -97,8 +98,8 @@ public struct FilterWorker: Sendable {
                 let outputs = tracked.stream.process(frame, now: now)
                 tracked.lastSeen = now
                 sessions[session] = tracked
-                if outputs.isEmpty, frame.event.type != "snapshot" { Self.dropped("not-forwardable").increment() }
-                try await publish(outputs, session: session)
+                if outputs.isEmpty, frame.event.type != "snapshot" { notForwardable.increment() }
+                try await publish(outputs, session: session, encoder: encoder)
                 processed += 1
                 if processed % 10_000 == 0 {
                     sessions = sessions.filter { now - $0.value.lastSeen < idleEviction }
@@ -107,8 +108,7 @@ public struct FilterWorker: Sendable {
         }
     }
 
-    private func publish(_ outputs: [SessionStream.Output], session: SessionID) async throws {
-        let encoder = JSONEncoder()
+    private func publish(_ outputs: [SessionStream.Output], session: SessionID, encoder: JSONEncoder) async throws {
         for output in outputs {
             switch output {
             case let .view(masked):

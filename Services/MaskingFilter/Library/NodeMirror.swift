@@ -79,20 +79,17 @@ struct NodeMirror {
         var clean = node
         clean.attrs = StreamSanitizer.clean(node.attrs, sensitive: sensitive)
         if sensitive { clean.value = StreamSanitizer.masked(node.value) }
-        clean.children = node.children.map { children in
-            children.compactMap { child in
-                guard let admitted = admit(child, parent: node.id) else { return nil }
-                entries[node.id]?.children.append(child.id)
-                return admitted
-            }
-        }
-        clean.shadow = node.shadow.map { children in
-            children.compactMap { child in
-                guard let admitted = admit(child, parent: node.id) else { return nil }
-                entries[node.id]?.children.append(child.id)
-                return admitted
-            }
-        }
+        clean.children = node.children.map { admit($0, under: node.id) }
+        clean.shadow = node.shadow.map { admit($0, under: node.id) }
         return clean
+    }
+
+    /// Admits a list of children (light DOM or an open shadow root) under `parent`.
+    private mutating func admit(_ children: [DOMNode], under parent: Int) -> [DOMNode] {
+        children.compactMap { child in
+            guard let admitted = admit(child, parent: parent) else { return nil }
+            entries[parent]?.children.append(child.id)
+            return admitted
+        }
     }
 }
