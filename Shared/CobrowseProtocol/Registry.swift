@@ -164,6 +164,7 @@ public struct RegistryRefusal: Error, Sendable, Equatable, Codable, CustomString
     public var description: String { "\(code.rawValue): \(message)" }
 
     public static let sessionEnded = RegistryRefusal(.sessionEnded, "session ended; start a new one")
+    public static let agentBusy = RegistryRefusal(.agentBusy, "you already have a live co-browse session; end it first")
     public static func unknownSession(_ id: SessionID) -> RegistryRefusal {
         RegistryRefusal(.unknownSession, "no session \(id); check the number the customer read out")
     }
@@ -254,7 +255,7 @@ extension JSONDecoder {
 /// fraction that binary floating point holds as .12299999…).
 public enum CobrowseDate {
     public static func format(_ date: Date) -> String {
-        let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded())
+        let milliseconds = date.millisecondsSince1970
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
         var whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
         if whole.hasSuffix("Z") { whole.removeLast() }
@@ -271,6 +272,19 @@ public enum CobrowseDate {
               let whole = try? Date.ISO8601FormatStyle().parse(body[..<dot] + "Z") else { return nil }
         let milliseconds = Int64(whole.timeIntervalSince1970) * 1000
             + fraction * 1000 / Int64(pow(10, Double(digits.count)))
-        return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        return Date(millisecondsSince1970: milliseconds)
     }
+}
+
+extension Date {
+    /// The instant in whole milliseconds since 1970 (rounded): how the suite stores instants and
+    /// writes them on the wire, so every representation of one instant agrees.
+    public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    public init(millisecondsSince1970 milliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
+    /// This instant rounded to whole milliseconds, so a stored value equals the one a reply carried.
+    public var wholeMilliseconds: Date { Date(millisecondsSince1970: millisecondsSince1970) }
 }

@@ -1,3 +1,4 @@
+import CobrowseProtocol
 import Foundation
 import Hummingbird
 import Prometheus
@@ -8,12 +9,12 @@ public enum OperationalEndpoints {
     public static func add<Context: RequestContext>(to router: Router<Context>, service: String, readiness: Readiness,
                                                     registry: PrometheusCollectorRegistry) {
         router.get("/health") { _, _ in
-            json(.ok, ["status": "ok", "service": service])
+            jsonResponse(.ok, ["status": "ok", "service": service])
         }
         router.get("/ready") { _, _ in
             let waiting = readiness.waitingFor
-            if waiting.isEmpty { return json(.ok, ["status": "ready", "service": service]) }
-            return json(.serviceUnavailable, ["status": "not ready", "service": service, "waitingFor": waiting.joined(separator: ",")])
+            if waiting.isEmpty { return jsonResponse(.ok, ["status": "ready", "service": service]) }
+            return jsonResponse(.serviceUnavailable, ["status": "not ready", "service": service, "waitingFor": waiting.joined(separator: ",")])
         }
         router.get("/metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -21,9 +22,10 @@ public enum OperationalEndpoints {
         }
     }
 
-    static func json(_ status: HTTPResponse.Status, _ fields: [String: String]) -> Response {
-        let data = (try? JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
-    }
+}
+
+/// A JSON response in the suite's wire format (sorted keys, millisecond ISO 8601 dates).
+public func jsonResponse(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
+    let data = (try? JSONEncoder.cobrowse.encode(value)) ?? Data("{}".utf8)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }

@@ -34,26 +34,26 @@ public struct ReportingAPI: Sendable {
                       let to = query["to"].flatMap({ CobrowseDate.parse(String($0)) }) {
                 filter = .created(from: from, to: to)
             } else {
-                return Self.json(.badRequest, ["error": "give interaction=, agent=, or from= and to= (ISO 8601)"])
+                return jsonResponse(.badRequest, ["error": "give interaction=, agent=, or from= and to= (ISO 8601)"])
             }
-            return Self.json(.ok, ["sessions": try await store.sessions(filter)])
+            return jsonResponse(.ok, ["sessions": try await store.sessions(filter)])
         }
         api.get("live") { _, _ in
             let counts = try await store.liveCounts()
-            return Self.json(.ok, ["idle": counts[.idle] ?? 0, "active": counts[.active] ?? 0])
+            return jsonResponse(.ok, ["idle": counts[.idle] ?? 0, "active": counts[.active] ?? 0])
         }
         api.get(":id") { _, context in
             guard let id = context.parameters.get("id").flatMap(SessionID.init) else {
-                return Self.json(.badRequest, ["error": "a session id is nine digits"])
+                return jsonResponse(.badRequest, ["error": "a session id is nine digits"])
             }
             guard let record = try await store.session(id) else {
-                return Self.json(.notFound, ["error": RegistryRefusal.unknownSession(id).message])
+                return jsonResponse(.notFound, ["error": RegistryRefusal.unknownSession(id).message])
             }
-            return Self.json(.ok, record.view)
+            return jsonResponse(.ok, record.view)
         }
         api.post(":id/end") { _, context in
             guard let id = context.parameters.get("id").flatMap(SessionID.init) else {
-                return Self.json(.badRequest, ["error": "a session id is nine digits"])
+                return jsonResponse(.badRequest, ["error": "a session id is nine digits"])
             }
             let reply = await handler.reply(to: try JSONEncoder.cobrowse.encode(RegistryRequest(.end(session: id, by: .administrator))))
             if let refusal = reply.refusal {
@@ -62,15 +62,10 @@ public struct ReportingAPI: Sendable {
                 case .sessionEnded: .conflict
                 default: .serviceUnavailable
                 }
-                return Self.json(status, refusal)
+                return jsonResponse(status, refusal)
             }
-            return Self.json(.ok, reply.session)
+            return jsonResponse(.ok, reply.session)
         }
-    }
-
-    static func json(_ status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let data = (try? JSONEncoder.cobrowse.encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
 
@@ -80,11 +75,11 @@ struct AdminTokenMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let token, !token.isEmpty else {
-            return ReportingAPI.json(.forbidden, ["error": "the admin API is off: set ADMIN_TOKEN"])
+            return jsonResponse(.forbidden, ["error": "the admin API is off: set ADMIN_TOKEN"])
         }
         let presented = request.headers[.authorization].map { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : "" } ?? ""
         guard Self.equal(Array(presented.utf8), Array(token.utf8)) else {
-            return ReportingAPI.json(.unauthorized, ["error": "missing or wrong admin token"])
+            return jsonResponse(.unauthorized, ["error": "missing or wrong admin token"])
         }
         return try await next(request, context)
     }

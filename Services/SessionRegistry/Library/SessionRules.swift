@@ -82,7 +82,7 @@ public struct SessionRules: Sendable {
                 return nil
             }
             guard !agentHoldsAnotherLiveSession else {
-                throw RegistryRefusal(.agentBusy, "you already have a live co-browse session; end it first")
+                throw RegistryRefusal.agentBusy
             }
             s.state = .active
             s.leadAgentID = agent.id
@@ -174,20 +174,5 @@ public struct SessionRules: Sendable {
 extension Duration {
     var timeInterval: TimeInterval {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}
-
-extension Date {
-    /// Truncated to whole milliseconds: what SQLite and the wire keep, so a stored session
-    /// equals the one a reply carried.
-    var wholeMilliseconds: Date {
-        Date(millisecondsSince1970: millisecondsSince1970)
-    }
-
-    /// How the store keeps instants: integer milliseconds, exact both ways.
-    var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
-
-    init(millisecondsSince1970 ms: Int64) {
-        self.init(timeIntervalSince1970: Double(ms) / 1000)
     }
 }

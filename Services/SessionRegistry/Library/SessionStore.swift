@@ -110,7 +110,7 @@ public final class SessionStore: Sendable {
             }
         } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             // Only the one-live-session-per-agent index can fire here.
-            throw RegistryRefusal(.agentBusy, "you already have a live co-browse session; end it first")
+            throw RegistryRefusal.agentBusy
         }
     }
 
