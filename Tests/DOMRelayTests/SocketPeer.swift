@@ -51,7 +51,7 @@ final class SocketPeer: Sendable {
     }
 
     func send(_ object: [String: Any]) {
-        send(String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self))
+        send(frame(object))
     }
 
     /// The next received message, or nil if the socket closed (or nothing came in time).

@@ -36,8 +36,8 @@ public enum DOMRelayService {
 
     static func start(_ configuration: ServiceConfiguration, logger: Logger) async throws -> ServiceParts {
         let relay = try RelayConfiguration(configuration.environment)
-        let hub = SocketHub(logger: logger)
-        let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes, logger: logger)
+        let hub = SocketHub()
+        let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes)
         return ServiceParts(
             addRoutes: { router in endpoints.addRefusals(to: router) },
             addWebSocketRoutes: { router in endpoints.add(to: router) },

@@ -3,7 +3,6 @@ import CobrowseProtocol
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
-import Logging
 import ServiceKit
 
 /// The relay's WebSocket endpoints; see docs/stream-protocol.md ("Relay sockets").
@@ -17,7 +16,6 @@ struct RelayEndpoints: Sendable {
     let hub: SocketHub
     let allowedOrigins: Set<String>
     let maxFrameBytes: Int
-    let logger: Logger
 
     func add(to router: Router<BasicWebSocketRequestContext>) {
         router.ws("/ws/share", shouldUpgrade: { request, _ in try checkOrigin(request) }) { inbound, outbound, _ in
@@ -79,9 +77,7 @@ struct RelayEndpoints: Sendable {
 
     private func serveSharer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
         var iterator = messages.makeAsyncIterator()
-        guard let connection = await hub.broker else {
-            return try await refuse(outbound, "unavailable", "the relay is not connected to the broker yet; try again")
-        }
+        guard let connection = try await broker(or: outbound) else { return }
         guard case let .text(text)? = try await iterator.next(), let opening = try? JSONDecoder().decode(Opening.self, from: Data(text.utf8)) else {
             return try await refuse(outbound, "malformed-request", "the first message must be {\"t\":\"start\"} or {\"t\":\"resume\"}")
         }
@@ -98,9 +94,11 @@ struct RelayEndpoints: Sendable {
         default:
             return try await refuse(outbound, "malformed-request", "start needs interactionToken; resume needs sessionId and customerKey")
         }
-        guard let session = reply.session else {
-            let refusal = reply.refusal ?? RegistryRefusal(.unavailable, "no answer from the registry")
-            return try await refuse(outbound, refusal.code.rawValue, refusal.message)
+        let session: SessionView
+        do {
+            session = try reply.get()
+        } catch {
+            return try await refuse(outbound, error.code.rawValue, error.message)
         }
         try await outbound.write(.text(RelayMessage.session(opening.t == "start" ? "started" : "resumed", session,
                                                             extra: opening.t == "start" ? ["customerKey": customerKey] : [:])))
@@ -134,18 +132,18 @@ struct RelayEndpoints: Sendable {
 
     private func serveViewer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
         var iterator = messages.makeAsyncIterator()
-        guard let connection = await hub.broker else {
-            return try await refuse(outbound, "unavailable", "the relay is not connected to the broker yet; try again")
-        }
+        guard let connection = try await broker(or: outbound) else { return }
         guard case let .text(text)? = try await iterator.next(),
               let opening = try? JSONDecoder().decode(Opening.self, from: Data(text.utf8)), opening.t == "join",
               let token = opening.agentToken, let id = opening.sessionId.flatMap(SessionID.init) else {
             return try await refuse(outbound, "malformed-request", "the first message must be {\"t\":\"join\",\"agentToken\",\"sessionId\"}")
         }
         let reply = try await RegistryClient(connection: connection).send(.join(session: id, agentToken: token))
-        guard let session = reply.session else {
-            let refusal = reply.refusal ?? RegistryRefusal(.unavailable, "no answer from the registry")
-            return try await refuse(outbound, refusal.code.rawValue, refusal.message)
+        let session: SessionView
+        do {
+            session = try reply.get()
+        } catch {
+            return try await refuse(outbound, error.code.rawValue, error.message)
         }
         try await outbound.write(.text(RelayMessage.session("joined", session)))
         try await serve(.viewer, session: id, outbound: outbound) {
@@ -192,6 +190,13 @@ struct RelayEndpoints: Sendable {
             throw error
         }
         await hub.unregister(id, session: session)
+    }
+
+    /// The broker connection, or a refusal sent and nil while the relay has none.
+    private func broker(or outbound: WebSocketOutboundWriter) async throws -> AMQPConnection? {
+        if let connection = await hub.broker { return connection }
+        try await refuse(outbound, "unavailable", "the relay is not connected to the broker yet; try again")
+        return nil
     }
 
     private func refuse(_ outbound: WebSocketOutboundWriter, _ code: String, _ message: String) async throws {

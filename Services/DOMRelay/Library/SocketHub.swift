@@ -1,7 +1,6 @@
 import AMQP
 import CobrowseProtocol
 import Foundation
-import Logging
 import Metrics
 import ServiceKit
 import Synchronization
@@ -26,13 +25,8 @@ actor SocketHub {
     private var connection: AMQPConnection?
     private var queue: String?
     private var sockets: [SessionID: [UUID: Socket]] = [:]
-    private let logger: Logger
     private static let sharerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "sharer")])
     private static let viewerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "viewer")])
-
-    init(logger: Logger) {
-        self.logger = logger
-    }
 
     /// The broker side is ready: sockets can be served from now on.
     func attach(connection: AMQPConnection, queue: String) {
@@ -120,12 +114,15 @@ enum RelayMessage {
     }
 
     static func session(_ event: SessionEvent) -> String {
-        let session = (try? JSONEncoder.cobrowse.encode(event.session)).flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? [:]
-        return encode(["t": "session", "event": event.kind.rawValue, "session": session])
+        encode(["t": "session", "event": event.kind.rawValue, "session": object(event.session)])
     }
 
     static func session(_ t: String, _ view: SessionView, extra: [String: Any] = [:]) -> String {
-        let session = (try? JSONEncoder.cobrowse.encode(view)).flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? [:]
-        return encode(extra.merging(["t": t, "sessionId": view.id.digits, "session": session]) { $1 })
+        encode(extra.merging(["t": t, "sessionId": view.id.digits, "session": object(view)]) { $1 })
+    }
+
+    /// A session view as a JSON object, in the suite's wire format.
+    private static func object(_ view: SessionView) -> Any {
+        (try? JSONEncoder.cobrowse.encode(view)).flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? [:]
     }
 }
