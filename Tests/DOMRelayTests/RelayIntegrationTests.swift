@@ -27,10 +27,8 @@ final class SuiteFixture: @unchecked Sendable {
 
     @discardableResult
     private func start(_ executable: String, _ environment: [String: String]) async throws -> ServiceProcess {
-        let process = try ServiceProcess(executable, environment: environment.merging(["AMQP_URL": url]) { $1 })
+        let process = try await ServiceProcess.ready(executable, environment: environment.merging(["AMQP_URL": url]) { $1 })
         processes.append(process)
-        let ready = await eventually(within: .seconds(60)) { await process.get("/ready")?.status == 200 }
-        try #require(ready, "\(executable) never ready:\n\(process.log)")
         return process
     }
 

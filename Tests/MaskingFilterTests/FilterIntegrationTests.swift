@@ -19,10 +19,8 @@ final class FilterFixture: @unchecked Sendable {
 
     @discardableResult
     func startFilter() async throws -> ServiceProcess {
-        let filter = try ServiceProcess("masking-filter", environment: ["AMQP_URL": url, "INSTANCE_ID": "filter-\(filters.count)"])
+        let filter = try await ServiceProcess.ready("masking-filter", environment: ["AMQP_URL": url, "INSTANCE_ID": "filter-\(filters.count)"])
         filters.append(filter)
-        let ready = await eventually(within: .seconds(60)) { await filter.get("/ready")?.status == 200 }
-        try #require(ready, "filter never ready:\n\(filter.log)")
         return filter
     }
 

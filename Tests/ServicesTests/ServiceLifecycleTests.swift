@@ -48,8 +48,7 @@ import Testing
 
     @Test func declaredTopologyIsOnTheBrokerOnceReady() async throws {
         let url = try await TestBroker.isolatedVirtualHost("watch-topology")
-        let service = try ServiceProcess("interaction-watch", environment: ["AMQP_URL": url])
-        #expect(await eventually(within: .seconds(60)) { await service.get("/ready")?.status == 200 })
+        let service = try await ServiceProcess.ready("interaction-watch", environment: ["AMQP_URL": url])
         let connection = try await AMQPConnection.connect(url: url)
         let queue = try await connection.inspectQueue(CobrowseTopology.interactionsQueue)
         #expect(queue.name == CobrowseTopology.interactionsQueue)

@@ -30,10 +30,8 @@ final class RegistryFixture: @unchecked Sendable {
         var environment = ["AMQP_URL": url, "REGISTRY_DATABASE": database, "TOKEN_HS256_SECRET": ContactCenterTokens.secret,
                            "ADMIN_TOKEN": "admin-secret", "INSTANCE_ID": "registry-\(processes.count)"]
         environment.merge(extra) { $1 }
-        let process = try ServiceProcess("session-registry", environment: environment)
+        let process = try await ServiceProcess.ready("session-registry", environment: environment)
         processes.append(process)
-        let ready = await eventually(within: .seconds(60)) { await process.get("/ready")?.status == 200 }
-        try #require(ready, "registry never ready:\n\(process.log)")
         return process
     }
 

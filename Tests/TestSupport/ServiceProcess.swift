@@ -59,6 +59,16 @@ public final class ServiceProcess: @unchecked Sendable {
         return (http.statusCode, String(decoding: data, as: UTF8.self))
     }
 
+    /// Starts `name` and waits (bounded) until it answers `/ready`; throws with its log if not.
+    public static func ready(_ name: String, environment: [String: String] = [:],
+                             within limit: Duration = .seconds(60)) async throws -> ServiceProcess {
+        let service = try ServiceProcess(name, environment: environment)
+        guard await eventually(within: limit, { await service.get("/ready")?.status == 200 }) else {
+            throw TestBroker.Failure("\(name) never became ready; log:\n\(service.log)")
+        }
+        return service
+    }
+
     /// Sends SIGTERM and waits (bounded) for the exit; returns the exit status, nil if it hung.
     public func terminate(within limit: Duration = .seconds(20)) async -> Int32? {
         kill(process.processIdentifier, SIGTERM)
@@ -88,7 +98,7 @@ public final class ServiceProcess: @unchecked Sendable {
                 bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
             }
         }
-        guard bound else { throw TestBroker.Missing(variable: "a free TCP port (bind failed)") }
+        guard bound else { throw TestBroker.Failure("no free TCP port (bind failed)") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -9,6 +9,12 @@ public enum TestBroker {
         public var description: String { "\(variable) is not set: run the tests through deploy/local/test" }
     }
 
+    /// Something the test environment could not do (a broker command, a free port, a process).
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
     public static func environment(_ name: String) throws -> String {
         guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { throw Missing(variable: name) }
         return value
@@ -45,7 +51,7 @@ public enum TestBroker {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw Missing(variable: "rabbitmqctl \(arguments.joined(separator: " ")) exited \(process.terminationStatus);")
+            throw Failure("rabbitmqctl \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
         }
     }
 }
@@ -111,7 +117,7 @@ extension TestBroker {
         request.setValue("Basic " + Data("\(user):\(password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
         let (_, response) = try await URLSession.shared.data(for: request)
         guard let status = (response as? HTTPURLResponse)?.statusCode, (200..<300).contains(status) else {
-            throw Missing(variable: "management API PUT \(url) answered \(String(describing: (response as? HTTPURLResponse)?.statusCode));")
+            throw Failure("management API PUT \(url) answered \(String(describing: (response as? HTTPURLResponse)?.statusCode))")
         }
     }
 }
