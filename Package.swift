@@ -72,6 +72,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CobrowseProtocol", path: "Shared/CobrowseProtocol", swiftSettings: swiftSettings),
+        // The contact center's JWT claims, and a signer for dev mode and tests.
+        .target(
+            name: "CobrowseTokens",
+            dependencies: ["CobrowseProtocol", .product(name: "JWTKit", package: "jwt-kit")],
+            path: "Shared/CobrowseTokens",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "ServiceKit",
             dependencies: [
@@ -89,13 +96,20 @@ let package = Package(
         ),
     ]
     + service("SessionRegistry", product: "session-registry", dependencies: serviceDependencies + [
+        "CobrowseTokens",
         .product(name: "GRDB", package: "GRDB.swift"),
         .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "Crypto", package: "swift-crypto"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "Metrics", package: "swift-metrics"),
     ])
+    + [
+        // What the relay serves to browsers: the sharer SDK, the agent console, the demo site.
+        .target(name: "RelayWeb", path: "Services/DOMRelay/Web", resources: [.copy("Public"), .copy("Demo")],
+                swiftSettings: swiftSettings),
+    ]
     + service("DOMRelay", product: "dom-relay", dependencies: serviceDependencies + [
+        "CobrowseTokens", "RelayWeb",
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -130,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "SessionRegistryTests",
             dependencies: [
-                "SessionRegistry", "CobrowseProtocol", "ServiceKit", "AMQP", "TestSupport",
+                "SessionRegistry", "CobrowseProtocol", "CobrowseTokens", "ServiceKit", "AMQP", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -138,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "DOMRelayTests",
             dependencies: [
-                "DOMRelay", "CobrowseProtocol", "ServiceKit", "AMQP", "TestSupport",
+                "DOMRelay", "CobrowseProtocol", "CobrowseTokens", "ServiceKit", "AMQP", "TestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             swiftSettings: swiftSettings
@@ -156,7 +170,7 @@ let package = Package(
         // What every integration test needs: where the private broker is and how to restart it.
         .target(
             name: "TestSupport",
-            dependencies: ["AMQP", "CobrowseProtocol", .product(name: "JWTKit", package: "jwt-kit")],
+            dependencies: ["AMQP", "CobrowseProtocol", "CobrowseTokens"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

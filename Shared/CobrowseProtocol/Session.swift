@@ -123,3 +123,11 @@ public struct SessionView: Sendable, Codable, Equatable {
         self.modeChanges = modeChanges
     }
 }
+
+/// What an agent token lets its holder do.
+public enum AgentRole: String, Sendable, Codable {
+    /// May lead a session.
+    case agent
+    /// May watch an active session, read-only.
+    case supervisor
+}

@@ -21,6 +21,8 @@ public struct DOMNode: Sendable, Codable, Equatable {
     public var scroll: Point?
     /// Children of an open shadow root.
     public var shadow: [DOMNode]?
+    /// CSS of the shadow root's adopted (constructed) stylesheets.
+    public var adoptedStyles: [String]?
 
     public init(id: Int, type: Kind, tag: String? = nil, attrs: [String: String]? = nil, children: [DOMNode]? = nil,
                 text: String? = nil, value: String? = nil, checked: Bool? = nil) {
@@ -72,6 +74,8 @@ public enum StreamEvent: Sendable, Equatable {
         public var viewport: Size
         public var scroll: Point
         public var root: DOMNode
+        /// CSS of the document's adopted (constructed) stylesheets.
+        public var adoptedStyles: [String]?
 
         public init(url: String, title: String? = nil, doctype: String? = "html", viewport: Size, scroll: Point = Point(x: 0, y: 0),
                     root: DOMNode) {
@@ -179,8 +183,9 @@ public enum StreamEvent: Sendable, Equatable {
     }
 
     public struct Location: Sendable, Codable, Equatable {
-        public var url: String
-        public init(url: String) { self.url = url }
+        /// The page, when the sender knows it (a relay pausing a vanished sharer does not).
+        public var url: String?
+        public init(url: String?) { self.url = url }
     }
 
     case snapshot(Snapshot)

@@ -144,7 +144,6 @@ import Testing
         .viewport(Size(w: 800, h: 600)),
         .cursor(.init(x: 1, y: 2)),
         .click(.init(x: 1, y: 2, id: 7)),
-        .paused(.init(url: "https://elsewhere.example")),
         .resumed(.init(url: "https://shop.example")),
     ]
 
@@ -337,6 +336,33 @@ import Testing
         let next = try Self.onlyView(h.send(.input(.init(id: 9, value: "bob"))))
         #expect(next.seq == 4)
         #expect(next.event == .input(.init(id: 9, value: "bob")))
+    }
+
+    // MARK: Pauses
+
+    @Test func aPauseInSequenceIsForwarded() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let paused = try Self.onlyView(h.send(.paused(.init(url: nil))))
+        #expect(paused.event == .paused(.init(url: nil)))
+        #expect(paused.seq == 2)
+    }
+
+    @Test func aPauseThatArrivesAfterTheNextPagesSnapshotIsDroppedWithoutAResync() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        h.send(.viewport(Size(w: 1, h: 1)))
+        h.send(.viewport(Size(w: 2, h: 2)))
+        // The next page's socket sent its snapshot before the old socket's relay said `paused` (seq 4).
+        h.sendSnapshot()
+        #expect(h.send(.paused(.init(url: nil)), seq: 4).isEmpty)
+        #expect(h.stream.hasSnapshot, "the stream goes on")
+        #expect(try Self.onlyView(h.send(.viewport(Size(w: 3, h: 3)))).seq == 5)
+    }
+
+    @Test func aPauseBeforeAnySnapshotIsDroppedWithoutAResync() {
+        var stream = SessionStream()
+        #expect(stream.process(StreamFrame(seq: 7, .paused(.init(url: nil))), now: .now).isEmpty)
     }
 
     // MARK: Input

@@ -1,4 +1,5 @@
 import CobrowseProtocol
+import CobrowseTokens
 import Foundation
 import Logging
 @testable import SessionRegistry
@@ -44,7 +45,7 @@ private final class HandlerHarness: Sendable {
     func advance(_ seconds: TimeInterval) { clock.advance(seconds) }
 
     func agentToken(_ id: String, role: AgentIdentity.Role = .agent, expires: Date? = nil) async throws -> String {
-        try await tokens.agent(id, role: ContactCenterTokens.Role(rawValue: role.rawValue)!, expires: expires ?? now.addingTimeInterval(600))
+        try await tokens.agent(id, role: role, expires: expires ?? now.addingTimeInterval(600))
     }
 
     func interactionToken(_ id: String = "ix-1", channel: InteractionChannel = .chat, expires: Date? = nil) async throws -> String {

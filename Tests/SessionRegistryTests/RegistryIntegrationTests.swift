@@ -1,5 +1,6 @@
 import AMQP
 import CobrowseProtocol
+import CobrowseTokens
 import Foundation
 import ServiceKit
 import Synchronization

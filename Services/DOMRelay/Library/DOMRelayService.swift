@@ -1,5 +1,6 @@
 import AMQP
 import CobrowseProtocol
+import CobrowseTokens
 import Foundation
 import Logging
 import ServiceKit
@@ -11,15 +12,42 @@ public struct RelayConfiguration: Sendable {
         "Comma-separated origins whose pages may open co-browse sockets (`*` for any); empty: the relay's own origin only.")
     public static let maxFrameBytes = EnvironmentVariable(
         "MAX_FRAME_BYTES", default: "4194304", "Largest WebSocket message (a page snapshot) accepted; bigger closes the socket.")
-    public static let variables = [allowedOrigins, maxFrameBytes]
+    public static let devMode = EnvironmentVariable(
+        "DEV_MODE", default: "0",
+        "`1` serves the demo shop at `/demo/` and the dev token endpoints `/dev/interaction-token`, `/dev/agent-token`. Never in production.")
+    public static let devTokenSecret = EnvironmentVariable(
+        "TOKEN_HS256_SECRET", default: "", "Dev mode only: the HS256 secret the dev endpoints sign with (the registry's).")
+    public static let webRoot = EnvironmentVariable(
+        "WEB_ROOT", default: "",
+        "Folder with `Public/` and `Demo/` to serve instead of the relay's bundled copy (e.g. `Services/DOMRelay/Web` while working on the SDK).")
+    public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot]
 
     public var allowedOrigins: Set<String>
     public var maxFrameBytes: Int
+    /// The dev endpoints' signing secret; nil: not in dev mode.
+    public var devTokenSecret: String?
+    public var webRoot: String?
 
     public init(_ environment: ServiceEnvironment) throws {
         allowedOrigins = Set(environment.string(Self.allowedOrigins).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         maxFrameBytes = try environment.int(Self.maxFrameBytes, in: 1024...(64 << 20))
+        let root = environment.string(Self.webRoot)
+        if !root.isEmpty {
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: "\(root)/Public", isDirectory: &isFolder), isFolder.boolValue else {
+                throw ConfigurationError(variable: Self.webRoot.name, value: root, expected: "a folder containing Public/ (and Demo/)")
+            }
+            webRoot = root
+        }
+        if try environment.bool(Self.devMode) {
+            let secret = environment.string(Self.devTokenSecret)
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError(variable: Self.devTokenSecret.name, value: secret.isEmpty ? "" : "(hidden)",
+                                         expected: "the registry's HS256 secret (≥ 32 bytes) when DEV_MODE=1")
+            }
+            devTokenSecret = secret
+        }
     }
 }
 
@@ -38,8 +66,17 @@ public enum DOMRelayService {
         let relay = try RelayConfiguration(configuration.environment)
         let hub = SocketHub()
         let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes)
+        var devTokens: ContactCenterTokens?
+        if let secret = relay.devTokenSecret {
+            logger.warning("DEV_MODE=1: serving /demo/ and token endpoints that sign as the contact center; never in production")
+            devTokens = await ContactCenterTokens.hs256(secret)
+        }
+        let web = RelayWebRoutes(devTokens: devTokens, webRoot: relay.webRoot)
         return ServiceParts(
-            addRoutes: { router in endpoints.addRefusals(to: router) },
+            addRoutes: { router in
+                endpoints.addRefusals(to: router)
+                web.add(to: router)
+            },
             addWebSocketRoutes: { router in endpoints.add(to: router) },
             maxWebSocketFrame: relay.maxFrameBytes,
             work: { connection in

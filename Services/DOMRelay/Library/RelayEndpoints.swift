@@ -100,8 +100,22 @@ struct RelayEndpoints: Sendable {
         } catch {
             return try await refuse(outbound, error.code.rawValue, error.message)
         }
-        try await outbound.write(.text(RelayMessage.session(opening.t == "start" ? "started" : "resumed", session,
-                                                            extra: opening.t == "start" ? ["customerKey": customerKey] : [:])))
+        // The SDK learns the frame limit so it never sends a frame that would close its socket.
+        let extra: [String: Any] = opening.t == "start" ? ["customerKey": customerKey, "maxFrameBytes": maxFrameBytes]
+                                                         : ["maxFrameBytes": maxFrameBytes]
+        try await outbound.write(.text(RelayMessage.session(opening.t == "start" ? "started" : "resumed", session, extra: extra)))
+        // The last seq forwarded from this socket: when the socket goes away without an end
+        // (tab closed, customer left the site, network gone) viewers are told the stream paused,
+        // in sequence. The sharer's next snapshot ends the pause.
+        var lastSeq: Int?
+        defer {
+            if let lastSeq {
+                let paused = StreamFrame(seq: lastSeq + 1, .paused(.init(url: nil)))
+                if let body = try? JSONEncoder().encode(paused) {
+                    Task { try? await publishIngest(body, session: session.id, on: connection) }
+                }
+            }
+        }
         try await serve(.sharer, session: session.id, outbound: outbound) {
             while let message = try await iterator.next() {
                 guard case let .text(text) = message else {
@@ -114,18 +128,24 @@ struct RelayEndpoints: Sendable {
                     continue
                 }
                 if head.t == "end" {
+                    lastSeq = nil
                     _ = try await registry.send(.end(session: session.id, by: .customer(key: customerKey)))
                     continue // the ended event closes the socket
                 }
-                guard head.seq != nil else {
+                guard let seq = head.seq else {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "frame '\(head.t)' has no seq")))
                     continue
                 }
-                try await connection.publishUnconfirmed(
-                    AMQPMessage(body: body, properties: AMQPProperties(contentType: "application/json")),
-                    exchange: CobrowseTopology.ingestExchange, routingKey: session.id.routingKey)
+                try await publishIngest(body, session: session.id, on: connection)
+                lastSeq = head.t == "paused" ? nil : seq
             }
         }
+    }
+
+    private func publishIngest(_ body: Data, session: SessionID, on connection: AMQPConnection) async throws {
+        try await connection.publishUnconfirmed(
+            AMQPMessage(body: body, properties: AMQPProperties(contentType: "application/json")),
+            exchange: CobrowseTopology.ingestExchange, routingKey: session.routingKey)
     }
 
     // MARK: Viewer
@@ -152,9 +172,15 @@ struct RelayEndpoints: Sendable {
                 AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: "a viewer joined"))),
                 exchange: CobrowseTopology.sharerExchange, routingKey: id.routingKey)
             while let message = try await iterator.next() {
-                _ = message
+                // A console that saw a gap in the filter's sequence asks for a fresh snapshot.
+                if case let .text(text) = message, (try? JSONDecoder().decode(FrameHead.self, from: Data(text.utf8)))?.t == "resync" {
+                    try await connection.publishUnconfirmed(
+                        AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: "a viewer saw a gap"))),
+                        exchange: CobrowseTopology.sharerExchange, routingKey: id.routingKey)
+                    continue
+                }
                 try await outbound.write(.text(RelayMessage.error(
-                    "not-supported", "viewer sockets only receive for now; agent pointer and actions come with the action path")))
+                    "not-supported", "viewers may send {\"t\":\"resync\"}; agent pointer and actions come with the action path")))
             }
         }
     }

@@ -40,6 +40,11 @@ public struct SessionStream: Sendable {
             expectedSeq = frame.seq + 1
             return [emit(.snapshot(clean))]
         }
+        // A relay says `paused` for a sharer socket that went away, numbered after its last
+        // frame. The customer's next page may have sent its snapshot first (another socket,
+        // perhaps another relay): a pause out of sequence is stale, and names no node, so it
+        // is dropped without asking for anything.
+        if case .paused = frame.event, !(hasSnapshot && frame.seq == expectedSeq) { return [] }
         guard hasSnapshot else { return resync("no snapshot yet", now: now) }
         guard frame.seq == expectedSeq else {
             // Frames after a gap may name nodes this mirror never saw: stop until a snapshot.

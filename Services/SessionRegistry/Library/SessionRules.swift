@@ -3,12 +3,7 @@ import Foundation
 
 /// An agent as proven by a verified agent token.
 public struct AgentIdentity: Sendable, Equatable {
-    public enum Role: String, Sendable, Codable {
-        /// May lead a session.
-        case agent
-        /// May watch an active session, read-only.
-        case supervisor
-    }
+    public typealias Role = AgentRole
 
     public var id: String
     public var role: Role

@@ -1,4 +1,5 @@
 import CobrowseProtocol
+import CobrowseTokens
 import Foundation
 import JWTKit
 
@@ -24,24 +25,6 @@ public struct TokenVerifier: Sendable {
         }
         self.keys = keys
         self.issuer = issuer
-    }
-
-    struct InteractionClaims: JWTPayload {
-        var interaction_id: String
-        var channel: InteractionChannel
-        var exp: ExpirationClaim
-        var iss: IssuerClaim?
-
-        func verify(using algorithm: some JWTAlgorithm) throws {} // expiry and issuer checked below
-    }
-
-    struct AgentClaims: JWTPayload {
-        var agent_id: String
-        var role: AgentIdentity.Role
-        var exp: ExpirationClaim
-        var iss: IssuerClaim?
-
-        func verify(using algorithm: some JWTAlgorithm) throws {}
     }
 
     public func interaction(_ token: String, now: Date = Date()) async throws(RegistryRefusal) -> InteractionGrant {
