@@ -262,7 +262,7 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         let url = try await TestBroker.isolatedVirtualHost("relay-web")
         let production = try await ServiceProcess.ready("dom-relay", environment: ["AMQP_URL": url])
         let dev = try await ServiceProcess.ready("dom-relay", environment: [
-            "AMQP_URL": url, "DEV_MODE": "1", "TOKEN_HS256_SECRET": ContactCenterTokens.secret,
+            "AMQP_URL": url, "DEV_MODE": "1", "DEV_TOKEN_SECRET": ContactCenterTokens.secret,
         ])
         defer { Task { _ = await production.terminate(); _ = await dev.terminate() } }
 
@@ -286,6 +286,6 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
     @Test func devModeWithoutTheSigningSecretRefusesToStart() async throws {
         let relay = try ServiceProcess("dom-relay", environment: ["AMQP_URL": try TestBroker.url(), "DEV_MODE": "1"])
         #expect(await relay.waitForExit() == 2)
-        #expect(relay.log.contains("TOKEN_HS256_SECRET"))
+        #expect(relay.log.contains("DEV_TOKEN_SECRET"))
     }
 }

@@ -15,8 +15,9 @@ public struct RelayConfiguration: Sendable {
     public static let devMode = EnvironmentVariable(
         "DEV_MODE", default: "0",
         "`1` serves the demo shop at `/demo/` and the dev token endpoints `/dev/interaction-token`, `/dev/agent-token`. Never in production.")
+    /// Its own name, not the registry's: a production relay is never handed the signing secret.
     public static let devTokenSecret = EnvironmentVariable(
-        "TOKEN_HS256_SECRET", default: "", "Dev mode only: the HS256 secret the dev endpoints sign with (the registry's).")
+        "DEV_TOKEN_SECRET", default: "", "Dev mode only: the HS256 secret the dev endpoints sign with (the registry's TOKEN_HS256_SECRET).")
     public static let webRoot = EnvironmentVariable(
         "WEB_ROOT", default: "",
         "Folder with `Public/` and `Demo/` to serve instead of the relay's bundled copy (e.g. `Services/DOMRelay/Web` while working on the SDK).")
