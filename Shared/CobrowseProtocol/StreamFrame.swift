@@ -76,6 +76,9 @@ public enum StreamEvent: Sendable, Equatable {
         public var root: DOMNode
         /// CSS of the document's adopted (constructed) stylesheets.
         public var adoptedStyles: [String]?
+        /// The sharer connection this sequence belongs to (a new one per socket): a relay's
+        /// `paused` for an old connection must not pause the sequence of a newer one.
+        public var stream: String?
 
         public init(url: String, title: String? = nil, doctype: String? = "html", viewport: Size, scroll: Point = Point(x: 0, y: 0),
                     root: DOMNode) {
@@ -185,7 +188,13 @@ public enum StreamEvent: Sendable, Equatable {
     public struct Location: Sendable, Codable, Equatable {
         /// The page, when the sender knows it (a relay pausing a vanished sharer does not).
         public var url: String?
-        public init(url: String?) { self.url = url }
+        /// The sharer connection that went away (its snapshot's `stream`).
+        public var stream: String?
+
+        public init(url: String?, stream: String? = nil) {
+            self.url = url
+            self.stream = stream
+        }
     }
 
     case snapshot(Snapshot)

@@ -222,13 +222,14 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         let viewer = suite.socket(1, "/ws/view")
         viewer.send(["t": "join", "agentToken": try await suite.tokens.agent("pia"), "sessionId": id])
         _ = try #require(await sharer.next(type: "resync"))
-        sharer.send(frame(loginSnapshot()))
+        sharer.send(frame(loginSnapshot().merging(["stream": "socket-1"]) { $1 }))
         sharer.send(frame(["t": "cursor", "seq": 2, "x": 5, "y": 6]))
         _ = try #require(await viewer.next(type: "cursor"))
 
         sharer.close() // the customer left the site
         let paused = try #require(await viewer.next(type: "paused"))
         #expect(paused["seq"] as? Int == 3, "in sequence after the cursor")
+        #expect(paused["stream"] as? String == "socket-1", "naming the connection that went away")
 
         // The customer comes back on another relay: the snapshot ends the pause.
         let back = suite.socket(1, "/ws/share")

@@ -360,6 +360,20 @@ import Testing
         #expect(try Self.onlyView(h.send(.viewport(Size(w: 3, h: 3)))).seq == 5)
     }
 
+    @Test func aPauseForAnEarlierConnectionIsDroppedEvenWhenItsSeqFits() throws {
+        var h = Harness()
+        var first = SessionStreamTests.snapshot()
+        if case var .snapshot(snapshot) = first { snapshot.stream = "old-socket"; first = .snapshot(snapshot) }
+        h.send(first, seq: 1)
+        // The old page sent only its snapshot; the next page's snapshot came before the relay's pause.
+        var second = SessionStreamTests.snapshot()
+        if case var .snapshot(snapshot) = second { snapshot.stream = "new-socket"; second = .snapshot(snapshot) }
+        h.send(second, seq: 1)
+        #expect(h.send(.paused(.init(url: nil, stream: "old-socket")), seq: 2).isEmpty)
+        let pause = try Self.onlyView(h.send(.paused(.init(url: nil, stream: "new-socket")), seq: 2))
+        #expect(pause.event == .paused(.init(url: nil, stream: "new-socket")))
+    }
+
     @Test func aPauseBeforeAnySnapshotIsDroppedWithoutAResync() {
         var stream = SessionStream()
         #expect(stream.process(StreamFrame(seq: 7, .paused(.init(url: nil))), now: .now).isEmpty)

@@ -69,10 +69,12 @@ struct RelayEndpoints: Sendable {
         let agentToken: String?
     }
 
-    /// The two fields every stream frame must have before it is forwarded.
+    /// The two fields every stream frame must have before it is forwarded (and a snapshot's
+    /// connection id, for the pause the relay may send on the sharer's behalf).
     struct FrameHead: Decodable {
         let t: String
         let seq: Int?
+        let stream: String?
     }
 
     private func serveSharer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
@@ -108,9 +110,10 @@ struct RelayEndpoints: Sendable {
         // (tab closed, customer left the site, network gone) viewers are told the stream paused,
         // in sequence. The sharer's next snapshot ends the pause.
         var lastSeq: Int?
+        var stream: String?
         defer {
             if let lastSeq {
-                let paused = StreamFrame(seq: lastSeq + 1, .paused(.init(url: nil)))
+                let paused = StreamFrame(seq: lastSeq + 1, .paused(.init(url: nil, stream: stream)))
                 if let body = try? JSONEncoder().encode(paused) {
                     Task { try? await publishIngest(body, session: session.id, on: connection) }
                 }
@@ -138,6 +141,7 @@ struct RelayEndpoints: Sendable {
                 }
                 try await publishIngest(body, session: session.id, on: connection)
                 lastSeq = head.t == "paused" ? nil : seq
+                if head.t == "snapshot" { stream = head.stream }
             }
         }
     }

@@ -13,6 +13,8 @@ public struct SessionStream: Sendable {
     var mirror = NodeMirror()
     public private(set) var hasSnapshot = false
     private var expectedSeq = 0
+    /// The sharer connection of the current snapshot's sequence.
+    private var stream: String?
     private var viewSeq = 0
     private var lastResync: ContinuousClock.Instant?
     /// Since when this stream has wanted a snapshot (nil: it has one, or never asked).
@@ -36,15 +38,17 @@ public struct SessionStream: Sendable {
             var clean = snapshot
             clean.root = root
             hasSnapshot = true
+            stream = snapshot.stream
             waitingSince = nil
             expectedSeq = frame.seq + 1
             return [emit(.snapshot(clean))]
         }
         // A relay says `paused` for a sharer socket that went away, numbered after its last
         // frame. The customer's next page may have sent its snapshot first (another socket,
-        // perhaps another relay): a pause out of sequence is stale, and names no node, so it
-        // is dropped without asking for anything.
-        if case .paused = frame.event, !(hasSnapshot && frame.seq == expectedSeq) { return [] }
+        // perhaps another relay): a pause for another connection, or out of sequence, is
+        // stale, and names no node, so it is dropped without asking for anything.
+        if case let .paused(location) = frame.event,
+           !(hasSnapshot && frame.seq == expectedSeq && location.stream == stream) { return [] }
         guard hasSnapshot else { return resync("no snapshot yet", now: now) }
         guard frame.seq == expectedSeq else {
             // Frames after a gap may name nodes this mirror never saw: stop until a snapshot.

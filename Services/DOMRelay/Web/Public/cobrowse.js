@@ -223,7 +223,7 @@
     /** Starts watching a document or open shadow root for changes. */
     observe(root) {
       this.mutationObserver.observe(root, {
-        childList: true, subtree: true, attributes: true, characterData: true,
+        childList: true, subtree: true, attributes: true, attributeOldValue: true, characterData: true,
       });
     }
 
@@ -298,6 +298,7 @@
         if (id === undefined || isInside(record.target, fresh, mirror)) continue;
         if (record.type === 'attributes') {
           const value = record.target.getAttribute(record.attributeName);
+          if (value === record.oldValue && !attrs.has(`${id} ${record.attributeName}`)) continue; // set to what it was
           const sent = value === null ? null : attributeValue(record.target, record.attributeName, value);
           if (sent === undefined) continue;
           attrs.set(`${id} ${record.attributeName}`, { id, name: record.attributeName, value: sent });
@@ -445,7 +446,15 @@
       this.retryDelay = 500;
       this.closedForGood = false;
       this.pageHidden = false;
-      this.onPageHide = () => { this.pageHidden = true; };
+      // A page leaving for the back-forward cache keeps its sockets open unless told: close
+      // ours, so the relay tells the agent the customer is gone (paused) until they return.
+      this.onPageHide = () => {
+        this.pageHidden = true;
+        const socket = this.socket;
+        this.socket = null;
+        this.live = false;
+        if (socket) socket.close(1000, 'page hidden');
+      };
       this.onPageShow = (event) => {
         this.pageHidden = false;
         if (event.persisted && !this.closedForGood && !this.socket) this.connect({ t: 'resume' }); // back from bfcache
@@ -461,6 +470,8 @@
       return new Promise((resolve, reject) => {
         const socket = new WebSocket(relaySocketURL);
         this.socket = socket;
+        // Names this connection's sequences, so a late "paused" for an old socket is ignored.
+        this.streamID = Math.random().toString(36).slice(2, 12);
         let settled = false;
         socket.onopen = () => {
           const message = opening.t === 'resume'
@@ -565,7 +576,7 @@
       this.needsSnapshot = false;
       const root = this.observer.serializer.node(document.documentElement);
       const frame = {
-        t: 'snapshot', url: location.href, title: document.title,
+        t: 'snapshot', stream: this.streamID, url: location.href, title: document.title,
         doctype: document.doctype ? document.doctype.name : null,
         viewport: { w: window.innerWidth, h: window.innerHeight },
         scroll: { x: window.scrollX, y: window.scrollY },

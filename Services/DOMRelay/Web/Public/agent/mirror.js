@@ -1,0 +1,414 @@
+// The customer's page, rebuilt inside the sandboxed view iframe: keeps the id ↔ node map and
+// applies snapshots, mutations, form input and scroll frames to it. Never runs page code.
+
+const HTML_NS = 'http://www.w3.org/1999/xhtml';
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const MATHML_NS = 'http://www.w3.org/1998/Math/MathML';
+const XLINK_NS = 'http://www.w3.org/1999/xlink';
+const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+
+// Elements that would run code or replace the page; the filter already strips them, and a
+// comment stands in so that later frames naming them, or inserting before them, still fit.
+const INERT_TAGS = new Set([
+  'script', 'noscript', 'object', 'embed', 'applet', 'portal', 'base',
+  'set', 'animate', 'animatemotion', 'animatetransform',
+]);
+
+// SVG names are case-sensitive but arrive lower case; these are the ones that differ.
+const SVG_TAGS = new Map([
+  'altGlyph', 'altGlyphDef', 'altGlyphItem', 'animateColor', 'clipPath', 'feBlend', 'feColorMatrix',
+  'feComponentTransfer', 'feComposite', 'feConvolveMatrix', 'feDiffuseLighting', 'feDisplacementMap',
+  'feDistantLight', 'feDropShadow', 'feFlood', 'feFuncA', 'feFuncB', 'feFuncG', 'feFuncR',
+  'feGaussianBlur', 'feImage', 'feMerge', 'feMergeNode', 'feMorphology', 'feOffset', 'fePointLight',
+  'feSpecularLighting', 'feSpotLight', 'feTile', 'feTurbulence', 'foreignObject', 'glyphRef',
+  'linearGradient', 'radialGradient', 'textPath',
+].map((name) => [name.toLowerCase(), name]));
+
+const SVG_ATTRIBUTES = new Map([
+  'attributeName', 'attributeType', 'baseFrequency', 'baseProfile', 'calcMode', 'clipPathUnits',
+  'diffuseConstant', 'edgeMode', 'filterUnits', 'glyphRef', 'gradientTransform', 'gradientUnits',
+  'kernelMatrix', 'kernelUnitLength', 'keyPoints', 'keySplines', 'keyTimes', 'lengthAdjust',
+  'limitingConeAngle', 'markerHeight', 'markerUnits', 'markerWidth', 'maskContentUnits', 'maskUnits',
+  'numOctaves', 'pathLength', 'patternContentUnits', 'patternTransform', 'patternUnits', 'pointsAtX',
+  'pointsAtY', 'pointsAtZ', 'preserveAlpha', 'preserveAspectRatio', 'primitiveUnits', 'refX', 'refY',
+  'repeatCount', 'repeatDur', 'requiredExtensions', 'requiredFeatures', 'specularConstant',
+  'specularExponent', 'spreadMethod', 'startOffset', 'stdDeviation', 'stitchTiles', 'surfaceScale',
+  'systemLanguage', 'tableValues', 'targetX', 'targetY', 'textLength', 'viewBox', 'viewTarget',
+  'xChannelSelector', 'yChannelSelector', 'zoomAndPan',
+].map((name) => [name.toLowerCase(), name]));
+
+/** Whether an attribute may be set in the agent's browser (defence in depth behind the filter). */
+export function isSafeAttribute(tag, name, value) {
+  const lower = name.toLowerCase();
+  if (lower.startsWith('on') || lower === 'srcdoc' || lower === 'autoplay') return false;
+  // A <meta http-equiv> could refresh (navigate) the view or impose the customer's CSP on it.
+  if (tag === 'meta' && lower === 'http-equiv') return false;
+  if (value == null) return true;
+  // However disguised: case, control characters, spaces or line breaks inside the scheme.
+  const squeezed = String(value).replace(/[\u0000-\u0020\u007f]+/g, '').toLowerCase();
+  if (squeezed.startsWith('javascript:') || squeezed.startsWith('vbscript:')) return false;
+  const documentData = squeezed.startsWith('data:') && !(squeezed.startsWith('data:image/') && !squeezed.startsWith('data:image/svg'));
+  return !(documentData && URL_ATTRIBUTES.has(lower));
+}
+
+const URL_ATTRIBUTES = new Set(['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'poster', 'background', 'srcset']);
+
+/** Markup for the doctype of a fresh view document; no doctype means quirks mode, as on the page. */
+function doctypeMarkup(doctype) {
+  if (!doctype) return '';
+  const inner = String(doctype).replace(/^\s*<!doctype\s*/i, '').replace(/>\s*$/, '').replace(/[<>]/g, '');
+  return `<!DOCTYPE ${inner || 'html'}>`;
+}
+
+function isHTTPURL(text) {
+  try {
+    return ['http:', 'https:'].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
+export class Mirror {
+  #iframe;
+  #nodes = new Map();
+  #ids = new WeakMap();
+  /** The customer's last known element scroll positions, re-applied as late styles and images load. */
+  #elementScrolls = new Map();
+  #pageScroll = { x: 0, y: 0 };
+  #reapplyPending = false;
+  #onViewScroll;
+  // Fixed functions, so that adding them to a reused window again does not add them twice.
+  #onLoad = () => this.#reapplyScrollsSoon();
+  #onScroll = () => this.#onViewScroll();
+
+  /**
+   * @param {HTMLIFrameElement} iframe the sandboxed view (same origin, no scripts)
+   * @param {{onViewScroll?: () => void}} hooks called when the view's page scroll changes
+   */
+  constructor(iframe, { onViewScroll } = {}) {
+    this.#iframe = iframe;
+    this.#onViewScroll = onViewScroll ?? (() => {});
+  }
+
+  /** The view's current page scroll (it may differ from the customer's until content has loaded). */
+  get viewScroll() {
+    const view = this.#iframe.contentWindow;
+    return { x: view?.scrollX ?? 0, y: view?.scrollY ?? 0 };
+  }
+
+  /** The view's node for a sharer id (for debugging from the console). */
+  nodeById(id) { return this.#nodes.get(id) ?? null; }
+
+  /** An empty view (before the first snapshot of another session). */
+  clear() {
+    const doc = this.#iframe.contentDocument;
+    doc.open();
+    doc.write('<!DOCTYPE html>');
+    doc.close();
+    this.#nodes.clear();
+    this.#elementScrolls.clear();
+    this.#pageScroll = { x: 0, y: 0 };
+    this.#guard(doc);
+  }
+
+  /** Replaces the view with a snapshot's page. */
+  loadSnapshot(snapshot) {
+    const doc = this.#iframe.contentDocument;
+    // A fresh document: its doctype decides standards or quirks mode, like the customer's.
+    doc.open();
+    doc.write(doctypeMarkup(snapshot.doctype));
+    doc.close();
+    this.#nodes.clear();
+    this.#elementScrolls.clear();
+
+    const pending = [];
+    const root = this.#build(doc, snapshot.root, HTML_NS, pending);
+    if (root?.nodeType === Node.ELEMENT_NODE) doc.replaceChild(root, doc.documentElement);
+
+    const html = doc.documentElement;
+    let head = [...html.children].find((child) => child.localName === 'head');
+    if (!head) {
+      head = doc.createElement('head');
+      html.prepend(head);
+    }
+    // The customer's own <base> never arrives; this one makes relative URLs load from their site.
+    if (isHTTPURL(snapshot.url)) {
+      const base = doc.createElement('base');
+      base.setAttribute('href', snapshot.url);
+      head.prepend(base);
+    }
+    for (const css of snapshot.adoptedStyles ?? []) head.append(this.#adoptedStyle(doc, css));
+
+    this.#guard(doc);
+    this.#finish(pending);
+    this.#pageScroll = { x: Number(snapshot.scroll?.x) || 0, y: Number(snapshot.scroll?.y) || 0 };
+    this.#applyPageScroll();
+  }
+
+  /** Removes, then adds, then attributes, then texts; anything naming an unknown node is skipped. */
+  applyMutations(frame) {
+    for (const { id } of frame.removes ?? []) this.#remove(id);
+    for (const add of frame.adds ?? []) this.#add(add);
+    for (const change of frame.attrs ?? []) {
+      const node = this.#nodes.get(change.id);
+      if (node?.nodeType !== Node.ELEMENT_NODE) continue;
+      if (change.value == null) removeAttribute(node, change.name);
+      else setAttribute(node, change.name, change.value);
+    }
+    for (const change of frame.texts ?? []) {
+      const node = this.#nodes.get(change.id);
+      if (!node) continue;
+      if (node.nodeType === Node.TEXT_NODE || node.nodeType === Node.COMMENT_NODE) node.data = change.text ?? '';
+      else if (node.localName === 'style') node.textContent = change.text ?? '';
+    }
+  }
+
+  /** A form control's current value, checked state or selected options. */
+  applyInput(frame) {
+    const node = this.#nodes.get(frame.id);
+    if (node?.nodeType !== Node.ELEMENT_NODE) return;
+    if (Array.isArray(frame.selected) && node.options) {
+      const chosen = new Set(frame.selected);
+      [...node.options].forEach((option, index) => { option.selected = chosen.has(index); });
+    }
+    if (frame.value !== undefined && frame.value !== null) setValue(node, frame.value);
+    if (typeof frame.checked === 'boolean' && 'checked' in node) node.checked = frame.checked;
+  }
+
+  /** Follows the customer's scroll: id 0 is the page, any other id an element. */
+  applyScroll(frame) {
+    const position = { x: Number(frame.x) || 0, y: Number(frame.y) || 0 };
+    if (frame.id === 0) {
+      this.#pageScroll = position;
+      this.#applyPageScroll();
+      return;
+    }
+    const node = this.#nodes.get(frame.id);
+    if (node?.nodeType !== Node.ELEMENT_NODE) return;
+    this.#elementScrolls.set(frame.id, position);
+    scrollElement(node, position);
+  }
+
+  // MARK: Building
+
+  /** A DOM node for a serialized node (its subtree included), registered under its id. */
+  #build(doc, serialized, namespace, pending) {
+    if (!serialized || typeof serialized !== 'object') return null;
+    let node;
+    switch (serialized.type) {
+      case 'text':
+        node = doc.createTextNode(serialized.text ?? '');
+        break;
+      case 'comment':
+        node = doc.createComment(serialized.text ?? '');
+        break;
+      case 'element':
+        node = this.#buildElement(doc, serialized, namespace, pending);
+        break;
+      default:
+        return null;
+    }
+    if (typeof serialized.id === 'number') {
+      this.#nodes.set(serialized.id, node);
+      this.#ids.set(node, serialized.id);
+    }
+    return node;
+  }
+
+  #buildElement(doc, serialized, parentNamespace, pending) {
+    const tag = String(serialized.tag ?? '').toLowerCase();
+    if (!tag || INERT_TAGS.has(tag)) return doc.createComment(`cobrowse: ${tag || 'element'} not shown`);
+    const namespace = tag === 'svg' ? SVG_NS : tag === 'math' ? MATHML_NS : parentNamespace;
+    let element;
+    try {
+      element = namespace === HTML_NS
+        ? doc.createElement(tag)
+        : doc.createElementNS(namespace, namespace === SVG_NS ? (SVG_TAGS.get(tag) ?? tag) : tag);
+    } catch {
+      return doc.createComment(`cobrowse: <${tag}> not shown`);
+    }
+    for (const [name, value] of Object.entries(serialized.attrs ?? {})) setAttribute(element, name, value);
+
+    // Inside <foreignObject> (SVG) and MathML's text containers, HTML resumes.
+    const childNamespace = namespace === SVG_NS && tag === 'foreignobject' ? HTML_NS
+      : namespace === MATHML_NS && tag === 'annotation-xml' ? HTML_NS : namespace;
+    if (tag === 'style' && typeof serialized.text === 'string') {
+      element.textContent = serialized.text;
+    } else {
+      this.#appendChildren(doc, element, serialized.children, childNamespace, pending);
+    }
+    if (Array.isArray(serialized.shadow)) this.#attachShadow(doc, element, serialized, childNamespace, pending);
+
+    // Properties after the children: a <select> needs its options before its value.
+    if (serialized.value !== undefined && serialized.value !== null) setValue(element, serialized.value);
+    if (typeof serialized.checked === 'boolean' && 'checked' in element) element.checked = serialized.checked;
+    if (serialized.scroll && typeof serialized.id === 'number') {
+      pending.push({ id: serialized.id, element, position: { x: Number(serialized.scroll.x) || 0, y: Number(serialized.scroll.y) || 0 } });
+    }
+    return element;
+  }
+
+  #appendChildren(doc, parent, children, namespace, pending) {
+    if (!Array.isArray(children)) return;
+    for (const child of children) {
+      const node = this.#build(doc, child, namespace, pending);
+      if (node) parent.append(node);
+    }
+  }
+
+  #attachShadow(doc, host, serialized, namespace, pending) {
+    let root;
+    try {
+      root = host.shadowRoot ?? host.attachShadow({ mode: 'open' });
+    } catch {
+      // Not every element can host a shadow root; showing the content unstyled beats losing it.
+      this.#appendChildren(doc, host, serialized.shadow, namespace, pending);
+      return;
+    }
+    this.#appendChildren(doc, root, serialized.shadow, namespace, pending);
+    for (const css of serialized.adoptedStyles ?? []) root.append(this.#adoptedStyle(doc, css));
+  }
+
+  /** Constructed stylesheets become <style> elements after the others, where they cascade. */
+  #adoptedStyle(doc, css) {
+    const style = doc.createElement('style');
+    style.dataset.cobrowseAdopted = '';
+    style.textContent = String(css);
+    return style;
+  }
+
+  /** Scroll positions of new elements, once they are in the document and can scroll. */
+  #finish(pending) {
+    for (const { id, element, position } of pending) {
+      this.#elementScrolls.set(id, position);
+      scrollElement(element, position);
+    }
+  }
+
+  // MARK: Mutations
+
+  #remove(id) {
+    const node = this.#nodes.get(id);
+    if (!node) return;
+    this.#forget(node);
+    node.remove();
+  }
+
+  /** Drops a subtree's ids (its shadow roots included) from the map. */
+  #forget(node) {
+    const id = this.#ids.get(node);
+    if (id !== undefined && this.#nodes.get(id) === node) {
+      this.#nodes.delete(id);
+      this.#elementScrolls.delete(id);
+    }
+    for (const child of node.childNodes) this.#forget(child);
+    if (node.shadowRoot) for (const child of node.shadowRoot.childNodes) this.#forget(child);
+  }
+
+  /**
+   * One add, in list order: the filter only passes adds whose parent (and `next`, when given)
+   * it already knows at that point of the list, so the order is the sharer's.
+   */
+  #add(add) {
+    if (!add?.node) return;
+    const parent = this.#nodes.get(add.parent);
+    if (parent?.nodeType !== Node.ELEMENT_NODE) return;
+    if (this.#nodes.has(add.node.id)) this.#remove(add.node.id); // a move listed without its remove
+    const pending = [];
+    const node = this.#build(parent.ownerDocument, add.node, childNamespaceOf(parent), pending);
+    if (!node) return;
+    const next = add.next != null ? this.#nodes.get(add.next) : null;
+    // `next` may live in the host's shadow root: insert where it actually is.
+    const placed = next != null && (next.parentNode === parent || (parent.shadowRoot != null && next.parentNode === parent.shadowRoot));
+    try {
+      (placed ? next.parentNode : parent).insertBefore(node, placed ? next : null);
+    } catch {
+      this.#forget(node);
+      return;
+    }
+    this.#finish(pending);
+  }
+
+  // MARK: Scroll and safety
+
+  #applyPageScroll() {
+    this.#iframe.contentWindow?.scrollTo(this.#pageScroll.x, this.#pageScroll.y);
+    this.#onViewScroll();
+  }
+
+  /** Stylesheets and images change the page's height: scroll again where the customer is. */
+  #reapplyScrollsSoon() {
+    if (this.#reapplyPending) return;
+    this.#reapplyPending = true;
+    requestAnimationFrame(() => {
+      this.#reapplyPending = false;
+      this.#applyPageScroll();
+      for (const [id, position] of this.#elementScrolls) {
+        const node = this.#nodes.get(id);
+        if (node) scrollElement(node, position);
+      }
+    });
+  }
+
+  /**
+   * The view is read-only: no link, button or form acts, nothing can be typed. The sandbox
+   * (no scripts, no popups, no top navigation) is the first line; this covers navigation of the
+   * frame itself. document.open() drops listeners, so this runs for every new document.
+   */
+  #guard(doc) {
+    const stop = (event) => event.preventDefault();
+    for (const type of ['click', 'auxclick', 'dblclick', 'submit', 'beforeinput', 'dragstart', 'drop']) {
+      doc.addEventListener(type, stop, true);
+    }
+    doc.addEventListener('load', this.#onLoad, true);
+    doc.defaultView?.addEventListener('load', this.#onLoad);
+    doc.defaultView?.addEventListener('scroll', this.#onScroll, { passive: true });
+  }
+}
+
+function childNamespaceOf(parent) {
+  const namespace = parent.namespaceURI ?? HTML_NS;
+  if (namespace === SVG_NS && parent.localName === 'foreignObject') return HTML_NS;
+  if (namespace === MATHML_NS && parent.localName === 'annotation-xml') return HTML_NS;
+  return namespace === SVG_NS || namespace === MATHML_NS ? namespace : HTML_NS;
+}
+
+function setAttribute(element, name, value) {
+  const tag = element.localName.toLowerCase();
+  if (!isSafeAttribute(tag, name, value)) return;
+  try {
+    if (element.namespaceURI === SVG_NS) {
+      const lower = name.toLowerCase();
+      if (lower.startsWith('xlink:')) return element.setAttributeNS(XLINK_NS, `xlink:${lower.slice(6)}`, value);
+      if (lower.startsWith('xml:')) return element.setAttributeNS(XML_NS, `xml:${lower.slice(4)}`, value);
+      return element.setAttribute(SVG_ATTRIBUTES.get(lower) ?? name, value);
+    }
+    element.setAttribute(name, value);
+  } catch {
+    // Names that frameworks allow in templates but the DOM does not (e.g. "@click"): skip.
+  }
+}
+
+function removeAttribute(element, name) {
+  const lower = name.toLowerCase();
+  if (element.namespaceURI === SVG_NS) {
+    if (lower.startsWith('xlink:')) return element.removeAttributeNS(XLINK_NS, lower.slice(6));
+    if (lower.startsWith('xml:')) return element.removeAttributeNS(XML_NS, lower.slice(4));
+    return element.removeAttribute(SVG_ATTRIBUTES.get(lower) ?? name);
+  }
+  element.removeAttribute(name);
+}
+
+function setValue(element, value) {
+  if (!('value' in element)) return;
+  try {
+    element.value = String(value);
+  } catch {
+    // A file input refuses any value but ''.
+  }
+}
+
+function scrollElement(element, { x, y }) {
+  element.scrollLeft = x;
+  element.scrollTop = y;
+}

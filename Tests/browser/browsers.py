@@ -1,0 +1,129 @@
+"""Headless Chromium through Selenium, with the WebSocket frames each browser saw.
+
+Every browser logs DevTools network events (`goog:loggingPrefs` performance), so the frames its
+pages sent and received over WebSockets can be checked afterwards. Reading Chrome's log drains it,
+so `Browser.frames()` keeps everything it has read.
+"""
+
+import json
+import os
+import time
+
+from selenium import webdriver
+from selenium.common.exceptions import JavascriptException, WebDriverException
+from selenium.webdriver.chrome.service import Service as DriverService
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+WAIT = 20.0
+
+
+class WaitTimeout(AssertionError):
+    pass
+
+
+def wait_for(what, probe, check=bool, within=WAIT, interval=0.1):
+    """Polls `probe()` until `check(value)` holds and returns that value. After `within` seconds
+    fails with `what` and the last value seen (or the last script error)."""
+    deadline = time.monotonic() + within
+    last = "(never probed)"
+    while True:
+        try:
+            value = probe()
+            if check(value):
+                return value
+            last = value
+        except JavascriptException as error:
+            last = f"(script error: {error.msg})"
+        if time.monotonic() >= deadline:
+            shown = last if not isinstance(last, str) or len(last) < 1500 else last[:1500] + "…"
+            raise WaitTimeout(f"{what} (waited {within:.0f} s); last seen: {shown!r}")
+        time.sleep(interval)
+
+
+class Frame:
+    """One WebSocket frame seen by a browser."""
+
+    def __init__(self, direction, url, payload, opcode):
+        self.direction = direction  # "sent" or "received"
+        self.url = url
+        self.payload = payload
+        self.opcode = opcode
+
+    def json(self):
+        try:
+            return json.loads(self.payload)
+        except ValueError:
+            return None
+
+
+class Browser:
+    """One Chromium with its own profile; `role` names it in messages and screenshots."""
+
+    def __init__(self, role):
+        self.role = role
+        options = webdriver.ChromeOptions()
+        for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900") + tuple(os.environ.get("COBROWSE_TEST_CHROME_ARGS", "").split()):
+            options.add_argument(argument)
+        if os.path.exists("/usr/bin/chromium"):
+            options.binary_location = "/usr/bin/chromium"
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+        self.driver = webdriver.Chrome(service=DriverService(CHROMEDRIVER), options=options)
+        self._sockets = {}  # requestId -> url
+        self._frames = []
+        self._console = []
+
+    # ---- logs -------------------------------------------------------------------------
+
+    def _drain(self):
+        try:
+            entries = self.driver.get_log("performance")
+        except WebDriverException:
+            return
+        for entry in entries:
+            try:
+                message = json.loads(entry["message"])["message"]
+            except (KeyError, ValueError):
+                continue
+            method = message.get("method", "")
+            params = message.get("params", {})
+            if method == "Network.webSocketCreated":
+                self._sockets[params.get("requestId")] = params.get("url", "")
+            elif method in ("Network.webSocketFrameReceived", "Network.webSocketFrameSent"):
+                response = params.get("response", {})
+                self._frames.append(Frame("received" if method.endswith("Received") else "sent",
+                                          self._sockets.get(params.get("requestId"), ""),
+                                          response.get("payloadData", ""), response.get("opcode")))
+
+    def frames(self, direction=None):
+        """Every WebSocket frame this browser sent or received so far (text payloads)."""
+        self._drain()
+        return [frame for frame in self._frames if direction is None or frame.direction == direction]
+
+    def console(self):
+        """The browser console's messages so far."""
+        try:
+            self._console.extend(self.driver.get_log("browser"))
+        except WebDriverException:
+            pass
+        return [f"{entry.get('level')}: {entry.get('message')}" for entry in self._console]
+
+    # ---- pages ------------------------------------------------------------------------
+
+    def get(self, url):
+        self.driver.get(url)
+
+    def js(self, script, *args):
+        return self.driver.execute_script(script, *args)
+
+    def screenshot(self, path):
+        try:
+            self.driver.save_screenshot(path)
+            return path
+        except WebDriverException:
+            return None
+
+    def quit(self):
+        try:
+            self.driver.quit()
+        except Exception:
+            pass

@@ -1,0 +1,255 @@
+"""The services under test: a fresh RabbitMQ virtual host and real processes on free ports.
+
+A `Stack` owns one isolated virtual host on the private test broker (created through the
+management API, deleted at the end), a session-registry, a masking-filter and two dom-relay
+instances (A and B) in dev mode. Every process logs to its own file under `.run/browser-tests/`
+and is stopped (SIGTERM, then SIGKILL after 5 s) by `Stack.stop()`, which `run.py` calls in a
+`finally`; should this Python process die without that, the kernel sends the children SIGTERM
+(PR_SET_PDEATHSIG), so no service outlives the run.
+"""
+
+import base64
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+TOKEN_SECRET = "test-secret-for-the-contact-center-only"
+READY_WITHIN = 60.0
+STOP_GRACE = 5.0
+
+
+def web_root():
+    """Only for working on the browser code: COBROWSE_TEST_WEB_ROOT=Services/DOMRelay/Web makes
+    the relays serve that folder instead of their bundled copy. deploy/local/test never sets it:
+    the tests check what the relay ships."""
+    root = os.environ.get("COBROWSE_TEST_WEB_ROOT", "")
+    return os.path.abspath(root) if root else ""
+
+
+class StackError(Exception):
+    """The test environment could not be set up (broker, process, port)."""
+
+
+def environment(name):
+    value = os.environ.get(name, "")
+    if not value:
+        raise StackError(f"{name} is not set: run the browser tests through deploy/local/test "
+                         "(or export COBROWSE_TEST_AMQP_URL, COBROWSE_TEST_MANAGEMENT_URL, COBROWSE_BIN_DIR)")
+    return value
+
+
+def free_port():
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http_get(url, timeout=5.0):
+    """(status, body) of a GET; status None if nothing answered."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url), timeout=timeout) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode("utf-8", "replace")
+    except (urllib.error.URLError, OSError):
+        return None, ""
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the test runner dies, however it dies."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class Service:
+    """One executable from COBROWSE_BIN_DIR, started with a minimal environment."""
+
+    def __init__(self, name, executable, log_dir, env):
+        self.name = name
+        self.port = free_port()
+        self.log_path = os.path.join(log_dir, f"{name}.log")
+        full_env = {
+            "PATH": "/usr/bin:/bin",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.port),
+            "LOG_LEVEL": "info",
+            "INSTANCE_ID": name,
+        }
+        full_env.update(env)
+        binary = os.path.join(environment("COBROWSE_BIN_DIR"), executable)
+        if not os.access(binary, os.X_OK):
+            raise StackError(f"{binary} is missing: build first (swift build)")
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen([binary], env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def get(self, path, timeout=5.0):
+        return http_get(self.base_url + path, timeout)
+
+    def wait_ready(self, within=READY_WITHIN):
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise StackError(f"{self.name} exited with status {self.process.returncode} before it was ready;"
+                                 f" log:\n{self.tail(40)}")
+            if self.get("/ready", timeout=2.0)[0] == 200:
+                return
+            time.sleep(0.1)
+        raise StackError(f"{self.name} was not ready within {within:.0f} s; log:\n{self.tail(40)}")
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except OSError:
+            return 0
+
+    def tail(self, lines=30, since=0):
+        """The last `lines` lines the service logged after byte offset `since`."""
+        try:
+            with open(self.log_path, "rb") as handle:
+                handle.seek(since)
+                text = handle.read().decode("utf-8", "replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+class Management:
+    """The broker's management API (basic auth with the AMQP URL's user)."""
+
+    def __init__(self):
+        self.base = environment("COBROWSE_TEST_MANAGEMENT_URL").rstrip("/")
+        amqp = urllib.parse.urlsplit(environment("COBROWSE_TEST_AMQP_URL"))
+        self.amqp = amqp
+        self.user = urllib.parse.unquote(amqp.username or "guest")
+        self.password = urllib.parse.unquote(amqp.password or "guest")
+
+    def request(self, method, path, body=None):
+        request = urllib.request.Request(self.base + path, method=method,
+                                         data=None if body is None else json.dumps(body).encode())
+        credentials = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
+        request.add_header("Authorization", "Basic " + credentials)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except (urllib.error.URLError, OSError) as error:
+            raise StackError(f"the broker's management API ({self.base}) did not answer: {error}") from error
+
+    def create_vhost(self, name):
+        quoted = urllib.parse.quote(name, safe="")
+        for path, body in ((f"/api/vhosts/{quoted}", {}),
+                           (f"/api/permissions/{quoted}/{urllib.parse.quote(self.user, safe='')}",
+                            {"configure": ".*", "write": ".*", "read": ".*"})):
+            status = self.request("PUT", path, body)
+            if status not in (200, 201, 204):
+                raise StackError(f"management API PUT {path} answered {status}")
+        netloc = self.amqp.netloc
+        return urllib.parse.urlunsplit((self.amqp.scheme, netloc, "/" + quoted, "", ""))
+
+    def delete_vhost(self, name):
+        self.request("DELETE", f"/api/vhosts/{urllib.parse.quote(name, safe='')}")
+
+
+class Stack:
+    """registry + filter + relays A and B on one fresh virtual host."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.services = []
+        self.management = Management()
+        self.vhost = f"browser-tests.{uuid.uuid4().hex[:8]}"
+        self.vhost_created = False
+        self.temp = tempfile.mkdtemp(prefix="cobrowse-browser-tests-")
+        self.amqp_url = None
+        self.relay_a = self.relay_b = None
+
+    def start(self):
+        self.amqp_url = self.management.create_vhost(self.vhost)
+        self.vhost_created = True
+        self.registry = self._start("session-registry", "session-registry", {
+            "REGISTRY_DATABASE": os.path.join(self.temp, "registry.sqlite"),
+            "TOKEN_HS256_SECRET": TOKEN_SECRET,
+        })
+        self.filter = self._start("masking-filter", "masking-filter", {})
+        self.relay_a = self.start_relay("dom-relay-A")
+        self.relay_b = self.start_relay("dom-relay-B")
+        for service in self.services:
+            service.wait_ready()
+        return self
+
+    def start_relay(self, name, dev_mode=True, wait=False):
+        # The dev token endpoints sign with the registry's secret.
+        env = {"DEV_MODE": "1", "DEV_TOKEN_SECRET": TOKEN_SECRET} if dev_mode else {}
+        if web_root():
+            env["WEB_ROOT"] = web_root()
+        relay = self._start(name, "dom-relay", env)
+        if wait:
+            relay.wait_ready()
+        return relay
+
+    def _start(self, name, executable, env):
+        env = dict(env, AMQP_URL=self.amqp_url)
+        service = Service(name, executable, self.log_dir, env)
+        self.services.append(service)
+        return service
+
+    def stop_service(self, service):
+        service.stop()
+        if service in self.services:
+            self.services.remove(service)
+
+    def log_marks(self):
+        return {service.name: service.log_size() for service in self.services}
+
+    def log_tails(self, marks=None, lines=25):
+        """Each service's log since `marks` (what this test caused), last `lines` lines each."""
+        parts = []
+        for service in self.services:
+            since = (marks or {}).get(service.name, 0)
+            text = service.tail(lines, since)
+            parts.append(f"--- {service.name} ({service.log_path}) ---\n{text or '(nothing new)'}")
+        return "\n".join(parts)
+
+    def stop(self):
+        for service in reversed(self.services):
+            try:
+                service.stop()
+            except Exception:  # keep stopping the others
+                pass
+        shutil.rmtree(self.temp, ignore_errors=True)
+        if self.vhost_created:
+            try:
+                self.management.delete_vhost(self.vhost)
+            except StackError:
+                pass
