@@ -72,6 +72,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CobrowseProtocol", path: "Shared/CobrowseProtocol", swiftSettings: swiftSettings),
+        // The masking rules file, the CSS selector matcher, reloading; shared by relay and filter.
+        .target(
+            name: "MaskingRules",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Shared/MaskingRules",
+            swiftSettings: swiftSettings
+        ),
         // The contact center's JWT claims, and a signer for dev mode and tests.
         .target(
             name: "CobrowseTokens",
@@ -82,7 +89,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "AMQP", "CobrowseProtocol",
+                "AMQP", "CobrowseProtocol", "MaskingRules",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -109,12 +116,14 @@ let package = Package(
                 swiftSettings: swiftSettings),
     ]
     + service("DOMRelay", product: "dom-relay", dependencies: serviceDependencies + [
-        "CobrowseTokens", "RelayWeb",
+        "CobrowseTokens", "RelayWeb", "MaskingRules",
         .product(name: "Metrics", package: "swift-metrics"),
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
     ])
-    + service("MaskingFilter", product: "masking-filter", dependencies: serviceDependencies)
+    + service("MaskingFilter", product: "masking-filter", dependencies: serviceDependencies + [
+        "MaskingRules", .product(name: "Metrics", package: "swift-metrics"),
+    ])
     + service("InteractionWatch", product: "interaction-watch", dependencies: serviceDependencies)
     + [
         // A plain rabbitmq-c publish/consume loop: the baseline the Swift client is measured against.
@@ -159,7 +168,12 @@ let package = Package(
         ),
         .testTarget(
             name: "MaskingFilterTests",
-            dependencies: ["MaskingFilter", "CobrowseProtocol", "ServiceKit", "AMQP", "TestSupport"],
+            dependencies: ["MaskingFilter", "MaskingRules", "CobrowseProtocol", "ServiceKit", "AMQP", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MaskingRulesTests",
+            dependencies: ["MaskingRules"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

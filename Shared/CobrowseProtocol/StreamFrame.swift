@@ -23,6 +23,9 @@ public struct DOMNode: Sendable, Codable, Equatable {
     public var shadow: [DOMNode]?
     /// CSS of the shadow root's adopted (constructed) stylesheets.
     public var adoptedStyles: [String]?
+    /// Rendered size, sent for blocked elements and masked images so the agent sees a box
+    /// of the same size in their place.
+    public var rect: Size?
 
     public init(id: Int, type: Kind, tag: String? = nil, attrs: [String: String]? = nil, children: [DOMNode]? = nil,
                 text: String? = nil, value: String? = nil, checked: Bool? = nil) {

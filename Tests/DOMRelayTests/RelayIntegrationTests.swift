@@ -290,3 +290,61 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         #expect(relay.log.contains("DEV_TOKEN_SECRET"))
     }
 }
+
+@Suite struct RelayMaskingRulesTests {
+    @Test func aPageGetsTheRulesForItsURLAndItsSiteMayReadThem() async throws {
+        let url = try await TestBroker.isolatedVirtualHost("relay-rules")
+        let path = NSTemporaryDirectory() + "rules-\(UUID()).json"
+        try #"""
+        {"version": 1, "maskPlaceholders": true, "rules": [
+          {"site": "*", "mask": [".secret"], "noAgent": ["#delete"]},
+          {"site": "https://shop.example", "urls": ["/checkout*"], "mask": ["#card"], "maskImages": ["img.id"], "block": ["#chat"]},
+          {"site": "https://other.example", "mask": ["#other"]}
+        ]}
+        """#.write(toFile: path, atomically: true, encoding: .utf8)
+        let relay = try await ServiceProcess.ready("dom-relay", environment: [
+            "AMQP_URL": url, "MASKING_RULES": path, "ALLOWED_ORIGINS": "https://shop.example",
+        ])
+        defer { Task { _ = await relay.terminate() } }
+
+        let page = "https://shop.example/checkout/pay?step=2".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let answer = try #require(await relay.get("/cobrowse/rules?url=\(page)", headers: ["Origin": "https://shop.example"]))
+        let rules = try #require(try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])
+        #expect(rules["mask"] as? [String] == [".secret", "#card"])
+        #expect(rules["maskImages"] as? [String] == ["img.id"])
+        #expect(rules["block"] as? [String] == ["#chat"])
+        #expect(rules["noAgent"] as? [String] == ["#delete"])
+        #expect(rules["maskPlaceholders"] as? Bool == true)
+
+        let home = "https://shop.example/".addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let other = try #require(await relay.get("/cobrowse/rules?url=\(home)"))
+        #expect(other.body.contains("\".secret\"") && !other.body.contains("#card"))
+        #expect(await relay.get("/cobrowse/rules")?.status == 400)
+    }
+
+    @Test func theAgentConsoleIsServedUnderAStrictContentSecurityPolicy() async throws {
+        let url = try await TestBroker.isolatedVirtualHost("relay-csp")
+        let relay = try await ServiceProcess.ready("dom-relay", environment: ["AMQP_URL": url])
+        defer { Task { _ = await relay.terminate() } }
+        let (status, policy) = try headerOf("Content-Security-Policy", "http://127.0.0.1:\(relay.httpPort)/agent/")
+        #expect(status == "200")
+        #expect(policy.contains("script-src 'self'") && policy.contains("object-src 'none'") && policy.contains("form-action 'none'"))
+        #expect(!policy.contains("unsafe-eval") && !policy.contains("script-src *"))
+    }
+
+    /// The status and one header of a GET, through curl (URLSession hides some headers).
+    func headerOf(_ name: String, _ url: String) throws -> (String, String) {
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        curl.arguments = ["-s", "-D", "-", "-o", "/dev/null", url]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        curl.waitUntilExit()
+        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\r\n")
+        let status = lines.first?.split(separator: " ").dropFirst().first.map(String.init) ?? ""
+        let value = lines.first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
+            .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) } ?? ""
+        return (status, value)
+    }
+}

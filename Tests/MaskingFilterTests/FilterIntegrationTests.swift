@@ -18,8 +18,9 @@ final class FilterFixture: @unchecked Sendable {
     }
 
     @discardableResult
-    func startFilter() async throws -> ServiceProcess {
-        let filter = try await ServiceProcess.ready("masking-filter", environment: ["AMQP_URL": url, "INSTANCE_ID": "filter-\(filters.count)"])
+    func startFilter(_ environment: [String: String] = [:]) async throws -> ServiceProcess {
+        let filter = try await ServiceProcess.ready("masking-filter", environment: environment.merging(
+            ["AMQP_URL": url, "INSTANCE_ID": "filter-\(filters.count)"]) { $1 })
         filters.append(filter)
         return filter
     }

@@ -4,6 +4,11 @@ import Foundation
 import Testing
 
 /// One session's stream through the filter, driven frame by frame with an explicit clock.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
 @Suite struct SessionStreamTests {
     typealias Output = SessionStream.Output
     typealias Mutations = StreamEvent.Mutations
@@ -31,7 +36,7 @@ import Testing
 
     /// What viewers must get for `page()`.
     static func maskedPage() -> DOMNode {
-        var password = DOMNode.element(4, "input", ["id": "pw", "type": "password", "value": "****"])
+        var password = DOMNode.element(4, "input", ["id": "pw", "type": "password", "value": "****", "data-cb-masked": ""])
         password.value = "****"
         var user = DOMNode.element(9, "input", ["id": "user", "type": "text", "value": "alice"])
         user.value = "alice"
@@ -414,8 +419,15 @@ import Testing
     @Test func turningATextInputIntoAPasswordMasksLaterValues() throws {
         var h = Harness()
         h.sendSnapshot()
-        let change = try Self.mutations(h.send(.mutations(Mutations(attrs: [.init(id: 9, name: "type", value: "password")]))))
-        #expect(change.attrs == [.init(id: 9, name: "type", value: "password")])
+        let outputs = h.send(.mutations(Mutations(attrs: [.init(id: 9, name: "type", value: "password")])))
+        // The change, then the field's current value ("alice") re-sent masked.
+        let frames = Self.views(outputs)
+        try #require(frames.count == 2, "\(outputs)")
+        guard case let .mutations(change) = frames[0].event else { throw Failure("expected mutations, got \(frames[0])") }
+        #expect(Set(change.attrs.map(\.name)) == ["value", "data-cb-masked", "type"])
+        #expect(change.attrs.contains(.init(id: 9, name: "value", value: "****")))
+        #expect(!change.attrs.contains { $0.value == "alice" })
+        #expect(frames[1].event == .input(.init(id: 9, value: "****")))
         #expect(try Self.input(h.send(.input(.init(id: 9, value: "s3cret")))).value == "****")
     }
 
@@ -446,11 +458,12 @@ import Testing
         var h = Harness()
         h.sendSnapshot()
         // The value comes first in the batch, the type change second.
-        let batch = try Self.mutations(h.send(.mutations(Mutations(attrs: [
+        let outputs = h.send(.mutations(Mutations(attrs: [
             .init(id: 9, name: "value", value: "s3cret"), .init(id: 9, name: "type", value: "password"),
-        ]))))
+        ])))
+        guard case let .mutations(batch)? = Self.views(outputs).first?.event else { throw Failure("expected mutations, got \(outputs)") }
         #expect(batch.attrs.contains(.init(id: 9, name: "value", value: "****")))
-        #expect(!batch.attrs.contains { $0.value == "s3cret" })
+        #expect(try !Self.json(outputs).contains { $0.contains("s3cret") || $0.contains("alice") })
     }
 
     @Test func anAddedNodeReusingAKnownIdCannotOverwriteIt() throws {

@@ -90,26 +90,6 @@ import Testing
 
     // MARK: isSensitive
 
-    @Test(arguments: [
-        ("input", "type", "password"),
-        ("INPUT", "type", "password"),
-        ("input", "TYPE", "password"),
-        ("input", "type", "PassWord"),
-        ("Input", "Type", "PASSWORD"),
-    ])
-    func passwordInputsAreSensitiveInAnyCase(tag: String, attribute: String, value: String) {
-        #expect(StreamSanitizer.isSensitive(tag: tag, attrs: [attribute: value]))
-    }
-
-    @Test func textInputsAndOtherElementsAreNotSensitive() {
-        #expect(!StreamSanitizer.isSensitive(tag: "input", attrs: ["type": "text"]))
-        #expect(!StreamSanitizer.isSensitive(tag: "input", attrs: [:]))
-        #expect(!StreamSanitizer.isSensitive(tag: "input", attrs: nil))
-        #expect(!StreamSanitizer.isSensitive(tag: "div", attrs: ["type": "password"]))
-        #expect(!StreamSanitizer.isSensitive(tag: "textarea", attrs: ["type": "password"]))
-        #expect(!StreamSanitizer.isSensitive(tag: nil, attrs: ["type": "password"]))
-    }
-
     // MARK: mask
 
     @Test func maskIsFourAsterisks() {
@@ -118,26 +98,19 @@ import Testing
 
     @Test(arguments: [1, 4, 5, 100])
     func anyNonEmptyValueMasksToTheSameFixedMask(length: Int) {
-        let value = String(repeating: "a", count: length)
-        #expect(StreamSanitizer.masked(value) == "****")
+        #expect(StreamSanitizer.mask(ifNotEmpty: String(repeating: "a", count: length)) == "****")
+        #expect(StreamSanitizer.maskText(String(repeating: "a", count: length)) == "****")
     }
 
-    @Test func emptyValueStaysEmptyAndNilStaysNil() {
-        #expect(StreamSanitizer.masked("") == "")
-        #expect(StreamSanitizer.masked(nil) == nil)
+    @Test func emptyValuesAndLayoutWhitespaceStayAsTheyAre() {
+        #expect(StreamSanitizer.mask(ifNotEmpty: "") == "")
+        #expect(StreamSanitizer.maskText("\n   \t") == "\n   \t")
+        #expect(StreamSanitizer.maskText(" 4111 ") == "****")
     }
 
-    // MARK: clean
-
-    @Test func cleanMasksTheValueAttributeOfSensitiveElementsOnly() {
-        let attrs = ["type": "password", "VALUE": "hunter2", "class": "pw"]
-        #expect(StreamSanitizer.clean(attrs, sensitive: true) == ["type": "password", "VALUE": "****", "class": "pw"])
-        #expect(StreamSanitizer.clean(["value": "hello"], sensitive: false) == ["value": "hello"])
-    }
-
-    @Test func cleanRemovesRefusedAttributes() {
-        let attrs = ["onclick": "steal()", "href": "javascript:steal()", "class": "link", "srcdoc": "<script>"]
-        #expect(StreamSanitizer.clean(attrs, sensitive: false) == ["class": "link"])
-        #expect(StreamSanitizer.clean(nil, sensitive: true) == nil)
+    @Test func framesNeverCarryTheSourceOfNestedFrames() {
+        #expect(!StreamSanitizer.allows(attribute: "src", value: "https://shop.example/account", on: "iframe"))
+        #expect(!StreamSanitizer.allows(attribute: "SRC", value: "/inbox", on: "frame"))
+        #expect(StreamSanitizer.allows(attribute: "src", value: "/logo.png", on: "img"))
     }
 }

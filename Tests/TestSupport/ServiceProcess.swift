@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -32,10 +33,23 @@ public final class ServiceProcess: @unchecked Sendable {
             self.lock.withLock { self.collected.append(data) }
         }
         try process.run()
+        Self.started(process.processIdentifier)
     }
 
     deinit {
         if process.isRunning { process.terminate() }
+    }
+
+    /// Every service a test started, so none outlives the test process: tests stop theirs in
+    /// unawaited cleanup tasks that may never run once the last test returns.
+    private static let children = Mutex<Set<pid_t>>([])
+
+    private static func started(_ pid: pid_t) {
+        let first = children.withLock { pids in
+            defer { pids.insert(pid) }
+            return pids.isEmpty
+        }
+        if first { atexit { ServiceProcess.children.withLock { pids in pids.forEach { kill($0, SIGTERM) } } } }
     }
 
     /// Everything the process wrote so far (stdout and stderr).
@@ -81,6 +95,7 @@ public final class ServiceProcess: @unchecked Sendable {
             process.interrupt()
             return nil
         }
+        _ = Self.children.withLock { $0.remove(process.processIdentifier) }
         return process.terminationStatus
     }
 

@@ -21,7 +21,7 @@ public struct RelayConfiguration: Sendable {
     public static let webRoot = EnvironmentVariable(
         "WEB_ROOT", default: "",
         "Folder with `Public/` and `Demo/` to serve instead of the relay's bundled copy (e.g. `Services/DOMRelay/Web` while working on the SDK).")
-    public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot]
+    public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, MaskingRulesConfiguration.variable]
 
     public var allowedOrigins: Set<String>
     public var maxFrameBytes: Int
@@ -72,7 +72,8 @@ public enum DOMRelayService {
             logger.warning("DEV_MODE=1: serving /demo/ and token endpoints that sign as the contact center; never in production")
             devTokens = await ContactCenterTokens.hs256(secret)
         }
-        let web = RelayWebRoutes(devTokens: devTokens, webRoot: relay.webRoot)
+        let rules = try MaskingRulesConfiguration.load(configuration.environment)
+        let web = RelayWebRoutes(rules: rules, allowsOrigin: endpoints.allows(origin:host:), devTokens: devTokens, webRoot: relay.webRoot)
         return ServiceParts(
             addRoutes: { router in
                 endpoints.addRefusals(to: router)
@@ -81,6 +82,9 @@ public enum DOMRelayService {
             addWebSocketRoutes: { router in endpoints.add(to: router) },
             maxWebSocketFrame: relay.maxFrameBytes,
             work: { connection in
+                // Rules reload beside the sockets (the relay hands each page its current rules).
+                let watcher = Task { await rules.watch(logger: logger) }
+                defer { watcher.cancel() }
                 // This instance's own queue: a slow relay drops its oldest frames (viewers resync)
                 // rather than growing without bound.
                 let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive(arguments: [

@@ -2,13 +2,18 @@ import CobrowseProtocol
 import CobrowseTokens
 import Foundation
 import Hummingbird
+import MaskingRules
 import RelayWeb
 import ServiceKit
 
-/// What the relay serves over plain HTTP: the sharer SDK (`/cobrowse.js`) and the agent console
-/// (`/agent/`) always; in dev mode also the demo shop (`/demo/`) and two token endpoints that
-/// stand in for a contact center. Without dev mode those paths do not exist (404).
+/// What the relay serves over plain HTTP: the sharer SDK (`/cobrowse.js`), the masking rules of
+/// a page (`/cobrowse/rules?url=`) and the agent console (`/agent/`, under a strict CSP)
+/// always; in dev mode also the demo shop (`/demo/`) and two token endpoints that stand in for
+/// a contact center. Without dev mode those paths do not exist (404).
 struct RelayWebRoutes: Sendable {
+    let rules: MaskingRulesSource
+    /// Which page origins may read the rules (the same as may open sockets).
+    let allowsOrigin: @Sendable (_ origin: String, _ host: String?) -> Bool
     /// Present only in dev mode: signs tokens as the contact center would.
     let devTokens: ContactCenterTokens?
     /// Where the browser code is read from (`WEB_ROOT`; nil: the relay's bundled copy).
@@ -17,6 +22,20 @@ struct RelayWebRoutes: Sendable {
     func add(to router: Router<BasicRequestContext>) {
         // `no-cache`: browsers revalidate, so a new SDK reaches every customer's next page.
         let revalidate = CacheControl([(MediaType(type: .any), [.noCache])])
+        router.add(middleware: ConsolePolicy())
+        router.get("/cobrowse/rules") { request, _ -> Response in
+            guard let url = request.uri.queryParameters["url"].map(String.init), URL(string: url)?.host != nil else {
+                throw HTTPError(.badRequest, message: "say which page: /cobrowse/rules?url=<the page's absolute URL>")
+            }
+            var response = jsonResponse(.ok, rules.rules.page(for: url))
+            response.headers[.cacheControl] = "no-store"
+            // The SDK runs on the customer's site: its origin may read this if it may open sockets.
+            if let origin = request.headers[.origin], allowsOrigin(origin, request.head.authority) {
+                response.headers[.accessControlAllowOrigin] = origin
+                response.headers[.vary] = "Origin"
+            }
+            return response
+        }
         let folders = WebAssets.folders(root: webRoot)
         router.add(middleware: FileMiddleware(folders.public, cacheControl: revalidate, searchForIndexHtml: true))
         guard let devTokens else { return }
@@ -49,6 +68,25 @@ struct RelayWebRoutes: Sendable {
     private static func token(_ token: String) -> Response {
         var response = jsonResponse(.ok, ["token": token])
         response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}
+
+/// The agent console runs only its own scripts, and what it rebuilds of the customer's page
+/// (in a frame that inherits this policy) may load styles, images and fonts but run nothing,
+/// submit nothing and open nothing. The frame's sandbox is the first line; this is the second.
+struct ConsolePolicy<Context: RequestContext>: RouterMiddleware {
+    static var policy: String {
+        [
+            "default-src 'self'", "script-src 'self'", "object-src 'none'", "form-action 'none'",
+            "style-src * 'unsafe-inline'", "img-src * data: blob:", "font-src * data:", "media-src *",
+            "connect-src 'self'", "frame-src 'self'", "base-uri http: https:",
+        ].joined(separator: "; ")
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        if request.uri.path.hasPrefix("/agent") { response.headers[.contentSecurityPolicy] = Self.policy }
         return response
     }
 }

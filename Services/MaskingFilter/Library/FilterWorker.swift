@@ -2,6 +2,7 @@ import AMQP
 import CobrowseProtocol
 import Foundation
 import Logging
+import MaskingRules
 import Metrics
 import ServiceKit
 
@@ -11,21 +12,24 @@ import ServiceKit
 public struct FilterWorker: Sendable {
     let connection: AMQPConnection
     let logger: Logger
+    let rules: MaskingRulesSource
     let shards: [String]
     /// A session without frames for this long is forgotten (its viewers will ask for a resync).
     let idleEviction: Duration
 
     static let forwarded = Counter(label: "cobrowse_filter_frames_total", dimensions: [("result", "forwarded")])
     static let resyncs = Counter(label: "cobrowse_filter_resync_requests_total")
+    static let maskedElements = Counter(label: "cobrowse_filter_masked_elements_total")
     static func dropped(_ reason: String) -> Counter {
         Counter(label: "cobrowse_filter_frames_total", dimensions: [("result", "dropped"), ("reason", reason)])
     }
 
-    public init(connection: AMQPConnection, logger: Logger,
+    public init(connection: AMQPConnection, logger: Logger, rules: MaskingRulesSource,
                 shards: [String] = (0..<CobrowseTopology.ingestShardCount).map(CobrowseTopology.ingestShardQueue),
                 idleEviction: Duration = .seconds(1800)) {
         self.connection = connection
         self.logger = logger
+        self.rules = rules
         self.shards = shards
         self.idleEviction = idleEviction
     }
@@ -49,6 +53,8 @@ public struct FilterWorker: Sendable {
         struct Tracked {
             var stream = SessionStream()
             var lastSeen: ContinuousClock.Instant
+            /// The rules generation its snapshot was masked under.
+            var rulesGeneration: Int
         }
         var sessions: [SessionID: Tracked] = [:]
         let decoder = JSONDecoder(), encoder = JSONEncoder()
@@ -76,8 +82,14 @@ public struct FilterWorker: Sendable {
             for try await item in work {
                 let now = ContinuousClock.now
                 guard case let .delivery(delivery) = item else {
+                    let generation = rules.generation
                     for (session, var tracked) in sessions {
-                        let outputs = tracked.stream.retryResync(now: now)
+                        var outputs: [SessionStream.Output] = []
+                        if tracked.rulesGeneration != generation {
+                            tracked.rulesGeneration = generation
+                            outputs = tracked.stream.rulesChanged(now: now)
+                        }
+                        outputs += tracked.stream.retryResync(now: now)
                         guard !outputs.isEmpty else { continue }
                         sessions[session] = tracked
                         try await publish(outputs, session: session, encoder: encoder)
@@ -94,8 +106,15 @@ public struct FilterWorker: Sendable {
                     logger.debug("dropped malformed frame", metadata: ["session": "\(session)"])
                     continue
                 }
-                var tracked = sessions[session] ?? Tracked(lastSeen: now)
-                let outputs = tracked.stream.process(frame, now: now)
+                let generation = rules.generation
+                var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: generation)
+                var outputs: [SessionStream.Output] = []
+                if tracked.rulesGeneration != generation {
+                    tracked.rulesGeneration = generation
+                    outputs = tracked.stream.rulesChanged(now: now)
+                }
+                outputs += tracked.stream.process(frame, now: now, rules: rules.compiledRules(for:))
+                Self.maskedElements.increment(by: tracked.stream.takeMaskedCount())
                 tracked.lastSeen = now
                 sessions[session] = tracked
                 if outputs.isEmpty, frame.event.type != "snapshot" { notForwardable.increment() }

@@ -1,40 +1,52 @@
 import CobrowseProtocol
+import MaskingRules
 
-/// The filter's copy of one session's node tree: enough to know, for any later frame, which
-/// node it touches, whether that node is sensitive, and what lies under it. Nodes enter the
-/// mirror only through `admit`, which sanitizes them on the way in, so anything dropped (a
-/// script, say) is unknown here and every later frame about it is dropped too.
+/// The filter's copy of one session's node tree: every node's tag, attributes and text as the
+/// sharer sent them, where it sits, and what the masking rules make of it. Nodes enter only
+/// through `admit`, which sanitizes and masks them on the way in, so anything dropped (a
+/// script, the inside of a blocked element) is unknown here and later frames about it are
+/// dropped too. What leaves is always the masked form.
 struct NodeMirror {
     struct Entry {
+        var type: DOMNode.Kind
         var tag: String?
+        var attrs: [String: String] = [:]
+        /// Text of text and comment nodes; a form control's current value.
+        var text: String?
+        var value: String?
         var parent: Int?
         var children: [Int] = []
-        /// Masked from the moment it is (or once was) a password field: a "show password"
-        /// toggle that changes `type` must not reveal the value.
-        var sensitive: Bool
+        /// What the rules say about the element itself.
+        var own = ElementRules()
+        /// Masked by its own rules or an ancestor's.
+        var masked = false
     }
 
     private(set) var entries: [Int: Entry] = [:]
-    /// Ids that were ever password fields on this page: a node removed and added again (a
-    /// move) keeps its mask. Cleared only by a new snapshot.
-    private var everSensitive: Set<Int> = []
+    /// Ids that were ever always-masked (password, hidden, card fields) on this page: a
+    /// "show password" toggle or a move does not unmask them. Cleared by a new snapshot.
+    private var everAlwaysMasked: Set<Int> = []
+    var rules = CompiledPageRules(PageRules())
+    /// Elements masked, blocked or image-masked so far (for metrics).
+    private(set) var maskedElements = 0
 
     var count: Int { entries.count }
 
     func contains(_ id: Int) -> Bool { entries[id] != nil }
 
-    func isSensitive(_ id: Int) -> Bool { entries[id]?.sensitive ?? false }
+    func isMasked(_ id: Int) -> Bool { entries[id]?.masked ?? false }
 
     /// Replaces the tree with a snapshot's; returns the sanitized root (nil if it is dropped).
-    mutating func load(_ root: DOMNode) -> DOMNode? {
+    mutating func load(_ root: DOMNode, rules: CompiledPageRules) -> DOMNode? {
         entries = [:]
-        everSensitive = []
+        everAlwaysMasked = []
+        self.rules = rules
         return admit(root, parent: nil)
     }
 
     /// Adds a subtree under a known parent; returns what may be sent, or nil.
     mutating func add(_ node: DOMNode, parent: Int, before next: Int?) -> DOMNode? {
-        guard entries[parent] != nil, entries[node.id] == nil else { return nil }
+        guard let parentEntry = entries[parent], !parentEntry.own.blocked, entries[node.id] == nil else { return nil }
         guard let admitted = admit(node, parent: parent) else { return nil }
         if let next, let index = entries[parent]?.children.firstIndex(of: next) {
             entries[parent]?.children.insert(node.id, at: index)
@@ -55,30 +67,81 @@ struct NodeMirror {
         return true
     }
 
-    /// Applies an attribute change; returns the value to send (masked if needed), or nil to drop it.
-    mutating func setAttribute(_ id: Int, name: String, value: String?) -> String?? {
-        guard let entry = entries[id], StreamSanitizer.allows(attribute: name, value: value) else { return nil }
-        if entry.tag == "input", name.lowercased() == "type", value?.lowercased() == "password" {
-            entries[id]?.sensitive = true
-            everSensitive.insert(id)
-        }
-        if entries[id]?.sensitive == true, StreamSanitizer.valueAttributes.contains(name.lowercased()) {
-            return .some(StreamSanitizer.masked(value))
-        }
-        return .some(value)
+    /// What an attribute change sends: the change itself (masked or dropped as needed) and
+    /// whatever re-masking it causes below the element.
+    struct Effects: Equatable {
+        var removes: [Int] = []
+        var attrs: [StreamEvent.Mutations.Attribute] = []
+        var texts: [StreamEvent.Mutations.Text] = []
+        var inputs: [StreamEvent.Input] = []
+        /// The change would reveal what was masked or blocked: the stream needs a snapshot.
+        var needsSnapshot = false
     }
+
+    mutating func setAttribute(_ id: Int, name rawName: String, value: String?) -> Effects {
+        var effects = Effects()
+        let name = rawName.lowercased()
+        guard let entry = entries[id], entry.type == .element, !Self.isViewMarker(name),
+              StreamSanitizer.allows(attribute: name, value: value, on: entry.tag) else { return effects }
+        if let value { entries[id]?.attrs[name] = value } else { entries[id]?.attrs[name] = nil }
+        reclassify(id, into: &effects)
+        guard !effects.needsSnapshot, let updated = entries[id] else { return effects }
+        if updated.own.blocked && !Self.blockedKeeps.contains(name) { return effects }
+        if updated.own.maskedImage && Self.imageSources.contains(name) { return effects }
+        let sent = value.map { updated.masked && isMaskable(name) ? StreamSanitizer.mask(ifNotEmpty: $0) : $0 }
+        effects.attrs.append(.init(id: id, name: rawName, value: sent))
+        return effects
+    }
+
+    /// A text or comment node's new content, masked as needed; nil if the node is unknown.
+    mutating func setText(_ id: Int, _ text: String) -> String? {
+        guard let entry = entries[id] else { return nil }
+        entries[id]?.text = text
+        return entry.masked ? StreamSanitizer.maskText(text) : text
+    }
+
+    /// A form control's new state, masked as needed; nil if nothing may be sent.
+    mutating func input(_ input: StreamEvent.Input) -> StreamEvent.Input? {
+        guard let entry = entries[input.id] else { return nil }
+        if let value = input.value { entries[input.id]?.value = value }
+        guard entry.masked else { return input }
+        // A masked control's choice (checked, selected) is not sent at all.
+        guard let value = input.value else { return nil }
+        return StreamEvent.Input(id: input.id, value: StreamSanitizer.mask(ifNotEmpty: value))
+    }
+
+    // MARK: Admission
 
     private mutating func admit(_ node: DOMNode, parent: Int?) -> DOMNode? {
         guard node.type != .element || !StreamSanitizer.drops(tag: node.tag, attrs: node.attrs) else { return nil }
         // Ids are unique per page; a repeated one would overwrite (and unmask) another node.
         guard entries[node.id] == nil else { return nil }
-        let tag = node.tag?.lowercased()
-        let sensitive = StreamSanitizer.isSensitive(tag: tag, attrs: node.attrs) || everSensitive.contains(node.id)
-        if sensitive { everSensitive.insert(node.id) }
-        entries[node.id] = Entry(tag: tag, parent: parent, sensitive: sensitive)
-        var clean = node
-        clean.attrs = StreamSanitizer.clean(node.attrs, sensitive: sensitive)
-        if sensitive { clean.value = StreamSanitizer.masked(node.value) }
+        var attrs: [String: String] = [:]
+        for (name, value) in node.attrs ?? [:] where !Self.isViewMarker(name.lowercased()) { attrs[name.lowercased()] = value }
+        entries[node.id] = Entry(type: node.type, tag: node.tag?.lowercased(), attrs: attrs, text: node.text, value: node.value,
+                                 parent: parent)
+        let inherited = parent.flatMap { entries[$0]?.masked } ?? false
+        if node.type == .element { classify(node.id, inherited: inherited) } else { entries[node.id]?.masked = inherited }
+        guard let entry = entries[node.id] else { return nil }
+
+        var clean = DOMNode(id: node.id, type: node.type, tag: node.tag)
+        switch node.type {
+        case .text, .comment:
+            clean.text = entry.masked ? node.text.map(StreamSanitizer.maskText) : node.text
+            return clean
+        case .element:
+            break
+        }
+        clean.attrs = renderedAttributes(entry)
+        if entry.own.blocked {
+            clean.rect = node.rect
+            return clean // nothing inside a blocked element is admitted, let alone sent
+        }
+        if entry.own.maskedImage { clean.rect = node.rect }
+        clean.value = entry.masked ? node.value.map { StreamSanitizer.mask(ifNotEmpty: $0) } : node.value
+        clean.checked = entry.masked ? nil : node.checked
+        clean.scroll = node.scroll
+        clean.adoptedStyles = node.adoptedStyles
         clean.children = node.children.map { admit($0, under: node.id) }
         clean.shadow = node.shadow.map { admit($0, under: node.id) }
         return clean
@@ -91,5 +154,142 @@ struct NodeMirror {
             entries[parent]?.children.append(child.id)
             return admitted
         }
+    }
+
+    /// Applies the rules to an element already in `entries` (its ancestors too).
+    private mutating func classify(_ id: Int, inherited: Bool) {
+        var own = rules.classify(MirrorElement(entries: entries, id: id))
+        if own.alwaysMasked || everAlwaysMasked.contains(id) {
+            own.alwaysMasked = true
+            own.masked = true
+            everAlwaysMasked.insert(id)
+        }
+        // Images inside masked content are masked images too.
+        if entries[id]?.tag == "img", own.masked || inherited { own.maskedImage = true }
+        let before = entries[id]?.own ?? ElementRules()
+        if (own.masked && !before.masked) || (own.blocked && !before.blocked) || (own.maskedImage && !before.maskedImage) {
+            maskedElements += 1
+        }
+        entries[id]?.own = own
+        // A masked image's describing attributes (alt, title…) are masked with it.
+        entries[id]?.masked = inherited || own.masked || own.maskedImage
+    }
+
+    /// The attributes a view gets for an element: sanitized, masked, reduced if blocked,
+    /// without image sources if image-masked, plus the view markers the console frames.
+    private func renderedAttributes(_ entry: Entry) -> [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in entry.attrs where StreamSanitizer.allows(attribute: name, value: value, on: entry.tag) {
+            if entry.own.blocked && !Self.blockedKeeps.contains(name) { continue }
+            if entry.own.maskedImage && Self.imageSources.contains(name) { continue }
+            result[name] = entry.masked && isMaskable(name) ? StreamSanitizer.mask(ifNotEmpty: value) : value
+        }
+        for (marker, on) in markers(entry.own) where on { result[marker] = "" }
+        return result
+    }
+
+    // MARK: Re-masking after an attribute change
+
+    /// Re-applies the rules to an element and everything under it after its attributes
+    /// changed. Newly masked content is re-sent masked; content that would be revealed (a
+    /// mask or block lifted) makes the stream wait for a snapshot instead.
+    private mutating func reclassify(_ id: Int, into effects: inout Effects) {
+        var pending = [id]
+        while let current = pending.popLast() {
+            guard let before = entries[current] else { continue }
+            let inherited = before.parent.flatMap { entries[$0]?.masked } ?? false
+            if before.type == .element {
+                classify(current, inherited: inherited)
+            } else {
+                entries[current]?.masked = inherited
+            }
+            guard let after = entries[current] else { continue }
+            if (before.masked && !after.masked) || (before.own.blocked && !after.own.blocked)
+                || (before.own.maskedImage && !after.own.maskedImage) {
+                effects.needsSnapshot = true
+                return
+            }
+            if after.masked && !before.masked { remask(after, id: current, into: &effects) }
+            if after.type == .element {
+                for (marker, on) in markers(after.own) where on != markers(before.own)[marker] {
+                    effects.attrs.append(.init(id: current, name: marker, value: on ? "" : nil))
+                }
+                if after.own.maskedImage && !before.own.maskedImage {
+                    for name in Self.imageSources where after.attrs[name] != nil {
+                        effects.attrs.append(.init(id: current, name: name, value: nil))
+                    }
+                }
+            }
+            if after.own.blocked && !before.own.blocked {
+                // The agent's copy loses everything inside; so does this mirror, so that later
+                // frames about those nodes are dropped.
+                for child in after.children {
+                    effects.removes.append(child)
+                    _ = remove(child)
+                }
+                for name in after.attrs.keys where !Self.blockedKeeps.contains(name) {
+                    effects.attrs.append(.init(id: current, name: name, value: nil))
+                }
+                continue
+            }
+            pending.append(contentsOf: after.children)
+        }
+    }
+
+    /// Re-sends a node that just became masked in its masked form.
+    private func remask(_ entry: Entry, id: Int, into effects: inout Effects) {
+        switch entry.type {
+        case .text, .comment:
+            if let text = entry.text, StreamSanitizer.maskText(text) != text { effects.texts.append(.init(id: id, text: StreamSanitizer.mask)) }
+        case .element:
+            for (name, value) in entry.attrs where isMaskable(name) && !value.isEmpty {
+                effects.attrs.append(.init(id: id, name: name, value: StreamSanitizer.mask))
+            }
+            if let value = entry.value {
+                effects.inputs.append(.init(id: id, value: StreamSanitizer.mask(ifNotEmpty: value)))
+            }
+        }
+    }
+
+    // MARK: What is masked
+
+    /// Attributes that carry an element's content, masked on masked elements.
+    private func isMaskable(_ name: String) -> Bool {
+        if Self.maskedAttributes.contains(name) { return true }
+        if name == "placeholder" { return rules.page.maskPlaceholders }
+        return name.hasPrefix("data-") && !name.hasPrefix("data-cobrowse-")
+    }
+
+    static let maskedAttributes: Set<String> = ["value", "title", "alt", "aria-label"]
+    /// A blocked element keeps only what sizes it.
+    static let blockedKeeps: Set<String> = ["id", "class", "style", "width", "height", "data-cobrowse-block"]
+    static let imageSources: Set<String> = ["src", "srcset", "sizes"]
+
+    /// The attributes the console frames masked (purple) and no-agent (green) elements by.
+    /// Pages cannot send them: incoming ones are dropped.
+    static func isViewMarker(_ name: String) -> Bool { name.hasPrefix("data-cb-") }
+
+    private func markers(_ own: ElementRules) -> [String: Bool] {
+        ["data-cb-masked": own.masked, "data-cb-blocked": own.blocked, "data-cb-masked-image": own.maskedImage,
+         "data-cb-noagent": own.noAgent]
+    }
+}
+
+/// An element of the mirror as the selector matcher sees it.
+struct MirrorElement: SelectableElement {
+    let entries: [Int: NodeMirror.Entry]
+    let id: Int
+
+    var tagName: String { entries[id]?.tag ?? "" }
+
+    func attribute(_ name: String) -> String? {
+        let value = entries[id]?.attrs[name.lowercased()]
+        // HTML compares `type` case-insensitively (TYPE=PASSWORD is a password field).
+        return name.lowercased() == "type" ? value?.lowercased() : value
+    }
+
+    var parentElement: MirrorElement? {
+        guard let parent = entries[id]?.parent, entries[parent]?.type == .element else { return nil }
+        return MirrorElement(entries: entries, id: parent)
     }
 }

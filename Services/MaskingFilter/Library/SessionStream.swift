@@ -1,4 +1,5 @@
 import CobrowseProtocol
+import MaskingRules
 
 /// One session's stream through the filter. It fails closed: until it holds a snapshot, and
 /// again after any gap in the sharer's sequence, it forwards nothing and asks for a resync.
@@ -29,9 +30,20 @@ public struct SessionStream: Sendable {
     /// Nodes currently mirrored (for metrics and tests).
     public var mirroredNodes: Int { mirror.count }
 
-    public mutating func process(_ frame: StreamFrame, now: ContinuousClock.Instant = .now) -> [Output] {
+    /// Masked elements since the last call (for metrics).
+    public mutating func takeMaskedCount() -> Int {
+        defer { reportedMasked = mirror.maskedElements }
+        return max(0, mirror.maskedElements - reportedMasked)
+    }
+
+    private var reportedMasked = 0
+
+    /// Processes one sharer frame. `rules` gives the masking rules of a page by its URL.
+    public mutating func process(_ frame: StreamFrame, now: ContinuousClock.Instant = .now,
+                                 rules: (String) -> CompiledPageRules = { _ in CompiledPageRules(PageRules()) }) -> [Output] {
         if case let .snapshot(snapshot) = frame.event {
-            guard let root = mirror.load(snapshot.root) else {
+            reportedMasked = 0
+            guard let root = mirror.load(snapshot.root, rules: rules(snapshot.url)) else {
                 hasSnapshot = false
                 return resync("snapshot root was refused", now: now)
             }
@@ -60,13 +72,18 @@ public struct SessionStream: Sendable {
         case .snapshot:
             return [] // handled above
         case let .mutations(mutations):
-            let clean = apply(mutations)
-            guard !(clean.adds.isEmpty && clean.removes.isEmpty && clean.attrs.isEmpty && clean.texts.isEmpty) else { return [] }
-            return [emit(.mutations(clean))]
-        case var .input(input):
-            guard mirror.contains(input.id) else { return [] }
-            if mirror.isSensitive(input.id) { input.value = StreamSanitizer.masked(input.value) }
-            return [emit(.input(input))]
+            guard let (clean, inputs) = apply(mutations) else {
+                hasSnapshot = false
+                return resync("a change would reveal masked content", now: now)
+            }
+            var outputs: [Output] = []
+            if !(clean.adds.isEmpty && clean.removes.isEmpty && clean.attrs.isEmpty && clean.texts.isEmpty) {
+                outputs.append(emit(.mutations(clean)))
+            }
+            return outputs + inputs.map { emit(.input($0)) }
+        case let .input(input):
+            guard let clean = mirror.input(input) else { return [] }
+            return [emit(.input(clean))]
         case let .scroll(scroll):
             guard scroll.id == 0 || mirror.contains(scroll.id) else { return [] }
             return [emit(.scroll(scroll))]
@@ -78,27 +95,44 @@ public struct SessionStream: Sendable {
         }
     }
 
-    /// Removes, then adds, then attribute and text changes: the order the SDK records them in.
-    private mutating func apply(_ mutations: StreamEvent.Mutations) -> StreamEvent.Mutations {
+    /// Removes, then attribute changes, then adds, then text changes. Attributes go before adds
+    /// (they only name nodes that already existed) so that a node added under an element
+    /// that became masked or blocked in the same batch is admitted under the new rules.
+    /// Nil: the batch would reveal masked content, and the stream needs a snapshot.
+    private mutating func apply(_ mutations: StreamEvent.Mutations) -> (StreamEvent.Mutations, [StreamEvent.Input])? {
         var clean = StreamEvent.Mutations()
+        var inputs: [StreamEvent.Input] = []
         for remove in mutations.removes where mirror.remove(remove.id) {
             clean.removes.append(remove)
-        }
-        for add in mutations.adds {
-            guard let node = mirror.add(add.node, parent: add.parent, before: add.next) else { continue }
-            clean.adds.append(.init(parent: add.parent, next: add.next.flatMap { mirror.contains($0) ? $0 : nil }, node: node))
         }
         // `type` changes first: a batch that sets a value and turns the field into a password
         // field must mask that value whatever order the SDK listed them in.
         let typeFirst = mutations.attrs.filter { $0.name.lowercased() == "type" } + mutations.attrs.filter { $0.name.lowercased() != "type" }
         for attribute in typeFirst {
-            guard let value = mirror.setAttribute(attribute.id, name: attribute.name, value: attribute.value) else { continue }
-            clean.attrs.append(.init(id: attribute.id, name: attribute.name, value: value))
+            let effects = mirror.setAttribute(attribute.id, name: attribute.name, value: attribute.value)
+            if effects.needsSnapshot { return nil }
+            clean.removes += effects.removes.map(StreamEvent.Mutations.Remove.init)
+            clean.attrs += effects.attrs
+            clean.texts += effects.texts
+            inputs += effects.inputs
         }
-        for text in mutations.texts where mirror.contains(text.id) {
-            clean.texts.append(text)
+        for add in mutations.adds {
+            guard let node = mirror.add(add.node, parent: add.parent, before: add.next) else { continue }
+            clean.adds.append(.init(parent: add.parent, next: add.next.flatMap { mirror.contains($0) ? $0 : nil }, node: node))
         }
-        return clean
+        for text in mutations.texts {
+            guard let masked = mirror.setText(text.id, text.text) else { continue }
+            clean.texts.append(.init(id: text.id, text: masked))
+        }
+        return (clean, inputs)
+    }
+
+    /// New masking rules: nothing more is forwarded until a snapshot is masked under them.
+    public mutating func rulesChanged(now: ContinuousClock.Instant) -> [Output] {
+        guard hasSnapshot else { return [] }
+        hasSnapshot = false
+        lastResync = nil
+        return resync("the masking rules changed", now: now)
     }
 
     private mutating func emit(_ event: StreamEvent) -> Output {

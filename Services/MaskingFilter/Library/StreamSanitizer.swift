@@ -1,7 +1,7 @@
 import CobrowseProtocol
 
 /// What may never reach an agent's browser, and how masked values look. Pure functions over
-/// serialized nodes; the mirror decides which nodes are sensitive.
+/// serialized nodes; the mirror decides, with the masking rules, which nodes are masked.
 public enum StreamSanitizer {
     /// Every masked value, whatever its length: no length, no word shape.
     public static let mask = "****"
@@ -15,9 +15,6 @@ public enum StreamSanitizer {
     static let urlAttributes: Set<String> = [
         "href", "src", "action", "formaction", "xlink:href", "data", "poster", "background", "ping", "srcset", "cite",
     ]
-    /// Attributes that carry a password input's value.
-    static let valueAttributes: Set<String> = ["value"]
-
     /// Whether an element is dropped entirely (scripts, plugins, `<base>`, refresh meta).
     public static func drops(tag: String?, attrs: [String: String]?) -> Bool {
         guard let tag = tag?.lowercased() else { return false }
@@ -28,10 +25,13 @@ public enum StreamSanitizer {
         return false
     }
 
-    /// Whether an attribute may pass: no event handlers, no `srcdoc`, no script URLs.
-    public static func allows(attribute name: String, value: String?) -> Bool {
+    /// Whether an attribute may pass: no event handlers, no `srcdoc`, no script URLs, and no
+    /// `src` of nested frames (the agent's browser would load the customer's pages with the
+    /// agent's own cookies).
+    public static func allows(attribute name: String, value: String?, on tag: String? = nil) -> Bool {
         let name = name.lowercased()
         if name.hasPrefix("on") || name == "srcdoc" { return false }
+        if name == "src", tag == "iframe" || tag == "frame" { return false }
         if urlAttributes.contains(name), let value, isScriptURL(value) { return false }
         return true
     }
@@ -47,24 +47,14 @@ public enum StreamSanitizer {
         return false
     }
 
-    /// Whether an element's value is always masked (passwords, whatever any rule says).
-    public static func isSensitive(tag: String?, attrs: [String: String]?) -> Bool {
-        guard tag?.lowercased() == "input" else { return false }
-        return attrs?.first(where: { $0.key.lowercased() == "type" })?.value.lowercased() == "password"
+    /// A masked value: the placeholder, or empty if it was empty (emptiness is not a secret).
+    static func mask(ifNotEmpty value: String) -> String {
+        value.isEmpty ? value : mask
     }
 
-    static func masked(_ value: String?) -> String? {
-        guard let value else { return nil }
-        return value.isEmpty ? value : mask
-    }
-
-    /// Cleans one attribute set; a sensitive element's value attributes are masked.
-    static func clean(_ attrs: [String: String]?, sensitive: Bool) -> [String: String]? {
-        guard let attrs else { return nil }
-        var result: [String: String] = [:]
-        for (name, value) in attrs where allows(attribute: name, value: value) {
-            result[name] = sensitive && valueAttributes.contains(name.lowercased()) ? masked(value) ?? "" : value
-        }
-        return result
+    /// A masked text node: the placeholder when it holds anything but whitespace (layout
+    /// whitespace between elements carries nothing and keeps the agent's copy readable).
+    static func maskText(_ text: String) -> String {
+        text.allSatisfy(\.isWhitespace) ? text : mask
     }
 }

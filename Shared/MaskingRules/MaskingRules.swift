@@ -1,0 +1,190 @@
+import Foundation
+
+/// The masking rules file (`deploy/masking/rules.json`; see docs/masking.md): rule sets per
+/// site and URL pattern. Parsed and checked whole at load; a bad selector refuses the file.
+public struct MaskingRules: Sendable {
+    /// One rule set as written in the file.
+    public struct RuleSet: Sendable, Codable, Equatable {
+        /// The page's origin (`https://shop.example`), or `*` (the default) for every site.
+        public var site: String?
+        /// Patterns for the URL's path and query, `*` matching anything (default: every page).
+        public var urls: [String]?
+        public var mask: [String]?
+        public var maskImages: [String]?
+        public var block: [String]?
+        public var noAgent: [String]?
+        public var maskPage: Bool?
+    }
+
+    struct File: Codable {
+        var version: Int?
+        /// Whether `placeholder` attributes of masked elements are masked too.
+        var maskPlaceholders: Bool?
+        /// The CSS declarations marking masked fields on the customer's page, or `none`.
+        var customerMark: String?
+        var rules: [RuleSet]?
+    }
+
+    public static let defaultCustomerMark = "outline: 2px dashed rgba(124,58,237,.55); outline-offset: 2px"
+
+    let sets: [RuleSet]
+    let maskPlaceholders: Bool
+    let customerMark: String
+
+    /// No rules file: the built-ins only (markers, always-masked fields, no-agent defaults).
+    public static let builtIn = MaskingRules(sets: [], maskPlaceholders: false, customerMark: defaultCustomerMark)
+
+    init(sets: [RuleSet], maskPlaceholders: Bool, customerMark: String) {
+        self.sets = sets
+        self.maskPlaceholders = maskPlaceholders
+        self.customerMark = customerMark
+    }
+
+    public init(json: Data) throws(MaskingRulesError) {
+        let file: File
+        do {
+            file = try JSONDecoder().decode(File.self, from: json)
+        } catch {
+            throw MaskingRulesError("not a rules file: \(error)")
+        }
+        guard (file.version ?? 1) == 1 else { throw MaskingRulesError("unsupported version \(file.version ?? 0) (expected 1)") }
+        for (index, set) in (file.rules ?? []).enumerated() {
+            for (field, selectors) in [("mask", set.mask), ("maskImages", set.maskImages), ("block", set.block), ("noAgent", set.noAgent)] {
+                for selector in selectors ?? [] {
+                    do {
+                        _ = try CSSSelector(selector)
+                    } catch {
+                        throw MaskingRulesError("rules[\(index)].\(field): \(error)")
+                    }
+                }
+            }
+            if let site = set.site, site != "*", URL(string: site)?.host == nil {
+                throw MaskingRulesError("rules[\(index)].site: '\(site)' is neither * nor an origin such as https://shop.example")
+            }
+        }
+        self.init(sets: file.rules ?? [], maskPlaceholders: file.maskPlaceholders ?? false,
+                  customerMark: file.customerMark ?? Self.defaultCustomerMark)
+    }
+
+    /// The rules for one page: every matching set, united (rules only ever add masking).
+    public func page(for url: String) -> PageRules {
+        var rules = PageRules(maskPlaceholders: maskPlaceholders, customerMark: customerMark)
+        // URLComponents keeps the path as written (URL.path drops a trailing slash).
+        guard let parsed = URLComponents(string: url), let host = parsed.host else { return rules }
+        let origin = "\(parsed.scheme ?? "https")://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
+        let path = (parsed.percentEncodedPath.isEmpty ? "/" : parsed.percentEncodedPath) + (parsed.percentEncodedQuery.map { "?\($0)" } ?? "")
+        for set in sets where (set.site ?? "*") == "*" || set.site?.lowercased() == origin.lowercased() {
+            guard (set.urls ?? ["*"]).contains(where: { Self.glob($0, matches: path) }) else { continue }
+            rules.mask += set.mask ?? []
+            rules.maskImages += set.maskImages ?? []
+            rules.block += set.block ?? []
+            rules.noAgent += set.noAgent ?? []
+            rules.maskPage = rules.maskPage || (set.maskPage ?? false)
+        }
+        return rules
+    }
+
+    /// `*` matches any run of characters; everything else itself.
+    static func glob(_ pattern: String, matches text: String) -> Bool {
+        let parts = pattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count > 1 else { return pattern == text }
+        guard text.hasPrefix(parts[0]), text.dropFirst(parts[0].count).hasSuffix(parts[parts.count - 1]) else { return false }
+        var rest = Substring(text.dropFirst(parts[0].count).dropLast(parts[parts.count - 1].count))
+        for part in parts.dropFirst().dropLast() where !part.isEmpty {
+            guard let range = rest.range(of: part) else { return false }
+            rest = rest[range.upperBound...]
+        }
+        return true
+    }
+}
+
+public struct MaskingRulesError: Error, Equatable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The rules that apply to one page. The selector lists are the file's (what the relay hands
+/// the SDK); `classify` adds the built-ins every page gets whatever the file says.
+public struct PageRules: Sendable, Equatable, Codable {
+    public var mask: [String] = []
+    public var maskImages: [String] = []
+    public var block: [String] = []
+    public var noAgent: [String] = []
+    public var maskPage = false
+    public var maskPlaceholders: Bool
+    public var customerMark: String
+
+    public init(maskPlaceholders: Bool = false, customerMark: String = MaskingRules.defaultCustomerMark) {
+        self.maskPlaceholders = maskPlaceholders
+        self.customerMark = customerMark
+    }
+}
+
+/// Page markers and defaults that need no rules file.
+public enum BuiltInRules {
+    public static let maskMarkers = ["[data-cobrowse-mask]", ".cobrowse-mask"]
+    public static let blockMarkers = ["[data-cobrowse-block]", ".cobrowse-block"]
+    public static let noAgentMarkers = ["[data-cobrowse-noagent]", ".cobrowse-noagent"]
+    /// The customer can always submit; the agent never does it for them.
+    public static let noAgentDefaults = [
+        "input[type=submit]", "input[type=image]", "button[type=submit]", "form button:not([type])",
+    ]
+    /// `autocomplete` tokens whose fields are masked whatever the rules say.
+    public static let sensitiveAutocomplete: Set<String> = [
+        "cc-number", "cc-csc", "current-password", "new-password", "one-time-code",
+    ]
+
+    /// Password and hidden inputs, and credential or card fields by `autocomplete`.
+    public static func isAlwaysMasked<Element: SelectableElement>(_ element: Element) -> Bool {
+        if element.tagName == "input", let type = element.attribute("type")?.lowercased(), type == "password" || type == "hidden" {
+            return true
+        }
+        guard let autocomplete = element.attribute("autocomplete")?.lowercased() else { return false }
+        return autocomplete.split(whereSeparator: \.isWhitespace).contains { sensitiveAutocomplete.contains(String($0)) }
+    }
+}
+
+/// What the rules say about one element by itself (inheritance is the caller's job).
+public struct ElementRules: Sendable, Equatable {
+    public var masked = false
+    /// Masked because it is a password, hidden or card field: stays masked even if its type changes.
+    public var alwaysMasked = false
+    public var blocked = false
+    public var maskedImage = false
+    public var noAgent = false
+
+    public init() {}
+}
+
+/// A page's rules compiled for matching, built-ins included.
+public struct CompiledPageRules: Sendable {
+    public let page: PageRules
+    let mask: CSSSelector
+    let maskImages: CSSSelector?
+    let block: CSSSelector
+    let noAgent: CSSSelector
+
+    /// Selectors were checked when the file loaded; one that fails here is left out.
+    public init(_ page: PageRules) {
+        self.page = page
+        func compile(_ texts: [String]) -> CSSSelector? {
+            let valid = texts.filter { (try? CSSSelector($0)) != nil }
+            return valid.isEmpty ? nil : try? CSSSelector(valid.joined(separator: ", "))
+        }
+        // The built-in lists always parse.
+        mask = compile(BuiltInRules.maskMarkers + page.mask)!
+        maskImages = compile(page.maskImages)
+        block = compile(BuiltInRules.blockMarkers + page.block)!
+        noAgent = compile(BuiltInRules.noAgentMarkers + BuiltInRules.noAgentDefaults + page.noAgent)!
+    }
+
+    public func classify<Element: SelectableElement>(_ element: Element) -> ElementRules {
+        var result = ElementRules()
+        result.alwaysMasked = BuiltInRules.isAlwaysMasked(element)
+        result.masked = result.alwaysMasked || mask.matches(element) || (page.maskPage && element.tagName == "html")
+        result.blocked = block.matches(element)
+        result.maskedImage = element.tagName == "img" && (page.maskPage || maskImages?.matches(element) == true)
+        result.noAgent = noAgent.matches(element)
+        return result
+    }
+}

@@ -1,0 +1,257 @@
+import CobrowseProtocol
+import Foundation
+@testable import MaskingFilter
+import MaskingRules
+import Testing
+
+/// The masking rules as the filter enforces them, on every path data can take.
+@Suite struct MaskingEnforcementTests {
+    typealias Mutations = StreamEvent.Mutations
+
+    static let rulesFile = """
+    {"version": 1, "rules": [
+      {"site": "*", "mask": ["#account", ".ssn", "[data-secret]"], "maskImages": ["img.id-photo"], "block": ["#chat"],
+       "noAgent": ["#delete"]},
+      {"site": "https://bank.example", "urls": ["/statement*"], "maskPage": true}
+    ]}
+    """
+
+    static func rules(_ url: String) -> CompiledPageRules {
+        CompiledPageRules(try! MaskingRules(json: Data(rulesFile.utf8)).page(for: url))
+    }
+
+    /// html(1) > body(2) > [ div#account(3) > [text(4 "ACCT-111"), span(5, title "T-SECRET") > text(6 "inner")],
+    ///   p(7) > text(8 "public"), div#chat(9) > text(10 "CHAT-SECRET"), img.id-photo(11, src),
+    ///   textarea(12, value "TA-SECRET") in div.ssn(13), input(14, hidden, "H-SECRET"),
+    ///   input(15, autocomplete "billing cc-number", "4111"), button#delete(16), form(17) > button(18),
+    ///   div(19, data-cb-masked forged) ]
+    static func page() -> DOMNode {
+        var textarea = DOMNode.element(12, "textarea", [:], [.text(20, "TA-DEFAULT")])
+        textarea.value = "TA-SECRET"
+        var hidden = DOMNode.element(14, "input", ["type": "hidden", "value": "H-SECRET"])
+        hidden.value = "H-SECRET"
+        var card = DOMNode.element(15, "input", ["autocomplete": "billing cc-number"])
+        card.value = "4111"
+        var photo = DOMNode.element(11, "img", ["class": "id-photo", "src": "https://bank.example/ID-URL.png", "alt": "ALT-SECRET"])
+        photo.rect = Size(w: 120, h: 80)
+        var chat = DOMNode.element(9, "div", ["id": "chat", "class": "box", "data-x": "y"], [.text(10, "CHAT-SECRET")])
+        chat.rect = Size(w: 300, h: 200)
+        return .element(1, "html", [:], [
+            .element(2, "body", [:], [
+                .element(3, "div", ["id": "account", "data-number": "DATA-SECRET"], [
+                    .text(4, "ACCT-111"), .element(5, "span", ["title": "T-SECRET", "aria-label": "ARIA-SECRET"], [.text(6, "inner")]),
+                ]),
+                .element(7, "p", [:], [.text(8, "public")]),
+                chat, photo,
+                .element(13, "div", ["class": "ssn"], [textarea]),
+                hidden, card,
+                .element(16, "button", ["id": "delete"]),
+                .element(17, "form", [:], [.element(18, "button", [:], [.text(21, "Pay")])]),
+                .element(19, "div", ["data-cb-masked": "", "data-cb-noagent": ""], [.text(22, "forged markers")]),
+            ]),
+        ])
+    }
+
+    static let secrets = ["ACCT-111", "T-SECRET", "ARIA-SECRET", "DATA-SECRET", "CHAT-SECRET", "ID-URL", "ALT-SECRET", "TA-SECRET",
+                          "TA-DEFAULT", "H-SECRET", "4111", "inner"]
+
+    struct Session {
+        var stream = SessionStream()
+        var seq = 0
+        var outputs: [SessionStream.Output] = []
+
+        @discardableResult
+        mutating func send(_ event: StreamEvent, url: String = "https://shop.example/checkout") -> [SessionStream.Output] {
+            if case .snapshot = event { seq = 0 }
+            seq += 1
+            let result = stream.process(StreamFrame(seq: seq, event), now: .now, rules: MaskingEnforcementTests.rules)
+            outputs += result
+            return result
+        }
+
+        mutating func snapshot(_ root: DOMNode = MaskingEnforcementTests.page(), url: String = "https://shop.example/checkout") -> DOMNode? {
+            let outputs = send(.snapshot(.init(url: url, viewport: Size(w: 1, h: 1), root: root)))
+            guard case let .view(frame)? = outputs.first, case let .snapshot(snapshot) = frame.event else { return nil }
+            return snapshot.root
+        }
+
+        /// Everything sent to viewers so far, as JSON text.
+        var json: String {
+            outputs.compactMap { output -> String? in
+                guard case let .view(frame) = output else { return nil }
+                return String(decoding: try! JSONEncoder().encode(frame), as: UTF8.self)
+            }.joined(separator: "\n")
+        }
+
+        var views: [StreamEvent] {
+            outputs.compactMap { if case let .view(frame) = $0 { frame.event } else { nil } }
+        }
+    }
+
+    static func find(_ id: Int, in node: DOMNode?) -> DOMNode? {
+        guard let node else { return nil }
+        if node.id == id { return node }
+        for child in (node.children ?? []) + (node.shadow ?? []) {
+            if let found = find(id, in: child) { return found }
+        }
+        return nil
+    }
+
+    // MARK: Snapshots
+
+    @Test func aSnapshotCarriesNoSecretAndKeepsPublicText() throws {
+        var session = Session()
+        let root = session.snapshot()
+        for secret in Self.secrets { #expect(!session.json.contains(secret), "\(secret) leaked") }
+        #expect(Self.find(8, in: root)?.text == "public")
+        #expect(Self.find(21, in: root)?.text == "Pay")
+    }
+
+    @Test func maskedElementsKeepTheirShapeWithFixedPlaceholders() throws {
+        var session = Session()
+        let root = session.snapshot()
+        let account = try #require(Self.find(3, in: root))
+        #expect(account.attrs?["data-cb-masked"] == "")
+        #expect(account.attrs?["data-number"] == "****")
+        #expect(Self.find(4, in: root)?.text == "****")
+        let span = Self.find(5, in: root)
+        #expect(span?.attrs?["title"] == "****" && span?.attrs?["aria-label"] == "****")
+        #expect(span?.attrs?["data-cb-masked"] == nil, "only the element the rule names is framed")
+        #expect(Self.find(12, in: root)?.value == "****", "a textarea inside a masked element")
+        #expect(Self.find(14, in: root)?.value == "****", "hidden inputs, always")
+        #expect(Self.find(15, in: root)?.value == "****", "card numbers by autocomplete, always")
+    }
+
+    @Test func aBlockedElementIsAnEmptyBoxOfItsSize() throws {
+        var session = Session()
+        let chat = try #require(Self.find(9, in: session.snapshot()))
+        #expect(chat.children?.isEmpty ?? true)
+        #expect(chat.rect == Size(w: 300, h: 200))
+        #expect(chat.attrs == ["id": "chat", "class": "box", "data-cb-blocked": ""])
+        // Nothing can be added inside it, or changed in what was never admitted.
+        session.send(.mutations(Mutations(adds: [.init(parent: 9, node: .text(30, "LATER-SECRET"))], texts: [.init(id: 10, text: "X")])))
+        #expect(!session.json.contains("LATER-SECRET"))
+        #expect(session.views.count == 1, "only the snapshot went out")
+    }
+
+    @Test func aMaskedImageLosesItsSourceAndKeepsItsSize() throws {
+        var session = Session()
+        let photo = try #require(Self.find(11, in: session.snapshot()))
+        #expect(photo.attrs?["src"] == nil && photo.attrs?["data-cb-masked-image"] == "")
+        #expect(photo.rect == Size(w: 120, h: 80))
+        session.send(.mutations(Mutations(attrs: [.init(id: 11, name: "src", value: "https://bank.example/ID-URL-2.png")])))
+        #expect(!session.json.contains("ID-URL"))
+    }
+
+    @Test func noAgentElementsAreMarkedAndPagesCannotForgeMarkers() throws {
+        var session = Session()
+        let root = session.snapshot()
+        #expect(Self.find(16, in: root)?.attrs?["data-cb-noagent"] == "")
+        #expect(Self.find(18, in: root)?.attrs?["data-cb-noagent"] == "", "a button without a type in a form submits it")
+        #expect(Self.find(19, in: root)?.attrs == [:], "markers come from the filter only")
+    }
+
+    @Test func aPageMatchingAMaskPagePatternIsMaskedWhole() throws {
+        var session = Session()
+        let page = DOMNode.element(1, "html", [:], [.element(2, "body", [:], [
+            .element(3, "p", [:], [.text(4, "BALANCE-SECRET")]), .element(5, "img", ["src": "/CHEQUE.png"]),
+        ])])
+        let root = session.snapshot(page, url: "https://bank.example/statement?month=11")
+        #expect(!session.json.contains("BALANCE-SECRET") && !session.json.contains("CHEQUE"))
+        #expect(Self.find(5, in: root)?.attrs?["data-cb-masked-image"] == "")
+
+        var elsewhere = Session()
+        _ = elsewhere.snapshot(page, url: "https://bank.example/help")
+        #expect(elsewhere.json.contains("BALANCE-SECRET"), "other pages of the site are not masked whole")
+    }
+
+    // MARK: Later changes
+
+    @Test func nodesAddedOrMovedUnderAMaskedAncestorAreMasked() throws {
+        var session = Session()
+        _ = session.snapshot()
+        var input = DOMNode.element(31, "input", ["value": "ADDED-SECRET", "placeholder": "Your SSN"])
+        input.value = "ADDED-SECRET"
+        session.send(.mutations(Mutations(adds: [
+            .init(parent: 3, node: .element(30, "b", ["data-k": "ADDED-DATA"], [.text(32, "ADDED-TEXT")])),
+            .init(parent: 13, node: input),
+        ])))
+        // The public paragraph moves into the masked account box.
+        session.send(.mutations(Mutations(adds: [.init(parent: 3, node: .element(7, "p", [:], [.text(8, "MOVED-PUBLIC")]))],
+                                          removes: [.init(id: 7)])))
+        for secret in ["ADDED-SECRET", "ADDED-DATA", "ADDED-TEXT", "MOVED-PUBLIC"] { #expect(!session.json.contains(secret), "\(secret)") }
+        #expect(session.json.contains("Your SSN"), "placeholders are masked only when configured")
+    }
+
+    @Test func anElementThatBecomesMaskedHasItsCurrentContentMasked() throws {
+        var session = Session()
+        _ = session.snapshot()
+        session.send(.input(.init(id: 0, value: "ignored")))
+        let outputs = session.send(.mutations(Mutations(attrs: [.init(id: 7, name: "class", value: "ssn")])))
+        guard case let .mutations(change)? = outputs.first.flatMap({ if case let .view(frame) = $0 { frame.event } else { nil } }) else {
+            Issue.record("expected a mutations frame, got \(outputs)")
+            return
+        }
+        #expect(change.texts == [.init(id: 8, text: "****")])
+        #expect(change.attrs.contains(.init(id: 7, name: "data-cb-masked", value: "")))
+        session.send(.mutations(Mutations(texts: [.init(id: 8, text: "NOW-SECRET")])))
+        #expect(!session.json.contains("NOW-SECRET"))
+    }
+
+    @Test func anElementThatBecomesBlockedLosesItsContentAtTheAgent() throws {
+        var session = Session()
+        _ = session.snapshot()
+        let outputs = session.send(.mutations(Mutations(attrs: [.init(id: 7, name: "data-cobrowse-block", value: "")])))
+        guard case let .mutations(change)? = outputs.first.flatMap({ if case let .view(frame) = $0 { frame.event } else { nil } }) else {
+            Issue.record("expected a mutations frame, got \(outputs)")
+            return
+        }
+        #expect(change.removes == [.init(id: 8)])
+        #expect(change.attrs.contains(.init(id: 7, name: "data-cb-blocked", value: "")))
+        session.send(.mutations(Mutations(texts: [.init(id: 8, text: "AFTER-BLOCK")])))
+        #expect(!session.json.contains("AFTER-BLOCK"))
+    }
+
+    @Test func liftingAMaskRevealsNothingAndWaitsForASnapshot() throws {
+        var session = Session()
+        _ = session.snapshot()
+        let outputs = session.send(.mutations(Mutations(attrs: [.init(id: 13, name: "class", value: "plain")])))
+        #expect(outputs.allSatisfy { if case .resync = $0 { true } else { false } }, "\(outputs)")
+        #expect(!session.stream.hasSnapshot)
+        #expect(!session.json.contains("TA-SECRET"))
+    }
+
+    @Test func maskedControlsSendNoChoicesAndOnlyMaskedValues() throws {
+        var session = Session()
+        var select = DOMNode.element(40, "select", [:], [.element(41, "option", ["value": "OPT-VALUE"], [.text(42, "OPT-TEXT")])])
+        select.value = "OPT-VALUE"
+        var check = DOMNode.element(43, "input", ["type": "checkbox"])
+        check.checked = true
+        let page = DOMNode.element(1, "html", [:], [.element(2, "body", [:], [
+            .element(3, "div", ["data-cobrowse-mask": ""], [select, check, .element(44, "div", ["contenteditable": "true"], [.text(45, "EDIT-SECRET")])]),
+        ])])
+        let root = session.snapshot(page)
+        #expect(Self.find(43, in: root)?.checked == nil)
+        #expect(session.send(.input(.init(id: 43, checked: false))).isEmpty)
+        #expect(session.send(.input(.init(id: 40, selected: [0]))).isEmpty)
+        session.send(.input(.init(id: 40, value: "OPT-VALUE")))
+        session.send(.mutations(Mutations(texts: [.init(id: 45, text: "EDIT-SECRET-2")])))
+        for secret in ["OPT-VALUE", "OPT-TEXT", "EDIT-SECRET"] { #expect(!session.json.contains(secret), "\(secret)") }
+    }
+
+    @Test func shadowRootContentUnderAMaskIsMasked() throws {
+        var session = Session()
+        var host = DOMNode.element(3, "card-widget", ["class": "cobrowse-mask"])
+        host.shadow = [.element(4, "span", [:], [.text(5, "SHADOW-SECRET")])]
+        _ = session.snapshot(.element(1, "html", [:], [.element(2, "body", [:], [host])]))
+        #expect(!session.json.contains("SHADOW-SECRET"))
+    }
+
+    @Test func newRulesStopTheStreamUntilASnapshotIsMaskedUnderThem() throws {
+        var session = Session()
+        _ = session.snapshot()
+        let outputs = session.stream.rulesChanged(now: .now)
+        #expect(outputs.count == 1 && !session.stream.hasSnapshot)
+        #expect(session.send(.cursor(.init(x: 1, y: 1))).allSatisfy { if case .view = $0 { false } else { true } })
+    }
+}
