@@ -176,14 +176,17 @@ public struct RegistryReply: Sendable, Equatable, Codable {
     public var session: SessionView?
     /// Only in the reply to `create`, for the customer's browser alone: it proves the customer.
     public var customerKey: String?
+    /// Who the registry verified the caller to be (agent or supervisor, from the token), so an
+    /// edge knows whether a viewer leads the session without reading tokens itself.
+    public var actor: Actor?
     public var refusal: RegistryRefusal?
 
-    public static func ok(_ session: SessionView, customerKey: String? = nil) -> RegistryReply {
-        RegistryReply(version: RegistryProtocol.version, session: session, customerKey: customerKey, refusal: nil)
+    public static func ok(_ session: SessionView, customerKey: String? = nil, actor: Actor? = nil) -> RegistryReply {
+        RegistryReply(version: RegistryProtocol.version, session: session, customerKey: customerKey, actor: actor, refusal: nil)
     }
 
     public static func refused(_ refusal: RegistryRefusal) -> RegistryReply {
-        RegistryReply(version: RegistryProtocol.version, session: nil, customerKey: nil, refusal: refusal)
+        RegistryReply(version: RegistryProtocol.version, session: nil, customerKey: nil, actor: nil, refusal: refusal)
     }
 
     /// The session, or the refusal thrown.

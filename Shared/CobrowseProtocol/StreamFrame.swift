@@ -209,6 +209,21 @@ public enum StreamEvent: Sendable, Equatable {
     case click(Pointer)
     case paused(Location)
     case resumed(Location)
+    /// The filter dropped an agent action (view stream only; never accepted from a sharer).
+    case actionDropped(DroppedAction)
+
+    public struct DroppedAction: Sendable, Codable, Equatable {
+        /// The action's type (`click`, `type`, …).
+        public var action: String
+        public var reason: ActionRefusal
+        public var message: String
+
+        public init(action: String, reason: ActionRefusal) {
+            self.action = action
+            self.reason = reason
+            message = reason.message
+        }
+    }
 
     public var type: String {
         switch self {
@@ -221,6 +236,7 @@ public enum StreamEvent: Sendable, Equatable {
         case .click: "click"
         case .paused: "paused"
         case .resumed: "resumed"
+        case .actionDropped: "action-dropped"
         }
     }
 }
@@ -251,6 +267,7 @@ public struct StreamFrame: Sendable, Equatable, Codable {
         case "click": event = .click(try StreamEvent.Pointer(from: decoder))
         case "paused": event = .paused(try StreamEvent.Location(from: decoder))
         case "resumed": event = .resumed(try StreamEvent.Location(from: decoder))
+        case "action-dropped": event = .actionDropped(try StreamEvent.DroppedAction(from: decoder))
         case let other: throw DecodingError.dataCorruptedError(forKey: .t, in: c, debugDescription: "unknown frame type '\(other)'")
         }
     }
@@ -267,6 +284,7 @@ public struct StreamFrame: Sendable, Equatable, Codable {
         case let .viewport(v): try v.encode(to: encoder)
         case let .cursor(v), let .click(v): try v.encode(to: encoder)
         case let .paused(v), let .resumed(v): try v.encode(to: encoder)
+        case let .actionDropped(v): try v.encode(to: encoder)
         }
     }
 }

@@ -287,7 +287,7 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
     @Test func devModeWithoutTheSigningSecretRefusesToStart() async throws {
         let relay = try ServiceProcess("dom-relay", environment: ["AMQP_URL": try TestBroker.url(), "DEV_MODE": "1"])
         #expect(await relay.waitForExit() == 2)
-        #expect(relay.log.contains("DEV_TOKEN_SECRET"))
+        #expect(await eventually { relay.log.contains("DEV_TOKEN_SECRET") }, "the output arrives after the exit")
     }
 }
 
@@ -346,5 +346,107 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         let value = lines.first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
             .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) } ?? ""
         return (status, value)
+    }
+}
+
+@Suite struct AgentActionPathTests {
+    /// A checkout page: a name field (10), a password (11), a form's submit button (12) with a
+    /// label (13), a link (14).
+    static func checkout() -> [String: Any] {
+        [
+            "t": "snapshot", "seq": 1, "url": "https://shop.example/checkout", "viewport": ["w": 800, "h": 600],
+            "scroll": ["x": 0, "y": 0],
+            "root": ["id": 1, "type": "element", "tag": "html", "children": [["id": 2, "type": "element", "tag": "body", "children": [
+                ["id": 3, "type": "element", "tag": "form", "children": [
+                    ["id": 10, "type": "element", "tag": "input", "attrs": ["name": "name"]],
+                    ["id": 11, "type": "element", "tag": "input", "attrs": ["type": "password"]],
+                    ["id": 12, "type": "element", "tag": "button", "children": [["id": 13, "type": "element", "tag": "span"]]],
+                ]],
+                ["id": 14, "type": "element", "tag": "a", "attrs": ["href": "/help"]],
+            ]]]],
+        ]
+    }
+
+    /// The sharer, the lead agent's console and a supervisor's, with the page mirrored.
+    func joined(_ suite: SuiteFixture) async throws -> (sharer: SocketPeer, agent: SocketPeer, supervisor: SocketPeer) {
+        let sharer = suite.socket(0, "/ws/share")
+        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
+        let id = try #require(await sharer.next(type: "started")?["sessionId"] as? String)
+        let agent = suite.socket(1, "/ws/view")
+        agent.send(["t": "join", "agentToken": try await suite.tokens.agent("lead-\(UUID())"), "sessionId": id])
+        #expect(await agent.next(type: "joined")?["role"] as? String == "lead")
+        _ = try #require(await sharer.next(type: "resync"))
+        sharer.send(frame(Self.checkout()))
+        _ = try #require(await agent.next(type: "snapshot"))
+        let supervisor = suite.socket(0, "/ws/view")
+        supervisor.send(["t": "join", "agentToken": try await suite.tokens.agent("sup-\(UUID())", role: .supervisor), "sessionId": id])
+        #expect(await supervisor.next(type: "joined")?["role"] as? String == "observer")
+        return (sharer, agent, supervisor)
+    }
+
+    /// Sends an action until the filter has seen the latest mode (its lifecycle queue may lag
+    /// the consoles' notices by a moment); returns what the sharer or the agent got.
+    func act(_ action: [String: Any], agent: SocketPeer, sharer: SocketPeer, expecting reason: String? = nil) async -> [String: Any]? {
+        for _ in 0..<20 {
+            agent.send(action)
+            if let reason {
+                guard let dropped = await agent.next(type: "action-dropped", within: .seconds(5)) else { return nil }
+                if dropped["reason"] as? String == reason { return dropped }
+            } else if let approved = await sharer.next(type: "action", within: .milliseconds(500)) {
+                return approved["action"] as? [String: Any]
+            } else {
+                _ = await agent.next(type: "action-dropped", within: .milliseconds(100))
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return nil
+    }
+
+    @Test func inPointerModeOnlyPointingAndAnnotationsReachTheCustomer() async throws {
+        let suite = try await SuiteFixture("actions-pointer")
+        defer { Task { await suite.stop() } }
+        let (sharer, agent, supervisor) = try await joined(suite)
+
+        agent.send(["t": "pointer", "x": 10, "y": 20])
+        #expect(await sharer.next(type: "action")?["action"] as? [String: Any] as NSDictionary? == ["t": "pointer", "x": 10, "y": 20])
+        agent.send(["t": "annotate", "x": 5, "y": 6])
+        #expect((await sharer.next(type: "action")?["action"] as? [String: Any])?["t"] as? String == "annotate")
+
+        agent.send(["t": "click", "id": 10])
+        let dropped = try #require(await agent.next(type: "action-dropped"))
+        #expect(dropped["reason"] as? String == "pointer-mode" && dropped["action"] as? String == "click")
+        #expect((dropped["message"] as? String)?.contains("ask the customer") == true)
+
+        supervisor.send(["t": "pointer", "x": 1, "y": 1])
+        #expect(await supervisor.next(type: "error")?["code"] as? String == "not-allowed")
+        supervisor.send(["t": "wave"])
+        #expect(await supervisor.next(type: "error")?["code"] as? String == "not-supported")
+    }
+
+    @Test func writeModeComesOnlyWithConsentAndTheRulesStillHold() async throws {
+        let suite = try await SuiteFixture("actions-write")
+        defer { Task { await suite.stop() } }
+        let (sharer, agent, _) = try await joined(suite)
+
+        agent.send(["t": "request-write"])
+        _ = try #require(await sharer.next(event: "mode-requested"))
+        sharer.send(["t": "answer-write", "approve": true])
+        let changed = try #require(await agent.next(event: "mode-changed"))
+        #expect((changed["session"] as? [String: Any])?["mode"] as? String == "write")
+
+        #expect(await act(["t": "click", "id": 10], agent: agent, sharer: sharer)?["id"] as? Int == 10)
+        #expect(await act(["t": "type", "id": 10, "value": "Ada"], agent: agent, sharer: sharer)?["value"] as? String == "Ada")
+        #expect(await act(["t": "navigate", "to": "url", "url": "/help"], agent: agent, sharer: sharer) != nil)
+        #expect(await act(["t": "click", "id": 13], agent: agent, sharer: sharer, expecting: "disabled-element") != nil,
+                "inside a form's submit button: the customer submits, never the agent")
+        #expect(await act(["t": "type", "id": 11, "value": "x"], agent: agent, sharer: sharer, expecting: "masked-field") != nil)
+        #expect(await act(["t": "navigate", "to": "url", "url": "https://evil.example/"], agent: agent, sharer: sharer,
+                          expecting: "off-site") != nil)
+        #expect(await act(["t": "click", "id": 999], agent: agent, sharer: sharer, expecting: "unknown-element") != nil)
+
+        // The customer takes control back at any time.
+        sharer.send(["t": "revoke-write"])
+        _ = try #require(await agent.next(event: "mode-changed"))
+        #expect(await act(["t": "click", "id": 10], agent: agent, sharer: sharer, expecting: "pointer-mode") != nil)
     }
 }

@@ -84,6 +84,15 @@ final class SocketPeer: Sendable {
         return nil
     }
 
+    /// Skips messages until a session notice of `event` (e.g. `mode-changed`).
+    func next(event: String, within limit: Duration = .seconds(20)) async -> [String: Any]? {
+        let deadline = ContinuousClock.now + limit
+        while let notice = await next(type: "session", within: deadline - ContinuousClock.now) {
+            if notice["event"] as? String == event { return notice }
+        }
+        return nil
+    }
+
     /// How the server closed the socket (waits for it).
     func closed() async throws -> WebSocketCloseFrame? {
         try await task.value

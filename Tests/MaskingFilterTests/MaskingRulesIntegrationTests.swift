@@ -69,6 +69,6 @@ import Testing
         try write(#"{"rules": [{"site": "*", "block": ["div:hover"]}]}"#, to: path)
         let filter = try ServiceProcess("masking-filter", environment: ["AMQP_URL": try TestBroker.url(), "MASKING_RULES": path])
         #expect(await filter.waitForExit() == 2)
-        #expect(filter.log.contains("MASKING_RULES") && filter.log.contains(":hover"))
+        #expect(await eventually { filter.log.contains("MASKING_RULES") && filter.log.contains(":hover") })
     }
 }

@@ -138,6 +138,7 @@ struct Failure: Error, CustomStringConvertible {
             switch output {
             case let .view(frame): String(decoding: try JSONEncoder().encode(frame), as: UTF8.self)
             case let .resync(reason): String(decoding: try JSONEncoder().encode(ResyncRequest(reason: reason)), as: UTF8.self)
+            case let .action(action): String(decoding: try JSONEncoder().encode(ApprovedAction(action: action)), as: UTF8.self)
             }
         }
     }

@@ -69,6 +69,17 @@ struct RelayEndpoints: Sendable {
         let agentToken: String?
     }
 
+    struct WriteAnswer: Decodable {
+        let approve: Bool
+    }
+
+    /// Tells the socket why the registry refused a command, if it did.
+    private func answerRefusal(of reply: RegistryReply, to outbound: WebSocketOutboundWriter) async throws {
+        if let refusal = reply.refusal {
+            try await outbound.write(.text(RelayMessage.error(refusal.code.rawValue, refusal.message)))
+        }
+    }
+
     /// The two fields every stream frame must have before it is forwarded (and a snapshot's
     /// connection id, for the pause the relay may send on the sharer's behalf).
     struct FrameHead: Decodable {
@@ -130,10 +141,21 @@ struct RelayEndpoints: Sendable {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "a frame is a JSON object with t and seq")))
                     continue
                 }
-                if head.t == "end" {
+                switch head.t {
+                case "end":
                     lastSeq = nil
                     _ = try await registry.send(.end(session: session.id, by: .customer(key: customerKey)))
                     continue // the ended event closes the socket
+                case "answer-write", "revoke-write":
+                    // The customer's consent: the registry changes the mode and tells everyone.
+                    let approve = (try? JSONDecoder().decode(WriteAnswer.self, from: body))?.approve ?? false
+                    let command: RegistryCommand = head.t == "revoke-write"
+                        ? .revokeWrite(session: session.id, customerKey: customerKey)
+                        : .answerWrite(session: session.id, customerKey: customerKey, approve: approve)
+                    try await answerRefusal(of: registry.send(command), to: outbound)
+                    continue
+                default:
+                    break
                 }
                 guard let seq = head.seq else {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "frame '\(head.t)' has no seq")))
@@ -162,29 +184,53 @@ struct RelayEndpoints: Sendable {
               let token = opening.agentToken, let id = opening.sessionId.flatMap(SessionID.init) else {
             return try await refuse(outbound, "malformed-request", "the first message must be {\"t\":\"join\",\"agentToken\",\"sessionId\"}")
         }
-        let reply = try await RegistryClient(connection: connection).send(.join(session: id, agentToken: token))
+        let registry = RegistryClient(connection: connection)
+        let reply = try await registry.send(.join(session: id, agentToken: token))
         let session: SessionView
         do {
             session = try reply.get()
         } catch {
             return try await refuse(outbound, error.code.rawValue, error.message)
         }
-        try await outbound.write(.text(RelayMessage.session("joined", session)))
+        // Only the lead agent acts; observers (supervisors) watch.
+        let lead: String? = if case let .agent(agent)? = reply.actor, session.leadAgentID == agent { agent } else { nil }
+        try await outbound.write(.text(RelayMessage.session("joined", session, extra: ["role": lead == nil ? "observer" : "lead"])))
         try await serve(.viewer, session: id, outbound: outbound) {
             // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
             try await connection.publishUnconfirmed(
                 AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: "a viewer joined"))),
                 exchange: CobrowseTopology.sharerExchange, routingKey: id.routingKey)
             while let message = try await iterator.next() {
-                // A console that saw a gap in the filter's sequence asks for a fresh snapshot.
-                if case let .text(text) = message, (try? JSONDecoder().decode(FrameHead.self, from: Data(text.utf8)))?.t == "resync" {
+                guard case let .text(text) = message, let head = try? JSONDecoder().decode(FrameHead.self, from: Data(text.utf8)) else {
+                    try await outbound.write(.text(RelayMessage.error("malformed-request", "messages are JSON objects with t")))
+                    continue
+                }
+                switch head.t {
+                case "resync":
+                    // The console saw a gap in the filter's sequence: a fresh snapshot.
                     try await connection.publishUnconfirmed(
                         AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: "a viewer saw a gap"))),
                         exchange: CobrowseTopology.sharerExchange, routingKey: id.routingKey)
-                    continue
+                case "request-write":
+                    try await answerRefusal(of: registry.send(.requestWrite(session: id, agentToken: token)), to: outbound)
+                case "end":
+                    try await answerRefusal(of: registry.send(.end(session: id, by: .agent(token: token))), to: outbound)
+                default:
+                    guard let action = try? JSONDecoder().decode(AgentAction.self, from: Data(text.utf8)) else {
+                        try await outbound.write(.text(RelayMessage.error(
+                            "not-supported", "unknown message '\(head.t)'; see docs/stream-protocol.md for what viewers may send")))
+                        continue
+                    }
+                    guard let lead else {
+                        try await outbound.write(.text(RelayMessage.error("not-allowed", "observers watch; only the lead agent acts")))
+                        continue
+                    }
+                    // Through the filter, on the session's shard: it checks mode and rules in stream order.
+                    try await connection.publishUnconfirmed(
+                        AMQPMessage(body: try JSONEncoder().encode(AgentActionFrame(agent: lead, action: action)),
+                                    properties: AMQPProperties(contentType: "application/json")),
+                        exchange: CobrowseTopology.ingestExchange, routingKey: id.routingKey)
                 }
-                try await outbound.write(.text(RelayMessage.error(
-                    "not-supported", "viewers may send {\"t\":\"resync\"}; agent pointer and actions come with the action path")))
             }
         }
     }

@@ -5,6 +5,7 @@ import Logging
 import MaskingRules
 import Metrics
 import ServiceKit
+import Synchronization
 
 /// Consumes the ingest shards and publishes each session's masked stream to `cobrowse.view`.
 /// Each shard is processed by one task in delivery order, and a session always hashes to one
@@ -34,9 +35,25 @@ public struct FilterWorker: Sendable {
         self.idleEviction = idleEviction
     }
 
+    /// Each session's mode, from the registry's lifecycle events. A session not heard of is in
+    /// pointer mode (where every session starts): a filter that missed a change fails closed.
+    final class SessionModes: Sendable {
+        private let modes = Mutex<[SessionID: SessionMode]>([:])
+        func mode(of session: SessionID) -> SessionMode { modes.withLock { $0[session] } ?? .pointer }
+        func record(_ event: SessionEvent) {
+            modes.withLock { $0[event.session.id] = event.session.state == .ended ? nil : event.session.mode }
+        }
+    }
+
+    static func actions(_ result: String, _ reason: String? = nil) -> Counter {
+        Counter(label: "cobrowse_filter_agent_actions_total", dimensions: [("result", result)] + (reason.map { [("reason", $0)] } ?? []))
+    }
+
     public func run() async throws {
+        let modes = SessionModes()
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for shard in shards { group.addTask { try await consume(shard) } }
+            group.addTask { try await followModes(into: modes) }
+            for shard in shards { group.addTask { try await consume(shard, modes: modes) } }
             defer { group.cancelAll() }
             try await group.next()
         }
@@ -49,7 +66,23 @@ public struct FilterWorker: Sendable {
         case tick
     }
 
-    private func consume(_ shard: String) async throws {
+    /// Mode changes and ends of every session, on this filter's own queue.
+    private func followModes(into modes: SessionModes) async throws {
+        let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
+        for kind in [SessionEvent.Kind.modeChanged, .ended] {
+            try await connection.bind(QueueBinding(queue: queue.name, exchange: CobrowseTopology.lifecycleExchange,
+                                                   routingKey: "s.*.\(kind.rawValue)"))
+        }
+        for try await delivery in try await connection.consume(queue: queue.name, prefetch: 256) {
+            if let event = try? JSONDecoder.cobrowse.decode(SessionEvent.self, from: delivery.body) { modes.record(event) }
+            delivery.ack()
+        }
+    }
+
+    /// The one field that tells an agent action from a sharer's frame.
+    private struct Head: Decodable { let t: String }
+
+    private func consume(_ shard: String, modes: SessionModes) async throws {
         struct Tracked {
             var stream = SessionStream()
             var lastSeen: ContinuousClock.Instant
@@ -101,6 +134,20 @@ public struct FilterWorker: Sendable {
                     unknownSession.increment()
                     continue
                 }
+                if (try? decoder.decode(Head.self, from: delivery.body))?.t == "agent" {
+                    guard let frame = try? decoder.decode(AgentActionFrame.self, from: delivery.body) else {
+                        malformed.increment()
+                        continue
+                    }
+                    var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
+                    let outputs = tracked.stream.agentAction(frame.action, mode: modes.mode(of: session))
+                    sessions[session] = tracked
+                    for case let .view(notice) in outputs {
+                        if case let .actionDropped(dropped) = notice.event { Self.actions("dropped", dropped.reason.rawValue).increment() }
+                    }
+                    try await publish(outputs, session: session, encoder: encoder)
+                    continue
+                }
                 guard let frame = try? decoder.decode(StreamFrame.self, from: delivery.body) else {
                     malformed.increment()
                     logger.debug("dropped malformed frame", metadata: ["session": "\(session)"])
@@ -135,6 +182,12 @@ public struct FilterWorker: Sendable {
                     AMQPMessage(body: try encoder.encode(masked), properties: AMQPProperties(contentType: "application/json")),
                     exchange: CobrowseTopology.viewExchange, routingKey: session.routingKey)
                 Self.forwarded.increment()
+            case let .action(action):
+                Self.actions("forwarded").increment()
+                try await connection.publishUnconfirmed(
+                    AMQPMessage(body: try encoder.encode(ApprovedAction(action: action)),
+                                properties: AMQPProperties(contentType: "application/json")),
+                    exchange: CobrowseTopology.sharerExchange, routingKey: session.routingKey)
             case let .resync(reason):
                 Self.resyncs.increment()
                 logger.info("asking the sharer for a snapshot", metadata: ["session": "\(session)", "reason": "\(reason)"])

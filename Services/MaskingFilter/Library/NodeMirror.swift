@@ -36,6 +36,17 @@ struct NodeMirror {
 
     func isMasked(_ id: Int) -> Bool { entries[id]?.masked ?? false }
 
+    /// Whether agents may not act on a node: it, or an element it is inside, is a no-agent
+    /// element (a click on the label inside a submit button is a click on the button).
+    func isNoAgent(_ id: Int) -> Bool {
+        var current: Int? = id
+        while let node = current, let entry = entries[node] {
+            if entry.own.noAgent { return true }
+            current = entry.parent
+        }
+        return false
+    }
+
     /// Replaces the tree with a snapshot's; returns the sanitized root (nil if it is dropped).
     mutating func load(_ root: DOMNode, rules: CompiledPageRules) -> DOMNode? {
         entries = [:]

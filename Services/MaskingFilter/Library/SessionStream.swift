@@ -1,4 +1,5 @@
 import CobrowseProtocol
+import Foundation
 import MaskingRules
 
 /// One session's stream through the filter. It fails closed: until it holds a snapshot, and
@@ -9,9 +10,13 @@ public struct SessionStream: Sendable {
         case view(StreamFrame)
         /// Ask the sharer for a fresh snapshot.
         case resync(reason: String)
+        /// An agent action that may reach the sharer.
+        case action(AgentAction)
     }
 
     var mirror = NodeMirror()
+    /// The page of the current snapshot (navigation must stay on its site).
+    private var pageURL: URL?
     public private(set) var hasSnapshot = false
     private var expectedSeq = 0
     /// The sharer connection of the current snapshot's sequence.
@@ -49,6 +54,7 @@ public struct SessionStream: Sendable {
             }
             var clean = snapshot
             clean.root = root
+            pageURL = URL(string: snapshot.url)
             hasSnapshot = true
             stream = snapshot.stream
             waitingSince = nil
@@ -92,6 +98,8 @@ public struct SessionStream: Sendable {
             return [emit(.click(pointer))]
         case .viewport, .cursor, .paused, .resumed:
             return [emit(frame.event)]
+        case .actionDropped:
+            return [] // the filter's own notice; a sharer cannot send it
         }
     }
 
@@ -125,6 +133,39 @@ public struct SessionStream: Sendable {
             clean.texts.append(.init(id: text.id, text: masked))
         }
         return (clean, inputs)
+    }
+
+    /// An agent action, checked against the session's mode and the masking rules: it goes to
+    /// the sharer, or the agent is told why not (in the view stream, in order).
+    public mutating func agentAction(_ action: AgentAction, mode: SessionMode) -> [Output] {
+        if let refusal = refusal(of: action, mode: mode) {
+            return [emit(.actionDropped(.init(action: action.type, reason: refusal)))]
+        }
+        return [.action(action)]
+    }
+
+    private func refusal(of action: AgentAction, mode: SessionMode) -> ActionRefusal? {
+        if action.needsWriteMode && mode != .write { return .pointerMode }
+        guard hasSnapshot else { return action.needsWriteMode ? .noPage : nil }
+        switch action {
+        case .pointer, .annotate:
+            return nil
+        case let .click(id):
+            guard mirror.contains(id) else { return .unknownElement }
+            return mirror.isNoAgent(id) ? .disabledElement : nil
+        case let .type(id, _):
+            guard mirror.contains(id) else { return .unknownElement }
+            if mirror.isNoAgent(id) { return .disabledElement }
+            return mirror.isMasked(id) ? .maskedField : nil
+        case let .scroll(id, _, _):
+            return id == 0 || mirror.contains(id) ? nil : .unknownElement
+        case let .navigate(to, url):
+            guard to == .url else { return nil }
+            guard let target = url.flatMap({ URL(string: $0, relativeTo: pageURL)?.absoluteURL }), let page = pageURL,
+                  target.scheme?.lowercased() == page.scheme?.lowercased(), target.host?.lowercased() == page.host?.lowercased(),
+                  target.port == page.port else { return .offSite }
+            return nil
+        }
     }
 
     /// New masking rules: nothing more is forwarded until a snapshot is masked under them.

@@ -65,7 +65,7 @@ public struct RegistryHandler: Sendable {
             return .ok(try await store.change(id, by: agent.actor, now: now) { record, db in
                 let busy = agent.role == .agent ? try store.agentLeadsAnotherLiveSession(agent.id, except: id, db) : false
                 return try rules.join(&record, agent: agent, agentHoldsAnotherLiveSession: busy, now: now)
-            }.view)
+            }.view, actor: agent.actor)
 
         case let .requestWrite(id, token):
             let agent = try await verifier.agent(token, now: now)
