@@ -151,6 +151,9 @@ public struct ElementRules: Sendable, Equatable {
     public var alwaysMasked = false
     public var blocked = false
     public var maskedImage = false
+    /// Matched by `maskImages` without being an image (a `<picture>`, a gallery): every image
+    /// inside is masked.
+    public var masksImagesInside = false
     public var noAgent = false
 
     public init() {}
@@ -183,7 +186,9 @@ public struct CompiledPageRules: Sendable {
         result.alwaysMasked = BuiltInRules.isAlwaysMasked(element)
         result.masked = result.alwaysMasked || mask.matches(element) || (page.maskPage && element.tagName == "html")
         result.blocked = block.matches(element)
-        result.maskedImage = element.tagName == "img" && (page.maskPage || maskImages?.matches(element) == true)
+        let matchesImageRule = maskImages?.matches(element) == true
+        result.maskedImage = element.tagName == "img" && (page.maskPage || matchesImageRule)
+        result.masksImagesInside = element.tagName != "img" && matchesImageRule
         result.noAgent = noAgent.matches(element)
         return result
     }

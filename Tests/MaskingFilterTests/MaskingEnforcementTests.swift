@@ -255,3 +255,41 @@ import Testing
         #expect(session.send(.cursor(.init(x: 1, y: 1))).allSatisfy { if case .view = $0 { false } else { true } })
     }
 }
+
+/// What else a masked element carries: titles, labels, URLs, styles, choices.
+@Suite struct MaskedAttributeTests {
+    @Test func maskedElementsSendNoURLsChoicesOrStyleImagesAndTheTitleFollowsItsElement() throws {
+        var session = MaskingEnforcementTests.Session()
+        let page = DOMNode.element(1, "html", [:], [
+            .element(2, "head", [:], [.element(3, "title", ["class": "cobrowse-mask"], [.text(4, "TITLE-SECRET")])]),
+            .element(5, "body", [:], [
+                .element(6, "div", ["data-cobrowse-mask": "", "style": "color: red; background: url(/AVATAR-SECRET.png) no-repeat"], [
+                    .element(7, "a", ["href": "/accounts/HREF-SECRET", "aria-description": "DESC-SECRET"], [.text(8, "x")]),
+                    .element(9, "select", [:], [.element(10, "option", ["label": "LABEL-SECRET", "selected": ""], [])]),
+                    .element(11, "input", ["type": "checkbox", "checked": ""]),
+                ]),
+                .element(12, "picture", ["class": "gallery"], [
+                    .element(13, "source", ["srcset": "/PICTURE-SECRET.webp"]), .element(14, "img", ["src": "/PICTURE-SECRET.jpg"]),
+                ]),
+            ]),
+        ])
+        let outputs = session.send(.snapshot(.init(url: "https://shop.example/", title: "TITLE-SECRET", viewport: Size(w: 1, h: 1),
+                                                   root: page)))
+        _ = outputs
+        for secret in ["TITLE-SECRET", "AVATAR-SECRET", "HREF-SECRET", "DESC-SECRET", "LABEL-SECRET"] {
+            #expect(!session.json.contains(secret), "\(secret)")
+        }
+        #expect(session.json.contains("color: red; background: none no-repeat"))
+        #expect(!session.json.contains("\"checked\"") && !session.json.contains("\"selected\""))
+        #expect(session.json.contains("PICTURE-SECRET"), "a picture nobody masked keeps its sources")
+
+        var masked = MaskingEnforcementTests.Session()
+        var rulesText = MaskingEnforcementTests.rulesFile
+        rulesText = rulesText.replacingOccurrences(of: #""maskImages": ["img.id-photo"]"#, with: #""maskImages": ["img.id-photo", "picture.gallery"]"#)
+        let rules = CompiledPageRules(try MaskingRules(json: Data(rulesText.utf8)).page(for: "https://shop.example/"))
+        let result = masked.stream.process(StreamFrame(seq: 1, .snapshot(.init(url: "https://shop.example/", viewport: Size(w: 1, h: 1), root: page))),
+                                           rules: { _ in rules })
+        let json = String(decoding: try JSONEncoder().encode(result.compactMap { if case let .view(frame) = $0 { frame } else { nil } }), as: UTF8.self)
+        #expect(!json.contains("PICTURE-SECRET"), "maskImages on the <picture> masks its img and its sources")
+    }
+}

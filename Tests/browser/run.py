@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Browser end-to-end tests: a customer's Chromium shares the demo shop, an agent's Chromium
 watches it in the agent console, and everything in between is real (relays, masking filter,
-session registry, RabbitMQ).
+session registry, RabbitMQ). The masking tests use the demo's masking.html and statement.html
+with the rules in masking-rules.json (masking_page.py says what they do), and hostile.html
+attacks the console.
 
     /usr/bin/python3 Tests/browser/run.py [NAME-SUBSTRING ...]
 
@@ -28,6 +30,7 @@ from selenium.webdriver.support.ui import Select
 
 import browsers
 import japanese_page
+import masking_page
 import stack
 from browsers import Browser, wait_for
 
@@ -101,11 +104,26 @@ class Customer:
             return label ? label.textContent : null;""")
         return re.sub(r"\D", "", text) if text else text
 
+    def start_session_unmasked(self):
+        """Starts co-browse with `testOnlyDisableMasking` (a stale SDK: the filter alone masks)."""
+        result = self.browser.driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            fetch('/dev/interaction-token', { cache: 'no-store' })
+              .then((response) => response.json())
+              .then((body) => CoBrowse.start({ interactionToken: body.token, testOnlyDisableMasking: true }))
+              .then(({ sessionId }) => done(sessionId), (error) => done('error: ' + error.message));""")
+        assert re.fullmatch(r"\d{9}", str(result)), f"CoBrowse.start with testOnlyDisableMasking: {result!r}"
+        assert self.wait_bar_session_id() == result, "the bar shows another session ID than CoBrowse.start resolved"
+        return result
+
     def text(self):
         return normalized(self.browser.js("return document.body.innerText"))
 
     def js(self, script, *args):
         return self.browser.js(script, *args)
+
+    def js_async(self, script, *args):
+        return self.browser.driver.execute_async_script(script, *args)
 
     def end(self):
         try:
@@ -428,9 +446,12 @@ def typed_values_reach_the_agent_but_passwords_never_leave_the_customers_browser
     assert customer.js("return location.href") == url, "submitting the checkout form navigated away"
     wait_for("the agent's view shows 'Order placed (demo)'", lambda: agent.element_text("#checkout .message"),
              check=lambda text: text == "Order placed (demo)")
+    # Card fields are always masked, by their autocomplete tokens (cc-number, cc-csc).
     card_seen = agent.in_view("return [doc.getElementById('card-number').value, doc.getElementById('card-cvc').value]")
-    print(f"    note: card number and security code show on the agent's side as {card_seen} "
-          "(only passwords are required to be masked)")
+    assert card_seen == ["****", "****"], f"the agent's card number and security code show {card_seen}, not '****'"
+    received = agent.browser.frames("received")
+    leaked = [frame.payload[:300] for frame in received if "4111" in frame.payload]
+    assert not leaked, f"the card number reached the agent console in {len(leaked)} frame(s), e.g. {leaked[0]}"
 
 
 @test
@@ -568,6 +589,510 @@ def dev_endpoints_exist_only_in_dev_mode(t):
             assert status == 200, f"with DEV_MODE=1, {path} answered {status}, not 200"
     finally:
         t.stack.stop_service(relay)
+
+
+# ---------------------------------------------------------------------------------------
+# Masking (docs/masking.md): the rules of Tests/browser/masking-rules.json on masking.html
+# and statement.html. Run twice: the SDK and the filter masking, and the filter alone (the
+# SDK started with testOnlyDisableMasking, as a stale or bypassed SDK would send).
+# ---------------------------------------------------------------------------------------
+
+def _type_secrets(customer):
+    driver = customer.browser.driver
+    for element_id, text in masking_page.TYPED_SECRETS.items():
+        driver.find_element(By.ID, element_id).send_keys(text)
+    editable = driver.find_element(By.ID, "masked-editable")
+    editable.click()
+    editable.send_keys(" ZZSECRET-editable-typed")
+    driver.find_element(By.ID, "masked-check").click()
+    Select(driver.find_element(By.ID, "masked-select")).select_by_index(0)
+    shadow_input = driver.find_element(By.ID, "shadow-masked-host").shadow_root.find_element(By.CSS_SELECTOR, "#shadow-input")
+    shadow_input.send_keys("ZZSECRET-shadow-typed")
+    # Typed last: once it shows on the agent's side, every earlier keystroke went through.
+    driver.find_element(By.ID, "public-input").send_keys(masking_page.PUBLIC_TYPED)
+
+
+def _wait_view(agent, what, probe_js, expected):
+    return wait_for(what, lambda: agent.in_view(probe_js), check=lambda value: value == expected, within=30)
+
+
+def _assert_no_secrets_in_agent(agent, where):
+    leaks = masking_page.leaks_in_frames(agent.browser.frames("received"))
+    assert not leaks, f"{where}: secrets reached the agent console: {masking_page.describe_leaks(leaks)}"
+    found = masking_page.secrets_in(agent.browser.js(masking_page.AGENT_DOM_DUMP))
+    assert not found, f"{where}: secrets are in the agent's view or console: {', '.join(found[:10])}"
+
+
+def _masking_conformance(t, sdk_masks):
+    customer = t.customer()
+    customer.open(t.relay_a, "/demo/masking.html")
+    assert masking_page.secrets_in(customer.text()), "the customer's masking page shows no secrets: wrong page?"
+    session_id = customer.start_session() if sdk_masks else customer.start_session_unmasked()
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    wait_for("the agent's view shows the masking page's heading", lambda: agent.element_text("#visible-heading"),
+             check=lambda text: text == "Your account")
+
+    _type_secrets(customer)
+    result = customer.js_async(masking_page.LATER_SECRETS)
+    assert result is True, f"the customer's page could not add its later secrets: {result}"
+    _wait_view(agent, "the agent's view shows the public text and '****' for every masked thing on masking.html",
+               masking_page.MASKING_PAGE_PROBE, masking_page.MASKING_PAGE_EXPECTED)
+    assert customer.js("return document.getElementById('masked-check').checked"), "the customer's checkbox did not check"
+    _assert_no_secrets_in_agent(agent, "masking.html")
+
+    # The whole-page rule: the next page of the session, masked entirely.
+    customer.browser.driver.find_element(By.ID, "to-statement").click()
+    wait_for("the agent console names statement.html", lambda: (agent.header("customer-url") or "").strip(),
+             check=lambda url: url.endswith("/demo/statement.html"))
+    customer.js(masking_page.STATEMENT_LATER)
+    _wait_view(agent, "the agent's view shows statement.html's layout with every text and value '****'",
+               masking_page.STATEMENT_PROBE, masking_page.STATEMENT_EXPECTED)
+    assert "ZZSECRET-statement-late" in customer.text(), "the statement page did not add its later secret"
+    _assert_no_secrets_in_agent(agent, "statement.html")
+
+    sent = customer.browser.frames("sent")
+    assert any((frame.json() or {}).get("t") == "snapshot" for frame in sent), "the customer browser sent no snapshot"
+    leaks = masking_page.leaks_in_frames(sent)
+    if sdk_masks:
+        assert not leaks, f"the SDK sent secrets (they must never leave the page): {masking_page.describe_leaks(leaks)}"
+    else:
+        # Otherwise this run would prove nothing about the filter.
+        sent_secrets = {secret for _, found in leaks for secret in found}
+        for secret in ("ZZSECRET-ssn-edited", "ZZSECRET-password-typed", "ZZSECRET-statement-late"):
+            assert secret in sent_secrets, f"with testOnlyDisableMasking the SDK still masked {secret} (on both pages it must not)"
+
+
+@test
+def masking_rules_keep_every_secret_from_the_agent(t):
+    _masking_conformance(t, sdk_masks=True)
+
+
+@test
+def masking_filter_alone_keeps_every_secret_from_the_agent(t):
+    _masking_conformance(t, sdk_masks=False)
+
+
+@test
+def a_single_page_navigation_gets_the_rules_of_its_new_address(t):
+    customer = t.customer()
+    customer.open(t.relay_a, "/demo/masking.html")
+    session_id = customer.start_session()
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    wait_for("the agent's view shows the masking page's public text", lambda: agent.element_text("#visible-heading"),
+             check=lambda text: text == "Your account")
+    # The address becomes statement.html without a page load: its rules mask the whole page.
+    customer.js("""
+        history.pushState({}, '', 'statement.html');
+        document.getElementById('visible-heading').textContent = 'ZZSECRET-after-push-state';""")
+    wait_for("the agent's view masks the whole page under statement.html's rules",
+             lambda: [agent.element_text("#visible-heading"), agent.element_text("#visible-text")],
+             check=lambda texts: texts == ["****", "****"])
+    assert (agent.header("customer-url") or "").endswith("/demo/statement.html"), \
+        f"the console names {agent.header('customer-url')!r}, not statement.html"
+    _assert_no_secrets_in_agent(agent, "after history.pushState")
+
+
+@test
+def changed_masking_rules_apply_to_a_live_session(t):
+    customer = t.customer()
+    customer.open(t.relay_a, "/demo/masking.html")
+    session_id = customer.start_session()
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    wait_for("the agent's view shows the public greeting", lambda: agent.element_text("#visible-text"),
+             check=lambda text: (text or "").startswith("PUBLIC-greeting"))
+    original = t.stack.read_rules()
+    changed = json.loads(json.dumps(original))
+    changed["rules"][0]["mask"].append("#visible-text")
+    sent_before = len(customer.browser.frames("sent"))
+    t.stack.write_rules(changed)
+    try:
+        # The relays and the filter reload the file; the filter asks the SDK for a snapshot,
+        # and the SDK fetches the page's rules again before taking it.
+        wait_for("the agent's view masks #visible-text once the rules file says so",
+                 lambda: agent.element_text("#visible-text"), check=lambda text: text == "****", within=30)
+        snapshots = [frame for frame in customer.browser.frames("sent")[sent_before:]
+                     if (frame.json() or {}).get("t") == "snapshot"]
+        assert snapshots, "the SDK sent no snapshot after the rules changed"
+        assert "PUBLIC-greeting" not in snapshots[-1].payload, \
+            "the SDK's snapshot after the change still sends #visible-text: it did not fetch the new rules"
+        mark = customer.js("return getComputedStyle(document.getElementById('visible-text')).outlineStyle")
+        assert mark == "dashed", f"the customer's #visible-text is not marked after the change (outline {mark!r})"
+    finally:
+        t.stack.write_rules(original)
+    wait_for("the agent's view shows #visible-text again once the rules are back",
+             lambda: agent.element_text("#visible-text"), check=lambda text: (text or "").startswith("PUBLIC-greeting"),
+             within=30)
+
+
+# Computed styles of view elements, from the agent's page.
+VIEW_STYLES = r"""
+const result = {};
+for (const selector of arguments[0]) {
+  let element;
+  if (selector.startsWith('shadow:')) {
+    const host = doc.querySelector('#shadow-open-host');
+    element = host && host.shadowRoot && host.shadowRoot.querySelector(selector.slice(7));
+  } else {
+    element = doc.querySelector(selector);
+  }
+  if (!element) { result[selector] = null; continue; }
+  const style = element.ownerDocument.defaultView.getComputedStyle(element);
+  const box = element.getBoundingClientRect();
+  result[selector] = { outlineColor: style.outlineColor, outlineStyle: style.outlineStyle,
+    background: style.backgroundColor, w: box.width, h: box.height,
+    src: element.getAttribute('src'), children: element.childNodes.length };
+}
+return result;
+"""
+
+PURPLE = "rgb(139, 92, 246)"
+GREEN = "rgb(22, 163, 74)"
+GREY = "rgb(212, 212, 216)"
+CUSTOMER_MARK = "rgba(124, 58, 237, 0.55)"
+
+
+@test
+def masked_and_no_agent_elements_are_framed_and_blocked_ones_are_grey_boxes(t):
+    customer = t.customer()
+    customer.open(t.relay_a, "/demo/masking.html")
+    session_id = customer.start_session()
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+
+    # The customer's page marks what the agent does not see, from the SDK's adopted sheet.
+    marks = customer.js("""
+        const style = (id) => { const s = getComputedStyle(document.getElementById(id)); return [s.outlineStyle, s.outlineColor]; };
+        return { ssn: style('ssn'), form: style('masked-form'), password: style('password'), photo: style('id-photo'),
+                 chat: style('chat-history'), plain: style('visible-text'), sheets: document.adoptedStyleSheets.length };""")
+    for name in ("ssn", "form", "password", "photo", "chat"):
+        assert marks[name] == ["dashed", CUSTOMER_MARK], \
+            f"the customer's #{name} is not marked as hidden from the agent: outline {marks[name]}"
+    assert marks["plain"][0] == "none", f"an unmasked paragraph is marked too: {marks['plain']}"
+
+    selectors = ["#ssn", "#masked-form", "#password", "#id-photo", "#chat-history", "#delete-account", "#save-profile",
+                 "#visible-text", "shadow:#shadow-inner-mask"]
+    expected_outline = {"#ssn": PURPLE, "#masked-form": PURPLE, "#password": PURPLE, "#id-photo": PURPLE,
+                        "#chat-history": PURPLE, "#delete-account": GREEN, "#save-profile": GREEN,
+                        "shadow:#shadow-inner-mask": PURPLE}
+
+    def framed(styles):
+        return styles and all(styles.get(s) and styles[s]["outlineColor"] == color and styles[s]["outlineStyle"] == "solid"
+                              for s, color in expected_outline.items())
+
+    styles = wait_for("the agent's view frames masked elements purple and no-agent elements green",
+                      lambda: agent.in_view(VIEW_STYLES, selectors), check=framed)
+    assert styles["#visible-text"]["outlineStyle"] == "none", f"an unmasked paragraph is framed: {styles['#visible-text']}"
+
+    customer_boxes = customer.js("""
+        const size = (id) => { const box = document.getElementById(id).getBoundingClientRect(); return [box.width, box.height]; };
+        return { chat: size('chat-history'), photo: size('id-photo') };""")
+    for selector, key in (("#chat-history", "chat"), ("#id-photo", "photo")):
+        shown = styles[selector]
+        want_w, want_h = customer_boxes[key]
+        assert abs(shown["w"] - want_w) <= 2 and abs(shown["h"] - want_h) <= 2, \
+            f"the agent's {selector} is {shown['w']}×{shown['h']} px, the customer's {want_w}×{want_h}"
+        assert shown["background"] == GREY, f"the agent's {selector} is not a grey box: background {shown['background']}"
+    assert styles["#chat-history"]["children"] == 0, "the blocked #chat-history has content in the agent's view"
+    assert (styles["#id-photo"]["src"] or "").startswith("data:image/gif"), \
+        f"the masked image's src in the agent's view is {styles['#id-photo']['src']!r}, not a blank image"
+
+    # The marks go away with the session.
+    customer.end()
+    wait_for("the customer's marks are removed when the session ends", lambda: customer.js(
+        "return [getComputedStyle(document.getElementById('ssn')).outlineStyle, document.adoptedStyleSheets.length]"),
+        check=lambda value: value == ["none", marks["sheets"] - 1])
+
+
+# ---------------------------------------------------------------------------------------
+# A hostile page: nothing from the customer's page may run in, or navigate, the console.
+# ---------------------------------------------------------------------------------------
+
+HOSTILE_LATER = r"""
+const area = document.getElementById('hostile-area');
+area.innerHTML = '<img id="late-img" src="nope.png" onerror="top.__pwned=\'late-img\'">' +
+  '<iframe id="late-srcdoc" srcdoc="<script>top.__pwned=\'late-srcdoc\'</script>"></iframe>' +
+  '<a id="late-link" href="javascript:top.__pwned=\'late-link\'">late link</a>' +
+  '<object data="data:text/html,<script>top.__pwned=\'late-object\'</script>"></object>' +
+  '<svg><a id="late-svg-link"><text y="10">x</text><set attributeName="href" to="javascript:top.__pwned=\'late-set\'"/></a></svg>' +
+  '<form id="late-form" action="jav&#x09;ascript:top.__pwned=\'late-form\'"><button>go</button></form>';
+const link = document.getElementById('link-top');
+link.setAttribute('href', 'javascript:top.__pwned="late-href"');
+link.setAttribute('onclick', "top.__pwned='late-onclick'");
+document.getElementById('hostile-heading').setAttribute('onmouseover', "top.__pwned='late-onmouseover'");
+document.getElementById('link-data').setAttribute('href', ' DATA:text/html;base64,PHNjcmlwdD50b3AuX19wd25lZD0xPC9zY3JpcHQ+');
+const meta = document.createElement('meta');
+meta.setAttribute('content', "0; url=data:text/html,<script>top.__pwned='late-meta'</script>");
+document.head.appendChild(meta);
+meta.setAttribute('http-equiv', 'refresh');
+const script = document.createElement('script');
+script.textContent = "top.__pwned = 'late-script'";
+area.appendChild(script);
+setTimeout(() => area.insertAdjacentHTML('beforeend', '<p id="hostile-sentinel">PUBLIC-hostile-sentinel</p>'), 50);
+"""
+
+# In the agent's page: click, submit, hover and focus everything in the view.
+ATTACK_THE_VIEW = r"""
+const doc = document.getElementById('cobrowse-view').contentDocument;
+const all = [...doc.querySelectorAll('*')];
+for (const host of all) if (host.shadowRoot) all.push(...host.shadowRoot.querySelectorAll('*'));
+for (const element of all) {
+  for (const type of ['mouseover', 'focus', 'toggle', 'load', 'error']) element.dispatchEvent(new Event(type));
+  try { element.click(); } catch (error) {}
+  if (element.localName === 'form') { try { element.requestSubmit(); } catch (error) {} try { element.submit(); } catch (error) {} }
+}
+return all.length;
+"""
+
+CONSOLE_SAFETY = r"""
+const iframe = document.getElementById('cobrowse-view');
+let view = null, viewPwned = null, viewProblem = null;
+try {
+  view = iframe.contentDocument;
+  viewPwned = iframe.contentWindow.__pwned ?? null;
+  if (!view) viewProblem = 'no document of the console\'s origin';
+  else if (!view.getElementById(arguments[0])) viewProblem = 'no #' + arguments[0] + ' (at ' + iframe.contentWindow.location.href + ')';
+} catch (error) { viewProblem = 'not readable: ' + error.message; }
+const squeeze = (value) => value.replace(/[\u0000-\u0020\u007f]+/g, '').toLowerCase();
+const found = [];
+if (view) {
+  const all = [...view.querySelectorAll('*')];
+  for (const host of all) if (host.shadowRoot) all.push(...host.shadowRoot.querySelectorAll('*'));
+  for (const element of all) {
+    const tag = element.localName.toLowerCase();
+    if (['script', 'object', 'embed', 'applet', 'portal', 'set', 'animate', 'animatemotion', 'animatetransform'].includes(tag)) found.push('<' + tag + '>');
+    if (tag === 'iframe' && (element.hasAttribute('srcdoc') || element.hasAttribute('src'))) found.push('iframe with ' + (element.hasAttribute('srcdoc') ? 'srcdoc' : 'src'));
+    if (tag === 'base' && element.getAttribute('href') !== view.querySelector('base').getAttribute('href')) found.push('a second <base>');
+    if (tag === 'base' && element.hasAttribute('target')) found.push('<base target>');
+    if (tag === 'meta' && element.hasAttribute('http-equiv')) found.push('meta http-equiv');
+    for (const attribute of element.attributes) {
+      const value = squeeze(attribute.value);
+      if (attribute.name.toLowerCase().startsWith('on')) found.push(tag + ' ' + attribute.name);
+      if (value.startsWith('javascript:') || value.startsWith('vbscript:') || value.startsWith('data:text')) found.push(tag + ' ' + attribute.name + '=' + attribute.value.slice(0, 30));
+    }
+  }
+}
+return {
+  pwned: window.__pwned ?? null,
+  viewPwned,
+  viewProblem,
+  path: location.pathname + location.search,
+  sandbox: iframe.getAttribute('sandbox'),
+  consoleScripts: [...document.querySelectorAll('script')].map((s) => s.getAttribute('src')),
+  found,
+};
+"""
+
+
+def _assert_console_safe(agent, where, heading_id):
+    state = agent.browser.js(CONSOLE_SAFETY, heading_id)
+    problems = []
+    if state["pwned"] is not None:
+        problems.append(f"the console's window has __pwned = {state['pwned']!r}")
+    if state["viewPwned"] is not None:
+        problems.append(f"the view's window has __pwned = {state['viewPwned']!r}")
+    if state["viewProblem"]:
+        problems.append(f"the view frame lost the rebuilt page (navigated?): {state['viewProblem']}")
+    if state["path"] != "/agent/":
+        problems.append(f"the console navigated to {state['path']!r}")
+    if (state["sandbox"] or "").split() != ["allow-same-origin"]:
+        problems.append(f"the view's sandbox is {state['sandbox']!r}, not 'allow-same-origin'")
+    if state["consoleScripts"] != ["console.js"]:
+        problems.append(f"the console's scripts are {state['consoleScripts']}")
+    if state["found"]:
+        problems.append("the view holds " + ", ".join(sorted(set(state["found"]))[:12]))
+    assert not problems, f"{where}: " + "; ".join(problems)
+
+
+@test
+def a_hostile_page_cannot_run_code_in_or_navigate_the_agent_console(t):
+    customer = t.customer()
+    customer.open(t.relay_a, "/demo/hostile.html")
+    session_id = customer.start_session()
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    wait_for("the agent's view shows the hostile page's markup as text", lambda: agent.element_text("#markup-text"),
+             check=lambda text: text and text.startswith("<img src=x onerror="))
+    customer.js(HOSTILE_LATER)
+    wait_for("the agent's view shows the hostile page's later changes", lambda: agent.element_text("#hostile-sentinel"),
+             check=lambda text: text == "PUBLIC-hostile-sentinel")
+    assert customer.js("return location.pathname") == "/demo/hostile.html", "the hostile page navigated the customer away"
+    attacked = agent.browser.js(ATTACK_THE_VIEW)
+    assert attacked > 20, f"only {attacked} elements in the agent's view to attack"
+    time.sleep(1.5)  # the 1 s meta refresh, late loads and error events
+    _assert_console_safe(agent, "after the hostile page and every click, submit and event in the view", "hostile-heading")
+    assert agent.state() == "live", f"the agent console is {agent.state()!r}, not live"
+
+
+# A snapshot no SDK or filter would pass: the console must still build it without running any
+# of it (its own defence, behind the filter).
+def _hostile_snapshot():
+    def element(tag, attrs=None, children=None, **extra):
+        _hostile_snapshot.next_id += 1
+        node = {"id": _hostile_snapshot.next_id, "type": "element", "tag": tag, "attrs": attrs or {}}
+        if children:
+            node["children"] = children
+        node.update(extra)
+        return node
+
+    def text(value):
+        _hostile_snapshot.next_id += 1
+        return {"id": _hostile_snapshot.next_id, "type": "text", "text": value}
+
+    _hostile_snapshot.next_id = 0
+    pwn = "top.__pwned='{}';parent.__pwned='{}'"
+    body = element("body", {"onload": pwn.format("body-onload", "body-onload")}, [
+        element("h1", {"id": "hand-heading"}, [text("Hand-written frames")]),
+        element("script", {}, [text(pwn.format("script", "script"))]),
+        element("img", {"src": "nope.png", "onerror": pwn.format("onerror", "onerror"), "OnLoad": "top.__pwned='OnLoad'"}),
+        element("iframe", {"srcdoc": "<script>top.__pwned='srcdoc'</script>"}),
+        element("iframe", {"src": "data:text/html,<script>top.__pwned='iframe-data'</script>"}),
+        element("iframe", {"src": "javascript:top.__pwned='iframe-js'"}),
+        element("object", {"data": "data:text/html,<script>top.__pwned='object'</script>"}),
+        element("embed", {"src": "data:text/html,<script>top.__pwned='embed'</script>"}),
+        element("a", {"id": "js-link", "href": "java\tscript:top.__pwned='link'", "target": "_top"}, [text("link")]),
+        element("a", {"href": "data:text/html,<script>top.__pwned='data-link'</script>"}, [text("data link")]),
+        element("a", {"href": "/agent/?navigated", "target": "_top"}, [text("top link")]),
+        element("form", {"action": "javascript:top.__pwned='form'"}, [element("button", {}, [text("go")])]),
+        element("form", {"action": "/agent/?form", "target": "_top"}, [element("button", {"formaction": " javascript:top.__pwned='fa'"}, [text("go")])]),
+        element("svg", {}, [element("a", {"xlink:href": "javascript:top.__pwned='xlink'"}, [
+            element("text", {"y": "10"}, [text("svg")]),
+            element("animate", {"attributename": "href", "to": "javascript:top.__pwned='animate'", "dur": "0.01s"}),
+            element("set", {"attributename": "onclick", "to": "top.__pwned='set'"}),
+        ])]),
+        element("div", {"style": "width: expression(top.__pwned='expression'); background: url(javascript:top.__pwned='css')"},
+                [text("<img src=x onerror=top.__pwned='markup'>")]),
+        element("details", {"open": "", "ontoggle": pwn.format("ontoggle", "ontoggle")}, [text("details")]),
+        element("div", {"id": "shadow-host"}, shadow=[element("img", {"src": "x", "onerror": pwn.format("shadow", "shadow")}),
+                                                      element("script", {}, [text("top.__pwned='shadow-script'")])]),
+        element("noscript", {}, [text("<img src=x onerror=top.__pwned='noscript'>")]),
+        element("portal", {"src": "/agent/?portal"}),
+        element("div", {"id": "hand-area"}),
+    ])
+    head = element("head", {}, [
+        element("meta", {"http-equiv": "refresh", "content": "0; url=data:text/html,<script>top.__pwned='refresh'</script>"}),
+        element("meta", {"http-equiv": "Content-Security-Policy", "content": "default-src 'none'"}),
+        element("base", {"href": "javascript:top.__pwned='base'//", "target": "_top"}),
+        element("link", {"rel": "stylesheet", "href": "javascript:top.__pwned='link-css'"}),
+        element("style", {}, [text("</style><script>top.__pwned='style'</script>")]),
+    ])
+    root = element("html", {}, [head, body])
+    return {"t": "snapshot", "seq": 1, "stream": "hand", "url": "http://127.0.0.1:1/hostile", "title": "hostile",
+            "doctype": "html", "viewport": {"w": 1000, "h": 700}, "scroll": {"x": 0, "y": 0}, "root": root}
+
+
+HAND_FED_HOSTILE_MUTATIONS = {
+    "t": "mutations", "seq": 2, "removes": [], "texts": [],
+    "adds": [{"parent": None, "node": {"id": 9001, "type": "element", "tag": "div", "attrs": {"onmouseover": "top.__pwned='add'"},
+                                       "children": [{"id": 9002, "type": "element", "tag": "script", "attrs": {},
+                                                     "children": [{"id": 9003, "type": "text", "text": "top.__pwned='added-script'"}]},
+                                                    {"id": 9004, "type": "element", "tag": "iframe", "attrs": {"srcdoc": "<script>top.__pwned=1</script>"}}]}}],
+    "attrs": [{"id": 1, "name": "onclick", "value": "top.__pwned='attr'"}],
+}
+
+
+@test
+def the_agent_console_defends_itself_against_hand_written_hostile_frames(t):
+    agent = t.agent()
+    agent.browser.get(f"{t.relay_b.base_url}/agent/")
+    agent.wait_state("signed-out")
+    snapshot = _hostile_snapshot()
+    mutations = json.loads(json.dumps(HAND_FED_HOSTILE_MUTATIONS))
+    area_id = _id_of(snapshot["root"], "hand-area")
+    mutations["adds"][0]["parent"] = area_id
+    mutations["attrs"].append({"id": area_id, "name": "href", "value": "javascript:top.__pwned='attr-href'"})
+    _show_hand_written_snapshot(agent, snapshot)
+    agent.browser.js("window.cobrowseConsole.mirror.applyMutations(arguments[0]);", mutations)
+    heading = agent.element_text("#hand-heading")
+    assert heading == "Hand-written frames", f"the console did not build the hand-written snapshot: {heading!r}"
+    assert agent.element_text("#hand-area") is not None, "the hand-written add's parent is missing"
+    agent.browser.js(ATTACK_THE_VIEW)
+    time.sleep(1.0)
+    _assert_console_safe(agent, "after hand-written hostile frames", "hand-heading")
+
+
+def _show_hand_written_snapshot(agent, snapshot):
+    """Applies a snapshot to a signed-out console's view as a live session would (no socket)."""
+    agent.browser.js("""
+        const { mirror, overlay } = window.cobrowseConsole;
+        document.body.dataset.state = 'live';
+        overlay.setViewport(arguments[0].viewport.w, arguments[0].viewport.h);
+        mirror.loadSnapshot(arguments[0]);""", snapshot)
+
+
+def _id_of(node, element_id):
+    """The mirror id of the serialized element whose `id` attribute is `element_id`."""
+    if (node.get("attrs") or {}).get("id") == element_id:
+        return node["id"]
+    for child in (node.get("children") or []) + (node.get("shadow") or []):
+        found = _id_of(child, element_id)
+        if found is not None:
+            return found
+    return None
+
+
+@test
+def the_agent_console_draws_the_filters_view_markers(t):
+    # Hand-written frames as the filter sends them (data-cb-* markers, rect): the console's part alone.
+    agent = t.agent()
+    agent.browser.get(f"{t.relay_b.base_url}/agent/")
+    agent.wait_state("signed-out")
+    snapshot = {
+        "t": "snapshot", "seq": 1, "stream": "hand", "url": "http://127.0.0.1:1/marked", "title": "marked", "doctype": "html",
+        "viewport": {"w": 1000, "h": 700}, "scroll": {"x": 0, "y": 0},
+        "root": {"id": 1, "type": "element", "tag": "html", "attrs": {}, "children": [
+            {"id": 2, "type": "element", "tag": "head", "attrs": {}, "children": [
+                {"id": 3, "type": "element", "tag": "style", "attrs": {},
+                 "children": [{"id": 4, "type": "text", "text": "#blocked { width: 10px; height: 10px; background: red }"}]}]},
+            {"id": 5, "type": "element", "tag": "body", "attrs": {}, "children": [
+                {"id": 6, "type": "element", "tag": "p", "attrs": {"id": "masked", "data-cb-masked": ""},
+                 "children": [{"id": 7, "type": "text", "text": "****"}]},
+                {"id": 8, "type": "element", "tag": "div", "attrs": {"id": "blocked", "data-cb-blocked": "", "style": "color: red"},
+                 "rect": {"w": 321, "h": 123}},
+                {"id": 9, "type": "element", "tag": "img", "attrs": {"id": "image", "data-cb-masked-image": "", "alt": "****"},
+                 "rect": {"w": 80, "h": 60}},
+                {"id": 10, "type": "element", "tag": "button", "attrs": {"id": "no-agent", "data-cb-noagent": ""},
+                 "children": [{"id": 11, "type": "text", "text": "Delete"}]},
+                {"id": 12, "type": "element", "tag": "span", "attrs": {"id": "inline-blocked", "data-cb-blocked": ""},
+                 "rect": {"w": 50, "h": 20}},
+                {"id": 13, "type": "element", "tag": "div", "attrs": {"id": "host"}, "shadow": [
+                    {"id": 14, "type": "element", "tag": "b", "attrs": {"id": "shadow-masked", "data-cb-masked": ""},
+                     "children": [{"id": 15, "type": "text", "text": "****"}]}]},
+                {"id": 16, "type": "element", "tag": "p", "attrs": {"id": "plain"}, "children": [{"id": 17, "type": "text", "text": "plain"}]},
+            ]}]},
+    }
+    _show_hand_written_snapshot(agent, snapshot)
+    # The customer's page changes the blocked element's style: it stays the customer's size.
+    agent.browser.js("window.cobrowseConsole.mirror.applyMutations(arguments[0]);",
+                     {"t": "mutations", "seq": 2, "adds": [], "removes": [], "texts": [],
+                      "attrs": [{"id": 8, "name": "style", "value": "width: 5px; height: 5px"}]})
+    styles = agent.in_view("""
+        const get = (element) => { const s = getComputedStyle(element); const box = element.getBoundingClientRect();
+          return { outline: s.outlineStyle + ' ' + s.outlineColor, background: s.backgroundColor, w: box.width, h: box.height,
+                   src: element.getAttribute('src') }; };
+        const out = {};
+        for (const id of ['masked', 'blocked', 'image', 'no-agent', 'inline-blocked', 'plain']) out[id] = get(doc.getElementById(id));
+        out['shadow-masked'] = get(doc.getElementById('host').shadowRoot.getElementById('shadow-masked'));
+        return out;""")
+    purple, green = f"solid {PURPLE}", f"solid {GREEN}"
+    problems = []
+    for element_id, outline in (("masked", purple), ("blocked", purple), ("image", purple), ("no-agent", green),
+                                ("shadow-masked", purple), ("inline-blocked", purple)):
+        if styles[element_id]["outline"] != outline:
+            problems.append(f"#{element_id} outline {styles[element_id]['outline']!r}, not {outline!r}")
+    if not styles["plain"]["outline"].startswith("none"):
+        problems.append(f"#plain is framed: {styles['plain']['outline']!r}")
+    for element_id, size in (("blocked", (321, 123)), ("image", (80, 60)), ("inline-blocked", (50, 20))):
+        shown = (styles[element_id]["w"], styles[element_id]["h"])
+        if shown != size:
+            problems.append(f"#{element_id} is {shown[0]}×{shown[1]} px, not its rect {size[0]}×{size[1]}")
+        if styles[element_id]["background"] != GREY:
+            problems.append(f"#{element_id} is not a grey box: background {styles[element_id]['background']}")
+    if not (styles["image"]["src"] or "").startswith("data:image/gif;base64,"):
+        problems.append(f"the masked image's src is {styles['image']['src']!r}, not a blank GIF")
+    assert not problems, "; ".join(problems)
 
 
 def main(arguments):

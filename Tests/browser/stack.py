@@ -2,7 +2,8 @@
 
 A `Stack` owns one isolated virtual host on the private test broker (created through the
 management API, deleted at the end), a session-registry, a masking-filter and two dom-relay
-instances (A and B) in dev mode. Every process logs to its own file under `.run/browser-tests/`
+instances (A and B) in dev mode; the filter and the relays get the masking rules of the test
+pages (`masking-rules.json`). Every process logs to its own file under `.run/browser-tests/`
 and is stopped (SIGTERM, then SIGKILL after 5 s) by `Stack.stop()`, which `run.py` calls in a
 `finally`; should this Python process die without that, the kernel sends the children SIGTERM
 (PR_SET_PDEATHSIG), so no service outlives the run.
@@ -24,6 +25,9 @@ import urllib.request
 import uuid
 
 TOKEN_SECRET = "test-secret-for-the-contact-center-only"
+# The masking rules of the demo's test pages (masking.html, statement.html), for the relays
+# (which hand them to the SDK) and the filter (which enforces them): docs/masking.md.
+MASKING_RULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "masking-rules.json")
 READY_WITHIN = 60.0
 STOP_GRACE = 5.0
 
@@ -193,6 +197,9 @@ class Stack:
         self.temp = tempfile.mkdtemp(prefix="cobrowse-browser-tests-")
         self.amqp_url = None
         self.relay_a = self.relay_b = None
+        # A copy, so that a test can change the rules (the services reload them) and put them back.
+        self.rules_path = os.path.join(self.temp, "masking-rules.json")
+        shutil.copyfile(MASKING_RULES, self.rules_path)
 
     def start(self):
         self.amqp_url = self.management.create_vhost(self.vhost)
@@ -201,7 +208,7 @@ class Stack:
             "REGISTRY_DATABASE": os.path.join(self.temp, "registry.sqlite"),
             "TOKEN_HS256_SECRET": TOKEN_SECRET,
         })
-        self.filter = self._start("masking-filter", "masking-filter", {})
+        self.filter = self._start("masking-filter", "masking-filter", {"MASKING_RULES": self.rules_path})
         self.relay_a = self.start_relay("dom-relay-A")
         self.relay_b = self.start_relay("dom-relay-B")
         for service in self.services:
@@ -211,6 +218,7 @@ class Stack:
     def start_relay(self, name, dev_mode=True, wait=False):
         # The dev token endpoints sign with the registry's secret.
         env = {"DEV_MODE": "1", "DEV_TOKEN_SECRET": TOKEN_SECRET} if dev_mode else {}
+        env["MASKING_RULES"] = self.rules_path
         if web_root():
             env["WEB_ROOT"] = web_root()
         relay = self._start(name, "dom-relay", env)
@@ -223,6 +231,23 @@ class Stack:
         service = Service(name, executable, self.log_dir, env)
         self.services.append(service)
         return service
+
+    def read_rules(self):
+        with open(self.rules_path, encoding="utf-8") as handle:
+            return json.load(handle)
+
+    def write_rules(self, rules):
+        """Replaces the rules file the services watch (they reload it within a few seconds), and
+        makes the relays reload it at once (SIGHUP): they poll the file on their own schedule,
+        and one still serving the old rules when the filter's resync reaches the SDK would hand
+        it those."""
+        temporary = self.rules_path + ".new"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(rules, handle, indent=2)
+        os.replace(temporary, self.rules_path)
+        for service in self.services:
+            if service.name.startswith("dom-relay") and service.process.poll() is None:
+                service.process.send_signal(signal.SIGHUP)
 
     def stop_service(self, service):
         service.stop()

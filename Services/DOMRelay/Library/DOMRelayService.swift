@@ -73,7 +73,7 @@ public enum DOMRelayService {
             devTokens = await ContactCenterTokens.hs256(secret)
         }
         let rules = try MaskingRulesConfiguration.load(configuration.environment)
-        let web = RelayWebRoutes(rules: rules, allowsOrigin: endpoints.allows(origin:host:), devTokens: devTokens, webRoot: relay.webRoot)
+        let web = RelayWebRoutes(rules: rules, logger: logger, allowsOrigin: endpoints.allows(origin:host:), devTokens: devTokens, webRoot: relay.webRoot)
         return ServiceParts(
             addRoutes: { router in
                 endpoints.addRefusals(to: router)

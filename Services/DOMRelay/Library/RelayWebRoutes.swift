@@ -2,6 +2,7 @@ import CobrowseProtocol
 import CobrowseTokens
 import Foundation
 import Hummingbird
+import Logging
 import MaskingRules
 import RelayWeb
 import ServiceKit
@@ -12,6 +13,7 @@ import ServiceKit
 /// a contact center. Without dev mode those paths do not exist (404).
 struct RelayWebRoutes: Sendable {
     let rules: MaskingRulesSource
+    let logger: Logger
     /// Which page origins may read the rules (the same as may open sockets).
     let allowsOrigin: @Sendable (_ origin: String, _ host: String?) -> Bool
     /// Present only in dev mode: signs tokens as the contact center would.
@@ -27,6 +29,9 @@ struct RelayWebRoutes: Sendable {
             guard let url = request.uri.queryParameters["url"].map(String.init), URL(string: url)?.host != nil else {
                 throw HTTPError(.badRequest, message: "say which page: /cobrowse/rules?url=<the page's absolute URL>")
             }
+            // A changed file is picked up here too, not only by the watcher: the filter may ask
+            // the SDK for a snapshot (which fetches rules) the moment it sees the change.
+            rules.reload(logger: logger)
             var response = jsonResponse(.ok, rules.rules.page(for: url))
             response.headers[.cacheControl] = "no-store"
             // The SDK runs on the customer's site: its origin may read this if it may open sockets.

@@ -20,6 +20,8 @@ struct NodeMirror {
         var own = ElementRules()
         /// Masked by its own rules or an ancestor's.
         var masked = false
+        /// Inside (or itself) an element whose images are all masked.
+        var imagesMasked = false
     }
 
     private(set) var entries: [Int: Entry] = [:]
@@ -35,6 +37,11 @@ struct NodeMirror {
     func contains(_ id: Int) -> Bool { entries[id] != nil }
 
     func isMasked(_ id: Int) -> Bool { entries[id]?.masked ?? false }
+
+    /// Whether the page's `<title>` is masked (by a rule, a marker or a whole-page mask).
+    var isTitleMasked: Bool {
+        rules.page.maskPage || entries.values.contains { $0.tag == "title" && $0.masked }
+    }
 
     /// Whether agents may not act on a node: it, or an element it is inside, is a no-agent
     /// element (a click on the label inside a submit button is a click on the button).
@@ -99,8 +106,14 @@ struct NodeMirror {
         guard !effects.needsSnapshot, let updated = entries[id] else { return effects }
         if updated.own.blocked && !Self.blockedKeeps.contains(name) { return effects }
         if updated.own.maskedImage && Self.imageSources.contains(name) { return effects }
-        let sent = value.map { updated.masked && isMaskable(name) ? StreamSanitizer.mask(ifNotEmpty: $0) : $0 }
-        effects.attrs.append(.init(id: id, name: rawName, value: sent))
+        guard let value else {
+            effects.attrs.append(.init(id: id, name: rawName, value: nil))
+            return effects
+        }
+        // A masked element's attribute that may not be sent at all is dropped (it never was sent).
+        if let sent = rendered(name, value, masked: updated.masked) {
+            effects.attrs.append(.init(id: id, name: rawName, value: sent))
+        }
         return effects
     }
 
@@ -175,8 +188,12 @@ struct NodeMirror {
             own.masked = true
             everAlwaysMasked.insert(id)
         }
-        // Images inside masked content are masked images too.
-        if entries[id]?.tag == "img", own.masked || inherited { own.maskedImage = true }
+        // Images inside masked content are masked images too, and so are a <picture>'s sources.
+        let parentMasksImages = entries[id]?.parent.flatMap { entries[$0]?.imagesMasked } ?? false
+        if let tag = entries[id]?.tag, tag == "img" || tag == "source", own.masked || inherited || parentMasksImages {
+            own.maskedImage = true
+        }
+        entries[id]?.imagesMasked = own.masksImagesInside || parentMasksImages
         let before = entries[id]?.own ?? ElementRules()
         if (own.masked && !before.masked) || (own.blocked && !before.blocked) || (own.maskedImage && !before.maskedImage) {
             maskedElements += 1
@@ -193,7 +210,7 @@ struct NodeMirror {
         for (name, value) in entry.attrs where StreamSanitizer.allows(attribute: name, value: value, on: entry.tag) {
             if entry.own.blocked && !Self.blockedKeeps.contains(name) { continue }
             if entry.own.maskedImage && Self.imageSources.contains(name) { continue }
-            result[name] = entry.masked && isMaskable(name) ? StreamSanitizer.mask(ifNotEmpty: value) : value
+            result[name] = rendered(name, value, masked: entry.masked)
         }
         for (marker, on) in markers(entry.own) where on { result[marker] = "" }
         return result
@@ -253,8 +270,9 @@ struct NodeMirror {
         case .text, .comment:
             if let text = entry.text, StreamSanitizer.maskText(text) != text { effects.texts.append(.init(id: id, text: StreamSanitizer.mask)) }
         case .element:
-            for (name, value) in entry.attrs where isMaskable(name) && !value.isEmpty {
-                effects.attrs.append(.init(id: id, name: name, value: StreamSanitizer.mask))
+            for (name, value) in entry.attrs where StreamSanitizer.allows(attribute: name, value: value, on: entry.tag) {
+                let masked = rendered(name, value, masked: true)
+                if masked != value { effects.attrs.append(.init(id: id, name: name, value: masked)) }
             }
             if let value = entry.value {
                 effects.inputs.append(.init(id: id, value: StreamSanitizer.mask(ifNotEmpty: value)))
@@ -264,14 +282,29 @@ struct NodeMirror {
 
     // MARK: What is masked
 
-    /// Attributes that carry an element's content, masked on masked elements.
-    private func isMaskable(_ name: String) -> Bool {
-        if Self.maskedAttributes.contains(name) { return true }
-        if name == "placeholder" { return rules.page.maskPlaceholders }
-        return name.hasPrefix("data-") && !name.hasPrefix("data-cobrowse-")
+    /// An attribute as a view gets it: unchanged on unmasked elements; on masked ones, content
+    /// masked, choices and URLs (which name accounts, photos, documents) not sent, and images
+    /// in inline styles removed. Nil: not sent.
+    private func rendered(_ name: String, _ value: String, masked: Bool) -> String? {
+        guard masked else { return value }
+        if Self.maskedAttributes.contains(name) || (name == "placeholder" && rules.page.maskPlaceholders)
+            || (name.hasPrefix("data-") && !name.hasPrefix("data-cobrowse-")) {
+            return StreamSanitizer.mask(ifNotEmpty: value)
+        }
+        if Self.droppedWhenMasked.contains(name) { return nil }
+        if name == "style" { return StreamSanitizer.withoutURLs(value) }
+        return value
     }
 
-    static let maskedAttributes: Set<String> = ["value", "title", "alt", "aria-label"]
+    /// Attributes that carry an element's content, masked on masked elements.
+    static let maskedAttributes: Set<String> = [
+        "value", "title", "alt", "aria-label", "label", "aria-description", "aria-valuetext", "aria-placeholder",
+    ]
+    /// Not sent from masked elements: a control's choice, and URLs.
+    static let droppedWhenMasked: Set<String> = [
+        "checked", "selected", "href", "src", "srcset", "poster", "action", "formaction", "background", "xlink:href",
+        "ping", "cite", "data",
+    ]
     /// A blocked element keeps only what sizes it.
     static let blockedKeeps: Set<String> = ["id", "class", "style", "width", "height", "data-cobrowse-block"]
     static let imageSources: Set<String> = ["src", "srcset", "sizes"]

@@ -54,6 +54,8 @@ public struct SessionStream: Sendable {
             }
             var clean = snapshot
             clean.root = root
+            // The tab title is the <title>'s text: masked with it (or with the whole page).
+            if mirror.isTitleMasked { clean.title = clean.title.map(StreamSanitizer.maskText) }
             pageURL = URL(string: snapshot.url)
             hasSnapshot = true
             stream = snapshot.stream

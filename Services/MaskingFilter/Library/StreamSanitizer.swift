@@ -1,3 +1,4 @@
+import Foundation
 import CobrowseProtocol
 
 /// What may never reach an agent's browser, and how masked values look. Pure functions over
@@ -50,6 +51,19 @@ public enum StreamSanitizer {
     /// A masked value: the placeholder, or empty if it was empty (emptiness is not a secret).
     static func mask(ifNotEmpty value: String) -> String {
         value.isEmpty ? value : mask
+    }
+
+    /// An inline style with every `url(…)` replaced by `none` (a background image of a masked
+    /// element is masked content too).
+    static func withoutURLs(_ style: String) -> String {
+        var result = ""
+        var rest = Substring(style)
+        while let start = rest.range(of: "url(", options: .caseInsensitive) {
+            result += rest[..<start.lowerBound] + "none"
+            guard let end = rest[start.upperBound...].firstIndex(of: ")") else { return result }
+            rest = rest[rest.index(after: end)...]
+        }
+        return result + rest
     }
 
     /// A masked text node: the placeholder when it holds anything but whitespace (layout

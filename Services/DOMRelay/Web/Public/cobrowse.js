@@ -6,7 +6,8 @@
  *
  * The page is serialized into a node-id mirror, then streamed as batched changes over a
  * WebSocket to the relay that served this script (docs/stream-protocol.md, docs/sdk.md).
- * Sections, by job: mirror (id ↔ node), serialize, observe, transport, bar, API.
+ * Masking rules come from the same relay (docs/masking.md): masked data never leaves the page.
+ * Sections, by job: mirror (id ↔ node), masking, serialize, observe, transport, bar, API.
  */
 (() => {
   'use strict';
@@ -58,11 +59,140 @@
     }
   }
 
-  // MARK: serialize — DOM → the protocol's nodes; scripts, handlers and secrets stay behind.
+  // MARK: masking — one set of rules for this page, applied here and again by masking-filter.
 
-  function isPassword(element) {
-    return element.localName === 'input' && (element.getAttribute('type') || '').toLowerCase() === 'password';
+  const MASK_MARKERS = ['[data-cobrowse-mask]', '.cobrowse-mask'];
+  const BLOCK_MARKERS = ['[data-cobrowse-block]', '.cobrowse-block'];
+  /** Masked whatever the rules say; once masked, an element stays masked (a "show password" toggle reveals nothing). */
+  const ALWAYS_MASKED = ['input[type=password i]', 'input[type=hidden i]',
+    ...['cc-number', 'cc-csc', 'current-password', 'new-password', 'one-time-code'].map((token) => `[autocomplete~="${token}" i]`)];
+  /** Attributes of masked elements sent as `****` (besides `data-*`, and `placeholder` when the rules say so). */
+  const MASKED_ATTRIBUTES = new Set(['value', 'title', 'alt', 'aria-label']);
+  /** All a blocked element keeps: it shows as a box of its size, nothing of what is inside. */
+  const BLOCKED_ATTRIBUTES = new Set(['id', 'class', 'style', 'width', 'height', 'data-cobrowse-block']);
+  const IMAGE_SOURCE_ATTRIBUTES = new Set(['src', 'srcset', 'sizes']);
+  const DEFAULT_CUSTOMER_MARK = 'outline: 2px dashed rgba(124,58,237,.55); outline-offset: 2px';
+  const RULES_TIMEOUT_MS = 5000;
+  /** An element's own status (bits): what a change of rules or attributes can flip. */
+  const OWN_MASKED = 1;
+  const OWN_BLOCKED = 2;
+  const OWN_MASKED_IMAGE = 4;
+  /** Elements that were ever always-masked (a password field, say): they stay masked on this page. */
+  const everAlwaysMasked = new WeakSet();
+
+  /** The page's address as the rules see it (the fragment is left out: it may hold tokens). */
+  function pageURL() {
+    return location.href.split('#')[0];
   }
+
+  function validSelector(selector) {
+    if (typeof selector !== 'string' || selector.trim() === '') return false;
+    try {
+      document.createDocumentFragment().querySelector(selector);
+      return true;
+    } catch {
+      console.warn('CoBrowse: masking rule ignored, not a selector this browser knows:', selector);
+      return false;
+    }
+  }
+
+  /**
+   * Which attribute changes can change what the selectors match, so that not every `style` or
+   * `aria-*` change re-matches the page. `any`: the selectors read state we cannot follow by
+   * name (pseudo-classes, escapes); `structural`: adding or removing nodes can change matches.
+   */
+  function selectorDependencies(selectors) {
+    const names = new Set(['class', 'type', 'autocomplete', 'data-cobrowse-mask', 'data-cobrowse-block']);
+    let any = false;
+    let structural = false;
+    for (const selector of selectors) {
+      const outside = selector.replace(/\[([^\]]*)\]/g, (_, inside) => {
+        const name = /^\s*(?:[\w*-]*\|)?([\w-]+)/.exec(inside);
+        if (name) names.add(name[1].toLowerCase());
+        else any = true;
+        return '[]';
+      });
+      if (/[\\"'[\]]/.test(outside)) any = true;
+      if (outside.includes('#')) names.add('id');
+      if (outside.includes('.')) names.add('class');
+      if (/[+~]/.test(outside)) structural = true;
+      for (const [pseudo] of outside.matchAll(/:+[\w-]*/g)) {
+        if (pseudo !== ':not' && pseudo !== ':is' && pseudo !== ':where') any = structural = true;
+      }
+    }
+    return { names, any, structural };
+  }
+
+  /**
+   * The rules (from the relay's /cobrowse/rules, or none: the built-ins only) compiled to
+   * selectors. `disabled` (testOnlyDisableMasking) sends everything as it is.
+   */
+  class Masking {
+    constructor(rules, disabled = false) {
+      this.disabled = disabled;
+      const list = (value) => (Array.isArray(value) ? value.filter(validSelector) : []);
+      rules = rules && typeof rules === 'object' ? rules : {};
+      const mask = [...MASK_MARKERS, ...list(rules.mask)];
+      const images = list(rules.maskImages);
+      const block = [...BLOCK_MARKERS, ...list(rules.block)];
+      if (rules.maskPage === true) {
+        mask.push('html');
+        images.push('img');
+      }
+      this.maskPlaceholders = rules.maskPlaceholders === true;
+      this.maskSelector = mask.join(', ');
+      this.alwaysSelector = ALWAYS_MASKED.join(', ');
+      this.imageSelector = images.length ? images.join(', ') : null;
+      this.blockSelector = block.join(', ');
+      this.anySelector = [this.maskSelector, this.alwaysSelector, this.blockSelector, this.imageSelector].filter(Boolean).join(', ');
+      this.dependencies = selectorDependencies([...mask, ...images, ...block]);
+      // What the customer sees on the fields the agent does not: masked, masked images, blocked.
+      const mark = typeof rules.customerMark === 'string' ? rules.customerMark.trim() : DEFAULT_CUSTOMER_MARK;
+      this.markCSS = disabled || mark === 'none' || mark === '' ? null
+        : `:is(${[...mask, ...ALWAYS_MASKED, ...images, ...block].join(', ')}) { ${/[{}<]/.test(mark) ? DEFAULT_CUSTOMER_MARK : mark} }`;
+    }
+
+    /** The element's own status bits (not inherited from its ancestors). */
+    own(element) {
+      if (this.disabled || (!element.matches(this.anySelector) && !everAlwaysMasked.has(element))) return 0;
+      let bits = 0;
+      if (element.matches(this.alwaysSelector)) everAlwaysMasked.add(element);
+      if (everAlwaysMasked.has(element) || element.matches(this.maskSelector)) bits |= OWN_MASKED;
+      if (element.matches(this.blockSelector)) bits |= OWN_BLOCKED;
+      if (this.imageSelector && element.localName === 'img' && element.matches(this.imageSelector)) bits |= OWN_MASKED_IMAGE;
+      return bits;
+    }
+
+    /** Whether a change of this attribute may change what the rules match. */
+    watches(attributeName) {
+      return !this.disabled && (this.dependencies.any || this.dependencies.names.has(attributeName.toLowerCase()));
+    }
+
+    get structural() { return !this.disabled && this.dependencies.structural; }
+
+    /** Whether a masked element's attribute is sent as `****`. */
+    masksAttribute(name) {
+      if (MASKED_ATTRIBUTES.has(name)) return true;
+      if (name.startsWith('data-')) return !name.startsWith('data-cobrowse-');
+      return name === 'placeholder' && this.maskPlaceholders;
+    }
+  }
+
+  function maskedText(text) {
+    return /\S/.test(text) ? MASK : text;
+  }
+
+  function maskedValue(value) {
+    return value === '' ? '' : MASK;
+  }
+
+  /** Rounded border-box size: what the agent sees instead of a blocked element or a masked image. */
+  function renderedSize(element) {
+    const box = element.getBoundingClientRect();
+    return { w: Math.round(box.width), h: Math.round(box.height) };
+  }
+
+  // MARK: serialize — DOM → the protocol's nodes; scripts, handlers and secrets stay behind.
 
   function isScriptURL(value) {
     // Browsers ignore control characters and spaces inside the scheme: so must we.
@@ -71,9 +201,8 @@
       (cleaned.startsWith('data:') && !(cleaned.startsWith('data:image/') && !cleaned.startsWith('data:image/svg')));
   }
 
-  /** The value to send for an attribute, or undefined to leave it out. */
-  function attributeValue(element, name, value) {
-    name = name.toLowerCase();
+  /** The value to send for an attribute before masking, or undefined to leave it out. */
+  function safeAttributeValue(element, name, value) {
     if (name.startsWith('on') || name === 'srcdoc') return undefined;
     if ((element.localName === 'iframe' || element.localName === 'frame') && name === 'src') return undefined;
     if (URL_ATTRIBUTES.has(name) || name === 'xlink:href') {
@@ -82,7 +211,6 @@
         try { return new URL(value, document.baseURI).href; } catch { return value; }
       }
     }
-    if (name === 'value' && isPassword(element)) return value === '' ? '' : MASK;
     return value;
   }
 
@@ -94,85 +222,190 @@
     }
   }
 
-  /** A form control's current state (the properties, which attributes do not follow). */
-  function controlState(element, node) {
+  /**
+   * A form control's current state (the properties, which attributes do not follow). Masked:
+   * values are `****` when not empty, and checked or selected states are not sent at all.
+   */
+  function controlState(element, node, masked) {
     switch (element.localName) {
       case 'input': {
         const type = (element.getAttribute('type') || 'text').toLowerCase();
-        if (type === 'checkbox' || type === 'radio') node.checked = element.checked;
-        else if (type === 'password') node.value = element.value === '' ? '' : MASK;
-        else if (type !== 'file') node.value = element.value;
+        if (type === 'checkbox' || type === 'radio') {
+          if (!masked) node.checked = element.checked;
+        } else if (type !== 'file') {
+          node.value = masked ? maskedValue(element.value) : element.value;
+        }
         break;
       }
       case 'textarea':
       case 'select':
-        node.value = element.value;
+        node.value = masked ? maskedValue(element.value) : element.value;
         break;
       case 'option':
-        if (element.selected !== element.defaultSelected) node.checked = element.selected;
+        if (!masked && element.selected !== element.defaultSelected) node.checked = element.selected;
         break;
     }
   }
 
+  /**
+   * Serializes nodes under the page's masking, and remembers for every node it sent whether it
+   * is masked (itself or inside a masked element), blocked or a masked image, so that later
+   * changes to it are masked the same way. A change of that status makes a new snapshot.
+   */
   class Serializer {
     constructor(mirror, isOwnNode, onShadowRoot) {
       this.mirror = mirror;
       this.isOwnNode = isOwnNode;
       this.onShadowRoot = onShadowRoot;
+      this.masking = new Masking(null);
+      this.reset();
     }
 
+    /** Forgets every node's status (a snapshot follows). */
+    reset() {
+      this.masked = new WeakSet();
+      /** masked text node → the text last sent for it */
+      this.maskedTexts = new WeakMap();
+      this.blocked = new WeakSet();
+      this.maskedImages = new WeakSet();
+      /** element → own status bits, for the elements with any (compared after attribute changes). */
+      this.statuses = new Map();
+      this.shadowRoots = new Set();
+    }
+
+    isMasked(node) { return this.masked.has(node); }
+    isBlocked(node) { return this.blocked.has(node); }
+
     /** A node and its subtree, or null for what is never sent. Assigns ids as it goes. */
-    node(domNode) {
+    node(domNode, masked = false) {
       switch (domNode.nodeType) {
         case Node.ELEMENT_NODE:
-          return this.element(domNode);
+          return this.element(domNode, masked);
         case Node.TEXT_NODE:
-          return { id: this.mirror.assign(domNode), type: 'text', text: domNode.data };
-        case Node.COMMENT_NODE:
-          return { id: this.mirror.assign(domNode), type: 'comment', text: domNode.data };
+        case Node.COMMENT_NODE: {
+          const node = { id: this.mirror.assign(domNode), type: domNode.nodeType === Node.TEXT_NODE ? 'text' : 'comment' };
+          node.text = domNode.data;
+          if (masked) {
+            this.masked.add(domNode);
+            node.text = maskedText(domNode.data);
+            this.maskedTexts.set(domNode, node.text);
+          }
+          return node;
+        }
         default:
           return null;
       }
     }
 
-    element(element) {
+    /** What to send for a text or comment node's text. */
+    text(domNode) {
+      return this.masked.has(domNode) ? maskedText(domNode.data) : domNode.data;
+    }
+
+    /** Whether a text differs from what was last sent of its node (a masked text mostly repeats `****`). */
+    textChanged(domNode, text) {
+      if (!this.masked.has(domNode)) return true;
+      if (this.maskedTexts.get(domNode) === text) return false;
+      this.maskedTexts.set(domNode, text);
+      return true;
+    }
+
+    element(element, inheritedMasked) {
       if (SKIPPED_TAGS.has(element.localName) || this.isOwnNode(element)) return null;
+      const own = this.masking.own(element);
+      if (own) this.statuses.set(element, own);
       const node = { id: this.mirror.assign(element), type: 'element', tag: element.localName, attrs: {} };
+      if (own & OWN_BLOCKED) {
+        this.blocked.add(element);
+        for (const attribute of element.attributes) {
+          const value = this.attribute(element, attribute.name, attribute.value);
+          if (value !== undefined) node.attrs[attribute.name] = value;
+        }
+        node.rect = renderedSize(element);
+        return node;
+      }
+      const masked = inheritedMasked || (own & OWN_MASKED) !== 0;
+      const maskedImage = element.localName === 'img' && (masked || (own & OWN_MASKED_IMAGE) !== 0);
+      if (masked || maskedImage) this.masked.add(element);
+      if (maskedImage) this.maskedImages.add(element);
       for (const attribute of element.attributes) {
-        const value = attributeValue(element, attribute.name, attribute.value);
+        const value = this.attribute(element, attribute.name, attribute.value);
         if (value !== undefined) node.attrs[attribute.name] = value;
       }
-      controlState(element, node);
-      const children = this.children(element.childNodes);
+      if (maskedImage) node.rect = renderedSize(element);
+      controlState(element, node, masked);
+      const children = this.children(element.childNodes, masked);
       if (children.length) node.children = children;
       if (element.localName === 'style' && element.sheet) {
         // Rules added through the CSSOM (insertRule, CSS-in-JS) are not in the element's text.
         const css = cssText(element.sheet);
-        if (css !== null && element.textContent.trim() === '' && css !== '') node.text = css;
+        if (css !== null && element.textContent.trim() === '' && css !== '') node.text = masked ? maskedText(css) : css;
       }
       if (element.scrollTop || element.scrollLeft) node.scroll = { x: element.scrollLeft, y: element.scrollTop };
       const shadow = element.shadowRoot; // open shadow roots only; closed ones stay private
       if (shadow) {
-        node.shadow = this.children(shadow.childNodes);
+        // Masking carries through the host into its shadow root.
+        node.shadow = this.children(shadow.childNodes, masked);
         const adopted = adoptedStyles(shadow);
         if (adopted.length) node.adoptedStyles = adopted;
+        this.shadowRoots.add(shadow);
         this.onShadowRoot(shadow);
       }
       return node;
     }
 
-    children(list) {
+    children(list, masked) {
       const result = [];
       for (const child of list) {
-        const node = this.node(child);
+        const node = this.node(child, masked);
         if (node) result.push(node);
       }
       return result;
     }
+
+    /** The value to send for one of a sent element's attributes, or undefined to leave it out. */
+    attribute(element, name, value) {
+      const lower = name.toLowerCase();
+      if (this.masking.disabled) return safeAttributeValue(element, lower, value);
+      if (lower.startsWith('data-cb-')) return undefined; // the filter's view markers: never from the page
+      if (this.blocked.has(element) && !BLOCKED_ATTRIBUTES.has(lower)) return undefined;
+      if (this.maskedImages.has(element) && IMAGE_SOURCE_ATTRIBUTES.has(lower)) return undefined;
+      const sent = safeAttributeValue(element, lower, value);
+      if (sent === undefined || sent === '' || !this.masked.has(element) || !this.masking.masksAttribute(lower)) return sent;
+      return MASK;
+    }
+
+    /**
+     * Whether any sent element's own status differs from when it was sent: an attribute
+     * change made it masked or blocked (or no longer). Then only a snapshot is right.
+     */
+    statusChanged() {
+      const checked = new Set();
+      const differs = (element) => {
+        if (checked.has(element) || !this.mirror.has(element)) return false;
+        checked.add(element);
+        return this.masking.own(element) !== (this.statuses.get(element) || 0);
+      };
+      for (const root of [document, ...this.shadowRoots]) {
+        if (root !== document && !root.host.isConnected) continue;
+        for (const element of root.querySelectorAll(this.masking.anySelector)) if (differs(element)) return true;
+      }
+      for (const element of this.statuses.keys()) if (differs(element)) return true;
+      return false;
+    }
+
+    /** Drops what belongs to removed nodes. */
+    prune() {
+      for (const element of this.statuses.keys()) if (!this.mirror.has(element)) this.statuses.delete(element);
+      for (const root of this.shadowRoots) if (!this.mirror.has(root.host)) this.shadowRoots.delete(root);
+    }
   }
 
+  /** The constructed sheet marking masked fields on the customer's page: never sent. */
+  let markSheet = null;
+
   function adoptedStyles(root) {
-    return Array.from(root.adoptedStyleSheets || [], cssText).filter((css) => css);
+    return Array.from(root.adoptedStyleSheets || [], (sheet) => (sheet === markSheet ? null : cssText(sheet))).filter((css) => css);
   }
 
   /** The first following sibling the agent's copy knows, to insert before. */
@@ -187,11 +420,16 @@
   // MARK: observe — mutations per MutationObserver callback, form values, scroll, pointer.
 
   class PageObserver {
-    /** @param send (frame without seq) → void */
-    constructor(mirror, serializer, send) {
+    /**
+     * @param send (frame without seq) → void
+     * @param hooks urlChanged() → whether the page's address changed (a snapshot is on its way);
+     *   statusChanged() when an element became masked or blocked, or stopped being
+     */
+    constructor(mirror, serializer, send, hooks) {
       this.mirror = mirror;
       this.serializer = serializer;
       this.send = send;
+      this.hooks = hooks;
       this.mutationObserver = new MutationObserver((records) => this.mutations(records));
       this.listeners = [];
       this.timers = new Map();
@@ -260,11 +498,20 @@
     }
 
     mutations(records) {
+      // Another address (a single-page app navigated): its rules may differ, so a snapshot under them.
+      if (this.hooks.urlChanged()) return;
       const mirror = this.mirror;
+      const serializer = this.serializer;
       const removes = [];
       const added = new Set();
+      let recheck = false;
       for (const record of records) {
+        if (record.type === 'attributes') {
+          if (!recheck && mirror.has(record.target) && serializer.masking.watches(record.attributeName)) recheck = true;
+          continue;
+        }
         if (record.type !== 'childList') continue;
+        if (serializer.masking.structural) recheck = true;
         for (const node of record.removedNodes) {
           const id = mirror.id(node);
           if (id !== undefined) {
@@ -275,20 +522,29 @@
         }
         for (const node of record.addedNodes) added.add(node);
       }
+      if (removes.length) serializer.prune();
 
       // Only the top-most new nodes are sent (each carries its subtree), latest sibling first,
-      // so that every `next` names a node the agent's copy already has.
+      // so that every `next` names a node the agent's copy already has. Nothing goes into a
+      // blocked element; a node under a masked one is masked.
       const fresh = new Set();
       const tops = [...added].filter((node) => node.isConnected && !mirror.has(node) && mirror.has(node.parentNode) &&
-        !hasAncestorIn(node, added));
+        !serializer.isBlocked(node.parentNode) && !hasAncestorIn(node, added));
       tops.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? 1 : -1));
       const adds = [];
       for (const node of tops) {
-        const serialized = this.serializer.node(node);
+        const serialized = serializer.node(node, serializer.isMasked(node.parentNode));
         if (!serialized) continue;
         const next = nextKnownSibling(node, mirror);
         adds.push({ parent: mirror.id(node.parentNode), ...(next === undefined ? {} : { next }), node: serialized });
         fresh.add(serialized.id);
+      }
+
+      // An element that became masked or blocked (or stopped being): what was sent of it is
+      // wrong now, and only a fresh copy of the page is right.
+      if (recheck && serializer.statusChanged()) {
+        this.hooks.statusChanged();
+        return;
       }
 
       const attrs = new Map();
@@ -299,11 +555,16 @@
         if (record.type === 'attributes') {
           const value = record.target.getAttribute(record.attributeName);
           if (value === record.oldValue && !attrs.has(`${id} ${record.attributeName}`)) continue; // set to what it was
-          const sent = value === null ? null : attributeValue(record.target, record.attributeName, value);
+          const sent = value === null
+            ? (serializer.attribute(record.target, record.attributeName, '') === undefined ? undefined : null)
+            : serializer.attribute(record.target, record.attributeName, value);
           if (sent === undefined) continue;
           attrs.set(`${id} ${record.attributeName}`, { id, name: record.attributeName, value: sent });
         } else if (record.type === 'characterData') {
-          texts.set(id, { id, text: record.target.data });
+          // A masked text reads `****` whatever is typed: sent when it fills or empties, not per keystroke.
+          const text = serializer.text(record.target);
+          if (!serializer.textChanged(record.target, text)) continue;
+          texts.set(id, { id, text });
         }
       }
       if (removes.length || adds.length || attrs.size || texts.size) {
@@ -318,13 +579,15 @@
     }
 
     flushInputs() {
+      const serializer = this.serializer;
       for (const element of this.pendingInputs) {
         const id = this.mirror.id(element);
-        if (id === undefined) continue;
+        if (id === undefined || serializer.isBlocked(element)) continue;
+        const masked = serializer.isMasked(element);
         const state = {};
-        controlState(element, state);
+        controlState(element, state, masked);
         let frame = null;
-        if (element.localName === 'select' && element.multiple) {
+        if (element.localName === 'select' && element.multiple && !masked) {
           frame = { t: 'input', id, selected: Array.from(element.options).flatMap((o, i) => (o.selected ? [i] : [])) };
         } else if ('checked' in state && element.localName === 'input') {
           frame = { t: 'input', id, checked: state.checked };
@@ -332,6 +595,7 @@
           frame = { t: 'input', id, value: state.value };
         }
         if (!frame) continue;
+        // A masked field's value is `****` whatever is typed: one frame when it fills or empties.
         const key = JSON.stringify(frame);
         if (this.sentInputs.get(element) === key) continue;
         this.sentInputs.set(element, key);
@@ -430,11 +694,65 @@
     remove() { this.host.remove(); }
   }
 
+  /** The page's rules from the relay that served this script; null when they cannot be had. */
+  function fetchRules(url) {
+    const address = new URL('/cobrowse/rules', scriptURL);
+    address.searchParams.set('url', url);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), RULES_TIMEOUT_MS);
+    return fetch(address.href, { credentials: 'omit', cache: 'no-store', signal: controller.signal })
+      .then((response) => (response.ok ? response.json() : null))
+      .catch(() => null)
+      .then((rules) => {
+        clearTimeout(timer);
+        if (!rules) console.warn('CoBrowse: no masking rules from the relay; the built-in ones apply');
+        return rules;
+      });
+  }
+
+  // The customer's mark: a constructed sheet in the document (and open shadow roots) outlining
+  // what the agent does not see. Never serialized (adoptedStyles leaves it out).
+
+  function showMarks(css, shadowRoots) {
+    if (!css) {
+      if (markSheet) for (const root of [document, ...shadowRoots]) unadoptMarkSheet(root);
+      markSheet = null;
+      return;
+    }
+    try {
+      if (!markSheet) markSheet = new CSSStyleSheet();
+      markSheet.replaceSync(css);
+    } catch {
+      markSheet = null; // no constructable sheets (an old browser): no marks, masking is the same
+      return;
+    }
+    for (const root of [document, ...shadowRoots]) adoptMarkSheet(root);
+  }
+
+  function adoptMarkSheet(root) {
+    if (markSheet && root.adoptedStyleSheets && !root.adoptedStyleSheets.includes(markSheet)) {
+      root.adoptedStyleSheets = [...root.adoptedStyleSheets, markSheet];
+    }
+  }
+
+  function unadoptMarkSheet(root) {
+    if (root.adoptedStyleSheets && root.adoptedStyleSheets.includes(markSheet)) {
+      root.adoptedStyleSheets = root.adoptedStyleSheets.filter((sheet) => sheet !== markSheet);
+    }
+  }
+
   // MARK: transport — one socket to the relay; reconnects and resumes; never buffers unbounded.
 
   class ShareSession {
-    constructor(events) {
+    /** @param testOnlyDisableMasking sends everything unmasked (tests of the filter only) */
+    constructor(events, testOnlyDisableMasking = false) {
       this.events = events;
+      this.testOnlyDisableMasking = testOnlyDisableMasking === true;
+      /** The address the rules in force are for (null: none fetched yet), and the fetch under way. */
+      this.rulesURL = null;
+      this.rulesLoading = null;
+      /** A resync asked for the rules to be fetched again before the snapshot. */
+      this.rulesStale = false;
       this.mirror = new NodeMirror();
       this.observer = null;
       this.bar = new SessionBar(() => api.end());
@@ -467,6 +785,8 @@
 
     /** Opens the socket and sends `opening` (start or resume); resolves on started/resumed. */
     connect(opening) {
+      // The rules are fetched while the socket opens; the first snapshot waits for them.
+      if (this.rulesURL !== pageURL()) this.loadRules();
       return new Promise((resolve, reject) => {
         const socket = new WebSocket(relaySocketURL);
         this.socket = socket;
@@ -510,17 +830,30 @@
     opened(message) {
       if (message.t === 'started') {
         this.stored = { sessionId: message.sessionId, customerKey: message.customerKey };
+        if (this.testOnlyDisableMasking) this.stored.testOnlyDisableMasking = true;
         sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.stored));
       }
       this.retryDelay = 500;
       this.maxFrameBytes = message.maxFrameBytes || 4 << 20;
       this.live = true;
+      this.needsSnapshot = true; // nothing but a snapshot goes out first (it may wait for the rules)
       this.bar.show(message.sessionId);
       const session = message.session || {};
       this.bar.status(session.state === 'active' ? 'An agent is viewing this page' : 'Waiting for an agent to join');
       if (!this.observer) {
-        const serializer = new Serializer(this.mirror, (node) => node === this.bar.host, (root) => this.observer.observe(root));
-        this.observer = new PageObserver(this.mirror, serializer, (frame) => this.send(frame));
+        const serializer = new Serializer(this.mirror, (node) => node === this.bar.host, (root) => {
+          this.observer.observe(root);
+          adoptMarkSheet(root);
+        });
+        serializer.masking = this.masking || new Masking(null, this.testOnlyDisableMasking);
+        this.observer = new PageObserver(this.mirror, serializer, (frame) => this.send(frame), {
+          urlChanged: () => {
+            if (this.rulesURL === pageURL()) return false;
+            this.snapshot();
+            return true;
+          },
+          statusChanged: () => this.snapshot(),
+        });
         this.observer.start();
       }
       this.snapshot();
@@ -539,6 +872,8 @@
     received(message) {
       switch (message.t) {
         case 'resync':
+          // The filter also asks when the rules file changed: fetch them again first.
+          this.rulesStale = true;
           this.snapshot();
           break;
         case 'session':
@@ -567,16 +902,56 @@
       }, delay);
     }
 
-    /** A fresh full copy of the page: restarts the sequence and the mirror. */
+    /** Fetches this page's rules (the built-ins only if that fails), unless already under way. */
+    loadRules() {
+      const url = pageURL();
+      if (this.rulesLoading && this.rulesLoading.url === url) return this.rulesLoading.promise;
+      this.rulesStale = false;
+      const fetched = this.testOnlyDisableMasking ? Promise.resolve(null) : fetchRules(url);
+      const loading = {
+        url,
+        promise: fetched.then((rules) => {
+          if (this.rulesLoading !== loading || this.closedForGood) return; // superseded: the page moved on
+          this.rulesLoading = null;
+          // A refetch that fails keeps this address's rules; a new address gets the built-ins.
+          if (rules === null && this.rulesURL === url && this.masking) return;
+          this.rulesURL = url;
+          this.masking = new Masking(rules, this.testOnlyDisableMasking);
+          if (this.observer) this.observer.serializer.masking = this.masking;
+          showMarks(this.masking.markCSS, this.observer ? this.observer.serializer.shadowRoots : []);
+        }),
+      };
+      this.rulesLoading = loading;
+      return loading.promise;
+    }
+
+    /** A fresh full copy of the page under its rules: restarts the sequence and the mirror. */
     snapshot() {
       if (!this.live || !this.observer) return;
+      if (this.rulesURL !== pageURL() || this.rulesStale) {
+        // Nothing goes out until the rules for this address are known; then the snapshot.
+        this.needsSnapshot = true;
+        this.observer.discardPending();
+        if (!this.snapshotAwaitsRules) {
+          this.snapshotAwaitsRules = true;
+          this.loadRules().then(() => {
+            this.snapshotAwaitsRules = false;
+            this.snapshot();
+          });
+        }
+        return;
+      }
       this.observer.discardPending();
       this.mirror.reset();
+      const serializer = this.observer.serializer;
+      serializer.reset();
       this.seq = 0;
       this.needsSnapshot = false;
-      const root = this.observer.serializer.node(document.documentElement);
+      const root = serializer.node(document.documentElement);
+      const titleElement = document.querySelector('title');
       const frame = {
-        t: 'snapshot', stream: this.streamID, url: location.href, title: document.title,
+        t: 'snapshot', stream: this.streamID, url: location.href,
+        title: titleElement && serializer.isMasked(titleElement) ? maskedText(document.title) : document.title,
         doctype: document.doctype ? document.doctype.name : null,
         viewport: { w: window.innerWidth, h: window.innerHeight },
         scroll: { x: window.scrollX, y: window.scrollY },
@@ -647,6 +1022,7 @@
       removeEventListener('pagehide', this.onPageHide);
       removeEventListener('pageshow', this.onPageShow);
       sessionStorage.removeItem(STORAGE_KEY);
+      showMarks(null, this.observer ? this.observer.serializer.shadowRoots : []);
       this.bar.remove();
       const socket = this.socket;
       this.socket = null;
@@ -677,10 +1053,11 @@
 
   const api = {
     /** Starts sharing this page inside the customer's live interaction. */
-    start({ interactionToken } = {}) {
+    start({ interactionToken, testOnlyDisableMasking = false } = {}) {
       if (current && current.sessionId) return Promise.resolve({ sessionId: current.sessionId });
       if (!interactionToken) return Promise.reject(new Error('CoBrowse.start needs { interactionToken }'));
-      current = new ShareSession(events);
+      if (testOnlyDisableMasking === true) console.warn('CoBrowse: testOnlyDisableMasking: this page is shared unmasked (tests only)');
+      current = new ShareSession(events, testOnlyDisableMasking === true);
       const session = current;
       return session.connect({ t: 'start', interactionToken }).catch((error) => {
         if (current === session) current = null;
@@ -708,7 +1085,7 @@
     let stored = null;
     try { stored = JSON.parse(sessionStorage.getItem(STORAGE_KEY)); } catch { /* unreadable: none */ }
     if (!stored || !stored.sessionId || !stored.customerKey) return;
-    current = new ShareSession(events);
+    current = new ShareSession(events, stored.testOnlyDisableMasking === true);
     current.stored = stored;
     current.connect({ t: 'resume' }).catch(() => {});
   }

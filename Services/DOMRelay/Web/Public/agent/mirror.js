@@ -43,6 +43,9 @@ export function isSafeAttribute(tag, name, value) {
   if (lower.startsWith('on') || lower === 'srcdoc' || lower === 'autoplay') return false;
   // A <meta http-equiv> could refresh (navigate) the view or impose the customer's CSP on it.
   if (tag === 'meta' && lower === 'http-equiv') return false;
+  // Nested frames stay empty: the customer's page never sends their address (a frame would
+  // load whatever it names, from the agent's browser).
+  if ((tag === 'iframe' || tag === 'frame') && lower === 'src') return false;
   if (value == null) return true;
   // However disguised: case, control characters, spaces or line breaks inside the scheme.
   const squeezed = String(value).replace(/[\u0000-\u0020\u007f]+/g, '').toLowerCase();
@@ -50,6 +53,22 @@ export function isSafeAttribute(tag, name, value) {
   const documentData = squeezed.startsWith('data:') && !(squeezed.startsWith('data:image/') && !squeezed.startsWith('data:image/svg'));
   return !(documentData && URL_ATTRIBUTES.has(lower));
 }
+
+// The filter's view markers (docs/masking.md): purple for what the agent does not see (masked
+// content, masked images, blocked elements), green for what the agent may not act on. Blocked
+// elements and masked images are grey boxes of the customer's element's size (`rect`).
+const MARKER_CSS = `
+[data-cb-masked], [data-cb-masked-image], [data-cb-blocked] {
+  outline: 2px solid #8b5cf6 !important; outline-offset: -1px !important;
+}
+[data-cb-noagent] { outline: 2px solid #16a34a !important; outline-offset: -1px !important; }
+[data-cb-blocked], [data-cb-masked-image] {
+  background: #d4d4d8 repeating-linear-gradient(135deg, transparent 0 8px, rgba(255, 255, 255, .35) 8px 16px) !important;
+  box-sizing: border-box !important;
+}
+`;
+/** What a masked image shows (it lays out like an image; the box is grey from MARKER_CSS). */
+const BLANK_IMAGE = 'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
 
 const URL_ATTRIBUTES = new Set(['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'poster', 'background', 'srcset']);
 
@@ -72,6 +91,8 @@ export class Mirror {
   #iframe;
   #nodes = new Map();
   #ids = new WeakMap();
+  /** Blocked elements and masked images: the customer's rendered size, kept over `style` changes. */
+  #rects = new WeakMap();
   /** The customer's last known element scroll positions, re-applied as late styles and images load. */
   #elementScrolls = new Map();
   #pageScroll = { x: 0, y: 0 };
@@ -138,6 +159,7 @@ export class Mirror {
       head.prepend(base);
     }
     for (const css of snapshot.adoptedStyles ?? []) head.append(this.#adoptedStyle(doc, css));
+    head.append(markerStyle(doc));
 
     this.#guard(doc);
     this.#finish(pending);
@@ -154,6 +176,7 @@ export class Mirror {
       if (node?.nodeType !== Node.ELEMENT_NODE) continue;
       if (change.value == null) removeAttribute(node, change.name);
       else setAttribute(node, change.name, change.value);
+      if (this.#rects.has(node)) this.#placeholder(node);
     }
     for (const change of frame.texts ?? []) {
       const node = this.#nodes.get(change.id);
@@ -228,6 +251,14 @@ export class Mirror {
       return doc.createComment(`cobrowse: <${tag}> not shown`);
     }
     for (const [name, value] of Object.entries(serialized.attrs ?? {})) setAttribute(element, name, value);
+    const rect = serialized.rect;
+    if (rect && typeof rect === 'object' && Number.isFinite(rect.w) && Number.isFinite(rect.h)) {
+      this.#rects.set(element, { w: Math.max(0, rect.w), h: Math.max(0, rect.h) });
+    }
+    if (this.#rects.has(element) || element.hasAttribute('data-cb-masked-image') || element.hasAttribute('data-cb-blocked')) {
+      this.#placeholder(element);
+      pending.push({ element, placeholder: true });
+    }
 
     // Inside <foreignObject> (SVG) and MathML's text containers, HTML resumes.
     const childNamespace = namespace === SVG_NS && tag === 'foreignobject' ? HTML_NS
@@ -267,6 +298,25 @@ export class Mirror {
     }
     this.#appendChildren(doc, root, serialized.shadow, namespace, pending);
     for (const css of serialized.adoptedStyles ?? []) root.append(this.#adoptedStyle(doc, css));
+    root.append(markerStyle(doc)); // the document's styles do not reach into a shadow root
+  }
+
+  /**
+   * A blocked element or masked image: a box of the customer's size (`rect`), and for an
+   * image a blank picture so it still lays out like one. Inline styles, as the page's own
+   * `style` may change later (applyMutations calls this again).
+   */
+  #placeholder(element) {
+    const rect = this.#rects.get(element);
+    if (rect && element.style) {
+      element.style.setProperty('width', `${rect.w}px`, 'important');
+      element.style.setProperty('height', `${rect.h}px`, 'important');
+      element.style.setProperty('box-sizing', 'border-box', 'important');
+    }
+    if (element.localName === 'img' && element.namespaceURI === HTML_NS) {
+      element.removeAttribute('srcset');
+      element.setAttribute('src', BLANK_IMAGE);
+    }
   }
 
   /** Constructed stylesheets become <style> elements after the others, where they cascade. */
@@ -279,7 +329,15 @@ export class Mirror {
 
   /** Scroll positions of new elements, once they are in the document and can scroll. */
   #finish(pending) {
-    for (const { id, element, position } of pending) {
+    for (const { id, element, position, placeholder } of pending) {
+      if (placeholder) {
+        // An inline box ignores width and height: a blocked <span> would have no size at all.
+        const view = element.ownerDocument.defaultView;
+        if (element.isConnected && view?.getComputedStyle(element).display === 'inline') {
+          element.style.setProperty('display', 'inline-block', 'important');
+        }
+        continue;
+      }
       this.#elementScrolls.set(id, position);
       scrollElement(element, position);
     }
@@ -364,6 +422,13 @@ export class Mirror {
     doc.defaultView?.addEventListener('load', this.#onLoad);
     doc.defaultView?.addEventListener('scroll', this.#onScroll, { passive: true });
   }
+}
+
+function markerStyle(doc) {
+  const style = doc.createElement('style');
+  style.dataset.cobrowseMarkers = '';
+  style.textContent = MARKER_CSS;
+  return style;
 }
 
 function childNamespaceOf(parent) {
