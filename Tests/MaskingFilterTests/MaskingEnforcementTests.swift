@@ -293,3 +293,62 @@ import Testing
         #expect(!json.contains("PICTURE-SECRET"), "maskImages on the <picture> masks its img and its sources")
     }
 }
+
+/// Agent actions against the session's mode and the page's rules.
+@Suite struct AgentActionPolicyTests {
+    static func session() -> MaskingEnforcementTests.Session {
+        var session = MaskingEnforcementTests.Session()
+        _ = session.snapshot()
+        return session
+    }
+
+    static func refusal(_ outputs: [SessionStream.Output]) -> ActionRefusal? {
+        for case let .view(frame) in outputs {
+            if case let .actionDropped(dropped) = frame.event { return dropped.reason }
+        }
+        return nil
+    }
+
+    @Test(arguments: [AgentAction.pointer(x: 1, y: 2), .annotate(x: 3, y: 4)])
+    func pointingAndAnnotatingPassInEitherMode(action: AgentAction) {
+        var session = Self.session()
+        #expect(session.stream.agentAction(action, mode: .pointer) == [.action(action)])
+        #expect(session.stream.agentAction(action, mode: .write) == [.action(action)])
+    }
+
+    @Test(arguments: [AgentAction.click(id: 7), .type(id: 7, value: "x"), .scroll(id: 0, x: 0, y: 9), .navigate(.back, url: nil)])
+    func actingNeedsWriteMode(action: AgentAction) {
+        var session = Self.session()
+        #expect(Self.refusal(session.stream.agentAction(action, mode: .pointer)) == .pointerMode)
+        #expect(session.stream.agentAction(action, mode: .write) == [.action(action)])
+    }
+
+    @Test func theRulesHoldInWriteMode() {
+        var session = Self.session()
+        #expect(Self.refusal(session.stream.agentAction(.click(id: 16), mode: .write)) == .disabledElement, "#delete is no-agent")
+        #expect(Self.refusal(session.stream.agentAction(.click(id: 21), mode: .write)) == .disabledElement,
+                "text inside a form's submit button")
+        #expect(Self.refusal(session.stream.agentAction(.type(id: 15, value: "4242"), mode: .write)) == .maskedField)
+        #expect(Self.refusal(session.stream.agentAction(.type(id: 12, value: "x"), mode: .write)) == .maskedField,
+                "inside a masked element")
+        #expect(Self.refusal(session.stream.agentAction(.click(id: 10), mode: .write)) == .unknownElement, "inside a blocked element")
+        #expect(Self.refusal(session.stream.agentAction(.navigate(.url, url: "https://evil.example/"), mode: .write)) == .offSite)
+        #expect(Self.refusal(session.stream.agentAction(.navigate(.url, url: "//evil.example/x"), mode: .write)) == .offSite)
+        #expect(Self.refusal(session.stream.agentAction(.navigate(.url, url: "javascript:alert(1)"), mode: .write)) == .offSite)
+        #expect(session.stream.agentAction(.navigate(.url, url: "/cart?x=1"), mode: .write) == [.action(.navigate(.url, url: "/cart?x=1"))])
+    }
+
+    @Test func droppedActionsAreToldInTheViewSequence() throws {
+        var session = Self.session()
+        let outputs = session.stream.agentAction(.click(id: 7), mode: .pointer)
+        guard case let .view(frame)? = outputs.first else { throw Failure("expected a view frame, got \(outputs)") }
+        #expect(frame.seq == 2, "after the snapshot, gap-free")
+        #expect(String(decoding: try JSONEncoder().encode(frame), as: UTF8.self).contains("\"t\":\"action-dropped\""))
+    }
+
+    @Test func withoutAPageNothingActs() {
+        var stream = SessionStream()
+        #expect(Self.refusal(stream.agentAction(.click(id: 1), mode: .write)) == .noPage)
+        #expect(stream.agentAction(.pointer(x: 0, y: 0), mode: .write) == [.action(.pointer(x: 0, y: 0))])
+    }
+}
