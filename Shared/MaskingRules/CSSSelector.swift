@@ -19,6 +19,24 @@ public struct CSSSelector: Sendable, Equatable, CustomStringConvertible {
         description = text
     }
 
+    /// The attributes whose values can change what this selector matches.
+    public var referencedAttributes: Set<String> {
+        func attributes(_ compound: Compound) -> Set<String> {
+            compound.conditions.reduce(into: []) { names, condition in
+                switch condition {
+                case .id: names.insert("id")
+                case .className: names.insert("class")
+                case let .attribute(name, _): names.insert(name)
+                case let .not(compounds): names.formUnion(compounds.flatMap(attributes))
+                }
+            }
+        }
+        return alternatives.reduce(into: []) { names, complex in
+            names.formUnion(attributes(complex.subject))
+            for ancestor in complex.ancestors { names.formUnion(attributes(ancestor.compound)) }
+        }
+    }
+
     /// Whether `element` matches any selector of the list.
     public func matches<Element: SelectableElement>(_ element: Element) -> Bool {
         alternatives.contains { $0.matches(element) }

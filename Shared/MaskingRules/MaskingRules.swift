@@ -166,6 +166,7 @@ public struct CompiledPageRules: Sendable {
     let maskImages: CSSSelector?
     let block: CSSSelector
     let noAgent: CSSSelector
+    let referencedAttributes: Set<String>
 
     /// Selectors were checked when the file loaded; one that fails here is left out.
     public init(_ page: PageRules) {
@@ -179,6 +180,15 @@ public struct CompiledPageRules: Sendable {
         maskImages = compile(page.maskImages)
         block = compile(BuiltInRules.blockMarkers + page.block)!
         noAgent = compile(BuiltInRules.noAgentMarkers + BuiltInRules.noAgentDefaults + page.noAgent)!
+        var names: Set<String> = ["type", "autocomplete"] // the always-masked checks
+        for selector in [mask, block, noAgent] + (maskImages.map { [$0] } ?? []) { names.formUnion(selector.referencedAttributes) }
+        referencedAttributes = names
+    }
+
+    /// Whether changing this attribute can change how any element is classified (a `style`
+    /// or `value` change, say, cannot, and needs no re-classification of the subtree).
+    public func dependsOn(attribute name: String) -> Bool {
+        referencedAttributes.contains(name.lowercased())
     }
 
     public func classify<Element: SelectableElement>(_ element: Element) -> ElementRules {

@@ -69,3 +69,19 @@ final class TestElement: SelectableElement {
         }
     }
 }
+
+@Suite struct SelectorDependencyTests {
+    @Test func aSelectorNamesTheAttributesItReads() throws {
+        let selector = try CSSSelector("form#pay .card > input[name^=cc]:not([type=hidden]), [data-secret]")
+        #expect(selector.referencedAttributes == ["id", "class", "name", "type", "data-secret"])
+    }
+
+    @Test func changesToAttributesNoRuleReadsNeedNoReclassification() {
+        let rules = CompiledPageRules(PageRules())
+        #expect(!rules.dependsOn(attribute: "style"))
+        #expect(!rules.dependsOn(attribute: "value"))
+        #expect(rules.dependsOn(attribute: "class"), "markers are classes too")
+        #expect(rules.dependsOn(attribute: "TYPE"), "a field can become a password field")
+        #expect(rules.dependsOn(attribute: "data-cobrowse-mask"))
+    }
+}

@@ -102,7 +102,7 @@ struct NodeMirror {
         guard let entry = entries[id], entry.type == .element, !Self.isViewMarker(name),
               StreamSanitizer.allows(attribute: name, value: value, on: entry.tag) else { return effects }
         if let value { entries[id]?.attrs[name] = value } else { entries[id]?.attrs[name] = nil }
-        reclassify(id, into: &effects)
+        if rules.dependsOn(attribute: name) { reclassify(id, into: &effects) }
         guard !effects.needsSnapshot, let updated = entries[id] else { return effects }
         if updated.own.blocked && !Self.blockedKeeps.contains(name) { return effects }
         if updated.own.maskedImage && Self.imageSources.contains(name) { return effects }
