@@ -21,6 +21,9 @@ public struct DOMNode: Sendable, Codable, Equatable {
     public var scroll: Point?
     /// Children of an open shadow root.
     public var shadow: [DOMNode]?
+    /// A same-origin `<iframe>`'s document: its children (the root element, comments), with
+    /// ids from the same mirror, so changes inside name them like any other node.
+    public var frame: [DOMNode]?
     /// CSS of the shadow root's adopted (constructed) stylesheets.
     public var adoptedStyles: [String]?
     /// Rendered size, sent for blocked elements and masked images so the agent sees a box

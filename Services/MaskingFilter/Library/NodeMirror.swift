@@ -168,6 +168,8 @@ struct NodeMirror {
         clean.adoptedStyles = node.adoptedStyles
         clean.children = node.children.map { admit($0, under: node.id) }
         clean.shadow = node.shadow.map { admit($0, under: node.id) }
+        // A same-origin frame's document sits under its <iframe>: masked with it, removed with it.
+        clean.frame = node.frame.map { admit($0, under: node.id) }
         return clean
     }
 
