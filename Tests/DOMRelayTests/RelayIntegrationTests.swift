@@ -33,6 +33,14 @@ final class SuiteFixture: @unchecked Sendable {
         return process
     }
 
+    /// A customer starts sharing on `relay`: the socket and the `started` reply.
+    func share(on relay: Int = 0) async throws -> (socket: SocketPeer, started: [String: Any]) {
+        let sharer = socket(relay, "/ws/share")
+        sharer.send(["t": "start", "interactionToken": try await tokens.interaction()])
+        guard let started = await sharer.next(type: "started") else { throw TestBroker.Failure("no 'started' for a new share") }
+        return (sharer, started)
+    }
+
     func socket(_ relay: Int, _ path: String, origin: String? = nil, maxFrameSize: Int = 8 << 20) -> SocketPeer {
         SocketPeer("ws://127.0.0.1:\(relays[relay].httpPort)\(path)", origin: origin, maxFrameSize: maxFrameSize)
     }
@@ -65,9 +73,7 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
     @Test func sharerOnOneRelayAndAgentOnAnotherSeeTheMaskedStreamUntilTheEnd() async throws {
         let suite = try await SuiteFixture("relay-path")
         defer { Task { await suite.stop() } }
-        let sharer = suite.socket(0, "/ws/share")
-        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
-        let started = try #require(await sharer.next(type: "started"))
+        let (sharer, started) = try await suite.share()
         let sessionID = try #require(started["sessionId"] as? String)
         #expect(SessionID(sessionID) != nil)
         #expect((started["customerKey"] as? String)?.isEmpty == false)
@@ -118,9 +124,8 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
     @Test func badFramesGetAnErrorAndTheSocketStaysOpen() async throws {
         let suite = try await SuiteFixture("relay-badframes")
         defer { Task { await suite.stop() } }
-        let sharer = suite.socket(0, "/ws/share")
-        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
-        let sessionID = try #require(await sharer.next(type: "started")?["sessionId"] as? String)
+        let (sharer, started) = try await suite.share()
+        let sessionID = try #require(started["sessionId"] as? String)
         sharer.send("{not json")
         #expect(await sharer.next(type: "error")?["code"] as? String == "malformed-frame")
         sharer.send(frame(["t": "cursor", "x": 1]))
@@ -137,9 +142,7 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
     @Test func aFrameOverTheLimitClosesTheSocket() async throws {
         let suite = try await SuiteFixture("relay-oversize", relayEnvironment: ["MAX_FRAME_BYTES": "65536"])
         defer { Task { await suite.stop() } }
-        let sharer = suite.socket(0, "/ws/share")
-        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
-        _ = try #require(await sharer.next(type: "started"))
+        let (sharer, _) = try await suite.share()
         sharer.send(frame(["t": "cursor", "seq": 1, "pad": String(repeating: "x", count: 100_000)]))
         // The relay answers 1009 and closes at once, with the rest of the frame unread; the
         // kernel may then reset the connection before the client reads the close frame. Either
@@ -148,9 +151,7 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         #expect(close == nil || close?.closeCode == .messageTooLarge, "closed with \(String(describing: close))")
         #expect(await sharer.next(within: .seconds(1)) == nil, "the socket is closed")
 
-        let next = suite.socket(0, "/ws/share")
-        next.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
-        #expect(await next.next(type: "started") != nil, "the relay goes on serving")
+        #expect((try? await suite.share()) != nil, "the relay goes on serving")
     }
 
     /// The HTTP status of a WebSocket upgrade request with exactly one `Origin` (curl, as a
@@ -194,9 +195,7 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
     @Test func aSharerComesBackWithItsKeyAndOnlyWithIt() async throws {
         let suite = try await SuiteFixture("relay-resume")
         defer { Task { await suite.stop() } }
-        let first = suite.socket(0, "/ws/share")
-        first.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
-        let started = try #require(await first.next(type: "started"))
+        let (first, started) = try await suite.share()
         let id = try #require(started["sessionId"] as? String), key = try #require(started["customerKey"] as? String)
         first.close()
 
@@ -214,9 +213,7 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
     @Test func whenTheSharersSocketGoesAwayTheViewerIsToldTheStreamPaused() async throws {
         let suite = try await SuiteFixture("relay-paused")
         defer { Task { await suite.stop() } }
-        let sharer = suite.socket(0, "/ws/share")
-        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
-        let started = try #require(await sharer.next(type: "started"))
+        let (sharer, started) = try await suite.share()
         #expect(started["maxFrameBytes"] as? Int == 4_194_304, "the SDK learns the frame limit")
         let id = try #require(started["sessionId"] as? String), key = try #require(started["customerKey"] as? String)
         let viewer = suite.socket(1, "/ws/view")
@@ -242,9 +239,8 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
     @Test func aViewerThatSawAGapGetsASnapshotByAskingForIt() async throws {
         let suite = try await SuiteFixture("relay-viewer-resync")
         defer { Task { await suite.stop() } }
-        let sharer = suite.socket(0, "/ws/share")
-        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
-        let id = try #require(await sharer.next(type: "started")?["sessionId"] as? String)
+        let (sharer, started) = try await suite.share()
+        let id = try #require(started["sessionId"] as? String)
         let viewer = suite.socket(1, "/ws/view")
         viewer.send(["t": "join", "agentToken": try await suite.tokens.agent("quin"), "sessionId": id])
         _ = try #require(await sharer.next(type: "resync"))
@@ -369,9 +365,8 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
 
     /// The sharer, the lead agent's console and a supervisor's, with the page mirrored.
     func joined(_ suite: SuiteFixture) async throws -> (sharer: SocketPeer, agent: SocketPeer, supervisor: SocketPeer) {
-        let sharer = suite.socket(0, "/ws/share")
-        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
-        let id = try #require(await sharer.next(type: "started")?["sessionId"] as? String)
+        let (sharer, started) = try await suite.share()
+        let id = try #require(started["sessionId"] as? String)
         let agent = suite.socket(1, "/ws/view")
         agent.send(["t": "join", "agentToken": try await suite.tokens.agent("lead-\(UUID())"), "sessionId": id])
         #expect(await agent.next(type: "joined")?["role"] as? String == "lead")
