@@ -37,6 +37,7 @@ let package = Package(
         .executable(name: "masking-filter", targets: ["MaskingFilterMain"]),
         .executable(name: "interaction-watch", targets: ["InteractionWatchMain"]),
         .executable(name: "amqp-bench", targets: ["AMQPBench"]),
+        .executable(name: "live-bench", targets: ["LiveBench"]),
         .library(name: "AMQP", targets: ["AMQP"]),
     ],
     dependencies: [
@@ -135,6 +136,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/AMQPBench",
+            swiftSettings: swiftSettings
+        ),
+        // The live path end to end, against a running stack (deploy/local/bench starts one).
+        .executableTarget(
+            name: "LiveBench",
+            dependencies: [
+                "AMQP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/LiveBench",
             swiftSettings: swiftSettings
         ),
         .testTarget(
