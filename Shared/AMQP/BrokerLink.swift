@@ -42,7 +42,16 @@ final class BrokerLink {
 
     private var endpoint: String { configuration.endpointDescription }
 
+    /// Connection setup, one at a time per process. rabbitmq-c is used from one thread per
+    /// connection, but its setup path (socket creation with the TLS library's lazy global
+    /// initialization, the handshake) is not documented as safe to run on several threads at
+    /// once, and the test suite, which opens dozens of connections at the same moment, crashed
+    /// inside librabbitmq once while two opens overlapped. Opens are rare; the lock costs nothing.
+    private static let setup = NSLock()
+
     private func open() throws {
+        Self.setup.lock()
+        defer { Self.setup.unlock() }
         let config = configuration
         let socket: OpaquePointer?
         if let tls = config.tls {
