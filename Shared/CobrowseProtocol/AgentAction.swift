@@ -117,8 +117,8 @@ public enum ActionRefusal: String, Sendable, Codable, CaseIterable {
         switch self {
         case .pointerMode: "In pointer mode you can point and annotate; ask the customer for control to act."
         case .disabledElement: "That element is not available to agents (the customer can use it)."
-        case .maskedField: "That field is masked: only the customer can fill it in."
-        case .offSite: "Navigation off the customer's site is not allowed."
+        case .maskedField: "That is masked: only the customer can use it."
+        case .offSite: "Navigation off the customer's site, or into another window, is not allowed."
         case .unknownElement: "That element is no longer on the customer's page."
         case .noPage: "The customer's page is not available right now."
         }

@@ -107,6 +107,22 @@ import Testing
         #expect(Self.find(21, in: root)?.text == "Pay")
     }
 
+    @Test func stylesheetsKeepTheirTextAndAddressesEvenOnMaskedPages() throws {
+        var session = Session()
+        var style = DOMNode.element(4, "style")
+        style.text = ".inserted-by-script { color: red }"
+        let page = DOMNode.element(1, "html", [:], [.element(2, "head", [:], [
+            .element(3, "link", ["rel": "stylesheet", "href": "https://bank.example/site.css"]), style,
+            .element(5, "svg", [:], [.element(6, "title", [:], [.text(7, "icon")])]),
+        ])])
+        let root = session.snapshot(page, url: "https://bank.example/statement")
+        #expect(Self.find(3, in: root)?.attrs?["href"] == "https://bank.example/site.css")
+        #expect(Self.find(4, in: root)?.text == "****", "masked with the page")
+        var plain = Session()
+        let plainRoot = plain.snapshot(page, url: "https://shop.example/")
+        #expect(Self.find(4, in: plainRoot)?.text == ".inserted-by-script { color: red }")
+    }
+
     @Test func maskedElementsKeepTheirShapeWithFixedPlaceholders() throws {
         var session = Session()
         let root = session.snapshot()
@@ -336,6 +352,21 @@ import Testing
         #expect(Self.refusal(session.stream.agentAction(.navigate(.url, url: "//evil.example/x"), mode: .write)) == .offSite)
         #expect(Self.refusal(session.stream.agentAction(.navigate(.url, url: "javascript:alert(1)"), mode: .write)) == .offSite)
         #expect(session.stream.agentAction(.navigate(.url, url: "/cart?x=1"), mode: .write) == [.action(.navigate(.url, url: "/cart?x=1"))])
+    }
+
+    @Test func clicksOnMaskedContentAndOnLinksLeavingTheSiteAreDropped() {
+        var session = MaskingEnforcementTests.Session()
+        let page = DOMNode.element(1, "html", [:], [.element(2, "body", [:], [
+            .element(3, "a", ["href": "https://evil.example/"], [.element(4, "span")]),
+            .element(5, "a", ["href": "/cart", "target": "_blank"]),
+            .element(6, "a", ["href": "/cart"]),
+            .element(7, "p", ["class": "ssn"]),
+        ])])
+        _ = session.snapshot(page)
+        #expect(Self.refusal(session.stream.agentAction(.click(id: 4), mode: .write)) == .offSite, "a span inside an off-site link")
+        #expect(Self.refusal(session.stream.agentAction(.click(id: 5), mode: .write)) == .offSite, "another window")
+        #expect(session.stream.agentAction(.click(id: 6), mode: .write) == [.action(.click(id: 6))])
+        #expect(Self.refusal(session.stream.agentAction(.click(id: 7), mode: .write)) == .maskedField)
     }
 
     @Test func droppedActionsAreToldInTheViewSequence() throws {

@@ -3,7 +3,9 @@
 watches it in the agent console, and everything in between is real (relays, masking filter,
 session registry, RabbitMQ). The masking tests use the demo's masking.html and statement.html
 with the rules in masking-rules.json (masking_page.py says what they do), and hostile.html
-attacks the console.
+attacks the console. The agent-action tests drive the console with a real mouse and keyboard
+(pointer, annotations, the customer's consent to write mode, clicks, typing, scrolling and
+navigation), and check what the filter and the SDK refuse.
 
     /usr/bin/python3 Tests/browser/run.py [NAME-SUBSTRING ...]
 
@@ -25,6 +27,9 @@ import urllib.parse
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.actions.action_builder import ActionBuilder
+from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -131,6 +136,53 @@ class Customer:
         except Exception:
             pass
 
+    # ---- the agent's side of things, as the customer's page sees it ---------------------
+
+    def record_events(self):
+        """Collects the SDK's events on this page in `window.__cobrowseEvents` ([name, detail])."""
+        self.js("""
+            window.__cobrowseEvents = [];
+            for (const name of ['controlRequested', 'modeChanged', 'ended', 'session'])
+                CoBrowse.on(name, (detail) => window.__cobrowseEvents.push([name, JSON.parse(JSON.stringify(detail))]));""")
+
+    def events(self, name):
+        return self.js("return (window.__cobrowseEvents || []).filter((e) => e[0] === arguments[0]).map((e) => e[1]);", name)
+
+    def bar_shows(self, selector):
+        """Whether the SDK's bar shows the element (a button, say) matching `selector` in its shadow root."""
+        return self.js("""
+            const bar = document.getElementById('cobrowse-bar');
+            const element = bar && bar.shadowRoot && bar.shadowRoot.querySelector(arguments[0]);
+            return !!element && element.getClientRects().length > 0;""", selector)
+
+    def click_bar(self, selector):
+        """Clicks a button of the SDK's bar as the customer would (a real mouse click)."""
+        wait_for(f"the SDK's bar shows {selector}", lambda: self.bar_shows(selector))
+        host = self.browser.driver.find_element(By.ID, "cobrowse-bar")
+        host.shadow_root.find_element(By.CSS_SELECTOR, selector).click()
+
+    def center(self, selector):
+        """The viewport position of an element's center on the customer's page."""
+        return self.js("""
+            const box = document.querySelector(arguments[0]).getBoundingClientRect();
+            return [box.left + box.width / 2, box.top + box.height / 2];""", selector)
+
+    def show(self, selector, *agents):
+        """Scrolls the customer's page so the element is in the middle, and waits until the
+        agents' views have followed (so that what they click is where they aim)."""
+        self.js("document.querySelector(arguments[0]).scrollIntoView({ block: 'center' });", selector)
+        position = self.js("return [Math.round(scrollX), Math.round(scrollY)]")
+        for agent in agents:
+            wait_for(f"{agent.name}'s view scrolls where the customer's page is ({position})",
+                     lambda: agent.in_view("return [Math.round(doc.defaultView.scrollX), Math.round(doc.defaultView.scrollY)]"),
+                     check=lambda value: value == position)
+
+    def field(self, element_id):
+        return self.js("return document.getElementById(arguments[0]).value;", element_id)
+
+    def checked(self, element_id):
+        return self.js("return document.getElementById(arguments[0]).checked;", element_id)
+
 
 class Agent:
     """An agent's browser on the agent console."""
@@ -139,8 +191,8 @@ class Agent:
         self.browser = browser
         self.name = name
 
-    def join(self, relay, session_id):
-        status, body = relay.get("/dev/agent-token?agent=" + urllib.parse.quote(self.name))
+    def join(self, relay, session_id, role="agent"):
+        status, body = relay.get("/dev/agent-token?" + urllib.parse.urlencode({"agent": self.name, "role": role}))
         assert status == 200, f"{relay.name} /dev/agent-token answered {status}: {body[:200]}"
         token = json.loads(body)["token"]
         fragment = urllib.parse.urlencode({"token": token, "session": session_id})
@@ -167,6 +219,91 @@ class Agent:
     def header(self, element_id):
         return self.browser.js("const e = document.getElementById(arguments[0]); return e ? e.textContent : null;",
                                element_id)
+
+    # ---- acting on the customer's page -------------------------------------------------
+
+    def mode(self):
+        return self.header("session-mode")
+
+    def wait_mode(self, mode):
+        return wait_for(f"the console's #session-mode says {mode!r}", self.mode, check=lambda value: value == mode)
+
+    def shown(self, element_id):
+        """Whether a console element is displayed (not hidden, laid out)."""
+        return self.browser.js("const e = document.getElementById(arguments[0]); return !!e && !e.hidden && e.getClientRects().length > 0;",
+                               element_id)
+
+    def click(self, element_id):
+        self.browser.driver.find_element(By.ID, element_id).click()
+
+    def action_notice(self):
+        """The action notice: {shown, reason, action, text}."""
+        return self.browser.js("""
+            const n = document.getElementById('action-notice');
+            return { shown: !n.hidden, reason: n.dataset.reason || null, action: n.dataset.action || null, text: n.textContent };""")
+
+    def clear_action_notice(self):
+        self.browser.js("const n = document.getElementById('action-notice'); n.hidden = true; delete n.dataset.reason; delete n.dataset.action;")
+
+    def wait_action_notice(self, reason, action=None, what=None):
+        return wait_for(what or f"the console's #action-notice shows reason {reason!r}" + (f" for a {action}" if action else ""),
+                        self.action_notice,
+                        check=lambda notice: notice["shown"] and notice["reason"] == reason and (action is None or notice["action"] == action))
+
+    def view_id(self, selector):
+        """The customer's mirror id of the view element `selector`."""
+        return self.in_view("return window.cobrowseConsole.mirror.idOf(doc.querySelector(arguments[0])) ?? null;", selector)
+
+    def view_value(self, selector):
+        return self.in_view("const e = doc.querySelector(arguments[0]); return e ? e.value : null;", selector)
+
+    def send_raw(self, message):
+        assert self.browser.js("return window.cobrowseConsole.sendRaw(arguments[0]);", message), "the console's socket is not open"
+
+    def wait_in_view(self, selector):
+        """Waits until the view element is inside the view's viewport (the view follows the customer's scroll)."""
+        return wait_for(f"the view shows {selector} inside its viewport", lambda: self.in_view("""
+            const box = doc.querySelector(arguments[0]).getBoundingClientRect();
+            const view = doc.defaultView;
+            return box.top >= 0 && box.bottom <= view.innerHeight && box.left >= 0 && box.right <= view.innerWidth;""", selector))
+
+    def point(self, selector):
+        """Where a view element's center is: in the console's window (x, y) and on the page (pageX, pageY)."""
+        return self.browser.js("""
+            const iframe = document.getElementById('cobrowse-view');
+            const view = iframe.contentWindow;
+            const box = iframe.contentDocument.querySelector(arguments[0]).getBoundingClientRect();
+            const frame = iframe.getBoundingClientRect();
+            const scale = frame.width / iframe.offsetWidth;
+            const x = box.left + box.width / 2, y = box.top + box.height / 2;
+            return { x: frame.left + x * scale, y: frame.top + y * scale, pageX: x + view.scrollX, pageY: y + view.scrollY };""",
+                               selector)
+
+    def mouse(self, x, y, click=False):
+        """Moves the real mouse to (x, y) of the console's window, and clicks there."""
+        actions = ActionBuilder(self.browser.driver)
+        actions.pointer_action.move_to_location(int(round(x)), int(round(y)))
+        if click:
+            actions.pointer_action.click()
+        actions.perform()
+
+    def click_in_view(self, selector):
+        self.wait_in_view(selector)
+        point = self.point(selector)
+        self.mouse(point["x"], point["y"], click=True)
+        return point
+
+    def type_in_view(self, selector, text):
+        """Clicks into a view field and types, as the agent would."""
+        self.click_in_view(selector)
+        ActionChains(self.browser.driver).send_keys(text).perform()
+
+    def received(self, kind):
+        """The decoded frames of type `kind` this console received."""
+        return [frame for frame in (f.json() for f in self.browser.frames("received")) if isinstance(frame, dict) and frame.get("t") == kind]
+
+    def sent_types(self):
+        return [frame.get("t") for frame in (f.json() for f in self.browser.frames("sent")) if isinstance(frame, dict)]
 
     def wait_same_text(self, customer, what="the agent's view shows the customer's page text"):
         last = {}
@@ -592,6 +729,274 @@ def dev_endpoints_exist_only_in_dev_mode(t):
 
 
 # ---------------------------------------------------------------------------------------
+# Agent actions (docs/stream-protocol.md "Agent actions"): pointer mode, the customer's
+# consent to write mode, and what the filter and the SDK never let an agent do.
+# ---------------------------------------------------------------------------------------
+
+CUSTOMER_POINTER = """
+const host = document.getElementById('cobrowse-agent-pointer');
+const arrow = host && host.shadowRoot && host.shadowRoot.querySelector('.pointer');
+if (!arrow || arrow.hidden) return null;
+const box = arrow.getBoundingClientRect();
+return { x: box.left, y: box.top, events: getComputedStyle(host).pointerEvents };
+"""
+
+CUSTOMER_ANNOTATIONS = """
+const host = document.getElementById('cobrowse-agent-annotations');
+return host && host.shadowRoot ? host.shadowRoot.querySelectorAll('.cobrowse-annotation').length : 0;
+"""
+
+# Counts the `input` and `change` events a field gets (what a framework listens to).
+COUNT_FIELD_EVENTS = """
+const field = document.getElementById(arguments[0]);
+field.__events = { input: 0, change: 0 };
+field.addEventListener('input', () => field.__events.input++);
+field.addEventListener('change', () => field.__events.change++);
+"""
+
+
+def _near(point, expected, tolerance=30):
+    return point is not None and abs(point["x"] - expected[0]) <= tolerance and abs(point["y"] - expected[1]) <= tolerance
+
+
+def _grant_control(customer, agent):
+    """The agent asks for control and the customer allows it: write mode on both sides."""
+    agent.click("request-control")
+    customer.click_bar("button.allow-control")
+    agent.wait_mode("write")
+    wait_for("the customer's bar offers 'Stop control'", lambda: customer.bar_shows("button.revoke-control"))
+    wait_for("the SDK says it is in write mode", lambda: customer.js("return CoBrowse.mode"), check=lambda mode: mode == "write")
+
+
+@test
+def pointer_mode_lets_the_agent_point_and_annotate_but_not_act(t):
+    customer, agent, _ = t.shared_session()
+    agent.wait_same_text(customer)
+    assert agent.mode() == "pointer", f"the session starts in {agent.mode()!r} mode, not pointer"
+    assert agent.shown("request-control") and agent.shown("end-session"), "the lead agent has no Request control or End session"
+    assert not agent.shown("nav-bar"), "the navigation bar shows in pointer mode"
+
+    # The agent's pointer: where the agent's mouse is over the view, on the customer's page.
+    agent.wait_in_view(".hero h1")
+    point = agent.point(".hero h1")
+    agent.mouse(point["x"] - 5, point["y"])
+    agent.mouse(point["x"], point["y"])
+    expected = customer.center(".hero h1")
+    seen = wait_for("the customer's page shows the agent's pointer (#cobrowse-agent-pointer) where the agent points",
+                    lambda: customer.js(CUSTOMER_POINTER), check=lambda value: _near(value, expected))
+    assert seen["events"] == "none", f"the agent's pointer takes the customer's clicks (pointer-events {seen['events']!r})"
+
+    # A click is an annotation on both sides; the link does not navigate anyone.
+    agent.click_in_view("#to-second")
+    assert agent.browser.js("return document.querySelectorAll('#view-overlay .agent-annotation').length") >= 1, \
+        "the console drew no annotation (.agent-annotation) where the agent clicked"
+    wait_for("the customer's page shows the agent's annotation (.cobrowse-annotation)",
+             lambda: customer.js(CUSTOMER_ANNOTATIONS), check=lambda count: count >= 1)
+    assert customer.js("return location.pathname") == "/demo/", "the agent's click in pointer mode navigated the customer"
+    for marker in ("cobrowse-agent-pointer", "cobrowse-agent-annotations"):
+        assert agent.in_view("return doc.getElementById(arguments[0]) !== null", marker) is False, \
+            f"#{marker} was shared with the agent"
+
+    # Typing does nothing in pointer mode, and the console says why.
+    customer.show("#full-name", agent)
+    agent.clear_action_notice()
+    agent.type_in_view("#full-name", "Nope")
+    agent.wait_action_notice("pointer-mode")
+    assert agent.view_value("#full-name") == "", f"the view's #full-name took {agent.view_value('#full-name')!r} in pointer mode"
+
+    # An action sent anyway (not through the view): the filter drops it and tells the console,
+    # in its sequence, without the console taking it for a gap.
+    seq_before = int(agent.browser.js("return document.body.dataset.seq"))
+    agent.clear_action_notice()
+    agent.send_raw({"t": "click", "id": agent.view_id("#gift")})
+    notice = agent.wait_action_notice("pointer-mode", "click")
+    assert "pointer mode" in notice["text"], f"the pointer-mode notice says {notice['text']!r}"
+    dropped = [frame for frame in agent.received("action-dropped") if frame.get("reason") == "pointer-mode"]
+    assert dropped, "the console got no action-dropped frame for the click"
+    wait_for("the console counts the action-dropped frame in its sequence",
+             lambda: int(agent.browser.js("return document.body.dataset.seq")), check=lambda seq: seq >= dropped[-1]["seq"] > seq_before)
+    assert "resync" not in agent.sent_types(), "the console took the action-dropped frame for a gap and asked for a resync"
+    assert customer.field("full-name") == "" and customer.checked("gift") is False, \
+        "the agent's typing or click in pointer mode changed the customer's page"
+    assert agent.state() == "live", f"the console is {agent.state()!r}"
+
+
+@test
+def write_mode_needs_the_customers_consent_and_can_be_revoked(t):
+    customer, agent, _ = t.shared_session()
+    agent.wait_same_text(customer)
+    customer.record_events()
+
+    # Asked, and declined.
+    agent.click("request-control")
+    wait_for("Request control is disabled and says it waits for the customer", lambda: agent.browser.js(
+        "const b = document.getElementById('request-control'); return [b.disabled, b.textContent];"),
+        check=lambda value: value == [True, "Waiting for the customer…"])
+    wait_for("the customer's bar asks 'The agent asks to control this page'",
+             lambda: customer.bar_shows("button.allow-control") and customer.bar_shows("button.deny-control"))
+    assert "The agent asks to control this page" in customer.js(
+        "return document.getElementById('cobrowse-bar').shadowRoot.textContent"), "the bar does not say what the agent asks"
+    assert customer.events("controlRequested"), "the SDK emitted no controlRequested event"
+    customer.click_bar("button.deny-control")
+    notice = agent.wait_action_notice("declined")
+    assert "The customer declined" in notice["text"], f"the decline notice says {notice['text']!r}"
+    wait_for("Request control is enabled again", lambda: agent.browser.js("return document.getElementById('request-control').disabled"),
+             check=lambda disabled: disabled is False)
+    assert agent.mode() == "pointer", f"after the decline the mode is {agent.mode()!r}"
+    wait_for("the consent buttons leave the customer's bar", lambda: not customer.bar_shows("button.allow-control"))
+
+    # Asked again, and allowed.
+    _grant_control(customer, agent)
+    assert agent.shown("nav-bar"), "write mode shows no navigation bar"
+    assert {"mode": "write"} in customer.events("modeChanged"), f"modeChanged events: {customer.events('modeChanged')}"
+
+    # Typing in the view fills the customer's field (and fires the events frameworks listen to).
+    customer.js(COUNT_FIELD_EVENTS, "full-name")
+    customer.show("#full-name", agent)
+    agent.type_in_view("#full-name", "Grace Hopper")
+    wait_for("what the agent typed is in the customer's #full-name", lambda: customer.field("full-name"),
+             check=lambda value: value == "Grace Hopper")
+    counts = customer.js("return document.getElementById('full-name').__events")
+    assert counts["input"] >= 1 and counts["change"] >= 1, f"the customer's field got these events: {counts}"
+    wait_for("the view's #full-name keeps what the agent typed", lambda: agent.view_value("#full-name"),
+             check=lambda value: value == "Grace Hopper")
+
+    # A click on a control the agent may use.
+    customer.show("#gift", agent)
+    agent.click_in_view("#gift")
+    wait_for("the agent's click checks the customer's #gift", lambda: customer.checked("gift"), check=lambda value: value is True)
+    wait_for("the view's #gift follows", lambda: agent.in_view("return doc.getElementById('gift').checked"),
+             check=lambda value: value is True)
+
+    # Scrolling the view scrolls the customer's page.
+    before = customer.js("return Math.round(scrollY)")
+    view = agent.browser.driver.find_element(By.ID, "cobrowse-view")
+    ActionChains(agent.browser.driver).scroll_from_origin(ScrollOrigin.from_element(view), 0, -400).perform()
+    page_scroll = "return Math.round(scrollY)"
+    wait_for("the customer's page scrolls with the agent's view",
+             lambda: [customer.js(page_scroll), agent.in_view("return Math.round(doc.defaultView.scrollY)")],
+             check=lambda both: both[0] == both[1] and both[0] < before)
+
+    # The customer takes control back: the next action is dropped.
+    customer.click_bar("button.revoke-control")
+    agent.wait_mode("pointer")
+    agent.wait_action_notice("revoked")
+    assert customer.js("return CoBrowse.mode") == "pointer", "the SDK is not back in pointer mode"
+    assert not agent.shown("nav-bar"), "the navigation bar stays after the customer took control back"
+    agent.clear_action_notice()
+    agent.send_raw({"t": "click", "id": agent.view_id("#gift")})
+    agent.wait_action_notice("pointer-mode", "click")
+    assert customer.checked("gift") is True, "a click after Stop control reached the customer's page"
+
+
+@test
+def the_agent_can_never_submit_type_into_masked_fields_or_leave_the_site(t):
+    customer, agent, session_id = t.shared_session()
+    agent.wait_same_text(customer)
+    _grant_control(customer, agent)
+
+    # Submit controls are the customer's alone.
+    customer.show("#pay", agent)
+    agent.clear_action_notice()
+    agent.click_in_view("#pay")
+    agent.wait_action_notice("disabled-element", "click")
+    assert customer.js("return document.querySelector('#checkout .message').hidden") is True, \
+        "the agent's click on #pay placed the order"
+
+    # Masked fields are the customer's alone.
+    customer.show("#card-number", agent)
+    agent.clear_action_notice()
+    agent.type_in_view("#card-number", "4242")
+    agent.wait_action_notice("masked-field", "type")
+    assert customer.field("card-number") == "", f"the customer's #card-number holds {customer.field('card-number')!r}"
+    wait_for("the view's #card-number is put back", lambda: agent.view_value("#card-number"), check=lambda value: value == "")
+
+    # Another origin (localhost is not 127.0.0.1): refused.
+    agent.clear_action_notice()
+    url = agent.browser.driver.find_element(By.ID, "nav-url")
+    url.clear()
+    url.send_keys(f"http://localhost:{t.relay_a.port}/demo/")
+    agent.click("nav-go")
+    agent.wait_action_notice("off-site", "navigate")
+    assert customer.js("return location.host + location.pathname") == f"127.0.0.1:{t.relay_a.port}/demo/", \
+        "the agent navigated the customer off the site"
+
+    # A page of the same site: the customer goes there, and the session goes on in write mode.
+    url.clear()
+    url.send_keys("second.html")
+    agent.click("nav-go")
+    wait_for("the customer is on second.html", lambda: customer.js("return location.pathname"),
+             check=lambda path: path == "/demo/second.html")
+    wait_for("the console names second.html", lambda: (agent.header("customer-url") or "").strip(),
+             check=lambda address: address.endswith("/demo/second.html"))
+    agent.wait_state("live")
+    assert customer.wait_bar_session_id() == session_id, "the session changed with the page"
+    assert agent.mode() == "write", f"the mode is {agent.mode()!r} after the navigation"
+    wait_for("the customer's bar on second.html offers 'Stop control'", lambda: customer.bar_shows("button.revoke-control"))
+
+    # Back, in the customer's own history.
+    agent.click("nav-back")
+    wait_for("Back takes the customer back to the shop", lambda: customer.js("return location.pathname"),
+             check=lambda path: path == "/demo/")
+    wait_for("the console names the shop again", lambda: (agent.header("customer-url") or "").strip(),
+             check=lambda address: address.endswith("/demo/?still"))
+
+
+@test
+def the_agent_ends_the_session(t):
+    customer, agent, _ = t.shared_session()
+    agent.wait_same_text(customer)
+    customer.record_events()
+    agent.click("end-session")
+    wait_for("the customer's SDK reports the end, by the agent", lambda: customer.events("ended"),
+             check=lambda events: events == [{"reason": "agent-exited"}])
+    assert customer.js("return document.getElementById('cobrowse-bar')") is None, "the customer's bar stays after the end"
+    assert customer.js("return CoBrowse.sessionId") is None, "CoBrowse.sessionId is not null after the end"
+    agent.wait_state("ended")
+    wait_for("the console says 'The agent ended the session.'", lambda: agent.header("notice"),
+             check=lambda text: text == "The agent ended the session.")
+    assert not agent.shown("request-control") and not agent.shown("end-session"), "the controls stay after the end"
+
+
+@test
+def an_observer_cannot_act(t):
+    customer, agent, session_id = t.shared_session(sharer_relay=t.relay_a, agent_relay=t.relay_b)
+    agent.wait_same_text(customer)
+    _grant_control(customer, agent)
+    supervisor = t.agent()
+    supervisor.join(t.relay_a, session_id, role="supervisor")
+    supervisor.wait_same_text(customer, "the supervisor's view shows the customer's page")
+    wait_for("the supervisor's console says observer and write mode",
+             lambda: supervisor.browser.js("return [document.body.dataset.role, document.getElementById('session-mode').textContent]"),
+             check=lambda value: value == ["observer", "write"])
+    for control in ("request-control", "end-session", "nav-bar"):
+        assert not supervisor.shown(control), f"the supervisor's console offers #{control}"
+
+    # Clicks and typing in the observer's view do nothing, and send nothing.
+    customer.show("#gift", agent, supervisor)
+    supervisor.click_in_view("#gift")
+    customer.show("#full-name", agent, supervisor)
+    supervisor.type_in_view("#full-name", "Not mine")
+    assert supervisor.view_value("#full-name") == "", "the supervisor's view took typing"
+    acted = [kind for kind in supervisor.sent_types() if kind not in ("join", "resync")]
+    assert not acted, f"the supervisor's console sent {acted}"
+
+    # Sent anyway: the relay refuses.
+    supervisor.send_raw({"t": "click", "id": supervisor.view_id("#gift")})
+    supervisor.send_raw({"t": "end"})
+    wait_for("the relay refuses the observer's action and end (not-allowed)",
+             lambda: [frame.get("code") for frame in supervisor.received("error")],
+             check=lambda codes: codes.count("not-allowed") >= 2)
+    assert customer.checked("gift") is False and customer.field("full-name") == "", \
+        "the supervisor's clicks or typing changed the customer's page"
+    assert customer.js("return CoBrowse.sessionId") == session_id, "the supervisor ended the session"
+    # The same click by the lead agent does reach the page: the observer's were refused, not lost.
+    customer.show("#gift", agent)
+    agent.click_in_view("#gift")
+    wait_for("the lead agent's click checks the customer's #gift", lambda: customer.checked("gift"), check=lambda value: value is True)
+
+
+# ---------------------------------------------------------------------------------------
 # Masking (docs/masking.md): the rules of Tests/browser/masking-rules.json on masking.html
 # and statement.html. Run twice: the SDK and the filter masking, and the filter alone (the
 # SDK started with testOnlyDisableMasking, as a stale or bypassed SDK would send).
@@ -725,6 +1130,104 @@ def changed_masking_rules_apply_to_a_live_session(t):
     wait_for("the agent's view shows #visible-text again once the rules are back",
              lambda: agent.element_text("#visible-text"), check=lambda text: (text or "").startswith("PUBLIC-greeting"),
              within=30)
+
+
+def _comparable(node):
+    """A serialized node as both sides must agree on it: attribute names lower case (the filter
+    lowers them), without the filter's own view markers (data-cb-*), empty lists as none."""
+    out = {"id": node.get("id"), "type": node.get("type")}
+    for key in ("tag", "text", "value", "checked", "scroll", "rect", "adoptedStyles"):
+        if node.get(key) is not None:
+            out[key] = node[key]
+    if node.get("type") == "element":
+        out["attrs"] = {name.lower(): value for name, value in (node.get("attrs") or {}).items()
+                        if not name.lower().startswith("data-cb-")}
+    out["children"] = [_comparable(child) for child in node.get("children") or []]
+    for key in ("shadow", "frame"):
+        if node.get(key):
+            out[key] = [_comparable(child) for child in node[key]]
+    return out
+
+
+def _differences(sdk, filtered, path="", found=None):
+    """Where the SDK's node and the filter's differ (at most 10 places)."""
+    found = [] if found is None else found
+    if len(found) >= 10:
+        return found
+    here = f"{path}/{sdk.get('tag') or sdk.get('type')}#{sdk.get('id')}"
+    nested = ("children", "shadow", "frame")
+    for key in sorted((set(sdk) | set(filtered)) - set(nested)):
+        if sdk.get(key) != filtered.get(key):
+            found.append(f"{here} {key}: SDK {sdk.get(key)!r}, filter {filtered.get(key)!r}")
+    for key in nested:
+        mine, theirs = sdk.get(key) or [], filtered.get(key) or []
+        if [child["id"] for child in mine] != [child["id"] for child in theirs]:
+            found.append(f"{here} {key}: SDK ids {[c['id'] for c in mine]}, filter ids {[c['id'] for c in theirs]}")
+            continue
+        for a, b in zip(mine, theirs):
+            _differences(a, b, here, found)
+    return found
+
+
+def _assert_sdk_equals_filter(customer, agent, where):
+    """The SDK's last snapshot, and the filter's masking of it, are the same page."""
+    def pair():
+        sent = [f.json() for f in customer.browser.frames("sent")]
+        sent = [frame for frame in sent if isinstance(frame, dict) and frame.get("t") == "snapshot"]
+        received = {frame["root"]["id"]: frame for frame in agent.received("snapshot") if frame.get("root")}
+        matched = [(mine, received[mine["root"]["id"]]) for mine in sent if mine.get("root") and mine["root"]["id"] in received]
+        return matched[-1] if matched else None
+
+    sdk, filtered = wait_for(f"{where}: the agent got the filter's copy of one of the SDK's snapshots", pair)
+    problems = _differences(_comparable(sdk["root"]), _comparable(filtered["root"]))
+    if sdk.get("title") != filtered.get("title"):
+        problems.insert(0, f"title: SDK {sdk.get('title')!r}, filter {filtered.get('title')!r}")
+    assert not problems, f"{where}: the filter changed what the SDK sent:\n  " + "\n  ".join(problems)
+
+
+@test
+def the_sdks_masking_equals_the_filters(t):
+    # Masked in the browser, masked again by the filter: the filter has nothing left to change.
+    customer = t.customer()
+    customer.open(t.relay_a, "/demo/masking.html")
+    session_id = customer.start_session()
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    _assert_sdk_equals_filter(customer, agent, "masking.html")
+    customer.browser.driver.find_element(By.ID, "to-statement").click()
+    wait_for("the agent console names statement.html", lambda: (agent.header("customer-url") or "").strip(),
+             check=lambda url: url.endswith("/demo/statement.html"))
+    _assert_sdk_equals_filter(customer, agent, "statement.html (maskPage)")
+    _assert_no_secrets_in_agent(agent, "statement.html")
+
+
+@test
+def the_sdk_refuses_what_the_rules_forbid_even_if_the_filter_lets_it_through(t):
+    # A click on a masked element arrives at the customer's relay as if a filter had let it
+    # through (published straight onto cobrowse.sharer, standing in for a stale or broken filter):
+    # the SDK, the second gate, acts on nothing masked.
+    customer = t.customer()
+    customer.open(t.relay_a, "/demo/masking.html")
+    session_id = customer.start_session()
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    wait_for("the agent's view shows the masking page", lambda: agent.element_text("#visible-heading"),
+             check=lambda text: text == "Your account")
+    _grant_control(customer, agent)
+    customer.show("#masked-check", agent)
+    element_id = agent.browser.js("return window.cobrowseConsole.mirror.idOf("
+                                  "document.getElementById('cobrowse-view').contentDocument.getElementById('masked-check'))")
+    assert isinstance(element_id, int), f"the agent's view has no mirror id for #masked-check ({element_id!r})"
+    t.stack.management.publish(t.stack.vhost, "cobrowse.sharer", f"s.{session_id}",
+                               json.dumps({"t": "action", "action": {"t": "click", "id": element_id}}))
+    wait_for("the customer's SDK logs that it did not perform the agent's click on a masked element",
+             lambda: [line for line in customer.browser.console() if "click was not performed (masked)" in line])
+    assert customer.checked("masked-check") is False, "the agent's click checked the customer's masked checkbox"
+    # An allowed element on the same page is clicked: the refusal was the SDK's, not a broken path.
+    customer.show("#public-input", agent)
+    agent.type_in_view("#public-input", "PUBLIC-by-the-agent")
+    wait_for("the agent's typing reaches the customer's #public-input", lambda: customer.field("public-input"),
+             check=lambda value: value == "PUBLIC-by-the-agent")
 
 
 # Computed styles of view elements, from the agent's page.

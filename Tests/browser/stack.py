@@ -181,6 +181,14 @@ class Management:
         netloc = self.amqp.netloc
         return urllib.parse.urlunsplit((self.amqp.scheme, netloc, "/" + quoted, "", ""))
 
+    def publish(self, vhost, exchange, routing_key, payload):
+        """Publishes a message as a service would (the tests use it to stand in for a filter)."""
+        path = f"/api/exchanges/{urllib.parse.quote(vhost, safe='')}/{urllib.parse.quote(exchange, safe='')}/publish"
+        status = self.request("POST", path, {"properties": {}, "routing_key": routing_key, "payload": payload,
+                                             "payload_encoding": "string"})
+        if status != 200:
+            raise StackError(f"management API POST {path} answered {status}")
+
     def delete_vhost(self, name):
         self.request("DELETE", f"/api/vhosts/{urllib.parse.quote(name, safe='')}")
 

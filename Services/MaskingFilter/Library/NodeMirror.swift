@@ -40,7 +40,21 @@ struct NodeMirror {
 
     /// Whether the page's `<title>` is masked (by a rule, a marker or a whole-page mask).
     var isTitleMasked: Bool {
-        rules.page.maskPage || entries.values.contains { $0.tag == "title" && $0.masked }
+        rules.page.maskPage || entries.values.contains { entry in
+            // The document's own <title> (in <head>), not an SVG's.
+            entry.tag == "title" && entry.masked && entry.parent.flatMap { entries[$0]?.tag } == "head"
+        }
+    }
+
+    /// The link a click on a node follows: the nearest `<a>`/`<area>` with an `href`, with its
+    /// `target`.
+    func link(around id: Int) -> (href: String, target: String?)? {
+        var current: Int? = id
+        while let node = current, let entry = entries[node] {
+            if entry.tag == "a" || entry.tag == "area", let href = entry.attrs["href"] { return (href, entry.attrs["target"]) }
+            current = entry.parent
+        }
+        return nil
     }
 
     /// Whether agents may not act on a node: it, or an element it is inside, is a no-agent
@@ -111,7 +125,7 @@ struct NodeMirror {
             return effects
         }
         // A masked element's attribute that may not be sent at all is dropped (it never was sent).
-        if let sent = rendered(name, value, masked: updated.masked) {
+        if let sent = rendered(name, value, masked: updated.masked, tag: updated.tag) {
             effects.attrs.append(.init(id: id, name: rawName, value: sent))
         }
         return effects
@@ -162,6 +176,8 @@ struct NodeMirror {
             return clean // nothing inside a blocked element is admitted, let alone sent
         }
         if entry.own.maskedImage { clean.rect = node.rect }
+        // A <style>'s CSS inserted by scripts travels as the element's text.
+        clean.text = entry.masked ? node.text.map(StreamSanitizer.maskText) : node.text
         clean.value = entry.masked ? node.value.map { StreamSanitizer.mask(ifNotEmpty: $0) } : node.value
         clean.checked = entry.masked ? nil : node.checked
         clean.scroll = node.scroll
@@ -212,7 +228,7 @@ struct NodeMirror {
         for (name, value) in entry.attrs where StreamSanitizer.allows(attribute: name, value: value, on: entry.tag) {
             if entry.own.blocked && !Self.blockedKeeps.contains(name) { continue }
             if entry.own.maskedImage && Self.imageSources.contains(name) { continue }
-            result[name] = rendered(name, value, masked: entry.masked)
+            result[name] = rendered(name, value, masked: entry.masked, tag: entry.tag)
         }
         for (marker, on) in markers(entry.own) where on { result[marker] = "" }
         return result
@@ -273,7 +289,7 @@ struct NodeMirror {
             if let text = entry.text, StreamSanitizer.maskText(text) != text { effects.texts.append(.init(id: id, text: StreamSanitizer.mask)) }
         case .element:
             for (name, value) in entry.attrs where StreamSanitizer.allows(attribute: name, value: value, on: entry.tag) {
-                let masked = rendered(name, value, masked: true)
+                let masked = rendered(name, value, masked: true, tag: entry.tag)
                 if masked != value { effects.attrs.append(.init(id: id, name: name, value: masked)) }
             }
             if let value = entry.value {
@@ -287,13 +303,14 @@ struct NodeMirror {
     /// An attribute as a view gets it: unchanged on unmasked elements; on masked ones, content
     /// masked, choices and URLs (which name accounts, photos, documents) not sent, and images
     /// in inline styles removed. Nil: not sent.
-    private func rendered(_ name: String, _ value: String, masked: Bool) -> String? {
+    private func rendered(_ name: String, _ value: String, masked: Bool, tag: String?) -> String? {
         guard masked else { return value }
         if Self.maskedAttributes.contains(name) || (name == "placeholder" && rules.page.maskPlaceholders)
             || (name.hasPrefix("data-") && !name.hasPrefix("data-cobrowse-")) {
             return StreamSanitizer.mask(ifNotEmpty: value)
         }
-        if Self.droppedWhenMasked.contains(name) { return nil }
+        // A stylesheet's address is not content: a masked page keeps its look.
+        if Self.droppedWhenMasked.contains(name) && !(name == "href" && tag == "link") { return nil }
         if name == "style" { return StreamSanitizer.withoutURLs(value) }
         return value
     }

@@ -154,7 +154,14 @@ public struct SessionStream: Sendable {
             return nil
         case let .click(id):
             guard mirror.contains(id) else { return .unknownElement }
-            return mirror.isNoAgent(id) ? .disabledElement : nil
+            if mirror.isNoAgent(id) { return .disabledElement }
+            if mirror.isMasked(id) { return .maskedField }
+            // A click on a link is a navigation: same site, same window only.
+            if let link = mirror.link(around: id) {
+                if let target = link.target?.lowercased(), !target.isEmpty, target != "_self" { return .offSite }
+                if !isSameSite(link.href) { return .offSite }
+            }
+            return nil
         case let .type(id, _):
             guard mirror.contains(id) else { return .unknownElement }
             if mirror.isNoAgent(id) { return .disabledElement }
@@ -163,11 +170,15 @@ public struct SessionStream: Sendable {
             return id == 0 || mirror.contains(id) ? nil : .unknownElement
         case let .navigate(to, url):
             guard to == .url else { return nil }
-            guard let target = url.flatMap({ URL(string: $0, relativeTo: pageURL)?.absoluteURL }), let page = pageURL,
-                  target.scheme?.lowercased() == page.scheme?.lowercased(), target.host?.lowercased() == page.host?.lowercased(),
-                  target.port == page.port else { return .offSite }
-            return nil
+            return url.map(isSameSite) == true ? nil : .offSite
         }
+    }
+
+    /// Whether a URL (relative to the customer's page) stays on the page's origin.
+    private func isSameSite(_ url: String) -> Bool {
+        guard let page = pageURL, let target = URL(string: url, relativeTo: page)?.absoluteURL else { return false }
+        return target.scheme?.lowercased() == page.scheme?.lowercased() && target.host?.lowercased() == page.host?.lowercased()
+            && target.port == page.port
     }
 
     /// New masking rules: nothing more is forwarded until a snapshot is masked under them.

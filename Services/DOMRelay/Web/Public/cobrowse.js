@@ -7,7 +7,12 @@
  * The page is serialized into a node-id mirror, then streamed as batched changes over a
  * WebSocket to the relay that served this script (docs/stream-protocol.md, docs/sdk.md).
  * Masking rules come from the same relay (docs/masking.md): masked data never leaves the page.
- * Sections, by job: mirror (id ↔ node), masking, serialize, observe, transport, bar, API.
+ * The agent's pointer, annotations and (in write mode, with the customer's consent) actions
+ * come back over the same socket; the masking filter checked them, and this script checks again.
+ *
+ * Sections, by job: mirror (id ↔ node), masking, serialize, observe, bar, agent marks,
+ * agent actions, transport, API. One classic script on purpose: the customer's site includes
+ * it from the relay's origin, and module scripts from another origin would need CORS.
  */
 (() => {
   'use strict';
@@ -20,10 +25,16 @@
   const SCROLL_THROTTLE_MS = 100;
   const CURSOR_THROTTLE_MS = 50;
   const RESIZE_THROTTLE_MS = 200;
-  /** Elements never sent, with everything inside them. */
-  const SKIPPED_TAGS = new Set(['script', 'noscript', 'template']);
+  /**
+   * Elements never sent, with everything inside them: scripts, and what the masking filter
+   * removes anyway (plugins, <base>, SVG animations, which can set any attribute of their target).
+   */
+  const SKIPPED_TAGS = new Set(['script', 'noscript', 'template', 'object', 'embed', 'applet', 'base', 'portal',
+    'set', 'animate', 'animatemotion', 'animatetransform']);
   /** Attributes whose relative URLs are made absolute, so the agent's copy loads the same files. */
   const URL_ATTRIBUTES = new Set(['href', 'src', 'action', 'formaction', 'poster', 'background']);
+  /** Attributes holding a URL the agent's browser would follow or load: never a script URL. */
+  const SCRIPT_URL_ATTRIBUTES = new Set([...URL_ATTRIBUTES, 'xlink:href', 'data', 'ping', 'srcset', 'cite']);
 
   const scriptURL = new URL(document.currentScript ? document.currentScript.src : location.href);
   const relaySocketURL = `${scriptURL.protocol === 'https:' ? 'wss:' : 'ws:'}//${scriptURL.host}/ws/share`;
@@ -67,7 +78,11 @@
   const ALWAYS_MASKED = ['input[type=password i]', 'input[type=hidden i]',
     ...['cc-number', 'cc-csc', 'current-password', 'new-password', 'one-time-code'].map((token) => `[autocomplete~="${token}" i]`)];
   /** Attributes of masked elements sent as `****` (besides `data-*`, and `placeholder` when the rules say so). */
-  const MASKED_ATTRIBUTES = new Set(['value', 'title', 'alt', 'aria-label']);
+  const MASKED_ATTRIBUTES = new Set(['value', 'title', 'alt', 'aria-label', 'label', 'aria-description', 'aria-valuetext',
+    'aria-placeholder']);
+  /** Attributes of masked elements not sent at all: a control's choice, and URLs (they name accounts, photos, documents). */
+  const DROPPED_WHEN_MASKED = new Set(['checked', 'selected', 'href', 'src', 'srcset', 'poster', 'action', 'formaction',
+    'background', 'xlink:href', 'ping', 'cite', 'data']);
   /** All a blocked element keeps: it shows as a box of its size, nothing of what is inside. */
   const BLOCKED_ATTRIBUTES = new Set(['id', 'class', 'style', 'width', 'height', 'data-cobrowse-block']);
   const IMAGE_SOURCE_ATTRIBUTES = new Set(['src', 'srcset', 'sizes']);
@@ -77,6 +92,11 @@
   const OWN_MASKED = 1;
   const OWN_BLOCKED = 2;
   const OWN_MASKED_IMAGE = 4;
+  /** Matched by `maskImages` without being an image (a <picture>, a gallery): every image inside is masked. */
+  const OWN_MASKS_IMAGES = 8;
+  const NO_AGENT_MARKERS = ['[data-cobrowse-noagent]', '.cobrowse-noagent'];
+  /** The customer can always submit; the agent never does it for them. */
+  const NO_AGENT_DEFAULTS = ['input[type=submit i]', 'input[type=image i]', 'button[type=submit i]', 'form button:not([type])'];
   /** Elements that were ever always-masked (a password field, say): they stay masked on this page. */
   const everAlwaysMasked = new WeakSet();
 
@@ -135,11 +155,14 @@
       const mask = [...MASK_MARKERS, ...list(rules.mask)];
       const images = list(rules.maskImages);
       const block = [...BLOCK_MARKERS, ...list(rules.block)];
+      this.maskPage = !disabled && rules.maskPage === true;
       if (rules.maskPage === true) {
         mask.push('html');
         images.push('img');
       }
       this.maskPlaceholders = rules.maskPlaceholders === true;
+      // Not masking: which elements the agent may not act on (checked in any case, even disabled).
+      this.noAgentSelector = [...NO_AGENT_MARKERS, ...NO_AGENT_DEFAULTS, ...list(rules.noAgent)].join(', ');
       this.maskSelector = mask.join(', ');
       this.alwaysSelector = ALWAYS_MASKED.join(', ');
       this.imageSelector = images.length ? images.join(', ') : null;
@@ -159,7 +182,7 @@
       if (element.matches(this.alwaysSelector)) everAlwaysMasked.add(element);
       if (everAlwaysMasked.has(element) || element.matches(this.maskSelector)) bits |= OWN_MASKED;
       if (element.matches(this.blockSelector)) bits |= OWN_BLOCKED;
-      if (this.imageSelector && element.localName === 'img' && element.matches(this.imageSelector)) bits |= OWN_MASKED_IMAGE;
+      if (this.imageSelector && element.matches(this.imageSelector)) bits |= element.localName === 'img' ? OWN_MASKED_IMAGE : OWN_MASKS_IMAGES;
       return bits;
     }
 
@@ -170,11 +193,18 @@
 
     get structural() { return !this.disabled && this.dependencies.structural; }
 
-    /** Whether a masked element's attribute is sent as `****`. */
-    masksAttribute(name) {
-      if (MASKED_ATTRIBUTES.has(name)) return true;
-      if (name.startsWith('data-')) return !name.startsWith('data-cobrowse-');
-      return name === 'placeholder' && this.maskPlaceholders;
+    /**
+     * A masked element's attribute as sent (lower-case name, value already safe), or undefined
+     * when it is not sent: content masked, choices and URLs left out, images in inline styles
+     * removed. The masking filter does exactly this (NodeMirror.rendered).
+     */
+    maskedAttribute(name, value, tag) {
+      if (MASKED_ATTRIBUTES.has(name) || (name.startsWith('data-') && !name.startsWith('data-cobrowse-')) ||
+          (name === 'placeholder' && this.maskPlaceholders)) return maskedValue(value);
+      // A stylesheet's address is not content: a masked page keeps its look.
+      if (DROPPED_WHEN_MASKED.has(name) && !(name === 'href' && tag === 'link')) return undefined;
+      if (name === 'style') return withoutURLs(value);
+      return value;
     }
   }
 
@@ -184,6 +214,20 @@
 
   function maskedValue(value) {
     return value === '' ? '' : MASK;
+  }
+
+  /** An inline style with every `url(…)` replaced by `none` (a masked element's background image is content too). */
+  function withoutURLs(style) {
+    let result = '';
+    let rest = style;
+    for (;;) {
+      const start = rest.search(/url\(/i);
+      if (start < 0) return result + rest;
+      result += `${rest.slice(0, start)}none`;
+      const end = rest.indexOf(')', start + 4);
+      if (end < 0) return result;
+      rest = rest.slice(end + 1);
+    }
   }
 
   /** Rounded border-box size: what the agent sees instead of a blocked element or a masked image. */
@@ -205,13 +249,20 @@
   function safeAttributeValue(element, name, value) {
     if (name.startsWith('on') || name === 'srcdoc') return undefined;
     if ((element.localName === 'iframe' || element.localName === 'frame') && name === 'src') return undefined;
-    if (URL_ATTRIBUTES.has(name) || name === 'xlink:href') {
+    if (SCRIPT_URL_ATTRIBUTES.has(name)) {
       if (isScriptURL(value)) return undefined;
       if (URL_ATTRIBUTES.has(name) && value !== '') {
         try { return new URL(value, document.baseURI).href; } catch { return value; }
       }
     }
     return value;
+  }
+
+  /** Elements never sent (scripts, plugins, SVG animations, refreshing <meta>), with everything inside. */
+  function isSkipped(element) {
+    const tag = element.localName.toLowerCase();
+    if (SKIPPED_TAGS.has(tag)) return true;
+    return tag === 'meta' && (element.getAttribute('http-equiv') || '').toLowerCase() === 'refresh';
   }
 
   function cssText(sheet) {
@@ -268,6 +319,10 @@
       this.maskedTexts = new WeakMap();
       this.blocked = new WeakSet();
       this.maskedImages = new WeakSet();
+      /** Elements whose images (img, source) are all masked: matched by `maskImages`, or inside one. */
+      this.imagesMaskedInside = new WeakSet();
+      /** A masked <title> element was sent: the snapshot's title is masked too (as the filter does). */
+      this.titleMasked = false;
       /** element → own status bits, for the elements with any (compared after attribute changes). */
       this.statuses = new Map();
       this.shadowRoots = new Set();
@@ -275,12 +330,17 @@
 
     isMasked(node) { return this.masked.has(node); }
     isBlocked(node) { return this.blocked.has(node); }
+    masksImagesInside(node) { return this.imagesMaskedInside.has(node); }
 
-    /** A node and its subtree, or null for what is never sent. Assigns ids as it goes. */
-    node(domNode, masked = false) {
+    /**
+     * A node and its subtree, or null for what is never sent. Assigns ids as it goes.
+     * @param masked inside a masked element
+     * @param imagesMasked inside an element whose images are masked
+     */
+    node(domNode, masked = false, imagesMasked = false) {
       switch (domNode.nodeType) {
         case Node.ELEMENT_NODE:
-          return this.element(domNode, masked);
+          return this.element(domNode, masked, imagesMasked);
         case Node.TEXT_NODE:
         case Node.COMMENT_NODE: {
           const node = { id: this.mirror.assign(domNode), type: domNode.nodeType === Node.TEXT_NODE ? 'text' : 'comment' };
@@ -310,31 +370,35 @@
       return true;
     }
 
-    element(element, inheritedMasked) {
-      if (SKIPPED_TAGS.has(element.localName) || this.isOwnNode(element)) return null;
+    element(element, inheritedMasked, parentImagesMasked) {
+      if (isSkipped(element) || this.isOwnNode(element)) return null;
       const own = this.masking.own(element);
       if (own) this.statuses.set(element, own);
-      const node = { id: this.mirror.assign(element), type: 'element', tag: element.localName, attrs: {} };
+      const tag = element.localName;
+      const node = { id: this.mirror.assign(element), type: 'element', tag, attrs: {} };
+      // As the filter classifies: images (and a <picture>'s sources) inside masked content or
+      // inside a `maskImages` element are masked images, and a masked image is masked content.
+      const maskedImage = (own & OWN_MASKED_IMAGE) !== 0 || ((tag === 'img' || tag === 'source') &&
+        (inheritedMasked || parentImagesMasked || (own & OWN_MASKED) !== 0));
+      const masked = inheritedMasked || maskedImage || (own & OWN_MASKED) !== 0;
+      if (masked) {
+        this.masked.add(element);
+        // The document's own <title> (in <head>), not an SVG's.
+        if (tag === 'title' && element.parentElement && element.parentElement.localName === 'head') this.titleMasked = true;
+      }
+      if (maskedImage) this.maskedImages.add(element);
       if (own & OWN_BLOCKED) {
         this.blocked.add(element);
-        for (const attribute of element.attributes) {
-          const value = this.attribute(element, attribute.name, attribute.value);
-          if (value !== undefined) node.attrs[attribute.name] = value;
-        }
+        this.attributes(element, node);
         node.rect = renderedSize(element);
         return node;
       }
-      const masked = inheritedMasked || (own & OWN_MASKED) !== 0;
-      const maskedImage = element.localName === 'img' && (masked || (own & OWN_MASKED_IMAGE) !== 0);
-      if (masked || maskedImage) this.masked.add(element);
-      if (maskedImage) this.maskedImages.add(element);
-      for (const attribute of element.attributes) {
-        const value = this.attribute(element, attribute.name, attribute.value);
-        if (value !== undefined) node.attrs[attribute.name] = value;
-      }
-      if (maskedImage) node.rect = renderedSize(element);
+      const imagesMasked = parentImagesMasked || (own & OWN_MASKS_IMAGES) !== 0;
+      if (imagesMasked) this.imagesMaskedInside.add(element);
+      this.attributes(element, node);
+      if (maskedImage && tag === 'img') node.rect = renderedSize(element);
       controlState(element, node, masked);
-      const children = this.children(element.childNodes, masked);
+      const children = this.children(element.childNodes, masked, imagesMasked);
       if (children.length) node.children = children;
       if (element.localName === 'style' && element.sheet) {
         // Rules added through the CSSOM (insertRule, CSS-in-JS) are not in the element's text.
@@ -345,7 +409,7 @@
       const shadow = element.shadowRoot; // open shadow roots only; closed ones stay private
       if (shadow) {
         // Masking carries through the host into its shadow root.
-        node.shadow = this.children(shadow.childNodes, masked);
+        node.shadow = this.children(shadow.childNodes, masked, imagesMasked);
         const adopted = adoptedStyles(shadow);
         if (adopted.length) node.adoptedStyles = adopted;
         this.shadowRoots.add(shadow);
@@ -354,13 +418,20 @@
       return node;
     }
 
-    children(list, masked) {
+    children(list, masked, imagesMasked) {
       const result = [];
       for (const child of list) {
-        const node = this.node(child, masked);
+        const node = this.node(child, masked, imagesMasked);
         if (node) result.push(node);
       }
       return result;
+    }
+
+    attributes(element, node) {
+      for (const attribute of element.attributes) {
+        const value = this.attribute(element, attribute.name, attribute.value);
+        if (value !== undefined) node.attrs[attribute.name] = value;
+      }
     }
 
     /** The value to send for one of a sent element's attributes, or undefined to leave it out. */
@@ -371,8 +442,8 @@
       if (this.blocked.has(element) && !BLOCKED_ATTRIBUTES.has(lower)) return undefined;
       if (this.maskedImages.has(element) && IMAGE_SOURCE_ATTRIBUTES.has(lower)) return undefined;
       const sent = safeAttributeValue(element, lower, value);
-      if (sent === undefined || sent === '' || !this.masked.has(element) || !this.masking.masksAttribute(lower)) return sent;
-      return MASK;
+      if (sent === undefined || !this.masked.has(element)) return sent;
+      return this.masking.maskedAttribute(lower, sent, element.localName);
     }
 
     /**
@@ -452,6 +523,8 @@
         this.throttle('cursor', CURSOR_THROTTLE_MS, () => this.send({ t: 'cursor', ...this.lastPointer }));
       }, true);
       this.listen(document, 'click', (event) => {
+        // The customer's own clicks: not the agent's (element.click()) nor the page's scripts'.
+        if (!event.isTrusted) return;
         const id = this.mirror.id(event.composedPath()[0]);
         this.send({ t: 'click', x: event.pageX, y: event.pageY, ...(id === undefined ? {} : { id }) });
       }, true);
@@ -533,7 +606,7 @@
       tops.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? 1 : -1));
       const adds = [];
       for (const node of tops) {
-        const serialized = serializer.node(node, serializer.isMasked(node.parentNode));
+        const serialized = serializer.node(node, serializer.isMasked(node.parentNode), serializer.masksImagesInside(node.parentNode));
         if (!serialized) continue;
         const next = nextKnownSibling(node, mirror);
         adds.push({ parent: mirror.id(node.parentNode), ...(next === undefined ? {} : { next }), node: serialized });
@@ -657,42 +730,7 @@
     return false;
   }
 
-  // MARK: bar — what the customer sees: the session ID to read out, and Exit.
-
-  class SessionBar {
-    constructor(onExit) {
-      this.host = document.createElement('div');
-      this.host.id = 'cobrowse-bar';
-      const root = this.host.attachShadow({ mode: 'open' });
-      root.innerHTML = `
-        <style>
-          :host { all: initial; position: fixed; right: 16px; bottom: 16px; z-index: 2147483647; }
-          .bar { display: flex; align-items: center; gap: 12px; padding: 10px 14px; border-radius: 10px;
-                 background: #1d2433; color: #fff; font: 14px/1.3 system-ui, sans-serif;
-                 box-shadow: 0 4px 16px rgba(0,0,0,.25); }
-          .session-id { font: 600 18px/1 ui-monospace, monospace; letter-spacing: .12em; }
-          .status { font-size: 12px; opacity: .8; }
-          button { font: inherit; padding: 6px 12px; border: 0; border-radius: 6px; background: #e5484d; color: #fff;
-                   cursor: pointer; }
-          button:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
-        </style>
-        <div class="bar" role="region" aria-label="Co-browsing">
-          <div>
-            <div>Co-browsing · session <span class="session-id"></span></div>
-            <div class="status" role="status" aria-live="polite"></div>
-          </div>
-          <button class="exit" type="button">Exit</button>
-        </div>`;
-      root.querySelector('.exit').addEventListener('click', onExit);
-      this.root = root;
-    }
-    show(sessionId) {
-      this.root.querySelector('.session-id').textContent = sessionId;
-      if (!this.host.isConnected) (document.body || document.documentElement).appendChild(this.host);
-    }
-    status(text) { this.root.querySelector('.status').textContent = text; }
-    remove() { this.host.remove(); }
-  }
+  // MARK: rules and the customer's mark
 
   /** The page's rules from the relay that served this script; null when they cannot be had. */
   function fetchRules(url) {
@@ -741,6 +779,310 @@
     }
   }
 
+  // MARK: bar — what the customer sees: the session ID to read out, the agent's request for
+  // control (Allow / Deny), Stop control while the agent has it, and Exit.
+
+  class SessionBar {
+    /** @param handlers {exit(), answer(approve), revoke()} */
+    constructor(handlers) {
+      this.host = document.createElement('div');
+      this.host.id = 'cobrowse-bar';
+      const root = this.host.attachShadow({ mode: 'open' });
+      root.innerHTML = `
+        <style>
+          :host { all: initial; position: fixed; right: 16px; bottom: 16px; z-index: 2147483647; }
+          [hidden] { display: none !important; }
+          .bar { display: flex; flex-direction: column; gap: 10px; padding: 10px 14px; border-radius: 10px;
+                 background: #1d2433; color: #fff; font: 14px/1.3 system-ui, sans-serif;
+                 box-shadow: 0 4px 16px rgba(0,0,0,.25); max-width: min(30rem, calc(100vw - 32px)); }
+          .row { display: flex; align-items: center; gap: 12px; }
+          .grow { flex: 1; }
+          .session-id { font: 600 18px/1 ui-monospace, monospace; letter-spacing: .12em; }
+          .status { font-size: 12px; opacity: .8; }
+          .bar[data-mode="write"] .status { opacity: 1; color: #ffd166; font-weight: 600; }
+          .consent { padding-top: 10px; border-top: 1px solid rgba(255,255,255,.2); }
+          button { font: inherit; padding: 6px 12px; border: 0; border-radius: 6px; background: #e5484d; color: #fff;
+                   cursor: pointer; white-space: nowrap; }
+          button.allow-control { background: #2f9e44; }
+          button.deny-control { background: #4b5567; }
+          button.revoke-control { background: #ffd166; color: #1d2433; font-weight: 600; }
+          button:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
+        </style>
+        <div class="bar" role="region" aria-label="Co-browsing" data-mode="pointer">
+          <div class="row">
+            <div class="grow">
+              <div>Co-browsing · session <span class="session-id"></span></div>
+              <div class="status" role="status" aria-live="polite"></div>
+            </div>
+            <button class="revoke-control" type="button" hidden>Stop control</button>
+            <button class="exit" type="button">Exit</button>
+          </div>
+          <div class="consent row" role="group" aria-label="Request for control" hidden>
+            <span class="grow" role="alert">The agent asks to control this page</span>
+            <button class="allow-control" type="button">Allow</button>
+            <button class="deny-control" type="button">Deny</button>
+          </div>
+        </div>`;
+      const on = (selector, handler) => root.querySelector(selector).addEventListener('click', handler);
+      on('.exit', () => handlers.exit());
+      on('.allow-control', () => handlers.answer(true));
+      on('.deny-control', () => handlers.answer(false));
+      on('.revoke-control', () => handlers.revoke());
+      this.root = root;
+    }
+    show(sessionId) {
+      this.root.querySelector('.session-id').textContent = sessionId;
+      if (!this.host.isConnected) (document.body || document.documentElement).appendChild(this.host);
+    }
+    status(text) { this.root.querySelector('.status').textContent = text; }
+    /** Write mode shows Stop control. */
+    setMode(mode) {
+      this.root.querySelector('.bar').dataset.mode = mode;
+      this.root.querySelector('.revoke-control').hidden = mode !== 'write';
+    }
+    get asking() { return !this.root.querySelector('.consent').hidden; }
+    askConsent() { this.root.querySelector('.consent').hidden = false; }
+    hideConsent() { this.root.querySelector('.consent').hidden = true; }
+    remove() { this.host.remove(); }
+  }
+
+  // MARK: agent marks — the agent's pointer and annotations on the customer's page, each in a
+  // shadow root of its own that is never serialized and never takes a click.
+
+  const POINTER_IDLE_MS = 3000;
+  const ANNOTATION_MS = 1500;
+
+  /** A fixed, zero-size host at the viewport's corner; its children are placed in viewport pixels. */
+  function overlayHost(id, css, html = '') {
+    const host = document.createElement('div');
+    host.id = id;
+    host.setAttribute('aria-hidden', 'true');
+    host.style.cssText = 'all: initial !important; position: fixed !important; left: 0 !important; top: 0 !important;' +
+      ' width: 0 !important; height: 0 !important; overflow: visible !important; pointer-events: none !important;' +
+      ' z-index: 2147483646 !important; display: block !important;';
+    host.attachShadow({ mode: 'open' }).innerHTML = `<style>:host { pointer-events: none; } ${css}</style>${html}`;
+    return host;
+  }
+
+  class AgentMarks {
+    constructor() {
+      this.pointerHost = null;
+      this.annotationHost = null;
+      /** The agent's pointer in page coordinates, while shown. */
+      this.at = null;
+      this.idleTimer = null;
+      this.onScroll = () => this.place();
+    }
+
+    owns(node) { return node != null && (node === this.pointerHost || node === this.annotationHost); }
+
+    /** The agent's pointer moved to (x, y), page coordinates. */
+    pointer(x, y) {
+      if (!this.pointerHost) {
+        this.pointerHost = overlayHost('cobrowse-agent-pointer', `
+          .pointer { position: absolute; left: 0; top: 0; will-change: transform; }
+          .pointer[hidden] { display: none; }
+          svg { display: block; }
+          .label { position: absolute; left: 16px; top: 20px; padding: 1px 6px; border-radius: 4px; background: #1f5fd1;
+                   color: #fff; font: 600 11px/1.4 system-ui, sans-serif; white-space: nowrap; }`, `
+          <div class="pointer" hidden>
+            <svg width="20" height="26" viewBox="0 0 20 26"><path d="M1 1 L1 21 L6 16 L10 25 L13.5 23.5 L9.5 15 L17 15 Z"
+              fill="#1f5fd1" stroke="#fff" stroke-width="1.5" stroke-linejoin="round"/></svg>
+            <span class="label">Agent</span>
+          </div>`);
+        addEventListener('scroll', this.onScroll, { passive: true });
+      }
+      if (!this.pointerHost.isConnected) (document.body || document.documentElement).appendChild(this.pointerHost);
+      this.at = { x, y };
+      this.place();
+      clearTimeout(this.idleTimer);
+      this.idleTimer = setTimeout(() => {
+        this.at = null;
+        this.place();
+      }, POINTER_IDLE_MS);
+    }
+
+    /** Where the pointer is on screen: its page position less the page's scroll. */
+    place() {
+      if (!this.pointerHost) return;
+      const arrow = this.pointerHost.shadowRoot.querySelector('.pointer');
+      arrow.hidden = this.at === null;
+      if (this.at) arrow.style.transform = `translate(${this.at.x - window.scrollX}px, ${this.at.y - window.scrollY}px)`;
+    }
+
+    /** A red circle where the agent clicked (page coordinates), fading out. */
+    annotate(x, y) {
+      if (!this.annotationHost) {
+        this.annotationHost = overlayHost('cobrowse-agent-annotations', `
+          .cobrowse-annotation { position: absolute; width: 28px; height: 28px; margin: -17px 0 0 -17px; border-radius: 50%;
+            border: 3px solid #e02424; background: rgba(224,36,36,.18); animation: fade ${ANNOTATION_MS}ms ease-out forwards; }
+          @keyframes fade { from { opacity: 1; transform: scale(.6); } to { opacity: 0; transform: scale(1.6); } }
+          @media (prefers-reduced-motion: reduce) { .cobrowse-annotation { animation-name: plain; }
+            @keyframes plain { from { opacity: 1; } to { opacity: 0; } } }`);
+      }
+      if (!this.annotationHost.isConnected) (document.body || document.documentElement).appendChild(this.annotationHost);
+      const circle = document.createElement('div');
+      circle.className = 'cobrowse-annotation';
+      circle.style.left = `${x - window.scrollX}px`;
+      circle.style.top = `${y - window.scrollY}px`;
+      this.annotationHost.shadowRoot.appendChild(circle);
+      setTimeout(() => circle.remove(), ANNOTATION_MS);
+    }
+
+    remove() {
+      clearTimeout(this.idleTimer);
+      removeEventListener('scroll', this.onScroll);
+      if (this.pointerHost) this.pointerHost.remove();
+      if (this.annotationHost) this.annotationHost.remove();
+      this.pointerHost = this.annotationHost = null;
+      this.at = null;
+    }
+  }
+
+  // MARK: agent actions — what the masking filter let through, done here only in write mode and
+  // only where the rules allow it: the second gate, in case the filter's view of the page or of
+  // the mode is behind. A refusal is silent for the customer (the filter told the agent).
+
+  /** The value setters as the browser made them (the observer wraps them later on this page). */
+  const NATIVE_VALUE_SETTERS = new Map([HTMLInputElement, HTMLTextAreaElement, HTMLSelectElement].map((type) =>
+    [type, Object.getOwnPropertyDescriptor(type.prototype, 'value').set]));
+  /** Inputs the agent does not type into: choices (clicked instead), files, buttons, secrets. */
+  const UNTYPABLE_INPUTS = new Set(['checkbox', 'radio', 'file', 'hidden', 'password', 'submit', 'image', 'reset', 'button']);
+  const DEFAULT_MASKING = new Masking(null);
+
+  /** The element above, across shadow roots (a shadow root's children belong to its host). */
+  function parentElementOf(node) {
+    const parent = node.parentNode;
+    if (!parent) return null;
+    if (parent.nodeType === Node.DOCUMENT_FRAGMENT_NODE) return parent.host || null;
+    return parent.nodeType === Node.ELEMENT_NODE ? parent : null;
+  }
+
+  function sameSiteURL(text) {
+    let url;
+    try { url = new URL(String(text), location.href); } catch { return null; }
+    return url.origin === location.origin && (url.protocol === 'http:' || url.protocol === 'https:') ? url : null;
+  }
+
+  class AgentActions {
+    /** @param share the ShareSession: its mode, mirror, serializer and rules */
+    constructor(share) { this.share = share; }
+
+    perform(action) {
+      const reason = this.refusal(action);
+      if (reason) {
+        console.debug(`CoBrowse: the agent's ${action.t} was not performed (${reason})`, action);
+        return;
+      }
+      const element = this.element(action.id);
+      switch (action.t) {
+        case 'click':
+          if (typeof element.focus === 'function') element.focus({ preventScroll: true });
+          element.click();
+          break;
+        case 'type':
+          setFieldValue(element, String(action.value));
+          break;
+        case 'scroll': {
+          const x = Number(action.x) || 0;
+          const y = Number(action.y) || 0;
+          if (action.id === 0) window.scrollTo(x, y);
+          else {
+            element.scrollLeft = x;
+            element.scrollTop = y;
+          }
+          break;
+        }
+        case 'navigate':
+          if (action.to === 'back') history.back();
+          else if (action.to === 'forward') history.forward();
+          else if (action.to === 'reload') location.reload();
+          else location.assign(sameSiteURL(action.url).href);
+          break;
+      }
+    }
+
+    /** Why this page will not do it (null: it will). */
+    refusal(action) {
+      const share = this.share;
+      if (!share.live || !share.observer) return 'no-page';
+      if (share.mode !== 'write') return 'pointer-mode';
+      switch (action.t) {
+        case 'click': {
+          const element = this.element(action.id);
+          if (!element) return 'unknown-element';
+          return this.untouchable(element) || (leavesTheSite(element) ? 'off-site' : null);
+        }
+        case 'type': {
+          const element = this.element(action.id);
+          if (!element) return 'unknown-element';
+          return this.untouchable(element) || (typeof action.value !== 'string' ? 'no-value' : null) ||
+            (isTypable(element) ? null : 'not-a-field');
+        }
+        case 'scroll':
+          return action.id === 0 || this.element(action.id) ? null : 'unknown-element';
+        case 'navigate':
+          if (['back', 'forward', 'reload'].includes(action.to)) return null;
+          return action.to === 'url' && sameSiteURL(action.url) ? null : 'off-site';
+        default:
+          return 'unknown-action';
+      }
+    }
+
+    /** The element of a mirror id on this page (a text node's parent), or null. */
+    element(id) {
+      const node = Number.isInteger(id) ? this.share.mirror.nodes.get(id) : undefined;
+      if (!node || !node.isConnected) return null;
+      return node.nodeType === Node.ELEMENT_NODE ? node : parentElementOf(node);
+    }
+
+    /** Why the agent may not touch this element: masked, blocked, or no-agent (itself or an ancestor). */
+    untouchable(element) {
+      const serializer = this.share.observer.serializer;
+      const masking = this.share.masking || DEFAULT_MASKING;
+      if (serializer.isMasked(element) || everAlwaysMasked.has(element) || element.matches(masking.alwaysSelector)) return 'masked';
+      for (let current = element; current; current = parentElementOf(current)) {
+        if (serializer.isBlocked(current)) return 'blocked';
+        if (current.matches(masking.noAgentSelector)) return 'disabled-element';
+      }
+      return null;
+    }
+  }
+
+  /** Whether a click here would follow a link to another site (or into a new window). */
+  function leavesTheSite(element) {
+    for (let current = element; current; current = parentElementOf(current)) {
+      if ((current.localName === 'a' || current.localName === 'area') && current.hasAttribute('href')) {
+        return !sameSiteURL(current.href) || (current.target && current.target !== '_self');
+      }
+    }
+    return false;
+  }
+
+  function isTypable(element) {
+    switch (element.localName) {
+      case 'input': return !UNTYPABLE_INPUTS.has((element.getAttribute('type') || 'text').toLowerCase()) && !element.readOnly && !element.disabled;
+      case 'textarea': return !element.readOnly && !element.disabled;
+      case 'select': return !element.disabled;
+      default: return element.isContentEditable === true;
+    }
+  }
+
+  /**
+   * Sets a field as typing would: the browser's own setter (frameworks such as React track the
+   * value on the element and would miss a plain assignment), then `input` and `change`.
+   */
+  function setFieldValue(element, value) {
+    if (typeof element.focus === 'function') element.focus({ preventScroll: true });
+    const type = element.localName === 'textarea' ? HTMLTextAreaElement
+      : element.localName === 'select' ? HTMLSelectElement
+        : element.localName === 'input' ? HTMLInputElement : null;
+    if (type) NATIVE_VALUE_SETTERS.get(type).call(element, value);
+    else element.textContent = value; // contenteditable: the agent's copy sends its text
+    element.dispatchEvent(new Event('input', { bubbles: true, composed: true }));
+    element.dispatchEvent(new Event('change', { bubbles: true }));
+  }
+
   // MARK: transport — one socket to the relay; reconnects and resumes; never buffers unbounded.
 
   class ShareSession {
@@ -755,7 +1097,19 @@
       this.rulesStale = false;
       this.mirror = new NodeMirror();
       this.observer = null;
-      this.bar = new SessionBar(() => api.end());
+      this.bar = new SessionBar({
+        exit: () => api.end(),
+        answer: (approve) => this.answerWrite(approve),
+        revoke: () => this.revokeWrite(),
+      });
+      this.marks = new AgentMarks();
+      this.actions = new AgentActions(this);
+      /** What the agent may do, as the registry's notices say: `pointer` until the customer allows `write`. */
+      this.mode = 'pointer';
+      this.agentPresent = false;
+      /** The write request the customer answered (its deadline), so a late notice does not ask again. */
+      this.answeredRequest = null;
+      this.pendingRequest = null;
       this.socket = null;
       this.seq = 0;
       this.stored = null; // { sessionId, customerKey }
@@ -838,10 +1192,8 @@
       this.live = true;
       this.needsSnapshot = true; // nothing but a snapshot goes out first (it may wait for the rules)
       this.bar.show(message.sessionId);
-      const session = message.session || {};
-      this.bar.status(session.state === 'active' ? 'An agent is viewing this page' : 'Waiting for an agent to join');
       if (!this.observer) {
-        const serializer = new Serializer(this.mirror, (node) => node === this.bar.host, (root) => {
+        const serializer = new Serializer(this.mirror, (node) => node === this.bar.host || this.marks.owns(node), (root) => {
           this.observer.observe(root);
           adoptMarkSheet(root);
         });
@@ -858,6 +1210,7 @@
       }
       this.snapshot();
       this.events.emit(message.t, { sessionId: message.sessionId });
+      this.follow(message.session);
     }
 
     refused(message) {
@@ -878,18 +1231,86 @@
           break;
         case 'session':
           if (message.event === 'activated') {
-            this.bar.status('An agent is viewing this page');
             this.events.emit('agentJoined', { agentId: message.session && message.session.leadAgentID });
           }
           this.events.emit('session', { event: message.event, session: message.session });
+          this.follow(message.session);
+          break;
+        case 'action':
+          this.agentAction(message.action);
           break;
         case 'ended':
           this.finish(message.reason);
           break;
         case 'error':
+          // The request lapsed (or was withdrawn) before the customer answered.
+          if (message.code === 'no-pending-write-request') this.bar.hideConsent();
           this.events.emit('error', { code: message.code, message: message.message });
           break;
       }
+    }
+
+    /** The registry's view of the session (on every open and notice): the mode, a pending request. */
+    follow(session) {
+      if (!session || typeof session !== 'object' || this.closedForGood) return;
+      this.agentPresent = session.state === 'active';
+      this.setMode(session.mode === 'write' ? 'write' : 'pointer');
+      const pending = this.mode === 'pointer' && this.agentPresent && session.writeRequestPendingUntil != null &&
+        session.writeRequestPendingUntil !== this.answeredRequest;
+      if (pending && !this.bar.asking) {
+        this.pendingRequest = session.writeRequestPendingUntil;
+        this.bar.askConsent();
+        this.events.emit('controlRequested', { until: session.writeRequestPendingUntil });
+      } else if (!pending) {
+        this.bar.hideConsent();
+      }
+      this.showStatus();
+    }
+
+    setMode(mode) {
+      if (mode === this.mode) return;
+      this.mode = mode;
+      this.bar.setMode(mode);
+      this.showStatus();
+      this.events.emit('modeChanged', { mode });
+    }
+
+    showStatus() {
+      if (!this.live) return; // "Reconnecting…" stays until the socket is back
+      this.bar.status(this.mode === 'write' ? 'The agent has control of this page'
+        : this.agentPresent ? 'An agent is viewing this page' : 'Waiting for an agent to join');
+    }
+
+    /** The customer's Allow or Deny. */
+    answerWrite(approve) {
+      this.answeredRequest = this.pendingRequest;
+      this.bar.hideConsent();
+      this.sendControl({ t: 'answer-write', approve: approve === true });
+    }
+
+    /** Stop control: the agent's actions stop here at once, whatever the relay answers. */
+    revokeWrite() {
+      this.setMode('pointer');
+      this.sendControl({ t: 'revoke-write' });
+    }
+
+    sendControl(message) {
+      const socket = this.socket;
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+    }
+
+    /** What the filter let through: the agent's pointer and annotations, or an action (checked again). */
+    agentAction(action) {
+      if (!action || typeof action !== 'object' || this.closedForGood) return;
+      const x = Number(action.x);
+      const y = Number(action.y);
+      if (action.t === 'pointer' || action.t === 'annotate') {
+        if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+        if (action.t === 'pointer') this.marks.pointer(x, y);
+        else this.marks.annotate(x, y);
+        return;
+      }
+      this.actions.perform(action);
     }
 
     scheduleReconnect() {
@@ -948,10 +1369,11 @@
       this.seq = 0;
       this.needsSnapshot = false;
       const root = serializer.node(document.documentElement);
-      const titleElement = document.querySelector('title');
+      // The tab title is the <title>'s text: masked with it (any masked <title>, as the filter
+      // decides), or with the whole page.
       const frame = {
         t: 'snapshot', stream: this.streamID, url: location.href,
-        title: titleElement && serializer.isMasked(titleElement) ? maskedText(document.title) : document.title,
+        title: serializer.titleMasked || serializer.masking.maskPage ? maskedText(document.title) : document.title,
         doctype: document.doctype ? document.doctype.name : null,
         viewport: { w: window.innerWidth, h: window.innerHeight },
         scroll: { x: window.scrollX, y: window.scrollY },
@@ -1024,6 +1446,8 @@
       sessionStorage.removeItem(STORAGE_KEY);
       showMarks(null, this.observer ? this.observer.serializer.shadowRoots : []);
       this.bar.remove();
+      this.marks.remove();
+      this.mode = 'pointer';
       const socket = this.socket;
       this.socket = null;
       if (socket) socket.close(1000, 'session ended');
@@ -1069,13 +1493,20 @@
     end() {
       if (current) current.end();
     },
-    /** Subscribes to started, resumed, agentJoined, session, ended, error; returns an unsubscribe function. */
+    /**
+     * Subscribes to started, resumed, agentJoined, session, controlRequested, modeChanged, ended,
+     * error; returns an unsubscribe function.
+     */
     on(event, handler) {
       return events.on(event, handler);
     },
     /** The live session's nine-digit ID, or null. */
     get sessionId() {
       return current ? current.sessionId : null;
+    },
+    /** What the agent may do: `pointer` (point and annotate) or `write` (act, as the customer allowed); null without a session. */
+    get mode() {
+      return current && current.sessionId ? current.mode : null;
     },
   };
   Object.defineProperty(window, 'CoBrowse', { value: Object.freeze(api), enumerable: true });

@@ -1,5 +1,7 @@
 // The agent console: sign-in, the /ws/view socket (join, reconnect, gap detection), the console
-// state and notices, and the wiring of the stream to the mirror and the overlay.
+// state and notices, the wiring of the stream to the mirror and the overlay, and the lead
+// agent's actions: pointer and annotations, and with the customer's consent (write mode)
+// clicks, typing, scrolling and navigation, all checked by the masking filter on the way.
 
 import { Mirror } from './mirror.js';
 import { Overlay } from './overlay.js';
@@ -8,6 +10,15 @@ const PAUSE_DEBOUNCE_MS = 1500; // in-site navigation sends a snapshot well with
 const RECONNECT_FIRST_MS = 500;
 const RECONNECT_MAX_MS = 5000;
 const RESYNC_RETRY_MS = 5000;
+const POINTER_THROTTLE_MS = 50;
+const SCROLL_THROTTLE_MS = 100;
+/** A scroll of the view this soon after the agent's wheel, key or mouse is the agent's own. */
+const AGENT_SCROLL_WINDOW_MS = 600;
+/** The customer's scroll frames do not move what the agent scrolled this recently. */
+const AGENT_SCROLL_HOLD_MS = 1000;
+/** Echoes of what the agent typed, coming back through the stream, are not applied over newer typing. */
+const TYPED_ECHO_MS = 5000;
+const ACTION_NOTICE_MS = 5000;
 
 const END_SENTENCES = {
   'customer-exited': 'The customer ended the session.',
@@ -19,6 +30,16 @@ const END_SENTENCES = {
   administrator: 'An administrator ended the session.',
 };
 const PAUSED_SENTENCE = 'Paused: the customer left the page. It resumes when they come back.';
+/** What the lead agent is told about their request for control (the filter's refusals bring their own sentence). */
+const CONTROL_SENTENCES = {
+  approved: 'The customer gave you control: your clicks, typing, scrolling and navigation happen on their page.',
+  declined: 'The customer declined your request for control.',
+  'timed-out': 'The customer did not answer your request for control.',
+  revoked: 'The customer took back control.',
+  'pointer-mode': 'In pointer mode you can point and annotate; ask the customer for control to act.',
+};
+/** Inputs the agent never types into (they are clicked, or are not the agent's business). */
+const UNTYPABLE_INPUTS = new Set(['checkbox', 'radio', 'file', 'hidden', 'submit', 'image', 'reset', 'button']);
 
 /** What the header shows for each console state. */
 const STATE_LABELS = {
@@ -42,10 +63,24 @@ const ui = {
   sessionMode: $('session-mode'),
   customerURL: $('customer-url'),
   notice: $('notice'),
+  actionNotice: $('action-notice'),
   iframe: $('cobrowse-view'),
+  requestControl: $('request-control'),
+  endSession: $('end-session'),
+  navBar: $('nav-bar'),
+  navBack: $('nav-back'),
+  navForward: $('nav-forward'),
+  navReload: $('nav-reload'),
+  navURL: $('nav-url'),
 };
 
-const mirror = new Mirror(ui.iframe, { onViewScroll: () => overlay.refresh() });
+const mirror = new Mirror(ui.iframe, {
+  onViewScroll: () => overlay.refresh(),
+  onDocument: (doc) => watchView(doc),
+  allowInput: (event) => allowInput(event),
+  acceptInput: (node, frame) => acceptInput(node, frame),
+  acceptScroll: (id) => acceptScroll(id),
+});
 const overlay = new Overlay({
   area: $('view-area'),
   stage: $('view-stage'),
@@ -58,6 +93,12 @@ const overlay = new Overlay({
 /** The current join (token, socket, sequence, timers); replaced whole on joining another session. */
 let activeJoin = null;
 let consoleState = 'signed-out';
+/**
+ * What this agent may do: `role` from the join (`lead` acts, `observer` watches), `mode` and a
+ * `pending` request for control from the registry's notices, `requested` between asking and
+ * the registry's answer, `ending` after End session.
+ */
+const control = { role: null, mode: null, pending: false, requested: false, ending: false };
 
 // MARK: State and notices
 
@@ -66,6 +107,7 @@ function setState(name) {
   document.body.dataset.state = name;
   ui.sessionState.textContent = STATE_LABELS[name] ?? name;
   if (name !== 'live') overlay.hideCursor();
+  renderControls();
 }
 
 /** One notice at a time; `kind` lets a snapshot clear a pause or reconnect notice and nothing else. */
@@ -84,7 +126,54 @@ function clearNotice(...kinds) {
 
 function showSession(sessionId, session) {
   ui.sessionLabel.textContent = sessionId ?? '';
-  if (session?.mode) ui.sessionMode.textContent = session.mode;
+  if (session?.mode) control.mode = session.mode === 'write' ? 'write' : 'pointer';
+  if (session) control.pending = session.writeRequestPendingUntil != null && control.mode !== 'write';
+  renderControls();
+}
+
+/** Something about the agent's last action or request, for a few seconds. */
+function showActionNotice(text, reason, action) {
+  const notice = ui.actionNotice;
+  notice.textContent = text;
+  notice.dataset.reason = reason;
+  if (action) notice.dataset.action = action;
+  else delete notice.dataset.action;
+  notice.hidden = false;
+  clearTimeout(showActionNotice.timer);
+  showActionNotice.timer = setTimeout(() => { notice.hidden = true; }, ACTION_NOTICE_MS);
+}
+
+/** The header's controls follow the role, the mode and the state: only a lead in a joined session acts. */
+function renderControls() {
+  const joined = ['waiting', 'live', 'paused'].includes(consoleState);
+  const lead = control.role === 'lead' && joined;
+  document.body.dataset.role = control.role ?? '';
+  document.body.dataset.mode = control.mode ?? '';
+  ui.sessionMode.textContent = control.mode ?? '';
+  const waiting = control.pending || control.requested;
+  ui.requestControl.hidden = !lead;
+  ui.requestControl.disabled = waiting || control.mode === 'write';
+  ui.requestControl.textContent = waiting ? 'Waiting for the customer…' : 'Request control';
+  ui.endSession.hidden = !lead;
+  ui.endSession.disabled = control.ending;
+  ui.navBar.hidden = !(lead && control.mode === 'write');
+}
+
+/** A session notice: the mode, a request for control, and what the customer answered. */
+function onSessionNotice(current, message) {
+  const before = control.mode;
+  showSession(current.sessionId, message.session);
+  if (!['mode-requested', 'mode-request-declined', 'mode-changed'].includes(message.event)) return;
+  control.requested = false;
+  renderControls();
+  if (control.role !== 'lead') return;
+  if (message.event === 'mode-request-declined') {
+    const timedOut = message.session?.modeChanges?.at(-1)?.kind === 'timed-out';
+    showActionNotice(CONTROL_SENTENCES[timedOut ? 'timed-out' : 'declined'], timedOut ? 'timed-out' : 'declined');
+  } else if (message.event === 'mode-changed' && control.mode !== before) {
+    const reason = control.mode === 'write' ? 'approved' : 'revoked';
+    showActionNotice(CONTROL_SENTENCES[reason], reason);
+  }
 }
 
 // MARK: Socket
@@ -109,6 +198,7 @@ function startJoin(token, sessionId) {
     pauseTimer: null,
     resyncTimer: null,
   };
+  Object.assign(control, { role: null, mode: null, pending: false, requested: false, ending: false });
   if (!sameSession) {
     mirror.clear();
     ui.customerURL.textContent = '';
@@ -160,13 +250,17 @@ function connect(current) {
         break;
       case 'error':
         if (joined) {
+          // A request or action the relay or registry refused (write mode disabled, say).
           console.warn('relay:', message.code, message.message);
+          control.requested = false;
+          renderControls();
+          showActionNotice(message.message || message.code || 'The relay refused that.', message.code || 'error');
         } else {
           retryable = onRefused(current, message);
         }
         break;
       case 'session':
-        showSession(current.sessionId, message.session);
+        onSessionNotice(current, message);
         break;
       case 'ended':
         retryable = false;
@@ -202,6 +296,9 @@ function onJoined(current, message) {
   // The relay has asked the sharer for a snapshot; everything before it is ignored.
   current.needsSnapshot = true;
   current.lastSeq = null;
+  // Only the lead agent acts; a supervisor observes (and an older relay that does not say: observe).
+  control.role = message.role === 'lead' ? 'lead' : 'observer';
+  control.requested = false;
   showSession(message.sessionId ?? current.sessionId, message.session);
   clearNotice('reconnecting');
   setState('waiting');
@@ -229,6 +326,7 @@ function onRefused(current, { code, message }) {
 function onEnded(current, reason) {
   clearTimeout(current.pauseTimer);
   clearTimeout(current.resyncTimer);
+  control.pending = control.requested = false;
   setState('ended');
   showNotice(END_SENTENCES[reason] ?? 'The session has ended.', 'ended');
 }
@@ -240,6 +338,9 @@ function onEnded(current, reason) {
  * until the fresh snapshot) only a snapshot is taken; a gap asks the sharer for one.
  */
 function onFrame(current, frame) {
+  // The filter's answer to one of this agent's actions: shown whatever the view's state, and
+  // counted in the sequence like any frame (below).
+  if (frame.t === 'action-dropped') onActionDropped(frame);
   if (frame.t === 'snapshot') {
     current.needsSnapshot = false;
     clearTimeout(current.resyncTimer);
@@ -275,6 +376,7 @@ function applyFrame(current, frame) {
       mirror.loadSnapshot(frame);
       ui.customerURL.textContent = frame.url ?? '';
       ui.customerURL.title = [frame.title, frame.url].filter(Boolean).join('\n');
+      if (document.activeElement !== ui.navURL) ui.navURL.value = frame.url ?? '';
       clearNotice('paused', 'reconnecting');
       setState('live');
       overlay.refresh();
@@ -308,10 +410,211 @@ function applyFrame(current, frame) {
       }, PAUSE_DEBOUNCE_MS);
       break;
     default:
-      // `resumed` and anything newer: a snapshot follows when it matters.
+      // `action-dropped` (shown in onFrame), `resumed` and anything newer: a snapshot follows when it matters.
       break;
   }
 }
+
+// MARK: The agent's actions
+
+/** The last view field the agent typed into, and what they typed (recently), for echoes and refusals. */
+let lastTyped = null;
+const typedValues = new WeakMap();
+/** When the agent last used wheel, scrolling keys or the mouse in the view. */
+let agentInputAt = -Infinity;
+/** When this console last sent a scroll of each target (0: the page). */
+const scrollSentAt = new Map();
+const pendingScrolls = new Map();
+let scrollTimer = null;
+let pointerAt = null;
+let pointerTimer = null;
+
+function send(message) {
+  const socket = activeJoin?.socket;
+  if (socket?.readyState !== WebSocket.OPEN) return false;
+  socket.send(JSON.stringify(message));
+  return true;
+}
+
+/** The lead agent, on a live page: may point and annotate (any mode), and act in write mode. */
+function canAct() {
+  return control.role === 'lead' && consoleState === 'live';
+}
+
+function writing() {
+  return canAct() && control.mode === 'write';
+}
+
+function isField(node) {
+  if (node?.nodeType !== Node.ELEMENT_NODE) return false;
+  switch (node.localName) {
+    case 'input': return !UNTYPABLE_INPUTS.has((node.getAttribute('type') ?? 'text').toLowerCase());
+    case 'textarea':
+    case 'select': return true;
+    default: return node.isContentEditable === true;
+  }
+}
+
+/** Listeners on each new view document (document.open() drops the old ones). */
+function watchView(doc) {
+  const options = { capture: true, passive: true };
+  doc.addEventListener('mousemove', (event) => {
+    if (event.isTrusted && canAct()) queuePointer(event.pageX, event.pageY);
+  }, options);
+  doc.addEventListener('click', onViewClick, true);
+  doc.addEventListener('input', onViewInput, true);
+  doc.addEventListener('wheel', () => { agentInputAt = performance.now(); }, options);
+  doc.addEventListener('mousedown', () => { agentInputAt = performance.now(); }, options);
+  doc.addEventListener('touchmove', () => { agentInputAt = performance.now(); }, options);
+  doc.addEventListener('keydown', (event) => {
+    if (['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'PageUp', 'PageDown', 'Home', 'End', ' '].includes(event.key)) {
+      agentInputAt = performance.now();
+    }
+  }, options);
+  doc.addEventListener('scroll', onViewScroll, options);
+}
+
+/** The agent's pointer, at most every 50 ms (the latest position wins). */
+function queuePointer(x, y) {
+  pointerAt = { x: Math.round(x), y: Math.round(y) };
+  if (pointerTimer) return;
+  pointerTimer = setTimeout(() => {
+    pointerTimer = null;
+    if (pointerAt && canAct()) send({ t: 'pointer', ...pointerAt });
+  }, POINTER_THROTTLE_MS);
+}
+
+/** Pointer mode: an annotation on both sides. Write mode: a click on the customer's element. */
+function onViewClick(event) {
+  if (!event.isTrusted || !canAct()) return; // the mirror already cancelled it: the view does nothing itself
+  if (control.mode === 'write') {
+    const known = mirror.closestKnown(event.composedPath()[0]);
+    if (known) send({ t: 'click', id: known.id });
+    return;
+  }
+  const x = Math.round(event.pageX);
+  const y = Math.round(event.pageY);
+  overlay.showAnnotation(x, y);
+  send({ t: 'annotate', x, y });
+}
+
+/** The view lets the lead agent type only in write mode, only into fields. */
+function allowInput(event) {
+  const target = event.composedPath()[0];
+  if (writing() && isField(target)) return true;
+  if (canAct() && isField(target)) showActionNotice(CONTROL_SENTENCES['pointer-mode'], 'pointer-mode');
+  return false;
+}
+
+/** What the agent typed goes to the customer's page whole (the field's new value). */
+function onViewInput(event) {
+  const target = event.composedPath()[0];
+  const known = mirror.closestKnown(target);
+  if (!event.isTrusted || !writing() || !isField(target) || known?.node !== target) {
+    // Read-only: a <select> changes without `beforeinput`; put it back.
+    mirror.restoreValue(target);
+    return;
+  }
+  const value = ['input', 'textarea', 'select'].includes(target.localName) ? String(target.value) : target.textContent;
+  const now = performance.now();
+  const recent = (typedValues.get(target) ?? []).filter((typed) => now - typed.at < TYPED_ECHO_MS);
+  recent.push({ value, at: now });
+  typedValues.set(target, recent.slice(-50));
+  lastTyped = target;
+  send({ t: 'type', id: known.id, value });
+}
+
+/** The customer's echo of what the agent just typed is not applied over what they typed since. */
+function acceptInput(node, frame) {
+  const recent = typedValues.get(node);
+  if (!recent || frame.value == null) return true;
+  const now = performance.now();
+  return !recent.some((typed) => now - typed.at < TYPED_ECHO_MS && typed.value === String(frame.value));
+}
+
+/** Write mode: the agent's own scrolling of the view (not the stream's) scrolls the customer's page. */
+function onViewScroll(event) {
+  if (!writing() || performance.now() - agentInputAt > AGENT_SCROLL_WINDOW_MS) return;
+  const target = event.target;
+  let id;
+  let position;
+  if (target.nodeType === Node.DOCUMENT_NODE) {
+    id = 0;
+    position = { x: target.defaultView.scrollX, y: target.defaultView.scrollY };
+  } else {
+    id = mirror.idOf(target);
+    if (id === undefined) return;
+    position = { x: target.scrollLeft, y: target.scrollTop };
+  }
+  position = { x: Math.round(position.x), y: Math.round(position.y) };
+  const customer = mirror.streamScroll(id);
+  if (customer && Math.abs(customer.x - position.x) < 1 && Math.abs(customer.y - position.y) < 1) return;
+  pendingScrolls.set(id, position);
+  if (scrollTimer) return;
+  scrollTimer = setTimeout(() => {
+    scrollTimer = null;
+    if (!writing()) return pendingScrolls.clear();
+    for (const [scrolled, at] of pendingScrolls) {
+      scrollSentAt.set(scrolled, performance.now());
+      send({ t: 'scroll', id: scrolled, ...at });
+    }
+    pendingScrolls.clear();
+  }, SCROLL_THROTTLE_MS);
+}
+
+/** Held scroll targets: once the agent stops, the view goes where the customer's page actually is. */
+const scrollHolds = new Map();
+
+function acceptScroll(id) {
+  const held = AGENT_SCROLL_HOLD_MS - (performance.now() - (scrollSentAt.get(id) ?? -Infinity));
+  if (held <= 0) return true;
+  clearTimeout(scrollHolds.get(id));
+  scrollHolds.set(id, setTimeout(() => {
+    scrollHolds.delete(id);
+    if (acceptScroll(id)) mirror.reapplyScroll(id);
+  }, held + 50));
+  return false;
+}
+
+/** The filter did not let an action through: say why; a refused edit is put back in the view. */
+function onActionDropped(frame) {
+  if (control.role !== 'lead') return;
+  showActionNotice(frame.message || `The ${frame.action ?? 'action'} was not allowed.`, frame.reason ?? 'dropped', frame.action);
+  if (frame.action === 'type' && lastTyped) {
+    typedValues.delete(lastTyped);
+    mirror.restoreValue(lastTyped);
+  }
+}
+
+function navigate(to, url) {
+  if (!writing()) return;
+  send(url === undefined ? { t: 'navigate', to } : { t: 'navigate', to, url });
+}
+
+ui.requestControl.addEventListener('click', () => {
+  if (control.role !== 'lead' || control.mode === 'write' || control.pending) return;
+  if (send({ t: 'request-write' })) {
+    control.requested = true;
+    renderControls();
+  }
+});
+
+ui.endSession.addEventListener('click', () => {
+  if (control.role !== 'lead' || control.ending) return;
+  if (send({ t: 'end' })) {
+    control.ending = true;
+    renderControls();
+  }
+});
+
+ui.navBack.addEventListener('click', () => navigate('back'));
+ui.navForward.addEventListener('click', () => navigate('forward'));
+ui.navReload.addEventListener('click', () => navigate('reload'));
+ui.navBar.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const url = ui.navURL.value.trim();
+  if (url) navigate('url', url);
+});
 
 function requestResync(current) {
   current.needsSnapshot = true;
@@ -386,6 +689,10 @@ window.cobrowseConsole = {
   get state() { return consoleState; },
   get sessionId() { return activeJoin?.sessionId ?? null; },
   get lastSeq() { return activeJoin?.lastSeq ?? null; },
+  get role() { return control.role; },
+  get mode() { return control.mode; },
   mirror,
   overlay,
+  /** Sends a message as is (tests use it to check that the relay and the filter refuse what the UI never sends). */
+  sendRaw: (message) => send(message),
 };

@@ -1,5 +1,6 @@
 // The customer's page, rebuilt inside the sandboxed view iframe: keeps the id ↔ node map and
-// applies snapshots, mutations, form input and scroll frames to it. Never runs page code.
+// applies snapshots, mutations, form input and scroll frames to it. Never runs page code. The
+// view is read-only unless the console's hooks let the lead agent type (write mode).
 
 const HTML_NS = 'http://www.w3.org/1999/xhtml';
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -96,19 +97,28 @@ export class Mirror {
   /** The customer's last known element scroll positions, re-applied as late styles and images load. */
   #elementScrolls = new Map();
   #pageScroll = { x: 0, y: 0 };
+  /** Form values as the stream last said (to put back what the agent typed when it was refused). */
+  #streamValues = new WeakMap();
   #reapplyPending = false;
   #onViewScroll;
+  #hooks;
   // Fixed functions, so that adding them to a reused window again does not add them twice.
   #onLoad = () => this.#reapplyScrollsSoon();
   #onScroll = () => this.#onViewScroll();
 
   /**
    * @param {HTMLIFrameElement} iframe the sandboxed view (same origin, no scripts)
-   * @param {{onViewScroll?: () => void}} hooks called when the view's page scroll changes
+   * @param {{onViewScroll?: () => void, onDocument?: (doc: Document) => void,
+   *          allowInput?: (event: InputEvent) => boolean, acceptInput?: (node: Element, frame: object) => boolean,
+   *          acceptScroll?: (id: number) => boolean}} hooks
+   *   onViewScroll: the view's page scroll changed; onDocument: a new view document (listeners
+   *   are lost with the old one); allowInput: let this edit happen (default: never, the view is
+   *   read-only); acceptInput / acceptScroll: apply this input or scroll frame (default: yes).
    */
-  constructor(iframe, { onViewScroll } = {}) {
+  constructor(iframe, hooks = {}) {
     this.#iframe = iframe;
-    this.#onViewScroll = onViewScroll ?? (() => {});
+    this.#onViewScroll = hooks.onViewScroll ?? (() => {});
+    this.#hooks = hooks;
   }
 
   /** The view's current page scroll (it may differ from the customer's until content has loaded). */
@@ -120,6 +130,39 @@ export class Mirror {
   /** The view's node for a sharer id (for debugging from the console). */
   nodeById(id) { return this.#nodes.get(id) ?? null; }
 
+  /** The sharer id of a view node, or undefined (nodes the console added itself have none). */
+  idOf(node) { return node ? this.#ids.get(node) : undefined; }
+
+  /** The nearest node at or above `node` (across shadow roots) that the customer's page has, with its id. */
+  closestKnown(node) {
+    for (let current = node; current; current = current.parentNode ?? current.host) {
+      const id = this.#ids.get(current);
+      if (id !== undefined && this.#nodes.get(id) === current) return { id, node: current };
+    }
+    return null;
+  }
+
+  /** The customer's last known scroll position of the page (id 0) or an element. */
+  streamScroll(id) {
+    return id === 0 ? { ...this.#pageScroll } : this.#elementScrolls.get(id) ?? null;
+  }
+
+  /** Scrolls the page (id 0) or an element to where the customer last was (after the agent's own scrolling). */
+  reapplyScroll(id) {
+    if (id === 0) {
+      this.#applyPageScroll();
+      return;
+    }
+    const node = this.#nodes.get(id);
+    const position = this.#elementScrolls.get(id);
+    if (node && position) scrollElement(node, position);
+  }
+
+  /** Puts a form field back to the value the stream last gave it (the agent's edit was refused). */
+  restoreValue(node) {
+    if (!node || !this.#streamValues.has(node)) return;
+    setValue(node, this.#streamValues.get(node));
+  }
   /** An empty view (before the first snapshot of another session). */
   clear() {
     const doc = this.#iframe.contentDocument;
@@ -190,6 +233,8 @@ export class Mirror {
   applyInput(frame) {
     const node = this.#nodes.get(frame.id);
     if (node?.nodeType !== Node.ELEMENT_NODE) return;
+    if (frame.value !== undefined && frame.value !== null) this.#streamValues.set(node, String(frame.value));
+    if (this.#hooks.acceptInput && !this.#hooks.acceptInput(node, frame)) return;
     if (Array.isArray(frame.selected) && node.options) {
       const chosen = new Set(frame.selected);
       [...node.options].forEach((option, index) => { option.selected = chosen.has(index); });
@@ -201,15 +246,17 @@ export class Mirror {
   /** Follows the customer's scroll: id 0 is the page, any other id an element. */
   applyScroll(frame) {
     const position = { x: Number(frame.x) || 0, y: Number(frame.y) || 0 };
+    // The agent scrolling this very thing right now wins over the customer's (older) position.
+    const accepted = !this.#hooks.acceptScroll || this.#hooks.acceptScroll(frame.id);
     if (frame.id === 0) {
       this.#pageScroll = position;
-      this.#applyPageScroll();
+      if (accepted) this.#applyPageScroll();
       return;
     }
     const node = this.#nodes.get(frame.id);
     if (node?.nodeType !== Node.ELEMENT_NODE) return;
     this.#elementScrolls.set(frame.id, position);
-    scrollElement(node, position);
+    if (accepted) scrollElement(node, position);
   }
 
   // MARK: Building
@@ -271,7 +318,10 @@ export class Mirror {
     if (Array.isArray(serialized.shadow)) this.#attachShadow(doc, element, serialized, childNamespace, pending);
 
     // Properties after the children: a <select> needs its options before its value.
-    if (serialized.value !== undefined && serialized.value !== null) setValue(element, serialized.value);
+    if (serialized.value !== undefined && serialized.value !== null) {
+      setValue(element, serialized.value);
+      this.#streamValues.set(element, String(serialized.value));
+    }
     if (typeof serialized.checked === 'boolean' && 'checked' in element) element.checked = serialized.checked;
     if (serialized.scroll && typeof serialized.id === 'number') {
       pending.push({ id: serialized.id, element, position: { x: Number(serialized.scroll.x) || 0, y: Number(serialized.scroll.y) || 0 } });
@@ -409,18 +459,24 @@ export class Mirror {
   }
 
   /**
-   * The view is read-only: no link, button or form acts, nothing can be typed. The sandbox
+   * The view is read-only: no link, button or form acts, nothing can be typed (unless the
+   * `allowInput` hook lets the lead agent type in write mode: the console sends what was typed
+   * to the customer's page, and the page's answer comes back through the stream). The sandbox
    * (no scripts, no popups, no top navigation) is the first line; this covers navigation of the
    * frame itself. document.open() drops listeners, so this runs for every new document.
    */
   #guard(doc) {
     const stop = (event) => event.preventDefault();
-    for (const type of ['click', 'auxclick', 'dblclick', 'submit', 'beforeinput', 'dragstart', 'drop']) {
+    for (const type of ['click', 'auxclick', 'dblclick', 'submit', 'dragstart', 'drop']) {
       doc.addEventListener(type, stop, true);
     }
+    doc.addEventListener('beforeinput', (event) => {
+      if (!this.#hooks.allowInput?.(event)) event.preventDefault();
+    }, true);
     doc.addEventListener('load', this.#onLoad, true);
     doc.defaultView?.addEventListener('load', this.#onLoad);
     doc.defaultView?.addEventListener('scroll', this.#onScroll, { passive: true });
+    this.#hooks.onDocument?.(doc);
   }
 }
 

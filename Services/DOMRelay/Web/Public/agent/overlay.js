@@ -1,5 +1,5 @@
 // Fits the view iframe (the customer's viewport size) into the console, scaled down when needed,
-// and draws the customer's cursor and click markers over it.
+// and draws the customer's cursor and click markers, and the agent's own annotations, over it.
 
 const CLICK_MARKER_MS = 1500;
 
@@ -56,10 +56,19 @@ export class Overlay {
 
   /** A fading circle where the customer clicked (page coordinates). */
   showClick(x, y) {
+    this.#marker('customer-click', x, y);
+  }
+
+  /** The agent's own annotation (pointer mode), drawn at once where they clicked (page coordinates). */
+  showAnnotation(x, y) {
+    this.#marker('agent-annotation', x, y);
+  }
+
+  #marker(className, x, y) {
     const point = this.#toStage(Number(x) || 0, Number(y) || 0);
     if (!point) return;
     const marker = document.createElement('div');
-    marker.className = 'customer-click';
+    marker.className = className;
     marker.style.left = `${point.x}px`;
     marker.style.top = `${point.y}px`;
     this.#layer.append(marker);
