@@ -129,10 +129,12 @@ let package = Package(
     + [
         // A plain rabbitmq-c publish/consume loop: the baseline the Swift client is measured against.
         .target(name: "CPlainAMQPLoop", dependencies: ["CRabbitMQ", "CRabbitMQShim"], path: "Benchmarks/CPlainAMQPLoop"),
+        // Where benchmarks write their results (their own section of docs/benchmarks.md).
+        .target(name: "BenchmarkReport", path: "Benchmarks/BenchmarkReport", swiftSettings: swiftSettings),
         .executableTarget(
             name: "AMQPBench",
             dependencies: [
-                "AMQP", "CPlainAMQPLoop",
+                "AMQP", "CPlainAMQPLoop", "BenchmarkReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/AMQPBench",
@@ -142,7 +144,7 @@ let package = Package(
         .executableTarget(
             name: "LiveBench",
             dependencies: [
-                "AMQP",
+                "AMQP", "BenchmarkReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import BenchmarkReport
 import CPlainAMQPLoop
 import Foundation
 
@@ -46,7 +47,7 @@ struct AMQPBench: AsyncParsableCommand {
         await connection.close()
         let table = render(rows)
         print(table)
-        if let markdown { try write(table, into: markdown) }
+        if let markdown { try MarkdownSection.write(table, section: "amqp-bench", into: markdown) }
     }
 
     /// Runs both clients `rounds` times, interleaved, each on a fresh queue; medians of msg/s.
@@ -125,17 +126,6 @@ struct AMQPBench: AsyncParsableCommand {
 
         \(lines.joined(separator: "\n"))
         """
-    }
-
-    private func write(_ table: String, into path: String) throws {
-        let start = "<!-- amqp-bench:start -->", end = "<!-- amqp-bench:end -->"
-        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "# Benchmarks\n\n\(start)\n\(end)\n"
-        if let from = text.range(of: start), let to = text.range(of: end), from.upperBound <= to.lowerBound {
-            text.replaceSubrange(from.upperBound..<to.lowerBound, with: "\n\(table)\n")
-        } else {
-            text += "\n\(start)\n\(table)\n\(end)\n"
-        }
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 }
 

@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import BenchmarkReport
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -39,7 +40,7 @@ struct LiveBench: AsyncParsableCommand {
 
         let table = render(live: live, baseline: baseline, throughput: throughput, snapshots: snapshotTimes)
         print(table)
-        if let markdown { try write(table, into: markdown) }
+        if let markdown { try MarkdownSection.write(table, section: "live-bench", into: markdown) }
     }
 
     private func render(live: [Double], baseline: [Double], throughput: Double, snapshots: [Double]) -> String {
@@ -61,17 +62,6 @@ struct LiveBench: AsyncParsableCommand {
         two WebSocket hops and the filter's masking). Throughput: \(Int(throughput)) frames/s end to end \
         (\(burst) frames sent back to back).
         """
-    }
-
-    private func write(_ table: String, into path: String) throws {
-        let start = "<!-- live-bench:start -->", end = "<!-- live-bench:end -->"
-        var text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "# Benchmarks\n"
-        if let from = text.range(of: start), let to = text.range(of: end), from.upperBound <= to.lowerBound {
-            text.replaceSubrange(from.upperBound..<to.lowerBound, with: "\n\(table)\n")
-        } else {
-            text += "\n\(start)\n\(table)\n\(end)\n"
-        }
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
 }
 
