@@ -196,6 +196,12 @@ function walk(node) {
     if (typeof node.value === 'string') out.push(node.value);
     if (node.currentSrc) out.push(node.currentSrc);
     if (node.shadowRoot) for (const child of node.shadowRoot.childNodes) walk(child);
+    // A same-origin frame's document, as the console rebuilt it.
+    if (node.localName === 'iframe' || node.localName === 'frame') {
+      let frameDocument = null;
+      try { frameDocument = node.contentDocument; } catch (e) { frameDocument = null; }
+      if (frameDocument) for (const child of frameDocument.childNodes) walk(child);
+    }
   }
   for (const child of node.childNodes) walk(child);
 }
@@ -205,6 +211,73 @@ if (view && view.documentElement) {
 }
 return out.join('\n');
 """
+
+
+# frames.html (same-origin frames): typed by the customer in the content frame, element id → text.
+FRAME_TYPED_SECRETS = {
+    "frame-password": "ZZSECRET-frame-password-typed",
+    "frame-masked": "ZZSECRET-frame-masked-typed",
+}
+FRAME_PUBLIC_TYPED = "PUBLIC-frame-typed"
+
+# Run in the customer's page: secrets added inside the frames while the agent watches, each step
+# its own MutationObserver callback, then a sentinel in the content frame.
+FRAME_LATER_SECRETS = r"""
+const done = arguments[arguments.length - 1];
+const content = document.getElementById('content-frame').contentDocument;
+const masked = document.getElementById('masked-frame').contentDocument;
+const tick = () => new Promise((resolve) => setTimeout(resolve, 40));
+(async () => {
+  content.getElementById('frame-masked-text').firstChild.data = 'ZZSECRET-frame-masked-edit';
+  await tick();
+  content.getElementById('frame-masked-text').insertAdjacentHTML('beforeend', ' <b title="ZZSECRET-frame-late-title">ZZSECRET-frame-late-child</b>');
+  await tick();
+  content.body.insertAdjacentHTML('beforeend', '<input type="password" id="frame-late-password" value="ZZSECRET-frame-late-password">');
+  await tick();
+  content.getElementById('frame-late-password').value = 'ZZSECRET-frame-late-password-prop';
+  content.getElementById('frame-masked').value = 'ZZSECRET-frame-masked-script';
+  await tick();
+  masked.getElementById('saved-card').firstChild.data = 'ZZSECRET-masked-frame-edit';
+  masked.body.insertAdjacentHTML('beforeend', '<p id="masked-frame-late" data-x="ZZSECRET-masked-frame-late-data">ZZSECRET-masked-frame-late</p>');
+  masked.getElementById('saved-card-input').value = 'ZZSECRET-masked-frame-input-script';
+  await tick();
+  content.body.insertAdjacentHTML('beforeend', '<p id="frame-sentinel">PUBLIC-frame-sentinel</p>');
+  done(true);
+})().catch((error) => done('error: ' + error));
+"""
+
+# What the agent's view shows of frames.html's frames once FRAME_LATER_SECRETS ran.
+FRAME_PAGE_PROBE = r"""
+const frame = (id) => { const f = doc.getElementById(id); return f && f.contentDocument; };
+const content = frame('content-frame');
+const masked = frame('masked-frame');
+const q = (d, selector) => (d ? d.querySelector(selector) : null);
+const text = (d, selector) => { const e = q(d, selector); return e ? e.textContent.trim() : null; };
+const value = (d, selector) => { const e = q(d, selector); return e ? e.value : null; };
+return {
+  text: (text(content, '#frame-text') || '').slice(0, 17),
+  maskedText: text(content, '#frame-masked-text'),
+  maskedValue: value(content, '#frame-masked'),
+  password: value(content, '#frame-password'),
+  latePassword: value(content, '#frame-late-password'),
+  savedCard: text(masked, '#saved-card'),
+  savedCardInput: value(masked, '#saved-card-input'),
+  maskedFrameLate: text(masked, '#masked-frame-late'),
+  sentinel: text(content, '#frame-sentinel'),
+};
+"""
+
+FRAME_PAGE_EXPECTED = {
+    "text": "PUBLIC-frame-text",
+    "maskedText": "**** ****",
+    "maskedValue": "****",
+    "password": "****",
+    "latePassword": "****",
+    "savedCard": "****",
+    "savedCardInput": "****",
+    "maskedFrameLate": "****",
+    "sentinel": "PUBLIC-frame-sentinel",
+}
 
 
 def secrets_in(text):

@@ -41,8 +41,10 @@ struct NodeMirror {
     /// Whether the page's `<title>` is masked (by a rule, a marker or a whole-page mask).
     var isTitleMasked: Bool {
         rules.page.maskPage || entries.values.contains { entry in
-            // The document's own <title> (in <head>), not an SVG's.
-            entry.tag == "title" && entry.masked && entry.parent.flatMap { entries[$0]?.tag } == "head"
+            // The page's own <title> (html > head > title), not an SVG's or a frame's.
+            guard entry.tag == "title", entry.masked, let head = entry.parent.flatMap({ entries[$0] }), head.tag == "head",
+                  let html = head.parent.flatMap({ entries[$0] }) else { return false }
+            return html.parent == nil
         }
     }
 

@@ -46,6 +46,8 @@
       this.ids = new WeakMap();
       this.nodes = new Map();
       this.nextID = 1;
+      /** <iframe>/<frame> element → the document its `frame` was serialized from (same-origin frames). */
+      this.frames = new WeakMap();
     }
     id(node) { return this.ids.get(node); }
     has(node) { return this.ids.has(node); }
@@ -63,10 +65,16 @@
       this.nodes.delete(id);
       for (const child of node.childNodes) this.forget(child);
       if (node.shadowRoot) for (const child of node.shadowRoot.childNodes) this.forget(child);
+      const frameDocument = this.frames.get(node);
+      if (frameDocument) {
+        this.frames.delete(node);
+        for (const child of frameDocument.childNodes) this.forget(child);
+      }
     }
     reset() {
       this.ids = new WeakMap();
       this.nodes.clear();
+      this.frames = new WeakMap();
     }
   }
 
@@ -252,7 +260,8 @@
     if (SCRIPT_URL_ATTRIBUTES.has(name)) {
       if (isScriptURL(value)) return undefined;
       if (URL_ATTRIBUTES.has(name) && value !== '') {
-        try { return new URL(value, document.baseURI).href; } catch { return value; }
+        // A frame's document resolves against its own address.
+        try { return new URL(value, element.baseURI || document.baseURI).href; } catch { return value; }
       }
     }
     return value;
@@ -263,6 +272,39 @@
     const tag = element.localName.toLowerCase();
     if (SKIPPED_TAGS.has(tag)) return true;
     return tag === 'meta' && (element.getAttribute('http-equiv') || '').toLowerCase() === 'refresh';
+  }
+
+  function isFrameElement(element) {
+    return element.localName === 'iframe' || element.localName === 'frame';
+  }
+
+  /** A frame element's document when this page may read it (same origin, and there), else null. */
+  function readableFrameDocument(element) {
+    try {
+      const doc = element.contentDocument;
+      return doc && doc.documentElement ? doc : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The window a node belongs to: the page's, or a same-origin frame's. */
+  function windowOf(node) {
+    const doc = node.nodeType === Node.DOCUMENT_NODE ? node : node.ownerDocument;
+    return (doc && doc.defaultView) || window;
+  }
+
+  /** A point in a (possibly framed) window's viewport as page coordinates of the top page. */
+  function topPagePoint(view, x, y) {
+    for (let current = view; current && current !== window; current = current.parent) {
+      let element;
+      try { element = current.frameElement; } catch { element = null; }
+      if (!element) break;
+      const box = element.getBoundingClientRect();
+      x += box.left + element.clientLeft;
+      y += box.top + element.clientTop;
+    }
+    return { x: Math.round(x + window.scrollX), y: Math.round(y + window.scrollY) };
   }
 
   function cssText(sheet) {
@@ -304,10 +346,11 @@
    * changes to it are masked the same way. A change of that status makes a new snapshot.
    */
   class Serializer {
-    constructor(mirror, isOwnNode, onShadowRoot) {
+    constructor(mirror, isOwnNode, onShadowRoot, onFrameDocument = () => {}) {
       this.mirror = mirror;
       this.isOwnNode = isOwnNode;
       this.onShadowRoot = onShadowRoot;
+      this.onFrameDocument = onFrameDocument;
       this.masking = new Masking(null);
       this.reset();
     }
@@ -326,6 +369,8 @@
       /** element → own status bits, for the elements with any (compared after attribute changes). */
       this.statuses = new Map();
       this.shadowRoots = new Set();
+      /** Same-origin frame documents sent (in `frame`), keyed by their frame element. */
+      this.frameDocuments = new Map();
     }
 
     isMasked(node) { return this.masked.has(node); }
@@ -383,8 +428,9 @@
       const masked = inheritedMasked || maskedImage || (own & OWN_MASKED) !== 0;
       if (masked) {
         this.masked.add(element);
-        // The document's own <title> (in <head>), not an SVG's.
-        if (tag === 'title' && element.parentElement && element.parentElement.localName === 'head') this.titleMasked = true;
+        // The page's own <title> (in its <head>), not an SVG's or a frame's.
+        if (tag === 'title' && element.ownerDocument === document && element.parentElement &&
+            element.parentElement.localName === 'head') this.titleMasked = true;
       }
       if (maskedImage) this.maskedImages.add(element);
       if (own & OWN_BLOCKED) {
@@ -414,6 +460,18 @@
         if (adopted.length) node.adoptedStyles = adopted;
         this.shadowRoots.add(shadow);
         this.onShadowRoot(shadow);
+      }
+      if (isFrameElement(element)) {
+        // A same-origin frame's document travels inside its element, masked as if it were its
+        // content (the frame element's masking carries in; rules match inside it). A frame we
+        // cannot read (another origin, not loaded) stays an empty box.
+        const frameDocument = readableFrameDocument(element);
+        if (frameDocument) {
+          this.mirror.frames.set(element, frameDocument);
+          this.frameDocuments.set(element, frameDocument);
+          node.frame = this.children(frameDocument.childNodes, masked, imagesMasked);
+          this.onFrameDocument(frameDocument);
+        }
       }
       return node;
     }
@@ -457,8 +515,10 @@
         checked.add(element);
         return this.masking.own(element) !== (this.statuses.get(element) || 0);
       };
-      for (const root of [document, ...this.shadowRoots]) {
-        if (root !== document && !root.host.isConnected) continue;
+      const frameDocuments = [...this.frameDocuments].filter(([element, doc]) => element.isConnected && readableFrameDocument(element) === doc)
+        .map(([, doc]) => doc);
+      for (const root of [document, ...frameDocuments, ...this.shadowRoots]) {
+        if (root.host && !root.host.isConnected) continue;
         for (const element of root.querySelectorAll(this.masking.anySelector)) if (differs(element)) return true;
       }
       for (const element of this.statuses.keys()) if (differs(element)) return true;
@@ -469,6 +529,7 @@
     prune() {
       for (const element of this.statuses.keys()) if (!this.mirror.has(element)) this.statuses.delete(element);
       for (const root of this.shadowRoots) if (!this.mirror.has(root.host)) this.shadowRoots.delete(root);
+      for (const element of this.frameDocuments.keys()) if (!this.mirror.has(element)) this.frameDocuments.delete(element);
     }
   }
 
@@ -512,23 +573,47 @@
     }
 
     start() {
-      this.observe(document);
-      this.listen(document, 'input', (event) => this.queueInput(event.composedPath()[0]), true);
-      this.listen(document, 'change', (event) => this.queueInput(event.composedPath()[0]), true);
-      this.listen(document, 'scroll', (event) => this.queueScroll(event.target), true);
+      this.watchedDocuments = new WeakSet();
+      this.hookedWindows = new WeakSet();
+      this.watchDocument(document);
       this.listen(window, 'resize', () => this.throttle('viewport', RESIZE_THROTTLE_MS, () =>
         this.send({ t: 'viewport', w: window.innerWidth, h: window.innerHeight })), true);
-      this.listen(document, 'mousemove', (event) => {
-        this.lastPointer = { x: event.pageX, y: event.pageY };
+    }
+
+    /**
+     * Changes, form values, scrolls, pointer and clicks of a document: the page's, or a
+     * same-origin frame's (events do not cross documents). Frame positions are sent as the top
+     * page's coordinates.
+     */
+    watchDocument(doc) {
+      if (this.watchedDocuments.has(doc)) return;
+      this.watchedDocuments.add(doc);
+      const view = windowOf(doc);
+      this.observe(doc);
+      this.listen(doc, 'input', (event) => this.queueInput(event.composedPath()[0]), true);
+      this.listen(doc, 'change', (event) => this.queueInput(event.composedPath()[0]), true);
+      this.listen(doc, 'scroll', (event) => this.queueScroll(event.target), true);
+      this.listen(doc, 'mousemove', (event) => {
+        this.lastPointer = topPagePoint(view, event.clientX, event.clientY);
         this.throttle('cursor', CURSOR_THROTTLE_MS, () => this.send({ t: 'cursor', ...this.lastPointer }));
       }, true);
-      this.listen(document, 'click', (event) => {
+      this.listen(doc, 'click', (event) => {
         // The customer's own clicks: not the agent's (element.click()) nor the page's scripts'.
         if (!event.isTrusted) return;
         const id = this.mirror.id(event.composedPath()[0]);
-        this.send({ t: 'click', x: event.pageX, y: event.pageY, ...(id === undefined ? {} : { id }) });
+        this.send({ t: 'click', ...topPagePoint(view, event.clientX, event.clientY), ...(id === undefined ? {} : { id }) });
       }, true);
-      this.hookValueSetters();
+      // A frame's `load` fires at its element (no bubbling; a capturing listener sees it).
+      this.listen(doc, 'load', (event) => this.frameLoaded(event.target), true);
+      this.hookValueSetters(view);
+    }
+
+    /** A frame (re)loaded: its document is not the one sent (or is readable now, or no longer). */
+    frameLoaded(element) {
+      if (!element || element.nodeType !== Node.ELEMENT_NODE || !isFrameElement(element)) return;
+      if (!this.mirror.has(element) || this.serializer.isBlocked(element)) return;
+      if ((readableFrameDocument(element) || null) === (this.mirror.frames.get(element) || null)) return;
+      this.hooks.frameChanged();
     }
 
     /** Starts watching a document or open shadow root for changes. */
@@ -678,11 +763,13 @@
     }
 
     /** Values set by the page's own scripts fire no events: watch the property setters too. */
-    hookValueSetters() {
+    hookValueSetters(view = window) {
+      if (this.hookedWindows.has(view)) return;
+      this.hookedWindows.add(view);
       const hooks = [
-        [HTMLInputElement.prototype, 'value'], [HTMLInputElement.prototype, 'checked'],
-        [HTMLTextAreaElement.prototype, 'value'], [HTMLSelectElement.prototype, 'value'],
-        [HTMLSelectElement.prototype, 'selectedIndex'],
+        [view.HTMLInputElement.prototype, 'value'], [view.HTMLInputElement.prototype, 'checked'],
+        [view.HTMLTextAreaElement.prototype, 'value'], [view.HTMLSelectElement.prototype, 'value'],
+        [view.HTMLSelectElement.prototype, 'selectedIndex'],
       ];
       const observer = this;
       for (const [prototype, property] of hooks) {
@@ -700,6 +787,9 @@
     }
 
     queueScroll(target) {
+      // A frame's own page scroll is its scrolling element's (its <html>, in standards mode).
+      if (target.nodeType === Node.DOCUMENT_NODE && target !== document) target = target.scrollingElement;
+      if (!target) return;
       this.pendingScroll.add(target === document ? document : target);
       this.throttle('scroll', SCROLL_THROTTLE_MS, () => {
         for (const scrolled of this.pendingScroll) {
@@ -955,6 +1045,10 @@
     const parent = node.parentNode;
     if (!parent) return null;
     if (parent.nodeType === Node.DOCUMENT_FRAGMENT_NODE) return parent.host || null;
+    if (parent.nodeType === Node.DOCUMENT_NODE && parent !== document) {
+      // A same-origin frame's <html>: its frame element is above it (as the filter sees the page).
+      try { return (parent.defaultView && parent.defaultView.frameElement) || null; } catch { return null; }
+    }
     return parent.nodeType === Node.ELEMENT_NODE ? parent : null;
   }
 
@@ -1032,7 +1126,8 @@
     /** The element of a mirror id on this page (a text node's parent), or null. */
     element(id) {
       const node = Number.isInteger(id) ? this.share.mirror.nodes.get(id) : undefined;
-      if (!node || !node.isConnected) return null;
+      // A node of a frame that navigated away, or was removed, has no window any more.
+      if (!node || !node.isConnected || !node.ownerDocument || !node.ownerDocument.defaultView) return null;
       return node.nodeType === Node.ELEMENT_NODE ? node : parentElementOf(node);
     }
 
@@ -1196,7 +1291,7 @@
         const serializer = new Serializer(this.mirror, (node) => node === this.bar.host || this.marks.owns(node), (root) => {
           this.observer.observe(root);
           adoptMarkSheet(root);
-        });
+        }, (frameDocument) => this.observer.watchDocument(frameDocument));
         serializer.masking = this.masking || new Masking(null, this.testOnlyDisableMasking);
         this.observer = new PageObserver(this.mirror, serializer, (frame) => this.send(frame), {
           urlChanged: () => {
@@ -1205,6 +1300,14 @@
             return true;
           },
           statusChanged: () => this.snapshot(),
+          // A frame loaded or navigated: a fresh copy of the page with its new document.
+          frameChanged: () => {
+            if (this.frameSnapshotTimer) return;
+            this.frameSnapshotTimer = setTimeout(() => {
+              this.frameSnapshotTimer = null;
+              this.snapshot();
+            }, 0);
+          },
         });
         this.observer.start();
       }
@@ -1513,6 +1616,8 @@
 
   // A session started on an earlier page of this site continues here.
   function resumeFromStorage() {
+    // A frame of a page of the same site: that page's SDK shares this document (in its frame).
+    if (window.frameElement) return;
     let stored = null;
     try { stored = JSON.parse(sessionStorage.getItem(STORAGE_KEY)); } catch { /* unreadable: none */ }
     if (!stored || !stored.sessionId || !stored.customerKey) return;

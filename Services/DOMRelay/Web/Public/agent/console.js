@@ -455,11 +455,29 @@ function isField(node) {
   }
 }
 
-/** Listeners on each new view document (document.open() drops the old ones). */
+/**
+ * A mouse event's position as page coordinates of the view: events in a same-origin frame of the
+ * customer's page are in that frame's viewport, so its frame elements' offsets are added.
+ */
+function viewPagePoint(event) {
+  let x = event.clientX;
+  let y = event.clientY;
+  const view = ui.iframe.contentWindow;
+  for (let current = event.view; current && current !== view && current.frameElement; current = current.parent) {
+    const box = current.frameElement.getBoundingClientRect();
+    x += box.left + current.frameElement.clientLeft;
+    y += box.top + current.frameElement.clientTop;
+  }
+  return { x: x + (view?.scrollX ?? 0), y: y + (view?.scrollY ?? 0) };
+}
+
+/** Listeners on each new view document (document.open() drops the old ones), and on its frames' documents. */
 function watchView(doc) {
   const options = { capture: true, passive: true };
   doc.addEventListener('mousemove', (event) => {
-    if (event.isTrusted && canAct()) queuePointer(event.pageX, event.pageY);
+    if (!event.isTrusted || !canAct()) return;
+    const point = viewPagePoint(event);
+    queuePointer(point.x, point.y);
   }, options);
   doc.addEventListener('click', onViewClick, true);
   doc.addEventListener('input', onViewInput, true);
@@ -492,8 +510,9 @@ function onViewClick(event) {
     if (known) send({ t: 'click', id: known.id });
     return;
   }
-  const x = Math.round(event.pageX);
-  const y = Math.round(event.pageY);
+  const point = viewPagePoint(event);
+  const x = Math.round(point.x);
+  const y = Math.round(point.y);
   overlay.showAnnotation(x, y);
   send({ t: 'annotate', x, y });
 }
@@ -538,7 +557,12 @@ function onViewScroll(event) {
   const target = event.target;
   let id;
   let position;
-  if (target.nodeType === Node.DOCUMENT_NODE) {
+  if (target.nodeType === Node.DOCUMENT_NODE && target !== ui.iframe.contentDocument) {
+    // A frame's own page scroll: its scrolling element's (its <html>).
+    id = mirror.idOf(target.scrollingElement);
+    if (id === undefined) return;
+    position = { x: target.scrollingElement.scrollLeft, y: target.scrollingElement.scrollTop };
+  } else if (target.nodeType === Node.DOCUMENT_NODE) {
     id = 0;
     position = { x: target.defaultView.scrollX, y: target.defaultView.scrollY };
   } else {

@@ -100,6 +100,10 @@ export class Mirror {
   /** Form values as the stream last said (to put back what the agent typed when it was refused). */
   #streamValues = new WeakMap();
   #reapplyPending = false;
+  /** The customer's page address (the `<base href>` of the view and of its frames' documents). */
+  #pageURL = null;
+  /** Frame elements → the document built in them from their node's `frame`. */
+  #frameDocuments = new WeakMap();
   #onViewScroll;
   #hooks;
   // Fixed functions, so that adding them to a reused window again does not add them twice.
@@ -184,6 +188,7 @@ export class Mirror {
     doc.close();
     this.#nodes.clear();
     this.#elementScrolls.clear();
+    this.#pageURL = isHTTPURL(snapshot.url) ? snapshot.url : null;
 
     const pending = [];
     const root = this.#build(doc, snapshot.root, HTML_NS, pending);
@@ -316,6 +321,11 @@ export class Mirror {
       this.#appendChildren(doc, element, serialized.children, childNamespace, pending);
     }
     if (Array.isArray(serialized.shadow)) this.#attachShadow(doc, element, serialized, childNamespace, pending);
+    // A same-origin frame's document: built once the frame element is in the view (only then
+    // does it have a document of its own).
+    if ((tag === 'iframe' || tag === 'frame') && namespace === HTML_NS && Array.isArray(serialized.frame)) {
+      pending.push({ element, frame: serialized.frame });
+    }
 
     // Properties after the children: a <select> needs its options before its value.
     if (serialized.value !== undefined && serialized.value !== null) {
@@ -379,7 +389,11 @@ export class Mirror {
 
   /** Scroll positions of new elements, once they are in the document and can scroll. */
   #finish(pending) {
-    for (const { id, element, position, placeholder } of pending) {
+    for (const { id, element, position, placeholder, frame } of pending) {
+      if (frame) {
+        this.#buildFrame(element, frame);
+        continue;
+      }
       if (placeholder) {
         // An inline box ignores width and height: a blocked <span> would have no size at all.
         const view = element.ownerDocument.defaultView;
@@ -391,6 +405,63 @@ export class Mirror {
       this.#elementScrolls.set(id, position);
       scrollElement(element, position);
     }
+  }
+
+  /**
+   * A frame's document from its node's `frame` (its <html>, comments): the frame element has no
+   * `src` (never set), so its document is the view's own about:blank, same origin and, inside the
+   * sandboxed view, without scripts. Written empty, then filled like the view itself: the
+   * customer's <base>, the marker styles and the read-only guards.
+   */
+  #buildFrame(element, children) {
+    if (!element.isConnected) return;
+    let doc;
+    try {
+      doc = element.contentDocument;
+    } catch {
+      doc = null;
+    }
+    if (!doc) return;
+    doc.open();
+    doc.write('<!DOCTYPE html>');
+    doc.close();
+    this.#frameDocuments.set(element, doc);
+    const pending = [];
+    let html = null;
+    const nodes = [];
+    for (const child of children) {
+      const node = this.#build(doc, child, HTML_NS, pending);
+      if (!node) continue;
+      // A document holds one element: its <html>; anything else is left out.
+      if (node.nodeType === Node.ELEMENT_NODE) {
+        if (html || node.localName !== 'html') {
+          this.#forget(node);
+          continue;
+        }
+        html = node;
+      }
+      nodes.push(node);
+    }
+    if (!html) {
+      for (const node of nodes) this.#forget(node);
+      this.#guard(doc, element);
+      return;
+    }
+    for (const child of [...doc.childNodes]) if (child.nodeType !== Node.DOCUMENT_TYPE_NODE) child.remove();
+    doc.append(...nodes);
+    let head = [...html.children].find((child) => child.localName === 'head');
+    if (!head) {
+      head = doc.createElement('head');
+      html.prepend(head);
+    }
+    if (this.#pageURL) {
+      const base = doc.createElement('base');
+      base.setAttribute('href', this.#pageURL);
+      head.prepend(base);
+    }
+    head.append(markerStyle(doc));
+    this.#guard(doc, element);
+    this.#finish(pending);
   }
 
   // MARK: Mutations
@@ -411,6 +482,11 @@ export class Mirror {
     }
     for (const child of node.childNodes) this.#forget(child);
     if (node.shadowRoot) for (const child of node.shadowRoot.childNodes) this.#forget(child);
+    const frameDocument = this.#frameDocuments.get(node);
+    if (frameDocument) {
+      this.#frameDocuments.delete(node);
+      for (const child of frameDocument.childNodes) this.#forget(child);
+    }
   }
 
   /**
@@ -465,7 +541,7 @@ export class Mirror {
    * (no scripts, no popups, no top navigation) is the first line; this covers navigation of the
    * frame itself. document.open() drops listeners, so this runs for every new document.
    */
-  #guard(doc) {
+  #guard(doc, frameElement = null) {
     const stop = (event) => event.preventDefault();
     for (const type of ['click', 'auxclick', 'dblclick', 'submit', 'dragstart', 'drop']) {
       doc.addEventListener(type, stop, true);
@@ -474,6 +550,11 @@ export class Mirror {
       if (!this.#hooks.allowInput?.(event)) event.preventDefault();
     }, true);
     doc.addEventListener('load', this.#onLoad, true);
+    if (frameElement) {
+      // A frame's own scrolling is not the page's: the overlay follows the view only.
+      this.#hooks.onDocument?.(doc, frameElement);
+      return;
+    }
     doc.defaultView?.addEventListener('load', this.#onLoad);
     doc.defaultView?.addEventListener('scroll', this.#onScroll, { passive: true });
     this.#hooks.onDocument?.(doc);
