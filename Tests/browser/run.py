@@ -359,10 +359,14 @@ class TestContext:
         name = f"agent-{self.name}-{self.agent_count}-{os.getpid()}"
         return Agent(self.browser("agent"), name)
 
-    def shared_session(self, sharer_relay=None, agent_relay=None):
-        """A customer on the demo shop who started co-browse, and an agent watching it live."""
+    def shared_session(self, sharer_relay=None, agent_relay=None, path=None):
+        """A customer on a demo page (the shop by default) who started co-browse, and an agent
+        watching it live."""
         customer = self.customer()
-        customer.open(sharer_relay or self.relay_a)
+        if path:
+            customer.open(sharer_relay or self.relay_a, path)
+        else:
+            customer.open(sharer_relay or self.relay_a)
         session_id = customer.start_session()
         agent = self.agent()
         agent.join(agent_relay or self.relay_b, session_id)
@@ -1081,11 +1085,7 @@ def masking_filter_alone_keeps_every_secret_from_the_agent(t):
 
 @test
 def a_single_page_navigation_gets_the_rules_of_its_new_address(t):
-    customer = t.customer()
-    customer.open(t.relay_a, "/demo/masking.html")
-    session_id = customer.start_session()
-    agent = t.agent()
-    agent.join(t.relay_b, session_id)
+    customer, agent, session_id = t.shared_session(path="/demo/masking.html")
     wait_for("the agent's view shows the masking page's public text", lambda: agent.element_text("#visible-heading"),
              check=lambda text: text == "Your account")
     # The address becomes statement.html without a page load: its rules mask the whole page.
@@ -1102,11 +1102,7 @@ def a_single_page_navigation_gets_the_rules_of_its_new_address(t):
 
 @test
 def changed_masking_rules_apply_to_a_live_session(t):
-    customer = t.customer()
-    customer.open(t.relay_a, "/demo/masking.html")
-    session_id = customer.start_session()
-    agent = t.agent()
-    agent.join(t.relay_b, session_id)
+    customer, agent, session_id = t.shared_session(path="/demo/masking.html")
     wait_for("the agent's view shows the public greeting", lambda: agent.element_text("#visible-text"),
              check=lambda text: (text or "").startswith("PUBLIC-greeting"))
     original = t.stack.read_rules()
@@ -1189,11 +1185,7 @@ def _assert_sdk_equals_filter(customer, agent, where):
 @test
 def the_sdks_masking_equals_the_filters(t):
     # Masked in the browser, masked again by the filter: the filter has nothing left to change.
-    customer = t.customer()
-    customer.open(t.relay_a, "/demo/masking.html")
-    session_id = customer.start_session()
-    agent = t.agent()
-    agent.join(t.relay_b, session_id)
+    customer, agent, session_id = t.shared_session(path="/demo/masking.html")
     _assert_sdk_equals_filter(customer, agent, "masking.html")
     customer.browser.driver.find_element(By.ID, "to-statement").click()
     wait_for("the agent console names statement.html", lambda: (agent.header("customer-url") or "").strip(),
@@ -1207,11 +1199,7 @@ def the_sdk_refuses_what_the_rules_forbid_even_if_the_filter_lets_it_through(t):
     # A click on a masked element arrives at the customer's relay as if a filter had let it
     # through (published straight onto cobrowse.sharer, standing in for a stale or broken filter):
     # the SDK, the second gate, acts on nothing masked.
-    customer = t.customer()
-    customer.open(t.relay_a, "/demo/masking.html")
-    session_id = customer.start_session()
-    agent = t.agent()
-    agent.join(t.relay_b, session_id)
+    customer, agent, session_id = t.shared_session(path="/demo/masking.html")
     wait_for("the agent's view shows the masking page", lambda: agent.element_text("#visible-heading"),
              check=lambda text: text == "Your account")
     _grant_control(customer, agent)
@@ -1260,11 +1248,7 @@ CUSTOMER_MARK = "rgba(124, 58, 237, 0.55)"
 
 @test
 def masked_and_no_agent_elements_are_framed_and_blocked_ones_are_grey_boxes(t):
-    customer = t.customer()
-    customer.open(t.relay_a, "/demo/masking.html")
-    session_id = customer.start_session()
-    agent = t.agent()
-    agent.join(t.relay_b, session_id)
+    customer, agent, session_id = t.shared_session(path="/demo/masking.html")
 
     # The customer's page marks what the agent does not see, from the SDK's adopted sheet.
     marks = customer.js("""
@@ -1412,11 +1396,7 @@ def _assert_console_safe(agent, where, heading_id):
 
 @test
 def a_hostile_page_cannot_run_code_in_or_navigate_the_agent_console(t):
-    customer = t.customer()
-    customer.open(t.relay_a, "/demo/hostile.html")
-    session_id = customer.start_session()
-    agent = t.agent()
-    agent.join(t.relay_b, session_id)
+    customer, agent, session_id = t.shared_session(path="/demo/hostile.html")
     wait_for("the agent's view shows the hostile page's markup as text", lambda: agent.element_text("#markup-text"),
              check=lambda text: text and text.startswith("<img src=x onerror="))
     customer.js(HOSTILE_LATER)
