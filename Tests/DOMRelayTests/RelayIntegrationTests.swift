@@ -318,6 +318,21 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         #expect(await relay.get("/cobrowse/rules")?.status == 400)
     }
 
+    @Test func theSDKsModulesMayBeLoadedByAllowedSitesOnly() async throws {
+        let url = try await TestBroker.isolatedVirtualHost("relay-sdk-cors")
+        let root = NSTemporaryDirectory() + "web-\(UUID())"
+        try FileManager.default.createDirectory(atPath: root + "/Public/sdk", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/Demo", withIntermediateDirectories: true)
+        try "export const part = 1;\n".write(toFile: root + "/Public/sdk/part.js", atomically: true, encoding: .utf8)
+        let relay = try await ServiceProcess.ready("dom-relay", environment: [
+            "AMQP_URL": url, "WEB_ROOT": root, "ALLOWED_ORIGINS": "https://shop.example",
+        ])
+        defer { Task { _ = await relay.terminate() } }
+        let module = "http://127.0.0.1:\(relay.httpPort)/sdk/part.js"
+        #expect(try headerOf("Access-Control-Allow-Origin", module, origin: "https://shop.example") == ("200", "https://shop.example"))
+        #expect(try headerOf("Access-Control-Allow-Origin", module, origin: "https://evil.example") == ("200", ""))
+    }
+
     @Test func theAgentConsoleIsServedUnderAStrictContentSecurityPolicy() async throws {
         let url = try await TestBroker.isolatedVirtualHost("relay-csp")
         let relay = try await ServiceProcess.ready("dom-relay", environment: ["AMQP_URL": url])
@@ -329,10 +344,10 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
     }
 
     /// The status and one header of a GET, through curl (URLSession hides some headers).
-    func headerOf(_ name: String, _ url: String) throws -> (String, String) {
+    func headerOf(_ name: String, _ url: String, origin: String? = nil) throws -> (String, String) {
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-D", "-", "-o", "/dev/null", url]
+        curl.arguments = ["-s", "-D", "-", "-o", "/dev/null"] + (origin.map { ["-H", "Origin: \($0)"] } ?? []) + [url]
         let pipe = Pipe()
         curl.standardOutput = pipe
         try curl.run()

@@ -25,6 +25,7 @@ struct RelayWebRoutes: Sendable {
         // `no-cache`: browsers revalidate, so a new SDK reaches every customer's next page.
         let revalidate = CacheControl([(MediaType(type: .any), [.noCache])])
         router.add(middleware: ConsolePolicy())
+        router.add(middleware: SDKModuleSharing(allowsOrigin: allowsOrigin))
         router.get("/cobrowse/rules") { request, _ -> Response in
             guard let url = request.uri.queryParameters["url"].map(String.init), URL(string: url)?.host != nil else {
                 throw HTTPError(.badRequest, message: "say which page: /cobrowse/rules?url=<the page's absolute URL>")
@@ -92,6 +93,21 @@ struct ConsolePolicy<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
         if request.uri.path.hasPrefix("/agent") { response.headers[.contentSecurityPolicy] = Self.policy }
+        return response
+    }
+}
+
+/// `/cobrowse.js` loads its parts (`/sdk/*.js`) as modules, which browsers fetch with CORS:
+/// the pages of sites that may open co-browse sockets may also load them.
+struct SDKModuleSharing<Context: RequestContext>: RouterMiddleware {
+    let allowsOrigin: @Sendable (_ origin: String, _ host: String?) -> Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        if request.uri.path.hasPrefix("/sdk/"), let origin = request.headers[.origin], allowsOrigin(origin, request.head.authority) {
+            response.headers[.accessControlAllowOrigin] = origin
+            response.headers[.vary] = "Origin"
+        }
         return response
     }
 }
