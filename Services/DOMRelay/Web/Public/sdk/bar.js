@@ -1,0 +1,66 @@
+// The bar: what the customer sees of the session: the ID to read out, the agent's request for
+// control (Allow / Deny), Stop control while the agent has it, and Exit.
+
+export class SessionBar {
+  /** @param handlers {exit(), answer(approve), revoke()} */
+  constructor(handlers) {
+    this.host = document.createElement('div');
+    this.host.id = 'cobrowse-bar';
+    const root = this.host.attachShadow({ mode: 'open' });
+    root.innerHTML = `
+      <style>
+        :host { all: initial; position: fixed; right: 16px; bottom: 16px; z-index: 2147483647; }
+        [hidden] { display: none !important; }
+        .bar { display: flex; flex-direction: column; gap: 10px; padding: 10px 14px; border-radius: 10px;
+               background: #1d2433; color: #fff; font: 14px/1.3 system-ui, sans-serif;
+               box-shadow: 0 4px 16px rgba(0,0,0,.25); max-width: min(30rem, calc(100vw - 32px)); }
+        .row { display: flex; align-items: center; gap: 12px; }
+        .grow { flex: 1; }
+        .session-id { font: 600 18px/1 ui-monospace, monospace; letter-spacing: .12em; }
+        .status { font-size: 12px; opacity: .8; }
+        .bar[data-mode="write"] .status { opacity: 1; color: #ffd166; font-weight: 600; }
+        .consent { padding-top: 10px; border-top: 1px solid rgba(255,255,255,.2); }
+        button { font: inherit; padding: 6px 12px; border: 0; border-radius: 6px; background: #e5484d; color: #fff;
+                 cursor: pointer; white-space: nowrap; }
+        button.allow-control { background: #2f9e44; }
+        button.deny-control { background: #4b5567; }
+        button.revoke-control { background: #ffd166; color: #1d2433; font-weight: 600; }
+        button:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
+      </style>
+      <div class="bar" role="region" aria-label="Co-browsing" data-mode="pointer">
+        <div class="row">
+          <div class="grow">
+            <div>Co-browsing · session <span class="session-id"></span></div>
+            <div class="status" role="status" aria-live="polite"></div>
+          </div>
+          <button class="revoke-control" type="button" hidden>Stop control</button>
+          <button class="exit" type="button">Exit</button>
+        </div>
+        <div class="consent row" role="group" aria-label="Request for control" hidden>
+          <span class="grow" role="alert">The agent asks to control this page</span>
+          <button class="allow-control" type="button">Allow</button>
+          <button class="deny-control" type="button">Deny</button>
+        </div>
+      </div>`;
+    const on = (selector, handler) => root.querySelector(selector).addEventListener('click', handler);
+    on('.exit', () => handlers.exit());
+    on('.allow-control', () => handlers.answer(true));
+    on('.deny-control', () => handlers.answer(false));
+    on('.revoke-control', () => handlers.revoke());
+    this.root = root;
+  }
+  show(sessionId) {
+    this.root.querySelector('.session-id').textContent = sessionId;
+    if (!this.host.isConnected) (document.body || document.documentElement).appendChild(this.host);
+  }
+  status(text) { this.root.querySelector('.status').textContent = text; }
+  /** Write mode shows Stop control. */
+  setMode(mode) {
+    this.root.querySelector('.bar').dataset.mode = mode;
+    this.root.querySelector('.revoke-control').hidden = mode !== 'write';
+  }
+  get asking() { return !this.root.querySelector('.consent').hidden; }
+  askConsent() { this.root.querySelector('.consent').hidden = false; }
+  hideConsent() { this.root.querySelector('.consent').hidden = true; }
+  remove() { this.host.remove(); }
+}

@@ -1,0 +1,286 @@
+// Observe: the page's changes per MutationObserver callback, form values (events and the
+// value setters), scrolls, the customer's pointer and clicks, as frames to send.
+import { controlState } from './serialize.js';
+import { isFrameElement, readableFrameDocument, windowOf, topPagePoint } from './frames.js';
+
+const SCROLL_THROTTLE_MS = 100;
+const CURSOR_THROTTLE_MS = 50;
+const RESIZE_THROTTLE_MS = 200;
+
+export class PageObserver {
+  /**
+   * @param send (frame without seq) → void
+   * @param hooks urlChanged() → whether the page's address changed (a snapshot is on its way);
+   *   statusChanged() when an element became masked or blocked, or stopped being
+   */
+  constructor(mirror, serializer, send, hooks) {
+    this.mirror = mirror;
+    this.serializer = serializer;
+    this.send = send;
+    this.hooks = hooks;
+    this.mutationObserver = new MutationObserver((records) => this.mutations(records));
+    this.listeners = [];
+    this.timers = new Map();
+    this.pendingScroll = new Set();
+    this.pendingInputs = new Set();
+    /** The last state sent per control: a masked field sends one frame when it fills, not one per keystroke. */
+    this.sentInputs = new WeakMap();
+    this.restoreSetters = [];
+  }
+
+  start() {
+    this.watchedDocuments = new WeakSet();
+    this.hookedWindows = new WeakSet();
+    this.watchDocument(document);
+    this.listen(window, 'resize', () => this.throttle('viewport', RESIZE_THROTTLE_MS, () =>
+      this.send({ t: 'viewport', w: window.innerWidth, h: window.innerHeight })), true);
+  }
+
+  /**
+   * Changes, form values, scrolls, pointer and clicks of a document: the page's, or a
+   * same-origin frame's (events do not cross documents). Frame positions are sent as the top
+   * page's coordinates.
+   */
+  watchDocument(doc) {
+    if (this.watchedDocuments.has(doc)) return;
+    this.watchedDocuments.add(doc);
+    const view = windowOf(doc);
+    this.observe(doc);
+    this.listen(doc, 'input', (event) => this.queueInput(event.composedPath()[0]), true);
+    this.listen(doc, 'change', (event) => this.queueInput(event.composedPath()[0]), true);
+    this.listen(doc, 'scroll', (event) => this.queueScroll(event.target), true);
+    this.listen(doc, 'mousemove', (event) => {
+      this.lastPointer = topPagePoint(view, event.clientX, event.clientY);
+      this.throttle('cursor', CURSOR_THROTTLE_MS, () => this.send({ t: 'cursor', ...this.lastPointer }));
+    }, true);
+    this.listen(doc, 'click', (event) => {
+      // The customer's own clicks: not the agent's (element.click()) nor the page's scripts'.
+      if (!event.isTrusted) return;
+      const id = this.mirror.id(event.composedPath()[0]);
+      this.send({ t: 'click', ...topPagePoint(view, event.clientX, event.clientY), ...(id === undefined ? {} : { id }) });
+    }, true);
+    // A frame's `load` fires at its element (no bubbling; a capturing listener sees it).
+    this.listen(doc, 'load', (event) => this.frameLoaded(event.target), true);
+    this.hookValueSetters(view);
+  }
+
+  /** A frame (re)loaded: its document is not the one sent (or is readable now, or no longer). */
+  frameLoaded(element) {
+    if (!element || element.nodeType !== Node.ELEMENT_NODE || !isFrameElement(element)) return;
+    if (!this.mirror.has(element) || this.serializer.isBlocked(element)) return;
+    if ((readableFrameDocument(element) || null) === (this.mirror.frames.get(element) || null)) return;
+    this.hooks.frameChanged();
+  }
+
+  /** Starts watching a document or open shadow root for changes. */
+  observe(root) {
+    this.mutationObserver.observe(root, {
+      childList: true, subtree: true, attributes: true, attributeOldValue: true, characterData: true,
+    });
+  }
+
+  stop() {
+    this.mutationObserver.disconnect();
+    for (const [target, type, handler, capture] of this.listeners) target.removeEventListener(type, handler, capture);
+    this.listeners = [];
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    for (const restore of this.restoreSetters) restore();
+    this.restoreSetters = [];
+  }
+
+  /** Changes not yet delivered to the callback are dropped: a snapshot is about to follow. */
+  discardPending() {
+    this.mutationObserver.takeRecords();
+    this.pendingInputs.clear();
+    this.pendingScroll.clear();
+    this.sentInputs = new WeakMap();
+  }
+
+  listen(target, type, handler, capture) {
+    target.addEventListener(type, handler, { capture, passive: true });
+    this.listeners.push([target, type, handler, capture]);
+  }
+
+  /** Runs `work` at most once per `ms` for `key`, at the end of the window (trailing edge). */
+  throttle(key, ms, work) {
+    if (this.timers.has(key)) return;
+    this.timers.set(key, setTimeout(() => {
+      this.timers.delete(key);
+      work();
+    }, ms));
+  }
+
+  mutations(records) {
+    // Another address (a single-page app navigated): its rules may differ, so a snapshot under them.
+    if (this.hooks.urlChanged()) return;
+    const mirror = this.mirror;
+    const serializer = this.serializer;
+    const removes = [];
+    const added = new Set();
+    let recheck = false;
+    for (const record of records) {
+      if (record.type === 'attributes') {
+        if (!recheck && mirror.has(record.target) && serializer.masking.watches(record.attributeName)) recheck = true;
+        continue;
+      }
+      if (record.type !== 'childList') continue;
+      if (serializer.masking.structural) recheck = true;
+      for (const node of record.removedNodes) {
+        const id = mirror.id(node);
+        if (id !== undefined) {
+          removes.push({ id });
+          mirror.forget(node);
+        }
+        added.delete(node);
+      }
+      for (const node of record.addedNodes) added.add(node);
+    }
+    if (removes.length) serializer.prune();
+
+    // Only the top-most new nodes are sent (each carries its subtree), latest sibling first,
+    // so that every `next` names a node the agent's copy already has. Nothing goes into a
+    // blocked element; a node under a masked one is masked.
+    const fresh = new Set();
+    const tops = [...added].filter((node) => node.isConnected && !mirror.has(node) && mirror.has(node.parentNode) &&
+      !serializer.isBlocked(node.parentNode) && !hasAncestorIn(node, added));
+    tops.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? 1 : -1));
+    const adds = [];
+    for (const node of tops) {
+      const serialized = serializer.node(node, serializer.isMasked(node.parentNode), serializer.masksImagesInside(node.parentNode));
+      if (!serialized) continue;
+      const next = nextKnownSibling(node, mirror);
+      adds.push({ parent: mirror.id(node.parentNode), ...(next === undefined ? {} : { next }), node: serialized });
+      fresh.add(serialized.id);
+    }
+
+    // An element that became masked or blocked (or stopped being): what was sent of it is
+    // wrong now, and only a fresh copy of the page is right.
+    if (recheck && serializer.statusChanged()) {
+      this.hooks.statusChanged();
+      return;
+    }
+
+    const attrs = new Map();
+    const texts = new Map();
+    for (const record of records) {
+      const id = mirror.id(record.target);
+      if (id === undefined || isInside(record.target, fresh, mirror)) continue;
+      if (record.type === 'attributes') {
+        const value = record.target.getAttribute(record.attributeName);
+        if (value === record.oldValue && !attrs.has(`${id} ${record.attributeName}`)) continue; // set to what it was
+        const sent = value === null
+          ? (serializer.attribute(record.target, record.attributeName, '') === undefined ? undefined : null)
+          : serializer.attribute(record.target, record.attributeName, value);
+        if (sent === undefined) continue;
+        attrs.set(`${id} ${record.attributeName}`, { id, name: record.attributeName, value: sent });
+      } else if (record.type === 'characterData') {
+        // A masked text reads `****` whatever is typed: sent when it fills or empties, not per keystroke.
+        const text = serializer.text(record.target);
+        if (!serializer.textChanged(record.target, text)) continue;
+        texts.set(id, { id, text });
+      }
+    }
+    if (removes.length || adds.length || attrs.size || texts.size) {
+      this.send({ t: 'mutations', adds, removes, attrs: [...attrs.values()], texts: [...texts.values()] });
+    }
+  }
+
+  queueInput(target) {
+    if (!target || this.mirror.id(target) === undefined) return;
+    this.pendingInputs.add(target);
+    if (this.pendingInputs.size === 1) queueMicrotask(() => this.flushInputs());
+  }
+
+  flushInputs() {
+    const serializer = this.serializer;
+    for (const element of this.pendingInputs) {
+      const id = this.mirror.id(element);
+      if (id === undefined || serializer.isBlocked(element)) continue;
+      const masked = serializer.isMasked(element);
+      const state = {};
+      controlState(element, state, masked);
+      let frame = null;
+      if (element.localName === 'select' && element.multiple && !masked) {
+        frame = { t: 'input', id, selected: Array.from(element.options).flatMap((o, i) => (o.selected ? [i] : [])) };
+      } else if ('checked' in state && element.localName === 'input') {
+        frame = { t: 'input', id, checked: state.checked };
+      } else if ('value' in state) {
+        frame = { t: 'input', id, value: state.value };
+      }
+      if (!frame) continue;
+      // A masked field's value is `****` whatever is typed: one frame when it fills or empties.
+      const key = JSON.stringify(frame);
+      if (this.sentInputs.get(element) === key) continue;
+      this.sentInputs.set(element, key);
+      this.send(frame);
+    }
+    this.pendingInputs.clear();
+  }
+
+  /** Values set by the page's own scripts fire no events: watch the property setters too. */
+  hookValueSetters(view = window) {
+    if (this.hookedWindows.has(view)) return;
+    this.hookedWindows.add(view);
+    const hooks = [
+      [view.HTMLInputElement.prototype, 'value'], [view.HTMLInputElement.prototype, 'checked'],
+      [view.HTMLTextAreaElement.prototype, 'value'], [view.HTMLSelectElement.prototype, 'value'],
+      [view.HTMLSelectElement.prototype, 'selectedIndex'],
+    ];
+    const observer = this;
+    for (const [prototype, property] of hooks) {
+      const original = Object.getOwnPropertyDescriptor(prototype, property);
+      if (!original || !original.set) continue;
+      Object.defineProperty(prototype, property, {
+        ...original,
+        set(value) {
+          original.set.call(this, value);
+          observer.queueInput(this);
+        },
+      });
+      this.restoreSetters.push(() => Object.defineProperty(prototype, property, original));
+    }
+  }
+
+  queueScroll(target) {
+    // A frame's own page scroll is its scrolling element's (its <html>, in standards mode).
+    if (target.nodeType === Node.DOCUMENT_NODE && target !== document) target = target.scrollingElement;
+    if (!target) return;
+    this.pendingScroll.add(target === document ? document : target);
+    this.throttle('scroll', SCROLL_THROTTLE_MS, () => {
+      for (const scrolled of this.pendingScroll) {
+        if (scrolled === document) {
+          this.send({ t: 'scroll', id: 0, x: window.scrollX, y: window.scrollY });
+        } else {
+          const id = this.mirror.id(scrolled);
+          if (id !== undefined) this.send({ t: 'scroll', id, x: scrolled.scrollLeft, y: scrolled.scrollTop });
+        }
+      }
+      this.pendingScroll.clear();
+    });
+  }
+}
+
+function hasAncestorIn(node, set) {
+  for (let parent = node.parentNode; parent; parent = parent.parentNode) {
+    if (set.has(parent)) return true;
+  }
+  return false;
+}
+
+/** Whether a node was sent whole in this batch (its own later changes are already in it). */
+function isInside(node, freshIDs, mirror) {
+  for (let current = node; current; current = current.parentNode) {
+    if (freshIDs.has(mirror.id(current))) return true;
+  }
+  return false;
+}
+
+/** The first following sibling the agent's copy knows, to insert before. */
+function nextKnownSibling(node, mirror) {
+  for (let sibling = node.nextSibling; sibling; sibling = sibling.nextSibling) {
+    const id = mirror.id(sibling);
+    if (id !== undefined) return id;
+  }
+  return undefined;
+}

@@ -1,0 +1,281 @@
+// Serialize: DOM → the protocol's nodes, under the page's masking; scripts, handlers and
+// secrets stay behind. Remembers each sent node's status so later changes are masked alike.
+import { Masking, BLOCKED_ATTRIBUTES, IMAGE_SOURCE_ATTRIBUTES, OWN_MASKED, OWN_BLOCKED, OWN_MASKED_IMAGE, OWN_MASKS_IMAGES,
+  maskedText, maskedValue } from './masking.js';
+import { isFrameElement, readableFrameDocument } from './frames.js';
+import { isMarkSheet } from './customer-mark.js';
+
+/**
+ * Elements never sent, with everything inside them: scripts, and what the masking filter
+ * removes anyway (plugins, <base>, SVG animations, which can set any attribute of their target).
+ */
+const SKIPPED_TAGS = new Set(['script', 'noscript', 'template', 'object', 'embed', 'applet', 'base', 'portal',
+  'set', 'animate', 'animatemotion', 'animatetransform']);
+/** Attributes whose relative URLs are made absolute, so the agent's copy loads the same files. */
+const URL_ATTRIBUTES = new Set(['href', 'src', 'action', 'formaction', 'poster', 'background']);
+/** Attributes holding a URL the agent's browser would follow or load: never a script URL. */
+const SCRIPT_URL_ATTRIBUTES = new Set([...URL_ATTRIBUTES, 'xlink:href', 'data', 'ping', 'srcset', 'cite']);
+
+/** Rounded border-box size: what the agent sees instead of a blocked element or a masked image. */
+function renderedSize(element) {
+  const box = element.getBoundingClientRect();
+  return { w: Math.round(box.width), h: Math.round(box.height) };
+}
+
+function isScriptURL(value) {
+  // Browsers ignore control characters and spaces inside the scheme: so must we.
+  const cleaned = String(value).replace(/[\u0000-\u0020\u007f]/g, '').toLowerCase();
+  return cleaned.startsWith('javascript:') || cleaned.startsWith('vbscript:') ||
+    (cleaned.startsWith('data:') && !(cleaned.startsWith('data:image/') && !cleaned.startsWith('data:image/svg')));
+}
+
+/** The value to send for an attribute before masking, or undefined to leave it out. */
+function safeAttributeValue(element, name, value) {
+  if (name.startsWith('on') || name === 'srcdoc') return undefined;
+  if ((element.localName === 'iframe' || element.localName === 'frame') && name === 'src') return undefined;
+  if (SCRIPT_URL_ATTRIBUTES.has(name)) {
+    if (isScriptURL(value)) return undefined;
+    if (URL_ATTRIBUTES.has(name) && value !== '') {
+      // A frame's document resolves against its own address.
+      try { return new URL(value, element.baseURI || document.baseURI).href; } catch { return value; }
+    }
+  }
+  return value;
+}
+
+/** Elements never sent (scripts, plugins, SVG animations, refreshing <meta>), with everything inside. */
+function isSkipped(element) {
+  const tag = element.localName.toLowerCase();
+  if (SKIPPED_TAGS.has(tag)) return true;
+  return tag === 'meta' && (element.getAttribute('http-equiv') || '').toLowerCase() === 'refresh';
+}
+
+function cssText(sheet) {
+  try {
+    return Array.from(sheet.cssRules, (rule) => rule.cssText).join('\n');
+  } catch {
+    return null; // a cross-origin sheet: its <link> is sent, the agent's browser loads it
+  }
+}
+
+/**
+ * A form control's current state (the properties, which attributes do not follow). Masked:
+ * values are `****` when not empty, and checked or selected states are not sent at all.
+ */
+export function controlState(element, node, masked) {
+  switch (element.localName) {
+    case 'input': {
+      const type = (element.getAttribute('type') || 'text').toLowerCase();
+      if (type === 'checkbox' || type === 'radio') {
+        if (!masked) node.checked = element.checked;
+      } else if (type !== 'file') {
+        node.value = masked ? maskedValue(element.value) : element.value;
+      }
+      break;
+    }
+    case 'textarea':
+    case 'select':
+      node.value = masked ? maskedValue(element.value) : element.value;
+      break;
+    case 'option':
+      if (!masked && element.selected !== element.defaultSelected) node.checked = element.selected;
+      break;
+  }
+}
+
+/**
+ * Serializes nodes under the page's masking, and remembers for every node it sent whether it
+ * is masked (itself or inside a masked element), blocked or a masked image, so that later
+ * changes to it are masked the same way. A change of that status makes a new snapshot.
+ */
+export class Serializer {
+  constructor(mirror, isOwnNode, onShadowRoot, onFrameDocument = () => {}) {
+    this.mirror = mirror;
+    this.isOwnNode = isOwnNode;
+    this.onShadowRoot = onShadowRoot;
+    this.onFrameDocument = onFrameDocument;
+    this.masking = new Masking(null);
+    this.reset();
+  }
+
+  /** Forgets every node's status (a snapshot follows). */
+  reset() {
+    this.masked = new WeakSet();
+    /** masked text node → the text last sent for it */
+    this.maskedTexts = new WeakMap();
+    this.blocked = new WeakSet();
+    this.maskedImages = new WeakSet();
+    /** Elements whose images (img, source) are all masked: matched by `maskImages`, or inside one. */
+    this.imagesMaskedInside = new WeakSet();
+    /** A masked <title> element was sent: the snapshot's title is masked too (as the filter does). */
+    this.titleMasked = false;
+    /** element → own status bits, for the elements with any (compared after attribute changes). */
+    this.statuses = new Map();
+    this.shadowRoots = new Set();
+    /** Same-origin frame documents sent (in `frame`), keyed by their frame element. */
+    this.frameDocuments = new Map();
+  }
+
+  isMasked(node) { return this.masked.has(node); }
+  isBlocked(node) { return this.blocked.has(node); }
+  masksImagesInside(node) { return this.imagesMaskedInside.has(node); }
+
+  /**
+   * A node and its subtree, or null for what is never sent. Assigns ids as it goes.
+   * @param masked inside a masked element
+   * @param imagesMasked inside an element whose images are masked
+   */
+  node(domNode, masked = false, imagesMasked = false) {
+    switch (domNode.nodeType) {
+      case Node.ELEMENT_NODE:
+        return this.element(domNode, masked, imagesMasked);
+      case Node.TEXT_NODE:
+      case Node.COMMENT_NODE: {
+        const node = { id: this.mirror.assign(domNode), type: domNode.nodeType === Node.TEXT_NODE ? 'text' : 'comment' };
+        node.text = domNode.data;
+        if (masked) {
+          this.masked.add(domNode);
+          node.text = maskedText(domNode.data);
+          this.maskedTexts.set(domNode, node.text);
+        }
+        return node;
+      }
+      default:
+        return null;
+    }
+  }
+
+  /** What to send for a text or comment node's text. */
+  text(domNode) {
+    return this.masked.has(domNode) ? maskedText(domNode.data) : domNode.data;
+  }
+
+  /** Whether a text differs from what was last sent of its node (a masked text mostly repeats `****`). */
+  textChanged(domNode, text) {
+    if (!this.masked.has(domNode)) return true;
+    if (this.maskedTexts.get(domNode) === text) return false;
+    this.maskedTexts.set(domNode, text);
+    return true;
+  }
+
+  element(element, inheritedMasked, parentImagesMasked) {
+    if (isSkipped(element) || this.isOwnNode(element)) return null;
+    const own = this.masking.own(element);
+    if (own) this.statuses.set(element, own);
+    const tag = element.localName;
+    const node = { id: this.mirror.assign(element), type: 'element', tag, attrs: {} };
+    // As the filter classifies: images (and a <picture>'s sources) inside masked content or
+    // inside a `maskImages` element are masked images, and a masked image is masked content.
+    const maskedImage = (own & OWN_MASKED_IMAGE) !== 0 || ((tag === 'img' || tag === 'source') &&
+      (inheritedMasked || parentImagesMasked || (own & OWN_MASKED) !== 0));
+    const masked = inheritedMasked || maskedImage || (own & OWN_MASKED) !== 0;
+    if (masked) {
+      this.masked.add(element);
+      // The page's own <title> (in its <head>), not an SVG's or a frame's.
+      if (tag === 'title' && element.ownerDocument === document && element.parentElement &&
+          element.parentElement.localName === 'head') this.titleMasked = true;
+    }
+    if (maskedImage) this.maskedImages.add(element);
+    if (own & OWN_BLOCKED) {
+      this.blocked.add(element);
+      this.attributes(element, node);
+      node.rect = renderedSize(element);
+      return node;
+    }
+    const imagesMasked = parentImagesMasked || (own & OWN_MASKS_IMAGES) !== 0;
+    if (imagesMasked) this.imagesMaskedInside.add(element);
+    this.attributes(element, node);
+    if (maskedImage && tag === 'img') node.rect = renderedSize(element);
+    controlState(element, node, masked);
+    const children = this.children(element.childNodes, masked, imagesMasked);
+    if (children.length) node.children = children;
+    if (element.localName === 'style' && element.sheet) {
+      // Rules added through the CSSOM (insertRule, CSS-in-JS) are not in the element's text.
+      const css = cssText(element.sheet);
+      if (css !== null && element.textContent.trim() === '' && css !== '') node.text = masked ? maskedText(css) : css;
+    }
+    if (element.scrollTop || element.scrollLeft) node.scroll = { x: element.scrollLeft, y: element.scrollTop };
+    const shadow = element.shadowRoot; // open shadow roots only; closed ones stay private
+    if (shadow) {
+      // Masking carries through the host into its shadow root.
+      node.shadow = this.children(shadow.childNodes, masked, imagesMasked);
+      const adopted = adoptedStyles(shadow);
+      if (adopted.length) node.adoptedStyles = adopted;
+      this.shadowRoots.add(shadow);
+      this.onShadowRoot(shadow);
+    }
+    if (isFrameElement(element)) {
+      // A same-origin frame's document travels inside its element, masked as if it were its
+      // content (the frame element's masking carries in; rules match inside it). A frame we
+      // cannot read (another origin, not loaded) stays an empty box.
+      const frameDocument = readableFrameDocument(element);
+      if (frameDocument) {
+        this.mirror.frames.set(element, frameDocument);
+        this.frameDocuments.set(element, frameDocument);
+        node.frame = this.children(frameDocument.childNodes, masked, imagesMasked);
+        this.onFrameDocument(frameDocument);
+      }
+    }
+    return node;
+  }
+
+  children(list, masked, imagesMasked) {
+    const result = [];
+    for (const child of list) {
+      const node = this.node(child, masked, imagesMasked);
+      if (node) result.push(node);
+    }
+    return result;
+  }
+
+  attributes(element, node) {
+    for (const attribute of element.attributes) {
+      const value = this.attribute(element, attribute.name, attribute.value);
+      if (value !== undefined) node.attrs[attribute.name] = value;
+    }
+  }
+
+  /** The value to send for one of a sent element's attributes, or undefined to leave it out. */
+  attribute(element, name, value) {
+    const lower = name.toLowerCase();
+    if (this.masking.disabled) return safeAttributeValue(element, lower, value);
+    if (lower.startsWith('data-cb-')) return undefined; // the filter's view markers: never from the page
+    if (this.blocked.has(element) && !BLOCKED_ATTRIBUTES.has(lower)) return undefined;
+    if (this.maskedImages.has(element) && IMAGE_SOURCE_ATTRIBUTES.has(lower)) return undefined;
+    const sent = safeAttributeValue(element, lower, value);
+    if (sent === undefined || !this.masked.has(element)) return sent;
+    return this.masking.maskedAttribute(lower, sent, element.localName);
+  }
+
+  /**
+   * Whether any sent element's own status differs from when it was sent: an attribute
+   * change made it masked or blocked (or no longer). Then only a snapshot is right.
+   */
+  statusChanged() {
+    const checked = new Set();
+    const differs = (element) => {
+      if (checked.has(element) || !this.mirror.has(element)) return false;
+      checked.add(element);
+      return this.masking.own(element) !== (this.statuses.get(element) || 0);
+    };
+    const frameDocuments = [...this.frameDocuments].filter(([element, doc]) => element.isConnected && readableFrameDocument(element) === doc)
+      .map(([, doc]) => doc);
+    for (const root of [document, ...frameDocuments, ...this.shadowRoots]) {
+      if (root.host && !root.host.isConnected) continue;
+      for (const element of root.querySelectorAll(this.masking.anySelector)) if (differs(element)) return true;
+    }
+    for (const element of this.statuses.keys()) if (differs(element)) return true;
+    return false;
+  }
+
+  /** Drops what belongs to removed nodes. */
+  prune() {
+    for (const element of this.statuses.keys()) if (!this.mirror.has(element)) this.statuses.delete(element);
+    for (const root of this.shadowRoots) if (!this.mirror.has(root.host)) this.shadowRoots.delete(root);
+    for (const element of this.frameDocuments.keys()) if (!this.mirror.has(element)) this.frameDocuments.delete(element);
+  }
+}
+
+export function adoptedStyles(root) {
+  return Array.from(root.adoptedStyleSheets || [], (sheet) => (isMarkSheet(sheet) ? null : cssText(sheet))).filter((css) => css);
+}

@@ -1,0 +1,54 @@
+// The session behind window.CoBrowse: at most one ShareSession on this page, started, ended or
+// resumed here. cobrowse.js loads this part and hands it every call.
+import { ShareSession } from './transport.js';
+
+/**
+ * The API's working half, for this page.
+ * @param events the API's subscribers (kept by cobrowse.js, so `on()` works before this loads)
+ * @param nativeValueSetters the value setters as the browser made them, taken by cobrowse.js when it ran
+ */
+export function createSharing({ events, nativeValueSetters }) {
+  let current = null;
+  const owner = {
+    nativeValueSetters,
+    /** The bar's Exit. */
+    end: () => sharing.end(),
+    /** The session is over (it cleaned up after itself). */
+    finished: () => { current = null; },
+  };
+
+  const sharing = {
+    /** Starts sharing this page inside the customer's live interaction. */
+    start({ interactionToken, testOnlyDisableMasking = false } = {}) {
+      if (current && current.sessionId) return Promise.resolve({ sessionId: current.sessionId });
+      if (!interactionToken) return Promise.reject(new Error('CoBrowse.start needs { interactionToken }'));
+      if (testOnlyDisableMasking === true) console.warn('CoBrowse: testOnlyDisableMasking: this page is shared unmasked (tests only)');
+      current = new ShareSession(owner, events, testOnlyDisableMasking === true);
+      const session = current;
+      return session.connect({ t: 'start', interactionToken }).catch((error) => {
+        if (current === session) current = null;
+        session.closedForGood = true;
+        throw error;
+      });
+    },
+    /** Ends the session for everyone, as the customer. */
+    end() {
+      if (current) current.end();
+    },
+    /** Continues the session an earlier page of this site started (as it was stored). */
+    resume(stored) {
+      current = new ShareSession(owner, events, stored.testOnlyDisableMasking === true);
+      current.stored = stored;
+      current.connect({ t: 'resume' }).catch(() => {});
+    },
+    /** The live session's nine-digit ID, or null. */
+    get sessionId() {
+      return current ? current.sessionId : null;
+    },
+    /** What the agent may do: `pointer` or `write`; null without a session. */
+    get mode() {
+      return current && current.sessionId ? current.mode : null;
+    },
+  };
+  return sharing;
+}

@@ -1,0 +1,404 @@
+// Transport: one socket to the relay that served the SDK (the ShareSession); starts or resumes,
+// reconnects, sends snapshots and changes, never buffers unbounded, and runs the page's side.
+import { NodeMirror } from './mirror.js';
+import { Masking, maskedText } from './masking.js';
+import { Serializer, adoptedStyles } from './serialize.js';
+import { PageObserver } from './observe.js';
+import { pageURL, fetchRules } from './rules.js';
+import { showMarks, adoptMarkSheet } from './customer-mark.js';
+import { SessionBar } from './bar.js';
+import { AgentMarks } from './agent-marks.js';
+import { AgentActions } from './actions.js';
+
+/** Where the session is kept across pages of the site (cobrowse.js reads it to resume). */
+const STORAGE_KEY = 'cobrowse.session';
+/** Above this many unsent bytes the socket is too slow: stop queueing, snapshot when drained. */
+const MAX_BUFFERED_BYTES = 4 << 20;
+
+/** The relay that served the SDK (these modules come from the same place as cobrowse.js). */
+const relayURL = new URL(import.meta.url);
+const relaySocketURL = `${relayURL.protocol === 'https:' ? 'wss:' : 'ws:'}//${relayURL.host}/ws/share`;
+
+export class ShareSession {
+  /**
+   * @param owner the API (session.js): end() for the bar's Exit, finished() when the session is over,
+   *   nativeValueSetters for the agent's typing
+   * @param testOnlyDisableMasking sends everything unmasked (tests of the filter only)
+   */
+  constructor(owner, events, testOnlyDisableMasking = false) {
+    this.owner = owner;
+    this.events = events;
+    this.testOnlyDisableMasking = testOnlyDisableMasking === true;
+    /** The address the rules in force are for (null: none fetched yet), and the fetch under way. */
+    this.rulesURL = null;
+    this.rulesLoading = null;
+    /** A resync asked for the rules to be fetched again before the snapshot. */
+    this.rulesStale = false;
+    this.mirror = new NodeMirror();
+    this.observer = null;
+    this.bar = new SessionBar({
+      exit: () => owner.end(),
+      answer: (approve) => this.answerWrite(approve),
+      revoke: () => this.revokeWrite(),
+    });
+    this.marks = new AgentMarks();
+    this.actions = new AgentActions(this, owner.nativeValueSetters);
+    /** What the agent may do, as the registry's notices say: `pointer` until the customer allows `write`. */
+    this.mode = 'pointer';
+    this.agentPresent = false;
+    /** The write request the customer answered (its deadline), so a late notice does not ask again. */
+    this.answeredRequest = null;
+    this.pendingRequest = null;
+    this.socket = null;
+    this.seq = 0;
+    this.stored = null; // { sessionId, customerKey }
+    this.live = false; // started/resumed and streaming
+    this.needsSnapshot = false;
+    this.retryDelay = 500;
+    this.closedForGood = false;
+    this.pageHidden = false;
+    // A page leaving for the back-forward cache keeps its sockets open unless told: close
+    // ours, so the relay tells the agent the customer is gone (paused) until they return.
+    this.onPageHide = () => {
+      this.pageHidden = true;
+      const socket = this.socket;
+      this.socket = null;
+      this.live = false;
+      if (socket) socket.close(1000, 'page hidden');
+    };
+    this.onPageShow = (event) => {
+      this.pageHidden = false;
+      if (event.persisted && !this.closedForGood && !this.socket) this.connect({ t: 'resume' }); // back from bfcache
+    };
+    addEventListener('pagehide', this.onPageHide);
+    addEventListener('pageshow', this.onPageShow);
+  }
+
+  get sessionId() { return this.stored ? this.stored.sessionId : null; }
+
+  /** Opens the socket and sends `opening` (start or resume); resolves on started/resumed. */
+  connect(opening) {
+    // The rules are fetched while the socket opens; the first snapshot waits for them.
+    if (this.rulesURL !== pageURL()) this.loadRules();
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(relaySocketURL);
+      this.socket = socket;
+      // Names this connection's sequences, so a late "paused" for an old socket is ignored.
+      this.streamID = Math.random().toString(36).slice(2, 12);
+      let settled = false;
+      socket.onopen = () => {
+        const message = opening.t === 'resume'
+          ? { t: 'resume', sessionId: this.stored.sessionId, customerKey: this.stored.customerKey }
+          : opening;
+        socket.send(JSON.stringify(message));
+      };
+      socket.onmessage = (event) => {
+        let message;
+        try { message = JSON.parse(event.data); } catch { return; }
+        if (!settled && (message.t === 'started' || message.t === 'resumed')) {
+          settled = true;
+          this.opened(message);
+          resolve({ sessionId: message.sessionId });
+        } else if (!settled && message.t === 'error') {
+          settled = true;
+          reject(Object.assign(new Error(message.message), { code: message.code }));
+          this.refused(message);
+        } else {
+          this.received(message);
+        }
+      };
+      socket.onclose = () => {
+        if (this.socket === socket) this.socket = null;
+        this.live = false;
+        if (!settled) {
+          settled = true;
+          reject(Object.assign(new Error('could not reach the co-browse service'), { code: 'unavailable' }));
+          if (opening.t === 'start') return;
+        }
+        this.scheduleReconnect();
+      };
+    });
+  }
+
+  opened(message) {
+    if (message.t === 'started') {
+      this.stored = { sessionId: message.sessionId, customerKey: message.customerKey };
+      if (this.testOnlyDisableMasking) this.stored.testOnlyDisableMasking = true;
+      sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.stored));
+    }
+    this.retryDelay = 500;
+    this.maxFrameBytes = message.maxFrameBytes || 4 << 20;
+    this.live = true;
+    this.needsSnapshot = true; // nothing but a snapshot goes out first (it may wait for the rules)
+    this.bar.show(message.sessionId);
+    if (!this.observer) {
+      const serializer = new Serializer(this.mirror, (node) => node === this.bar.host || this.marks.owns(node), (root) => {
+        this.observer.observe(root);
+        adoptMarkSheet(root);
+      }, (frameDocument) => this.observer.watchDocument(frameDocument));
+      serializer.masking = this.masking || new Masking(null, this.testOnlyDisableMasking);
+      this.observer = new PageObserver(this.mirror, serializer, (frame) => this.send(frame), {
+        urlChanged: () => {
+          if (this.rulesURL === pageURL()) return false;
+          this.snapshot();
+          return true;
+        },
+        statusChanged: () => this.snapshot(),
+        // A frame loaded or navigated: a fresh copy of the page with its new document.
+        frameChanged: () => {
+          if (this.frameSnapshotTimer) return;
+          this.frameSnapshotTimer = setTimeout(() => {
+            this.frameSnapshotTimer = null;
+            this.snapshot();
+          }, 0);
+        },
+      });
+      this.observer.start();
+    }
+    this.snapshot();
+    this.events.emit(message.t, { sessionId: message.sessionId });
+    this.follow(message.session);
+  }
+
+  refused(message) {
+    // A session that cannot be resumed (ended meanwhile, unknown) is over for this page too.
+    if (message.code === 'session-ended' || message.code === 'unknown-session' || message.code === 'not-allowed') {
+      this.finish(message.code === 'session-ended' ? 'ended' : message.code);
+    } else {
+      this.events.emit('error', { code: message.code, message: message.message });
+    }
+  }
+
+  received(message) {
+    switch (message.t) {
+      case 'resync':
+        // The filter also asks when the rules file changed: fetch them again first.
+        this.rulesStale = true;
+        this.snapshot();
+        break;
+      case 'session':
+        if (message.event === 'activated') {
+          this.events.emit('agentJoined', { agentId: message.session && message.session.leadAgentID });
+        }
+        this.events.emit('session', { event: message.event, session: message.session });
+        this.follow(message.session);
+        break;
+      case 'action':
+        this.agentAction(message.action);
+        break;
+      case 'ended':
+        this.finish(message.reason);
+        break;
+      case 'error':
+        // The request lapsed (or was withdrawn) before the customer answered.
+        if (message.code === 'no-pending-write-request') this.bar.hideConsent();
+        this.events.emit('error', { code: message.code, message: message.message });
+        break;
+    }
+  }
+
+  /** The registry's view of the session (on every open and notice): the mode, a pending request. */
+  follow(session) {
+    if (!session || typeof session !== 'object' || this.closedForGood) return;
+    this.agentPresent = session.state === 'active';
+    this.setMode(session.mode === 'write' ? 'write' : 'pointer');
+    const pending = this.mode === 'pointer' && this.agentPresent && session.writeRequestPendingUntil != null &&
+      session.writeRequestPendingUntil !== this.answeredRequest;
+    if (pending && !this.bar.asking) {
+      this.pendingRequest = session.writeRequestPendingUntil;
+      this.bar.askConsent();
+      this.events.emit('controlRequested', { until: session.writeRequestPendingUntil });
+    } else if (!pending) {
+      this.bar.hideConsent();
+    }
+    this.showStatus();
+  }
+
+  setMode(mode) {
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.bar.setMode(mode);
+    this.showStatus();
+    this.events.emit('modeChanged', { mode });
+  }
+
+  showStatus() {
+    if (!this.live) return; // "Reconnecting…" stays until the socket is back
+    this.bar.status(this.mode === 'write' ? 'The agent has control of this page'
+      : this.agentPresent ? 'An agent is viewing this page' : 'Waiting for an agent to join');
+  }
+
+  /** The customer's Allow or Deny. */
+  answerWrite(approve) {
+    this.answeredRequest = this.pendingRequest;
+    this.bar.hideConsent();
+    this.sendControl({ t: 'answer-write', approve: approve === true });
+  }
+
+  /** Stop control: the agent's actions stop here at once, whatever the relay answers. */
+  revokeWrite() {
+    this.setMode('pointer');
+    this.sendControl({ t: 'revoke-write' });
+  }
+
+  sendControl(message) {
+    const socket = this.socket;
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  }
+
+  /** What the filter let through: the agent's pointer and annotations, or an action (checked again). */
+  agentAction(action) {
+    if (!action || typeof action !== 'object' || this.closedForGood) return;
+    const x = Number(action.x);
+    const y = Number(action.y);
+    if (action.t === 'pointer' || action.t === 'annotate') {
+      if (!Number.isFinite(x) || !Number.isFinite(y)) return;
+      if (action.t === 'pointer') this.marks.pointer(x, y);
+      else this.marks.annotate(x, y);
+      return;
+    }
+    this.actions.perform(action);
+  }
+
+  scheduleReconnect() {
+    if (this.closedForGood || this.pageHidden || !this.stored) return;
+    this.bar.status('Reconnecting…');
+    const delay = this.retryDelay;
+    this.retryDelay = Math.min(this.retryDelay * 2, 10000);
+    setTimeout(() => {
+      if (!this.closedForGood && !this.socket) this.connect({ t: 'resume' }).catch(() => {});
+    }, delay);
+  }
+
+  /** Fetches this page's rules (the built-ins only if that fails), unless already under way. */
+  loadRules() {
+    const url = pageURL();
+    if (this.rulesLoading && this.rulesLoading.url === url) return this.rulesLoading.promise;
+    this.rulesStale = false;
+    const fetched = this.testOnlyDisableMasking ? Promise.resolve(null) : fetchRules(url);
+    const loading = {
+      url,
+      promise: fetched.then((rules) => {
+        if (this.rulesLoading !== loading || this.closedForGood) return; // superseded: the page moved on
+        this.rulesLoading = null;
+        // A refetch that fails keeps this address's rules; a new address gets the built-ins.
+        if (rules === null && this.rulesURL === url && this.masking) return;
+        this.rulesURL = url;
+        this.masking = new Masking(rules, this.testOnlyDisableMasking);
+        if (this.observer) this.observer.serializer.masking = this.masking;
+        showMarks(this.masking.markCSS, this.observer ? this.observer.serializer.shadowRoots : []);
+      }),
+    };
+    this.rulesLoading = loading;
+    return loading.promise;
+  }
+
+  /** A fresh full copy of the page under its rules: restarts the sequence and the mirror. */
+  snapshot() {
+    if (!this.live || !this.observer) return;
+    if (this.rulesURL !== pageURL() || this.rulesStale) {
+      // Nothing goes out until the rules for this address are known; then the snapshot.
+      this.needsSnapshot = true;
+      this.observer.discardPending();
+      if (!this.snapshotAwaitsRules) {
+        this.snapshotAwaitsRules = true;
+        this.loadRules().then(() => {
+          this.snapshotAwaitsRules = false;
+          this.snapshot();
+        });
+      }
+      return;
+    }
+    this.observer.discardPending();
+    this.mirror.reset();
+    const serializer = this.observer.serializer;
+    serializer.reset();
+    this.seq = 0;
+    this.needsSnapshot = false;
+    const root = serializer.node(document.documentElement);
+    // The tab title is the <title>'s text: masked with it (any masked <title>, as the filter
+    // decides), or with the whole page.
+    const frame = {
+      t: 'snapshot', stream: this.streamID, url: location.href,
+      title: serializer.titleMasked || serializer.masking.maskPage ? maskedText(document.title) : document.title,
+      doctype: document.doctype ? document.doctype.name : null,
+      viewport: { w: window.innerWidth, h: window.innerHeight },
+      scroll: { x: window.scrollX, y: window.scrollY },
+      root,
+    };
+    const adopted = adoptedStyles(document);
+    if (adopted.length) frame.adoptedStyles = adopted;
+    this.send(frame);
+  }
+
+  send(frame) {
+    const socket = this.socket;
+    if (!this.live || !socket || socket.readyState !== WebSocket.OPEN) {
+      this.needsSnapshot = true; // dropped: the next connection starts from a snapshot
+      return;
+    }
+    if (this.needsSnapshot && frame.t !== 'snapshot') return;
+    if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+      // The network cannot keep up: drop, and start again from a snapshot once it drains.
+      this.needsSnapshot = true;
+      this.waitForDrain();
+      return;
+    }
+    const text = JSON.stringify({ ...frame, seq: this.seq + 1 });
+    // Over the relay's limit the socket would be closed: drop it, and say so once.
+    if (text.length * 3 > this.maxFrameBytes && new TextEncoder().encode(text).length > this.maxFrameBytes) {
+      // Nothing more goes out until a snapshot does: later frames would name nodes the
+      // filter never saw. A too-large snapshot waits for the next resync request.
+      this.needsSnapshot = true;
+      if (frame.t !== 'snapshot') setTimeout(() => this.snapshot(), 0);
+      this.events.emit('error', { code: 'frame-too-large', message: `a ${frame.t} frame is over ${this.maxFrameBytes} bytes` });
+      return;
+    }
+    this.seq += 1;
+    socket.send(text);
+  }
+
+  waitForDrain() {
+    if (this.drainTimer) return;
+    this.drainTimer = setInterval(() => {
+      const socket = this.socket;
+      if (!socket || socket.bufferedAmount < MAX_BUFFERED_BYTES / 4) {
+        clearInterval(this.drainTimer);
+        this.drainTimer = null;
+        if (socket) this.snapshot();
+      }
+    }, 250);
+  }
+
+  end() {
+    const socket = this.socket;
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ t: 'end', seq: this.seq + 1 }));
+      // The relay answers `ended`; if it does not in time, clean up here all the same.
+      setTimeout(() => this.finish('customer-exited'), 3000);
+    } else {
+      this.finish('customer-exited');
+    }
+  }
+
+  /** The session is over: no bar, no listeners, no socket, nothing stored. */
+  finish(reason) {
+    if (this.closedForGood) return;
+    this.closedForGood = true;
+    this.live = false;
+    if (this.observer) this.observer.stop();
+    if (this.drainTimer) clearInterval(this.drainTimer);
+    removeEventListener('pagehide', this.onPageHide);
+    removeEventListener('pageshow', this.onPageShow);
+    sessionStorage.removeItem(STORAGE_KEY);
+    showMarks(null, this.observer ? this.observer.serializer.shadowRoots : []);
+    this.bar.remove();
+    this.marks.remove();
+    this.mode = 'pointer';
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) socket.close(1000, 'session ended');
+    this.owner.finished();
+    this.events.emit('ended', { reason });
+  }
+}
