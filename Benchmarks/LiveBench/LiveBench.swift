@@ -202,25 +202,16 @@ struct LiveSession {
 
     /// Cursor frames at `rate`/s; each frame's latency, in seconds.
     mutating func cursorLatencies(count: Int, rate: Int) async throws -> [Double] {
-        let sentAt = Mutex<[Int: ContinuousClock.Instant]>([:])
         let firstSeq = seq + 1
         let sharer = self.sharer
-        let sender = Task {
-            let interval = Duration.seconds(1) / rate
-            var next = ContinuousClock.now
-            for index in 0..<count {
-                let frameSeq = firstSeq + index
-                try await Task.sleep(until: next, clock: .continuous)
-                sentAt.withLock { $0[index] = .now }
-                sharer.send(#"{"t":"cursor","seq":\#(frameSeq),"x":\#(index),"y":0}"#)
-                next += interval
-            }
+        let (sender, sentAt) = paced(count: count, rate: rate) { index in
+            sharer.send(#"{"t":"cursor","seq":\#(firstSeq + index),"x":\#(index),"y":0}"#)
         }
         seq += count
         var latencies: [Double] = []
         while latencies.count < count, let (text, at) = await viewerMessages.next() {
             guard text.contains("\"t\":\"cursor\""), let object = Self.object(text), let x = object["x"] as? Double else { continue }
-            if let sent = sentAt.withLock({ $0[Int(x)] }) { latencies.append((at - sent).seconds) }
+            if let sent = sentAt.of(Int(x)) { latencies.append((at - sent).seconds) }
         }
         try await sender.value
         return latencies
@@ -252,23 +243,15 @@ enum BrokerHop {
         let connection = try await AMQPConnection.connect(url: url)
         let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
         let consumer = try await connection.consume(queue: queue.name, prefetch: 1000)
-        let sentAt = Mutex<[Int: ContinuousClock.Instant]>([:])
-        let sender = Task {
-            let interval = Duration.seconds(1) / rate
-            var next = ContinuousClock.now
-            for index in 0..<count {
-                try await Task.sleep(until: next, clock: .continuous)
-                sentAt.withLock { $0[index] = .now }
-                try await connection.publishUnconfirmed(AMQPMessage(#"{"t":"cursor","x":\#(index)}"#), exchange: "", routingKey: queue.name)
-                next += interval
-            }
+        let (sender, sentAt) = paced(count: count, rate: rate) { index in
+            try await connection.publishUnconfirmed(AMQPMessage(#"{"t":"cursor","x":\#(index)}"#), exchange: "", routingKey: queue.name)
         }
         var latencies: [Double] = []
         for try await delivery in consumer {
             let at = ContinuousClock.now
             delivery.ack()
             if let object = LiveSession.object(String(decoding: delivery.body, as: UTF8.self)), let x = object["x"] as? Int,
-               let sent = sentAt.withLock({ $0[x] }) {
+               let sent = sentAt.of(x) {
                 latencies.append((at - sent).seconds)
             }
             if latencies.count == count { break }
@@ -277,6 +260,30 @@ enum BrokerHop {
         await connection.close()
         return latencies
     }
+}
+
+/// When each paced message went out, by index.
+final class SendTimes: Sendable {
+    private let times = Mutex<[Int: ContinuousClock.Instant]>([:])
+    func record(_ index: Int) { times.withLock { $0[index] = .now } }
+    func of(_ index: Int) -> ContinuousClock.Instant? { times.withLock { $0[index] } }
+}
+
+/// Sends `count` messages at `rate` per second (on a schedule, so a slow send does not
+/// shift the ones after it); the task, and when each message went out.
+func paced(count: Int, rate: Int, send: @escaping @Sendable (Int) async throws -> Void) -> (task: Task<Void, any Error>, sentAt: SendTimes) {
+    let sentAt = SendTimes()
+    let task = Task {
+        let interval = Duration.seconds(1) / rate
+        var next = ContinuousClock.now
+        for index in 0..<count {
+            try await Task.sleep(until: next, clock: .continuous)
+            sentAt.record(index)
+            try await send(index)
+            next += interval
+        }
+    }
+    return (task, sentAt)
 }
 
 extension Duration {

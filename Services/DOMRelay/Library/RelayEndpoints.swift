@@ -174,6 +174,12 @@ struct RelayEndpoints: Sendable {
             exchange: CobrowseTopology.ingestExchange, routingKey: session.routingKey)
     }
 
+    /// Asks the session's sharer, wherever it is connected, for a fresh snapshot.
+    private func requestSnapshot(_ reason: String, session: SessionID, on connection: AMQPConnection) async throws {
+        try await connection.publishUnconfirmed(AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: reason))),
+                                                exchange: CobrowseTopology.sharerExchange, routingKey: session.routingKey)
+    }
+
     // MARK: Viewer
 
     private func serveViewer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
@@ -197,9 +203,7 @@ struct RelayEndpoints: Sendable {
         try await outbound.write(.text(RelayMessage.session("joined", session, extra: ["role": lead == nil ? "observer" : "lead"])))
         try await serve(.viewer, session: id, outbound: outbound) {
             // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
-            try await connection.publishUnconfirmed(
-                AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: "a viewer joined"))),
-                exchange: CobrowseTopology.sharerExchange, routingKey: id.routingKey)
+            try await requestSnapshot("a viewer joined", session: id, on: connection)
             while let message = try await iterator.next() {
                 guard case let .text(text) = message, let head = try? JSONDecoder().decode(FrameHead.self, from: Data(text.utf8)) else {
                     try await outbound.write(.text(RelayMessage.error("malformed-request", "messages are JSON objects with t")))
@@ -208,9 +212,7 @@ struct RelayEndpoints: Sendable {
                 switch head.t {
                 case "resync":
                     // The console saw a gap in the filter's sequence: a fresh snapshot.
-                    try await connection.publishUnconfirmed(
-                        AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: "a viewer saw a gap"))),
-                        exchange: CobrowseTopology.sharerExchange, routingKey: id.routingKey)
+                    try await requestSnapshot("a viewer saw a gap", session: id, on: connection)
                 case "request-write":
                     try await answerRefusal(of: registry.send(.requestWrite(session: id, agentToken: token)), to: outbound)
                 case "end":
@@ -226,10 +228,7 @@ struct RelayEndpoints: Sendable {
                         continue
                     }
                     // Through the filter, on the session's shard: it checks mode and rules in stream order.
-                    try await connection.publishUnconfirmed(
-                        AMQPMessage(body: try JSONEncoder().encode(AgentActionFrame(agent: lead, action: action)),
-                                    properties: AMQPProperties(contentType: "application/json")),
-                        exchange: CobrowseTopology.ingestExchange, routingKey: id.routingKey)
+                    try await publishIngest(JSONEncoder().encode(AgentActionFrame(agent: lead, action: action)), session: id, on: connection)
                 }
             }
         }

@@ -25,7 +25,7 @@ struct RelayWebRoutes: Sendable {
         // `no-cache`: browsers revalidate, so a new SDK reaches every customer's next page.
         let revalidate = CacheControl([(MediaType(type: .any), [.noCache])])
         router.add(middleware: ConsolePolicy())
-        router.add(middleware: SDKModuleSharing(allowsOrigin: allowsOrigin))
+        router.add(middleware: SDKSharing(allowsOrigin: allowsOrigin))
         router.get("/cobrowse/rules") { request, _ -> Response in
             guard let url = request.uri.queryParameters["url"].map(String.init), URL(string: url)?.host != nil else {
                 throw HTTPError(.badRequest, message: "say which page: /cobrowse/rules?url=<the page's absolute URL>")
@@ -35,11 +35,6 @@ struct RelayWebRoutes: Sendable {
             rules.reload(logger: logger)
             var response = jsonResponse(.ok, rules.rules.page(for: url))
             response.headers[.cacheControl] = "no-store"
-            // The SDK runs on the customer's site: its origin may read this if it may open sockets.
-            if let origin = request.headers[.origin], allowsOrigin(origin, request.head.authority) {
-                response.headers[.accessControlAllowOrigin] = origin
-                response.headers[.vary] = "Origin"
-            }
             return response
         }
         let folders = WebAssets.folders(root: webRoot)
@@ -97,14 +92,17 @@ struct ConsolePolicy<Context: RequestContext>: RouterMiddleware {
     }
 }
 
-/// `/cobrowse.js` loads its parts (`/sdk/*.js`) as modules, which browsers fetch with CORS:
-/// the pages of sites that may open co-browse sockets may also load them.
-struct SDKModuleSharing<Context: RequestContext>: RouterMiddleware {
+/// The SDK runs on the customer's site and reads from the relay with CORS: its parts
+/// (`/sdk/*.js`, loaded as modules) and its page's rules (`/cobrowse/rules`). Sites that may
+/// open co-browse sockets may read them.
+struct SDKSharing<Context: RequestContext>: RouterMiddleware {
     let allowsOrigin: @Sendable (_ origin: String, _ host: String?) -> Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        if request.uri.path.hasPrefix("/sdk/"), let origin = request.headers[.origin], allowsOrigin(origin, request.head.authority) {
+        let path = request.uri.path
+        if path.hasPrefix("/sdk/") || path == "/cobrowse/rules", let origin = request.headers[.origin],
+           allowsOrigin(origin, request.head.authority) {
             response.headers[.accessControlAllowOrigin] = origin
             response.headers[.vary] = "Origin"
         }

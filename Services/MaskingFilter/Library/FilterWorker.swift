@@ -88,6 +88,13 @@ public struct FilterWorker: Sendable {
             var lastSeen: ContinuousClock.Instant
             /// The rules generation its snapshot was masked under.
             var rulesGeneration: Int
+
+            /// New rules since its snapshot: the stream waits for one masked under them.
+            mutating func catchUp(with generation: Int, now: ContinuousClock.Instant) -> [SessionStream.Output] {
+                guard rulesGeneration != generation else { return [] }
+                rulesGeneration = generation
+                return stream.rulesChanged(now: now)
+            }
         }
         var sessions: [SessionID: Tracked] = [:]
         let decoder = JSONDecoder(), encoder = JSONEncoder()
@@ -117,12 +124,7 @@ public struct FilterWorker: Sendable {
                 guard case let .delivery(delivery) = item else {
                     let generation = rules.generation
                     for (session, var tracked) in sessions {
-                        var outputs: [SessionStream.Output] = []
-                        if tracked.rulesGeneration != generation {
-                            tracked.rulesGeneration = generation
-                            outputs = tracked.stream.rulesChanged(now: now)
-                        }
-                        outputs += tracked.stream.retryResync(now: now)
+                        let outputs = tracked.catchUp(with: generation, now: now) + tracked.stream.retryResync(now: now)
                         guard !outputs.isEmpty else { continue }
                         sessions[session] = tracked
                         try await publish(outputs, session: session, encoder: encoder)
@@ -155,12 +157,8 @@ public struct FilterWorker: Sendable {
                 }
                 let generation = rules.generation
                 var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: generation)
-                var outputs: [SessionStream.Output] = []
-                if tracked.rulesGeneration != generation {
-                    tracked.rulesGeneration = generation
-                    outputs = tracked.stream.rulesChanged(now: now)
-                }
-                outputs += tracked.stream.process(frame, now: now, rules: rules.compiledRules(for:))
+                let outputs = tracked.catchUp(with: generation, now: now)
+                    + tracked.stream.process(frame, now: now, rules: rules.compiledRules(for:))
                 Self.maskedElements.increment(by: tracked.stream.takeMaskedCount())
                 tracked.lastSeen = now
                 sessions[session] = tracked

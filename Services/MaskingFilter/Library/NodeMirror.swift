@@ -259,7 +259,8 @@ struct NodeMirror {
             }
             if after.masked && !before.masked { remask(after, id: current, into: &effects) }
             if after.type == .element {
-                for (marker, on) in markers(after.own) where on != markers(before.own)[marker] {
+                let was = markers(before.own)
+                for (marker, on) in markers(after.own) where on != was[marker] {
                     effects.attrs.append(.init(id: current, name: marker, value: on ? "" : nil))
                 }
                 if after.own.maskedImage && !before.own.maskedImage {
