@@ -91,6 +91,10 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
                        configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort),
                                             serverName: definition.name),
                        services: [broker],
+                       onServerRunning: { channel in
+                           // The bound port, for HTTP_PORT=0 (tests let the kernel pick one).
+                           logger.info("listening", metadata: ["http-port": "\(channel.localAddress?.port ?? -1)"])
+                       },
                        logger: logger)
 }
 

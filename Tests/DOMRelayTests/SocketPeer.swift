@@ -16,8 +16,10 @@ final class SocketPeer: Sendable {
     private enum Command: Sendable { case text(String), close }
     private let outgoing: AsyncStream<Command>.Continuation
     private let task: Task<WebSocketCloseFrame?, any Error>
+    let url: String
 
     init(_ url: String, origin: String? = nil, maxFrameSize: Int = 8 << 20) {
+        self.url = url
         let (outbox, outgoing) = AsyncStream<Command>.makeStream()
         self.outgoing = outgoing
         let inbox = self.inbox
@@ -75,12 +77,18 @@ final class SocketPeer: Sendable {
     }
 
     /// Skips messages until one of type `t` (e.g. "session" notices in between).
+    /// When none comes, the test output says what came instead (the failure alone would not).
     func next(type: String, within limit: Duration = .seconds(20)) async -> [String: Any]? {
         let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            guard let message = await nextJSON(within: deadline - ContinuousClock.now) else { return nil }
-            if message["t"] as? String == type { return message }
+        var skipped: [String] = []
+        while ContinuousClock.now < deadline, let text = await next(within: deadline - ContinuousClock.now) {
+            let message = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+            if message?["t"] as? String == type { return message }
+            skipped.append(String(text.prefix(300)))
         }
+        let closed = inbox.state.withLock { $0.closed }
+        FileHandle.standardError.write(Data(
+            "error: \(url) gave no '\(type)' (\(closed ? "closed" : "open")); it sent: \(skipped.suffix(5))\n".utf8))
         return nil
     }
 

@@ -17,11 +17,12 @@ final class RegistryFixture: @unchecked Sendable {
     let tokens: ContactCenterTokens
     var processes: [ServiceProcess] = []
 
-    init(_ name: String) async throws {
+    /// `rpcTimeout` bounds each call, queueing included: a burst of calls is answered one by one.
+    init(_ name: String, rpcTimeout: Duration = .seconds(20)) async throws {
         url = try await TestBroker.isolatedVirtualHost(name)
         database = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString).sqlite").path
         connection = try await AMQPConnection.connect(url: url)
-        client = RegistryClient(connection: connection, timeout: .seconds(20))
+        client = RegistryClient(connection: connection, timeout: rpcTimeout)
         tokens = await ContactCenterTokens.hs256()
     }
 
@@ -165,7 +166,8 @@ extension AMQPConsumer {
     }
 
     @Test func thousandConcurrentCreatesAndJoinsKeepIDsUniqueAndAgentsToOneSession() async throws {
-        let registry = try await RegistryFixture("concurrency")
+        // A thousand calls at once on a shared, busy machine: the last waits for all the others.
+        let registry = try await RegistryFixture("concurrency", rpcTimeout: .seconds(180))
         defer { Task { await registry.stop() } }
         try await registry.start()
         let tokens = registry.tokens

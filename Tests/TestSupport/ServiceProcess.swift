@@ -10,19 +10,19 @@ import Glibc
 /// One of the suite's executables, started as a real process for a test.
 public final class ServiceProcess: @unchecked Sendable {
     public let name: String
-    public let httpPort: Int
     public let process = Process()
     private let output = Pipe()
     private let collected = NSMutableData()
     private let lock = NSLock()
 
-    /// Starts `name` from `COBROWSE_BIN_DIR` with `environment` added to a minimal one.
+    /// Starts `name` from `COBROWSE_BIN_DIR` with `environment` added to a minimal one. The
+    /// service binds a port the kernel picks (HTTP_PORT=0) and logs it: choosing a free port
+    /// here and handing it over would race with every other process starting at once.
     public init(_ name: String, environment: [String: String] = [:]) throws {
         self.name = name
-        httpPort = try Self.freePort()
         let binDir = try TestBroker.environment("COBROWSE_BIN_DIR")
         process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent(name)
-        var env = ["PATH": "/usr/bin:/bin", "HTTP_PORT": "\(httpPort)", "HTTP_HOST": "127.0.0.1", "LOG_LEVEL": "info"]
+        var env = ["PATH": "/usr/bin:/bin", "HTTP_PORT": "0", "HTTP_HOST": "127.0.0.1", "LOG_LEVEL": "info"]
         env.merge(environment) { $1 }
         process.environment = env
         process.standardOutput = output
@@ -32,8 +32,20 @@ public final class ServiceProcess: @unchecked Sendable {
             guard let self, !data.isEmpty else { return }
             self.lock.withLock { self.collected.append(data) }
         }
+        process.terminationHandler = { [weak self] process in
+            // A crash says so in the test output (CI shows only its failures and tail).
+            guard let self, process.terminationReason == .uncaughtSignal, process.terminationStatus != SIGKILL else { return }
+            let tail = self.log.split(separator: "\n").suffix(15).joined(separator: "\n")
+            FileHandle.standardError.write(Data("error: service \(name) exited on signal \(process.terminationStatus); its last lines:\n\(tail)\n".utf8))
+        }
         try process.run()
         Self.started(process.processIdentifier)
+    }
+
+    /// The HTTP port the service bound (from its `listening` log line); 0 until it has.
+    public var httpPort: Int {
+        guard let range = log.range(of: #"http-port=[0-9]+"#, options: .regularExpression) else { return 0 }
+        return Int(log[range].dropFirst("http-port=".count)) ?? 0
     }
 
     deinit {
@@ -63,7 +75,8 @@ public final class ServiceProcess: @unchecked Sendable {
     }
 
     public func request(_ method: String, _ path: String, headers: [String: String] = [:]) async -> (status: Int, body: String)? {
-        guard let url = URL(string: "http://127.0.0.1:\(httpPort)\(path)") else { return nil }
+        let port = httpPort
+        guard port > 0, let url = URL(string: "http://127.0.0.1:\(port)\(path)") else { return nil }
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.timeoutInterval = 5

@@ -13,9 +13,9 @@ import base64
 import ctypes
 import json
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -52,13 +52,6 @@ def environment(name):
     return value
 
 
-def free_port():
-    """A TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def http_get(url, timeout=5.0):
     """(status, body) of a GET; status None if nothing answered."""
     try:
@@ -84,12 +77,14 @@ class Service:
 
     def __init__(self, name, executable, log_dir, env):
         self.name = name
-        self.port = free_port()
+        self._port = None
         self.log_path = os.path.join(log_dir, f"{name}.log")
         full_env = {
             "PATH": "/usr/bin:/bin",
             "HTTP_HOST": "127.0.0.1",
-            "HTTP_PORT": str(self.port),
+            # The kernel picks the port and the service logs it: a port chosen here could be
+            # taken by another process before the service binds it.
+            "HTTP_PORT": "0",
             "LOG_LEVEL": "info",
             "INSTANCE_ID": name,
         }
@@ -100,6 +95,14 @@ class Service:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen([binary], env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+
+    @property
+    def port(self):
+        """The port the service bound (its `listening` log line); None until it has."""
+        if self._port is None:
+            found = re.search(r"http-port=([0-9]+)", self.tail(lines=10**6))
+            self._port = int(found.group(1)) if found else None
+        return self._port
 
     @property
     def base_url(self):
@@ -114,7 +117,7 @@ class Service:
             if self.process.poll() is not None:
                 raise StackError(f"{self.name} exited with status {self.process.returncode} before it was ready;"
                                  f" log:\n{self.tail(40)}")
-            if self.get("/ready", timeout=2.0)[0] == 200:
+            if self.port and self.get("/ready", timeout=2.0)[0] == 200:
                 return
             time.sleep(0.1)
         raise StackError(f"{self.name} was not ready within {within:.0f} s; log:\n{self.tail(40)}")
