@@ -125,7 +125,11 @@ let package = Package(
     + service("MaskingFilter", product: "masking-filter", dependencies: serviceDependencies + [
         "MaskingRules", .product(name: "Metrics", package: "swift-metrics"),
     ])
-    + service("InteractionWatch", product: "interaction-watch", dependencies: serviceDependencies)
+    + service("InteractionWatch", product: "interaction-watch", dependencies: serviceDependencies + [
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Metrics", package: "swift-metrics"),
+    ])
     + [
         // A plain rabbitmq-c publish/consume loop: the baseline the Swift client is measured against.
         .target(name: "CPlainAMQPLoop", dependencies: ["CRabbitMQ", "CRabbitMQShim"], path: "Benchmarks/CPlainAMQPLoop"),
@@ -187,6 +191,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "InteractionWatchTests",
+            dependencies: [
+                "InteractionWatch", "CobrowseProtocol", "CobrowseTokens", "ServiceKit", "AMQP", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MaskingRulesTests",
             dependencies: ["MaskingRules"],
             swiftSettings: swiftSettings
@@ -199,7 +212,11 @@ let package = Package(
         // What every integration test needs: where the private broker is and how to restart it.
         .target(
             name: "TestSupport",
-            dependencies: ["AMQP", "CobrowseProtocol", "CobrowseTokens"],
+            dependencies: [
+                "AMQP", "CobrowseProtocol", "CobrowseTokens",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

@@ -33,6 +33,12 @@ public enum RegistryCommand: Sendable, Equatable {
     case get(session: SessionID)
     /// The customer's browser comes back (a dropped socket, the next page): proves it with the key.
     case resume(session: SessionID, customerKey: String)
+    /// The contact center says an interaction ended, was transferred or conferenced: its live
+    /// sessions end with `reason` (a transfer or conference only those created before it). An
+    /// ended interaction is remembered, so no session can start in it later. Idempotent.
+    case endInteraction(interactionID: String, reason: EndReason, occurredAt: Date, system: String)
+    /// Every live (idle or active) session, oldest first.
+    case listLive
 
     public var name: String {
         switch self {
@@ -44,6 +50,8 @@ public enum RegistryCommand: Sendable, Equatable {
         case .end: "end"
         case .get: "get"
         case .resume: "resume"
+        case .endInteraction: "endInteraction"
+        case .listLive: "listLive"
         }
     }
 }
@@ -60,6 +68,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
 
     private enum Key: String, CodingKey {
         case version, command, sessionID, interactionToken, agentToken, customerKey, approve, by, system, reason
+        case interactionID, occurredAt
     }
 
     public init(from decoder: any Decoder) throws {
@@ -81,6 +90,12 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         case "revokeWrite": command = .revokeWrite(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey))
         case "resume": command = .resume(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey))
         case "get": command = .get(session: try session())
+        case "listLive": command = .listLive
+        case "endInteraction":
+            command = .endInteraction(interactionID: try c.decode(String.self, forKey: .interactionID),
+                                      reason: try c.decode(EndReason.self, forKey: .reason),
+                                      occurredAt: try c.decode(Date.self, forKey: .occurredAt),
+                                      system: try c.decode(String.self, forKey: .system))
         case "end":
             let credential: EndCredential
             switch try c.decode(String.self, forKey: .by) {
@@ -115,6 +130,12 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
             try c.encode(id, forKey: .sessionID)
             try c.encode(key, forKey: .customerKey)
         case let .get(id): try c.encode(id, forKey: .sessionID)
+        case .listLive: break
+        case let .endInteraction(interactionID, reason, occurredAt, system):
+            try c.encode(interactionID, forKey: .interactionID)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(occurredAt, forKey: .occurredAt)
+            try c.encode(system, forKey: .system)
         case let .end(id, credential):
             try c.encode(id, forKey: .sessionID)
             switch credential {
@@ -150,6 +171,8 @@ public struct RegistryRefusal: Error, Sendable, Equatable, Codable, CustomString
         case notAllowed = "not-allowed"
         case writeModeDisabled = "write-mode-disabled"
         case noPendingWriteRequest = "no-pending-write-request"
+        /// The contact-center interaction is over: no co-browse session can start in it.
+        case interactionEnded = "interaction-ended"
         case unavailable
     }
 
@@ -179,14 +202,26 @@ public struct RegistryReply: Sendable, Equatable, Codable {
     /// Who the registry verified the caller to be (agent or supervisor, from the token), so an
     /// edge knows whether a viewer leads the session without reading tokens itself.
     public var actor: Actor?
+    /// The answer to `listLive` (the live sessions) and `endInteraction` (the sessions it ended).
+    public var sessions: [SessionView]?
     public var refusal: RegistryRefusal?
 
     public static func ok(_ session: SessionView, customerKey: String? = nil, actor: Actor? = nil) -> RegistryReply {
         RegistryReply(version: RegistryProtocol.version, session: session, customerKey: customerKey, actor: actor, refusal: nil)
     }
 
+    public static func list(_ sessions: [SessionView]) -> RegistryReply {
+        RegistryReply(version: RegistryProtocol.version, sessions: sessions)
+    }
+
     public static func refused(_ refusal: RegistryRefusal) -> RegistryReply {
-        RegistryReply(version: RegistryProtocol.version, session: nil, customerKey: nil, actor: nil, refusal: refusal)
+        RegistryReply(version: RegistryProtocol.version, refusal: refusal)
+    }
+
+    /// The sessions of a list reply, or the refusal thrown.
+    public func list() throws(RegistryRefusal) -> [SessionView] {
+        if let sessions { return sessions }
+        throw refusal ?? RegistryRefusal(.unavailable, "empty reply from the registry")
     }
 
     /// The session, or the refusal thrown.

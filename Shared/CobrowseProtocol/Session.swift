@@ -28,8 +28,15 @@ public enum EndReason: String, Sendable, Codable, CaseIterable {
     case agentExited = "agent-exited"
     case interactionEnded = "interaction-ended"
     case interactionTransferred = "interaction-transferred"
+    /// The interaction became a conference: co-browse is one customer with one agent.
+    case interactionConferenced = "interaction-conferenced"
     case inactivity
+    /// No agent joined in time.
+    case noAgentJoined = "no-agent-joined"
+    /// The lead agent's console was gone longer than its grace period.
     case agentAbsent = "agent-absent"
+    /// The customer's page was gone (tab closed, left the site) longer than its grace period.
+    case customerAbsent = "customer-absent"
     case administrator
 }
 

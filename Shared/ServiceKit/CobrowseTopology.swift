@@ -15,6 +15,8 @@ public enum CobrowseTopology {
     public static let deadLetterExchange = "cobrowse.dead"
     /// Contact center → interaction watch.
     public static let interactionsExchange = "contact.interactions"
+    /// Relays → interaction watch: who is connected to each session and how long it has been idle.
+    public static let activityExchange = "cobrowse.activity"
 
     public static let registryRPCQueue = "cobrowse.registry.rpc"
     public static let interactionsQueue = "interaction-watch.interactions"
@@ -30,6 +32,7 @@ public enum CobrowseTopology {
         ExchangeDeclaration(lifecycleExchange, kind: .topic),
         ExchangeDeclaration(deadLetterExchange, kind: .topic),
         ExchangeDeclaration(interactionsExchange, kind: .topic),
+        ExchangeDeclaration(activityExchange, kind: .topic),
     ].map { ($0.name, $0) })
 
     /// Dead letters are kept (bounded) for operators to inspect.
@@ -60,6 +63,7 @@ public enum CobrowseTopology {
 
     public static let domRelay = deadLetters.merging(Topology(exchanges: [
         exchanges[ingestExchange]!, exchanges[viewExchange]!, exchanges[sharerExchange]!, exchanges[lifecycleExchange]!,
+        exchanges[activityExchange]!,
     ]))
 
     public static let maskingFilter = deadLetters.merging(ingest).merging(Topology(exchanges: [
@@ -67,7 +71,7 @@ public enum CobrowseTopology {
     ]))
 
     public static let interactionWatch = deadLetters.merging(Topology(
-        exchanges: [exchanges[interactionsExchange]!, exchanges[lifecycleExchange]!],
+        exchanges: [exchanges[interactionsExchange]!, exchanges[lifecycleExchange]!, exchanges[activityExchange]!],
         queues: [QueueDeclaration(interactionsQueue, arguments: [
             "x-single-active-consumer": true, "x-dead-letter-exchange": .string(deadLetterExchange),
         ])],

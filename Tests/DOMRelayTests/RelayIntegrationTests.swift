@@ -6,54 +6,6 @@ import ServiceKit
 import TestSupport
 import Testing
 
-/// The whole path on one virtual host: a registry, a masking filter and two relays.
-final class SuiteFixture: @unchecked Sendable {
-    let url: String
-    var processes: [ServiceProcess] = []
-    var relays: [ServiceProcess] = []
-    let tokens: ContactCenterTokens
-
-    init(_ name: String, relayEnvironment: [String: String] = [:]) async throws {
-        url = try await TestBroker.isolatedVirtualHost(name)
-        tokens = await ContactCenterTokens.hs256()
-        let database = NSTemporaryDirectory() + "relay-\(UUID()).sqlite"
-        try await start("session-registry", ["REGISTRY_DATABASE": database, "TOKEN_HS256_SECRET": ContactCenterTokens.secret])
-        try await start("masking-filter", [:])
-        // The test WebSocket client presents the origin ws://127.0.0.1 (a listed site here).
-        for index in 0..<2 {
-            relays.append(try await start("dom-relay", ["ALLOWED_ORIGINS": "ws://127.0.0.1"]
-                .merging(relayEnvironment) { $1 }.merging(["INSTANCE_ID": "relay-\(index)"]) { $1 }))
-        }
-    }
-
-    @discardableResult
-    private func start(_ executable: String, _ environment: [String: String]) async throws -> ServiceProcess {
-        let process = try await ServiceProcess.ready(executable, environment: environment.merging(["AMQP_URL": url]) { $1 })
-        processes.append(process)
-        return process
-    }
-
-    /// A customer starts sharing on `relay`: the socket and the `started` reply.
-    func share(on relay: Int = 0) async throws -> (socket: SocketPeer, started: [String: Any]) {
-        let sharer = socket(relay, "/ws/share")
-        sharer.send(["t": "start", "interactionToken": try await tokens.interaction()])
-        guard let started = await sharer.next(type: "started") else { throw TestBroker.Failure("no 'started' for a new share") }
-        return (sharer, started)
-    }
-
-    func socket(_ relay: Int, _ path: String, origin: String? = nil, maxFrameSize: Int = 8 << 20) -> SocketPeer {
-        SocketPeer("ws://127.0.0.1:\(relays[relay].httpPort)\(path)", origin: origin, maxFrameSize: maxFrameSize)
-    }
-
-    func stop() async {
-        for process in processes where process.process.isRunning { _ = await process.terminate() }
-    }
-}
-
-func frame(_ object: [String: Any]) -> String {
-    String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self)
-}
-
 /// A login page as the SDK would serialize it, with a password and a script.
 func loginSnapshot(seq: Int = 1) -> [String: Any] {
     [

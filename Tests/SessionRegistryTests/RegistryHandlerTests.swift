@@ -587,4 +587,51 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.store.sessions(.interaction("ix-none")).isEmpty)
         #expect(try await h.store.sessions(.interaction("ix-B")).count == 1)
     }
+
+    // MARK: Interactions
+
+    @Test func anEndedInteractionEndsAllItsLiveSessionsOnceAndBarsNewOnes() async throws {
+        let h = try await HandlerHarness()
+        let (idle, _) = try await h.create(interaction: "ix-end")
+        let (active, _) = try await h.active(agent: "ana", interaction: "ix-end")
+        let (other, _) = try await h.create(interaction: "ix-other")
+        let end = RegistryCommand.endInteraction(interactionID: "ix-end", reason: .interactionEnded, occurredAt: h.now, system: "interaction-watch")
+        let ended = try await h.send(end).list()
+        #expect(Set(ended.map(\.id)) == [idle.id, active.id])
+        #expect(ended.allSatisfy { $0.endReason == .interactionEnded && $0.endedBy == .system("interaction-watch") })
+        #expect(try await h.send(end).list().isEmpty, "a repeated event ended something again")
+        #expect(try await h.send(.get(session: other.id)).get().state == .idle)
+        let refusal = try await h.send(.create(interactionToken: try await h.interactionToken("ix-end"))).refusal
+        #expect(refusal?.code == .interactionEnded)
+    }
+
+    @Test func aTransferEndsOnlySessionsCreatedBeforeItAndBarsNothing() async throws {
+        let h = try await HandlerHarness()
+        let (before, _) = try await h.create(interaction: "ix-t")
+        let transferredAt = h.now
+        h.advance(60)
+        let (after, _) = try await h.create(interaction: "ix-t")
+        let ended = try await h.send(.endInteraction(interactionID: "ix-t", reason: .interactionTransferred, occurredAt: transferredAt,
+                                                      system: "interaction-watch")).list()
+        #expect(ended.map(\.id) == [before.id])
+        #expect(try await h.send(.get(session: after.id)).get().state == .idle)
+        #expect(try await h.send(.create(interactionToken: try await h.interactionToken("ix-t"))).session != nil)
+    }
+
+    @Test func anInteractionEndsSessionsOnlyWithAnInteractionReason() async throws {
+        let h = try await HandlerHarness()
+        let reply = try await h.send(.endInteraction(interactionID: "ix", reason: .inactivity, occurredAt: h.now, system: "x"))
+        #expect(reply.refusal?.code == .malformedRequest)
+    }
+
+    @Test func listLiveHasIdleAndActiveSessionsOldestFirstAndNoEndedOnes() async throws {
+        let h = try await HandlerHarness()
+        let (first, firstKey) = try await h.create(interaction: "ix-a")
+        h.advance(1)
+        let (second, _) = try await h.active(agent: "ana", interaction: "ix-b")
+        h.advance(1)
+        let (third, _) = try await h.create(interaction: "ix-c")
+        _ = try await h.send(.end(session: first.id, by: .customer(key: firstKey))).get()
+        #expect(try await h.send(.listLive).list().map(\.id) == [second.id, third.id])
+    }
 }

@@ -21,6 +21,9 @@ import Testing
         .end(session: id, by: .administrator),
         .get(session: SessionID("000000001")!),
         .resume(session: id, customerKey: "customer-key"),
+        .endInteraction(interactionID: "ix-1", reason: .interactionTransferred,
+                        occurredAt: Date(millisecondsSince1970: 1_800_000_000_123), system: "interaction-watch"),
+        .listLive,
     ]
 
     static func json(_ value: some Encodable) throws -> String {
@@ -57,7 +60,7 @@ import Testing
     @Test func commandNamesAreTheWireDiscriminators() {
         #expect(Self.everyCommand.map(\.name) == [
             "create", "join", "requestWrite", "answerWrite", "answerWrite", "revokeWrite", "end", "end", "end", "end", "end", "get",
-            "resume",
+            "resume", "endInteraction", "listLive",
         ])
     }
 

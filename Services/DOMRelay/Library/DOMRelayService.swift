@@ -21,15 +21,21 @@ public struct RelayConfiguration: Sendable {
     public static let webRoot = EnvironmentVariable(
         "WEB_ROOT", default: "",
         "Folder with `Public/` and `Demo/` to serve instead of the relay's bundled copy (e.g. `Services/DOMRelay/Web` while working on the SDK).")
-    public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, MaskingRulesConfiguration.variable]
+    public static let activityReportInterval = EnvironmentVariable(
+        "ACTIVITY_REPORT_INTERVAL", default: "5",
+        "Seconds between the relay's reports of its sessions' presence and activity to `interaction-watch` (keep well under its grace periods).")
+    public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, activityReportInterval,
+                                   MaskingRulesConfiguration.variable]
 
     public var allowedOrigins: Set<String>
     public var maxFrameBytes: Int
     /// The dev endpoints' signing secret; nil: not in dev mode.
     public var devTokenSecret: String?
     public var webRoot: String?
+    public var activityReportInterval: Duration
 
     public init(_ environment: ServiceEnvironment) throws {
+        activityReportInterval = try environment.seconds(Self.activityReportInterval, in: 0.1...60)
         allowedOrigins = Set(environment.string(Self.allowedOrigins).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         maxFrameBytes = try environment.int(Self.maxFrameBytes, in: 1024...(64 << 20))
@@ -85,6 +91,11 @@ public enum DOMRelayService {
                 // Rules reload beside the sockets (the relay hands each page its current rules).
                 let watcher = Task { await rules.watch(logger: logger) }
                 defer { watcher.cancel() }
+                let reporter = Task {
+                    await reportActivity(of: hub, every: relay.activityReportInterval, as: "\(configuration.instanceID)",
+                                         on: connection, logger: logger)
+                }
+                defer { reporter.cancel() }
                 // This instance's own queue: a slow relay drops its oldest frames (viewers resync)
                 // rather than growing without bound.
                 let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive(arguments: [
@@ -96,5 +107,22 @@ public enum DOMRelayService {
                     delivery.ack()
                 }
             })
+    }
+
+    /// Tells `interaction-watch` who is connected and how idle each session is, in one message
+    /// per interval (not per event). A lost report only delays a timeout.
+    static func reportActivity(of hub: SocketHub, every interval: Duration, as relay: String,
+                               on connection: AMQPConnection, logger: Logger) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard let report = await hub.activityReport(relay: relay) else { continue }
+            do {
+                try await connection.publishUnconfirmed(
+                    AMQPMessage(body: try JSONEncoder.cobrowse.encode(report), properties: AMQPProperties(contentType: "application/json")),
+                    exchange: CobrowseTopology.activityExchange, routingKey: "relay.\(relay)")
+            } catch {
+                logger.debug("activity report not sent", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }

@@ -147,6 +147,7 @@ struct RelayEndpoints: Sendable {
                     _ = try await registry.send(.end(session: session.id, by: .customer(key: customerKey)))
                     continue // the ended event closes the socket
                 case "answer-write", "revoke-write":
+                    await hub.touch(session.id)
                     // The customer's consent: the registry changes the mode and tells everyone.
                     let approve = (try? JSONDecoder().decode(WriteAnswer.self, from: body))?.approve ?? false
                     let command: RegistryCommand = head.t == "revoke-write"
@@ -161,12 +162,17 @@ struct RelayEndpoints: Sendable {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "frame '\(head.t)' has no seq")))
                     continue
                 }
+                if Self.customerActivity.contains(head.t) { await hub.touch(session.id) }
                 try await publishIngest(body, session: session.id, on: connection)
                 lastSeq = head.t == "paused" ? nil : seq
                 if head.t == "snapshot" { stream = head.stream }
             }
         }
     }
+
+    /// Frames that mean the customer did something (for the inactivity timeout); mutations
+    /// alone do not: a page can animate by itself.
+    static let customerActivity: Set<String> = ["snapshot", "input", "click", "scroll", "cursor", "viewport"]
 
     private func publishIngest(_ body: Data, session: SessionID, on connection: AMQPConnection) async throws {
         try await connection.publishUnconfirmed(
@@ -201,7 +207,7 @@ struct RelayEndpoints: Sendable {
         // Only the lead agent acts; observers (supervisors) watch.
         let lead: String? = if case let .agent(agent)? = reply.actor, session.leadAgentID == agent { agent } else { nil }
         try await outbound.write(.text(RelayMessage.session("joined", session, extra: ["role": lead == nil ? "observer" : "lead"])))
-        try await serve(.viewer, session: id, outbound: outbound) {
+        try await serve(.viewer, session: id, outbound: outbound, lead: lead != nil) {
             // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
             try await requestSnapshot("a viewer joined", session: id, on: connection)
             while let message = try await iterator.next() {
@@ -209,6 +215,7 @@ struct RelayEndpoints: Sendable {
                     try await outbound.write(.text(RelayMessage.error("malformed-request", "messages are JSON objects with t")))
                     continue
                 }
+                if head.t != "resync" { await hub.touch(id) }
                 switch head.t {
                 case "resync":
                     // The console saw a gap in the filter's sequence: a fresh snapshot.
@@ -238,11 +245,11 @@ struct RelayEndpoints: Sendable {
 
     /// Registers the socket, runs its writer (hub → browser) beside `reader` (browser → relay),
     /// and unregisters when either ends.
-    private func serve(_ side: SocketHub.Side, session: SessionID, outbound: WebSocketOutboundWriter,
+    private func serve(_ side: SocketHub.Side, session: SessionID, outbound: WebSocketOutboundWriter, lead: Bool = false,
                        reader: () async throws -> Void) async throws {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingNewest(4096))
-        try await hub.register(id, SocketHub.Socket(side: side, outbound: continuation), session: session)
+        try await hub.register(id, SocketHub.Socket(side: side, outbound: continuation, lead: lead), session: session)
         let writer = Task {
             for await message in stream {
                 switch message {

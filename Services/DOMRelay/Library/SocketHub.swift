@@ -20,11 +20,15 @@ actor SocketHub {
     struct Socket: Sendable {
         let side: Side
         let outbound: AsyncStream<Outbound>.Continuation
+        /// A viewer that leads the session (the agent), not an observer.
+        var lead = false
     }
 
     private var connection: AMQPConnection?
     private var queue: String?
     private var sockets: [SessionID: [UUID: Socket]] = [:]
+    /// When the customer or the agent last did something here, per session with sockets.
+    private var lastActivity: [SessionID: ContinuousClock.Instant] = [:]
     private static let sharerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "sharer")])
     private static let viewerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "viewer")])
 
@@ -50,12 +54,34 @@ actor SocketHub {
     func unregister(_ id: UUID, session: SessionID) async {
         guard let socket = sockets[session]?.removeValue(forKey: id) else { return }
         let remaining = sockets[session] ?? [:]
-        if remaining.isEmpty { sockets[session] = nil }
+        if remaining.isEmpty {
+            sockets[session] = nil
+            lastActivity[session] = nil
+        }
         updateGauges()
         guard let connection, let queue else { return }
         let (stream, lifecycle) = Self.bindings(for: socket.side, session: session, queue: queue)
         if !remaining.values.contains(where: { $0.side == socket.side }) { try? await connection.unbind(stream) }
         if remaining.isEmpty { try? await connection.unbind(lifecycle) }
+    }
+
+    /// Someone did something in `session` (not the page changing by itself).
+    func touch(_ session: SessionID) {
+        lastActivity[session] = .now
+    }
+
+    /// Who is connected to each session here and how long it has been idle; nil with no sockets.
+    func activityReport(relay: String) -> ActivityReport? {
+        guard !sockets.isEmpty else { return nil }
+        let now = ContinuousClock.now
+        return ActivityReport(relay: relay, sessions: sockets.map { id, sockets in
+            let viewers = sockets.values.filter { $0.side == .viewer }
+            let idle = lastActivity[id].map { now - $0 }
+            return ActivityReport.Session(
+                id: id, sharers: sockets.values.count { $0.side == .sharer }, leads: viewers.count(where: \.lead),
+                observers: viewers.count { !$0.lead },
+                idleMilliseconds: idle.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) })
+        })
     }
 
     /// A message from this relay's queue, to the sockets it concerns.

@@ -22,6 +22,9 @@ public struct RegistryHandler: Sendable {
         self.now = now
     }
 
+    /// How far the contact center's clock may be behind ours when a transfer is matched to sessions.
+    static let clockSlack: TimeInterval = 5
+
     /// Requests larger than this are refused unread (a request is a few hundred bytes).
     public static let maxRequestBytes = 64 * 1024
 
@@ -33,7 +36,7 @@ public struct RegistryHandler: Sendable {
         do {
             request = try JSONDecoder.cobrowse.decode(RegistryRequest.self, from: body)
         } catch {
-            return .refused(RegistryRefusal(.malformedRequest, "not a registry request: \(Self.describe(error))"))
+            return .refused(RegistryRefusal(.malformedRequest, "not a registry request: \(describeDecodingFailure(error))"))
         }
         guard request.version <= RegistryProtocol.version else {
             return .refused(RegistryRefusal(.unsupportedVersion,
@@ -114,6 +117,22 @@ public struct RegistryHandler: Sendable {
             guard let record = try await store.session(id) else { throw RegistryRefusal.unknownSession(id) }
             return .ok(record.view)
 
+        case let .endInteraction(interactionID, reason, occurredAt, system):
+            guard [.interactionEnded, .interactionTransferred, .interactionConferenced].contains(reason) else {
+                throw RegistryRefusal(.malformedRequest, "an interaction ends sessions only with an interaction reason, not '\(reason.rawValue)'")
+            }
+            // An end covers every session, whenever created (and is remembered). A transfer or
+            // conference covers those created before it, so a late or repeated event cannot end
+            // a session started afterwards with the new agent; the slack allows for clocks that
+            // disagree by a few seconds.
+            let createdBefore = reason == .interactionEnded ? nil : occurredAt.addingTimeInterval(Self.clockSlack)
+            return .list(try await store.endInteraction(interactionID, reason: reason, createdBefore: createdBefore,
+                                                        remember: reason == .interactionEnded, by: .system(system),
+                                                        rules: rules, now: now))
+
+        case .listLive:
+            return .list(try await store.liveSessions())
+
         case let .resume(id, key):
             guard let record = try await store.session(id) else { throw RegistryRefusal.unknownSession(id) }
             try Self.requireCustomer(key, of: record)
@@ -137,17 +156,6 @@ public struct RegistryHandler: Sendable {
     static func requireCustomer(_ key: String, of record: SessionRecord) throws(RegistryRefusal) {
         guard hash(key) == record.customerKeyHash else {
             throw RegistryRefusal(.notAllowed, "only the customer who started this session can do that")
-        }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        switch error {
-        case let DecodingError.keyNotFound(key, _): "missing field '\(key.stringValue)'"
-        case let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
-             let DecodingError.dataCorrupted(context):
-            context.codingPath.isEmpty ? context.debugDescription
-                : "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
-        default: "invalid JSON"
         }
     }
 }

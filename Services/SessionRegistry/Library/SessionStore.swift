@@ -75,6 +75,17 @@ public final class SessionStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("v2: ended interactions") { db in
+            try db.execute(sql: """
+                -- Interactions the contact center ended: no session may start in them again.
+                CREATE TABLE ended_interaction (
+                    interactionID TEXT PRIMARY KEY NOT NULL,
+                    reason TEXT NOT NULL,
+                    endedAt INTEGER NOT NULL
+                );
+                CREATE INDEX session_live ON session(createdAt) WHERE state != 'ended';
+                """)
+        }
         return migrator
     }
 
@@ -84,6 +95,10 @@ public final class SessionStore: Sendable {
     /// never be joined again.
     public func create(grant: InteractionGrant, customerKeyHash: String, now: Date) async throws -> SessionRecord {
         try await pool.write { db in
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM ended_interaction WHERE interactionID = ?",
+                                 arguments: [grant.interactionID]) == true {
+                throw RegistryRefusal(.interactionEnded, "the contact-center interaction has ended; co-browsing needs a live one")
+            }
             var id = SessionID.random()
             while try Bool.fetchOne(db, sql: "SELECT 1 FROM session WHERE id = ?", arguments: [id.digits]) == true {
                 id = SessionID.random()
@@ -119,6 +134,31 @@ public final class SessionStore: Sendable {
         try Bool.fetchOne(db, sql: """
             SELECT 1 FROM session WHERE leadAgentID = ? AND state != 'ended' AND id != ?
             """, arguments: [agentID, id.digits]) == true
+    }
+
+    /// Ends the live sessions of an interaction (only those created before `createdBefore`, if
+    /// given) in one transaction; `remember` records the interaction as ended. Returns the
+    /// sessions it ended: none when called again with the same event.
+    public func endInteraction(_ interactionID: String, reason: EndReason, createdBefore: Date?, remember: Bool,
+                               by actor: Actor, rules: SessionRules, now: Date) async throws -> [SessionView] {
+        try await pool.write { db in
+            if remember {
+                try db.execute(sql: "INSERT OR IGNORE INTO ended_interaction (interactionID, reason, endedAt) VALUES (?, ?, ?)",
+                               arguments: [interactionID, reason.rawValue, now.millisecondsSince1970])
+            }
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT * FROM session WHERE interactionID = ? AND state != 'ended' AND createdAt <= ? ORDER BY createdAt
+                """, arguments: [interactionID, (createdBefore ?? .distantFuture).millisecondsSince1970])
+            var ended: [SessionView] = []
+            for row in rows {
+                var record = try Self.record(row)
+                guard let kind = try rules.end(&record, reason: reason, by: actor, now: now) else { continue }
+                try self.update(record, db)
+                try self.enqueue(kind, record: record, by: actor, now: now, db)
+                ended.append(record.view)
+            }
+            return ended
+        }
     }
 
     /// Lapses every write request past its deadline; returns how many.
@@ -162,6 +202,13 @@ public final class SessionStore: Sendable {
                                         arguments: [from.millisecondsSince1970, to.millisecondsSince1970, limit])
             }
             return try rows.map { try Self.record($0).view }
+        }
+    }
+
+    /// Every live session, oldest first.
+    public func liveSessions() async throws -> [SessionView] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM session WHERE state != 'ended' ORDER BY createdAt").map { try Self.record($0).view }
         }
     }
 

@@ -3,10 +3,9 @@ import HTTPTypes
 import HummingbirdWSClient
 import Logging
 import Synchronization
-import TestSupport
 
 /// A WebSocket client for tests: send text, await the next received text, see how it closed.
-final class SocketPeer: Sendable {
+public final class SocketPeer: Sendable {
     /// Messages received and not yet taken, and whether the socket has closed.
     final class Inbox: Sendable {
         let state = Mutex<(messages: [String], closed: Bool)>(([], false))
@@ -16,9 +15,9 @@ final class SocketPeer: Sendable {
     private enum Command: Sendable { case text(String), close }
     private let outgoing: AsyncStream<Command>.Continuation
     private let task: Task<WebSocketCloseFrame?, any Error>
-    let url: String
+    public let url: String
 
-    init(_ url: String, origin: String? = nil, maxFrameSize: Int = 8 << 20) {
+    public init(_ url: String, origin: String? = nil, maxFrameSize: Int = 8 << 20) {
         self.url = url
         let (outbox, outgoing) = AsyncStream<Command>.makeStream()
         self.outgoing = outgoing
@@ -48,16 +47,16 @@ final class SocketPeer: Sendable {
         }
     }
 
-    func send(_ text: String) {
+    public func send(_ text: String) {
         outgoing.yield(.text(text))
     }
 
-    func send(_ object: [String: Any]) {
+    public func send(_ object: [String: Any]) {
         send(frame(object))
     }
 
     /// The next received message, or nil if the socket closed (or nothing came in time).
-    func next(within limit: Duration = .seconds(20)) async -> String? {
+    public func next(within limit: Duration = .seconds(20)) async -> String? {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             let (message, closed) = inbox.state.withLock { box -> (String?, Bool) in
@@ -71,14 +70,14 @@ final class SocketPeer: Sendable {
     }
 
     /// The next message as a JSON object.
-    func nextJSON(within limit: Duration = .seconds(20)) async -> [String: Any]? {
+    public func nextJSON(within limit: Duration = .seconds(20)) async -> [String: Any]? {
         guard let text = await next(within: limit) else { return nil }
         return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
     }
 
     /// Skips messages until one of type `t` (e.g. "session" notices in between).
     /// When none comes, the test output says what came instead (the failure alone would not).
-    func next(type: String, within limit: Duration = .seconds(20)) async -> [String: Any]? {
+    public func next(type: String, within limit: Duration = .seconds(20)) async -> [String: Any]? {
         let deadline = ContinuousClock.now + limit
         var skipped: [String] = []
         while ContinuousClock.now < deadline, let text = await next(within: deadline - ContinuousClock.now) {
@@ -92,8 +91,18 @@ final class SocketPeer: Sendable {
         return nil
     }
 
+    /// Whether no message of type `t` comes within `limit` (others are skipped).
+    public func nothing(ofType type: String, within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, let text = await next(within: deadline - ContinuousClock.now) {
+            let message = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+            if message?["t"] as? String == type { return false }
+        }
+        return true
+    }
+
     /// Skips messages until a session notice of `event` (e.g. `mode-changed`).
-    func next(event: String, within limit: Duration = .seconds(20)) async -> [String: Any]? {
+    public func next(event: String, within limit: Duration = .seconds(20)) async -> [String: Any]? {
         let deadline = ContinuousClock.now + limit
         while let notice = await next(type: "session", within: deadline - ContinuousClock.now) {
             if notice["event"] as? String == event { return notice }
@@ -102,12 +111,12 @@ final class SocketPeer: Sendable {
     }
 
     /// How the server closed the socket (waits for it).
-    func closed() async throws -> WebSocketCloseFrame? {
+    public func closed() async throws -> WebSocketCloseFrame? {
         try await task.value
     }
 
     /// Closes from this side, politely.
-    func close() {
+    public func close() {
         outgoing.yield(.close)
     }
 }

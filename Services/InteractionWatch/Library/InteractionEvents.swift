@@ -1,0 +1,83 @@
+import AMQP
+import CobrowseProtocol
+import Foundation
+import Logging
+import Metrics
+import ServiceKit
+
+/// Consumes `interaction-watch.interactions` (durable: what the contact center publishes while
+/// the watch is down waits for it) and ends the co-browse sessions of interactions that ended,
+/// were transferred or conferenced. Nothing goes back to the contact center.
+///
+/// Each delivery is acked only once the registry has answered, so a watch killed mid-way gets
+/// it again; ending is idempotent in the registry, so duplicates and redeliveries are harmless,
+/// and an `ended` that overtakes its `started` still ends (and bars) the interaction.
+struct InteractionEvents: Sendable {
+    static let system = "interaction-watch"
+
+    let connection: AMQPConnection
+    let registry: RegistryClient
+    let logger: Logger
+
+    func run() async throws {
+        // One at a time, in order: the queue has a single active consumer.
+        for try await delivery in try await connection.consume(queue: CobrowseTopology.interactionsQueue, prefetch: 1) {
+            await handle(delivery)
+        }
+    }
+
+    func handle(_ delivery: AMQPDelivery) async {
+        let event: InteractionEvent
+        do {
+            event = try InteractionEvent.decode(delivery.body)
+        } catch {
+            // Retrying cannot fix it: to the dead-letter queue, where an operator can read it.
+            Self.count("malformed")
+            logger.error("malformed interaction event dead-lettered", metadata: [
+                "routingKey": "\(delivery.routingKey)", "error": "\(describeDecodingFailure(error))",
+            ])
+            delivery.reject(requeue: false)
+            return
+        }
+        var metadata: Logger.Metadata = ["interaction": "\(event.interactionId)", "type": "\(event.type.rawValue)"]
+        if let id = event.id { metadata["event"] = "\(id)" }
+        guard let reason = event.endReason else {
+            Self.count(event.type.rawValue)
+            logger.info("interaction event", metadata: metadata)
+            delivery.ack()
+            return
+        }
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                let reply = try await registry.send(.endInteraction(interactionID: event.interactionId, reason: reason,
+                                                                    occurredAt: event.at, system: Self.system))
+                let ended = try reply.list()
+                Self.count(event.type.rawValue)
+                metadata["ended"] = "\(ended.map(\.id.digits))"
+                logger.info("interaction event: its sessions ended", metadata: metadata)
+                delivery.ack()
+                return
+            } catch let refusal as RegistryRefusal {
+                Self.count("refused")
+                logger.error("registry refused an interaction event", metadata: metadata.merging(["refusal": "\(refusal)"]) { $1 })
+                delivery.reject(requeue: false)
+                return
+            } catch {
+                // The registry is not answering: keep the event (unacked) and try again.
+                attempt += 1
+                let delay = Duration.milliseconds(min(250 << min(attempt, 5), 5_000))
+                logger.warning("registry unreachable; retrying the interaction event", metadata: metadata.merging([
+                    "error": "\(error)", "retryIn": "\(delay)",
+                ]) { $1 })
+                try? await Task.sleep(for: delay)
+            }
+        }
+        // Shutting down: leave it to the next watch.
+        delivery.nack(requeue: true)
+    }
+
+    private static func count(_ outcome: String) {
+        Counter(label: "cobrowse_watch_interaction_events_total", dimensions: [("outcome", outcome)]).increment()
+    }
+}
