@@ -103,14 +103,17 @@ public enum ServiceMain {
     public static func run(_ definition: ServiceDefinition) async {
         let configuration: ServiceConfiguration
         do {
-            configuration = try ServiceConfiguration(serviceName: definition.name, defaultHTTPPort: definition.defaultHTTPPort)
+            let environment = try ServiceEnvironment().resolvingFiles(for: definition.allVariables)
+            configuration = try ServiceConfiguration(serviceName: definition.name, defaultHTTPPort: definition.defaultHTTPPort,
+                                                     environment: environment)
         } catch {
             FileHandle.standardError.write(Data("\(definition.name): configuration error: \(error)\n".utf8))
             exit(2)
         }
         let level = configuration.logLevel
+        let json = configuration.logFormat == .json
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardOutput(label: label)
             handler.logLevel = level
             return handler
         }

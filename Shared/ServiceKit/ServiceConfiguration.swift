@@ -10,11 +10,13 @@ public struct ServiceConfiguration: Sendable {
     public static let httpHost = EnvironmentVariable("HTTP_HOST", default: "0.0.0.0", "Address the HTTP server binds.")
     public static let logLevel = EnvironmentVariable(
         "LOG_LEVEL", default: "info", "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.")
+    public static let logFormat = EnvironmentVariable(
+        "LOG_FORMAT", default: "text", "`text` (one readable line per entry) or `json` (one JSON object per line, for log collectors).")
     public static let instanceID = EnvironmentVariable(
         "INSTANCE_ID", default: "<hostname>", "Names this instance in logs, metrics and the broker's connection list.")
 
     /// The variables every service reads; `HTTP_PORT` is per service (see `httpPortVariable`).
-    public static let common: [EnvironmentVariable] = [amqpURL, httpHost, logLevel, instanceID]
+    public static let common: [EnvironmentVariable] = [amqpURL, httpHost, logLevel, logFormat, instanceID]
 
     public static func httpPortVariable(default port: Int) -> EnvironmentVariable {
         EnvironmentVariable("HTTP_PORT", default: "\(port)", "Port of `/health`, `/ready`, `/metrics` (and the service's own API).")
@@ -25,6 +27,7 @@ public struct ServiceConfiguration: Sendable {
     public var httpHost: String
     public var httpPort: Int
     public var logLevel: Logger.Level
+    public var logFormat: LogFormat
     public var instanceID: String
     public var environment: ServiceEnvironment
 
@@ -42,8 +45,14 @@ public struct ServiceConfiguration: Sendable {
         httpPort = try environment.int(Self.httpPortVariable(default: defaultHTTPPort), in: 0...65535)
         let level = try environment.oneOf(Self.logLevel, Logger.Level.allCases.map(\.rawValue))
         logLevel = Logger.Level(rawValue: level) ?? .info
+        logFormat = LogFormat(rawValue: try environment.oneOf(Self.logFormat, LogFormat.allCases.map(\.rawValue))) ?? .text
         let instance = environment.string(Self.instanceID)
         instanceID = instance == Self.instanceID.defaultValue ? ProcessInfo.processInfo.hostName : instance
         amqp.connectionName = amqp.connectionName ?? "\(serviceName) \(instanceID)"
     }
+}
+
+/// How a service writes its log.
+public enum LogFormat: String, Sendable, CaseIterable {
+    case text, json
 }

@@ -36,6 +36,22 @@ public struct ServiceEnvironment: Sendable {
         self.values = values
     }
 
+    /// Any of `variables` may be given as `NAME_FILE`, a file holding the value (Docker and
+    /// Kubernetes secrets), so secrets need not sit in the environment; the file wins. Trailing
+    /// newlines are dropped.
+    public func resolvingFiles(for variables: [EnvironmentVariable]) throws -> ServiceEnvironment {
+        var values = self.values
+        for variable in variables {
+            let fileVariable = variable.name + "_FILE"
+            guard let path = values[fileVariable], !path.isEmpty else { continue }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError(variable: fileVariable, value: path, expected: "a readable file holding \(variable.name)")
+            }
+            values[variable.name] = String(text.reversed().drop { $0 == "\n" || $0 == "\r" }.reversed())
+        }
+        return ServiceEnvironment(values)
+    }
+
     public func string(_ variable: EnvironmentVariable) -> String {
         guard let value = values[variable.name], !value.isEmpty else { return variable.defaultValue }
         return value

@@ -55,6 +55,7 @@ import Testing
     }
 }
 
+import Foundation
 import Metrics
 
 @Suite struct ServiceConfigurationTests {
@@ -74,6 +75,27 @@ import Metrics
         #expect {
             try ServiceConfiguration(serviceName: "svc", defaultHTTPPort: 1, environment: ServiceEnvironment(["LOG_LEVEL": "loud"]))
         } throws: { ($0 as? ConfigurationError)?.variable == "LOG_LEVEL" }
+    }
+
+    @Test func anyVariableCanComeFromAFileWhichWins() throws {
+        let path = NSTemporaryDirectory() + "secret-\(UUID())"
+        try "from-the-file\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let secret = EnvironmentVariable("SOME_SECRET", default: "", "a secret")
+        let environment = try ServiceEnvironment(["SOME_SECRET": "from-the-environment", "SOME_SECRET_FILE": path])
+            .resolvingFiles(for: [secret])
+        #expect(environment.string(secret) == "from-the-file")
+        #expect(throws: ConfigurationError(variable: "SOME_SECRET_FILE", value: "/no/such/file", expected: "a readable file holding SOME_SECRET")) {
+            try ServiceEnvironment(["SOME_SECRET_FILE": "/no/such/file"]).resolvingFiles(for: [secret])
+        }
+    }
+
+    @Test func logFormatIsTextOrJSON() throws {
+        let json = try ServiceConfiguration(serviceName: "svc", defaultHTTPPort: 1, environment: ServiceEnvironment(["LOG_FORMAT": "json"]))
+        #expect(json.logFormat == .json)
+        #expect {
+            try ServiceConfiguration(serviceName: "svc", defaultHTTPPort: 1, environment: ServiceEnvironment(["LOG_FORMAT": "xml"]))
+        } throws: { ($0 as? ConfigurationError)?.variable == "LOG_FORMAT" }
     }
 
     @Test func badBrokerURLIsAConfigurationErrorWithoutThePassword() {

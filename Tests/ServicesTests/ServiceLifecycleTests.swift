@@ -39,6 +39,20 @@ import Testing
         #expect(await service.terminate() == 0, "log:\n\(service.log)")
     }
 
+    @Test func jsonLogsAreOneObjectPerLineWithTheInstance() async throws {
+        let service = try await ServiceProcess.ready("masking-filter", environment: [
+            "AMQP_URL": try await TestBroker.isolatedVirtualHost("json-logs"), "LOG_FORMAT": "json", "INSTANCE_ID": "filter-json",
+        ])
+        #expect(await service.terminate() == 0)
+        let lines = service.log.split(separator: "\n")
+        #expect(lines.count >= 3)
+        for line in lines {
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["msg"] is String && object?["level"] is String && object?["ts"] is String, "not a JSON log line: \(line)")
+            #expect(object?["instance"] as? String == "filter-json")
+        }
+    }
+
     @Test func invalidConfigurationExitsAtOnceNamingTheVariable() async throws {
         let service = try ServiceProcess("masking-filter", environment: ["AMQP_URL": "http://not-amqp"])
         let status = await service.waitForExit()

@@ -44,8 +44,9 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// The HTTP port the service bound (from its `listening` log line); 0 until it has.
     public var httpPort: Int {
-        guard let range = log.range(of: #"http-port=[0-9]+"#, options: .regularExpression) else { return 0 }
-        return Int(log[range].dropFirst("http-port=".count)) ?? 0
+        // `http-port=8080` in text logs, `"http-port":"8080"` in JSON ones.
+        guard let range = log.range(of: #"http-port"?[=:]"?[0-9]+"#, options: .regularExpression) else { return 0 }
+        return Int(log[range].filter(\.isNumber)) ?? 0
     }
 
     deinit {

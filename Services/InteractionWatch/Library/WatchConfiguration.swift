@@ -18,11 +18,9 @@ public struct WatchConfiguration: Sendable {
         "CUSTOMER_ABSENT_GRACE", default: "30", "Seconds the customer's page may be gone (tab closed, left the site) before the session ends.")
     public static let webhookSecret = EnvironmentVariable(
         "WEBHOOK_SECRET", default: "",
-        "HMAC-SHA256 secret of the interaction-event webhook (`POST /interaction-events`); empty: the webhook is off.")
-    public static let webhookSecretFile = EnvironmentVariable(
-        "WEBHOOK_SECRET_FILE", default: "", "A file holding the webhook secret instead (e.g. a Docker secret); wins over `WEBHOOK_SECRET`.")
+        "HMAC-SHA256 secret (≥ 32 bytes) of the interaction-event webhook (`POST /interaction-events`); empty: the webhook is off.")
     public static let variables = [inactivityChat, inactivityMessaging, inactivityVoice, noAgent, agentGrace, customerGrace,
-                                   webhookSecret, webhookSecretFile]
+                                   webhookSecret]
 
     public var limits: TimeoutLimits
     /// nil: the webhook is off.
@@ -40,14 +38,7 @@ public struct WatchConfiguration: Sendable {
         }
         limits = TimeoutLimits(inactivity: inactivity, noAgent: try seconds(Self.noAgent),
                                agentGrace: try seconds(Self.agentGrace), customerGrace: try seconds(Self.customerGrace))
-        var secret = environment.string(Self.webhookSecret)
-        let file = environment.string(Self.webhookSecretFile)
-        if !file.isEmpty {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ConfigurationError(variable: Self.webhookSecretFile.name, value: file, expected: "a readable file")
-            }
-            secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        let secret = environment.string(Self.webhookSecret)
         if !secret.isEmpty, secret.utf8.count < 32 {
             throw ConfigurationError(variable: Self.webhookSecret.name, value: "(hidden)", expected: "a secret of at least 32 bytes")
         }
