@@ -18,6 +18,10 @@ public enum CobrowseTopology {
     /// Relays → interaction watch: who is connected to each session and how long it has been idle.
     public static let activityExchange = "cobrowse.activity"
 
+    /// Header a relay puts on what a sharer sent (milliseconds since 1970 when it arrived), which
+    /// the filter carries to the masked frames, so the viewer's relay measures the live path.
+    public static let receivedAtHeader = "x-received-ms"
+
     public static let registryRPCQueue = "cobrowse.registry.rpc"
     public static let interactionsQueue = "interaction-watch.interactions"
     public static let deadLetterQueue = "cobrowse.dead.letters"

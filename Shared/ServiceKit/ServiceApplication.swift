@@ -63,7 +63,11 @@ public struct ServiceDefinition: Sendable {
 public enum ServiceMetrics {
     public static let registry: PrometheusCollectorRegistry = {
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // The live path is measured in milliseconds: fine buckets below 50 ms.
+        factory.defaultDurationHistogramBuckets = [0.5, 1, 2, 3, 5, 7.5, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 5000]
+            .map { Duration.microseconds(Int64($0 * 1000)) }
+        MetricsSystem.bootstrap(factory)
         return registry
     }()
 }

@@ -54,6 +54,20 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         #expect(viewerEnd["reason"] as? String == "customer-exited")
         #expect(await sharer.next(type: "ended")?["reason"] as? String == "customer-exited")
         #expect(try await viewer.closed()?.reason?.contains("customer-exited") == true)
+
+        // What operators see: the live path measured on the viewer's relay, frames and bytes
+        // counted both ways, and no secret, token or page content in any service's log.
+        let metrics = try #require(await suite.relays[1].get("/metrics")?.body)
+        #expect(metrics.contains("cobrowse_live_path_seconds_count 2"), "\(metrics)")
+        #expect(metrics.contains(#"cobrowse_relay_frames_total{direction="out",side="viewer"}"#))
+        let sharerMetrics = try #require(await suite.relays[0].get("/metrics")?.body)
+        #expect(sharerMetrics.contains(#"cobrowse_relay_bytes_total{direction="in",side="sharer"}"#))
+        for process in suite.processes {
+            for secret in ["hunter2", "steal()", "日本語", "eyJ"] {
+                #expect(!process.log.contains(secret), "\(process.name) logged '\(secret)'")
+            }
+        }
+        #expect(suite.relays[1].log.contains("session=\(sessionID)"), "the relay's log names the session")
     }
 
     @Test func refusalsReachTheBrowserWithTheRegistrysReasonAndClose() async throws {

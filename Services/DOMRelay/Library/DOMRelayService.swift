@@ -72,7 +72,7 @@ public enum DOMRelayService {
     static func start(_ configuration: ServiceConfiguration, logger: Logger) async throws -> ServiceParts {
         let relay = try RelayConfiguration(configuration.environment)
         let hub = SocketHub()
-        let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes)
+        let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes, logger: logger)
         var devTokens: ContactCenterTokens?
         if let secret = relay.devTokenSecret {
             logger.warning("DEV_MODE=1: serving /demo/ and token endpoints that sign as the contact center; never in production")
@@ -103,7 +103,8 @@ public enum DOMRelayService {
                 ]))
                 await hub.attach(connection: connection, queue: queue.name)
                 for try await delivery in try await connection.consume(queue: queue.name, prefetch: 1000) {
-                    await hub.deliver(exchange: delivery.exchange, routingKey: delivery.routingKey, body: delivery.body)
+                    await hub.deliver(exchange: delivery.exchange, routingKey: delivery.routingKey, body: delivery.body,
+                                      receivedAt: delivery.properties.headers[CobrowseTopology.receivedAtHeader]?.intValue)
                     delivery.ack()
                 }
             })

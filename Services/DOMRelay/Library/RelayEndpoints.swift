@@ -3,6 +3,8 @@ import CobrowseProtocol
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
+import Logging
+import Metrics
 import ServiceKit
 
 /// The relay's WebSocket endpoints; see docs/stream-protocol.md ("Relay sockets").
@@ -16,6 +18,7 @@ struct RelayEndpoints: Sendable {
     let hub: SocketHub
     let allowedOrigins: Set<String>
     let maxFrameBytes: Int
+    let logger: Logger
 
     func add(to router: Router<BasicWebSocketRequestContext>) {
         router.ws("/ws/share", shouldUpgrade: { request, _ in try checkOrigin(request) }) { inbound, outbound, _ in
@@ -117,6 +120,8 @@ struct RelayEndpoints: Sendable {
         let extra: [String: Any] = opening.t == "start" ? ["customerKey": customerKey, "maxFrameBytes": maxFrameBytes]
                                                          : ["maxFrameBytes": maxFrameBytes]
         try await outbound.write(.text(RelayMessage.session(opening.t == "start" ? "started" : "resumed", session, extra: extra)))
+        logger.info(opening.t == "start" ? "sharing started" : "sharer resumed", metadata: ["session": "\(session.id)"])
+        defer { logger.info("sharer socket closed", metadata: ["session": "\(session.id)"]) }
         // The last seq forwarded from this socket: when the socket goes away without an end
         // (tab closed, customer left the site, network gone) viewers are told the stream paused,
         // in sequence. The sharer's next snapshot ends the pause.
@@ -137,6 +142,7 @@ struct RelayEndpoints: Sendable {
                     continue
                 }
                 let body = Data(text.utf8)
+                RelayMetrics.received(.sharer, bytes: body.count)
                 guard let head = try? JSONDecoder().decode(FrameHead.self, from: body) else {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "a frame is a JSON object with t and seq")))
                     continue
@@ -163,7 +169,7 @@ struct RelayEndpoints: Sendable {
                     continue
                 }
                 if Self.customerActivity.contains(head.t) { await hub.touch(session.id) }
-                try await publishIngest(body, session: session.id, on: connection)
+                try await publishIngest(body, session: session.id, on: connection, stamped: true)
                 lastSeq = head.t == "paused" ? nil : seq
                 if head.t == "snapshot" { stream = head.stream }
             }
@@ -174,14 +180,18 @@ struct RelayEndpoints: Sendable {
     /// alone do not: a page can animate by itself.
     static let customerActivity: Set<String> = ["snapshot", "input", "click", "scroll", "cursor", "viewport"]
 
-    private func publishIngest(_ body: Data, session: SessionID, on connection: AMQPConnection) async throws {
+    /// `stamped`: a sharer's frame, marked with when it arrived so the viewers' relays can
+    /// measure the live path (the filter carries the mark over to the masked frame).
+    private func publishIngest(_ body: Data, session: SessionID, on connection: AMQPConnection, stamped: Bool = false) async throws {
+        let headers: AMQPTable = stamped ? [CobrowseTopology.receivedAtHeader: .int(Date().millisecondsSince1970)] : [:]
         try await connection.publishUnconfirmed(
-            AMQPMessage(body: body, properties: AMQPProperties(contentType: "application/json")),
+            AMQPMessage(body: body, properties: AMQPProperties(contentType: "application/json", headers: headers)),
             exchange: CobrowseTopology.ingestExchange, routingKey: session.routingKey)
     }
 
     /// Asks the session's sharer, wherever it is connected, for a fresh snapshot.
     private func requestSnapshot(_ reason: String, session: SessionID, on connection: AMQPConnection) async throws {
+        RelayMetrics.resyncRequested(reason)
         try await connection.publishUnconfirmed(AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: reason))),
                                                 exchange: CobrowseTopology.sharerExchange, routingKey: session.routingKey)
     }
@@ -207,10 +217,13 @@ struct RelayEndpoints: Sendable {
         // Only the lead agent acts; observers (supervisors) watch.
         let lead: String? = if case let .agent(agent)? = reply.actor, session.leadAgentID == agent { agent } else { nil }
         try await outbound.write(.text(RelayMessage.session("joined", session, extra: ["role": lead == nil ? "observer" : "lead"])))
+        logger.info("viewer joined", metadata: ["session": "\(id)", "role": "\(lead == nil ? "observer" : "lead")"])
+        defer { logger.info("viewer socket closed", metadata: ["session": "\(id)"]) }
         try await serve(.viewer, session: id, outbound: outbound, lead: lead != nil) {
             // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
             try await requestSnapshot("a viewer joined", session: id, on: connection)
             while let message = try await iterator.next() {
+                if case let .text(text) = message { RelayMetrics.received(.viewer, bytes: text.utf8.count) }
                 guard case let .text(text) = message, let head = try? JSONDecoder().decode(FrameHead.self, from: Data(text.utf8)) else {
                     try await outbound.write(.text(RelayMessage.error("malformed-request", "messages are JSON objects with t")))
                     continue

@@ -84,16 +84,28 @@ actor SocketHub {
         })
     }
 
-    /// A message from this relay's queue, to the sockets it concerns.
-    func deliver(exchange: String, routingKey: String, body: Data) {
+    /// A message from this relay's queue, to the sockets it concerns. `receivedAt`: when the
+    /// sharer's relay got the frame (milliseconds since 1970), for the live-path latency.
+    func deliver(exchange: String, routingKey: String, body: Data, receivedAt: Int64? = nil) {
         let parts = routingKey.split(separator: ".")
         guard parts.count >= 2, parts[0] == "s", let session = SessionID(String(parts[1])), let targets = sockets[session] else { return }
         let text = String(decoding: body, as: UTF8.self)
         switch exchange {
         case CobrowseTopology.viewExchange:
-            for socket in targets.values where socket.side == .viewer { socket.outbound.yield(.text(text)) }
+            var viewers = 0
+            for socket in targets.values where socket.side == .viewer {
+                socket.outbound.yield(.text(text))
+                viewers += 1
+            }
+            RelayMetrics.sent(.viewer, frames: viewers, bytes: body.count)
+            if let receivedAt, viewers > 0 { RelayMetrics.livePath(since: receivedAt) }
         case CobrowseTopology.sharerExchange:
-            for socket in targets.values where socket.side == .sharer { socket.outbound.yield(.text(text)) }
+            var sharers = 0
+            for socket in targets.values where socket.side == .sharer {
+                socket.outbound.yield(.text(text))
+                sharers += 1
+            }
+            RelayMetrics.sent(.sharer, frames: sharers, bytes: body.count)
         case CobrowseTopology.lifecycleExchange:
             guard let event = try? JSONDecoder.cobrowse.decode(SessionEvent.self, from: body) else { return }
             let notice = RelayMessage.session(event)
@@ -150,5 +162,34 @@ enum RelayMessage {
     /// A session view as a JSON object, in the suite's wire format.
     private static func object(_ view: SessionView) -> Any {
         (try? JSONEncoder.cobrowse.encode(view)).flatMap { try? JSONSerialization.jsonObject(with: $0) } ?? [:]
+    }
+}
+
+/// The relay's numbers for operators (see docs/operations.md).
+enum RelayMetrics {
+    private static func side(_ side: SocketHub.Side) -> String { side == .sharer ? "sharer" : "viewer" }
+
+    /// A WebSocket message from a browser.
+    static func received(_ from: SocketHub.Side, bytes: Int) {
+        Counter(label: "cobrowse_relay_frames_total", dimensions: [("direction", "in"), ("side", side(from))]).increment()
+        Counter(label: "cobrowse_relay_bytes_total", dimensions: [("direction", "in"), ("side", side(from))]).increment(by: bytes)
+    }
+
+    /// One message from the broker written to `frames` sockets.
+    static func sent(_ to: SocketHub.Side, frames: Int, bytes: Int) {
+        guard frames > 0 else { return }
+        Counter(label: "cobrowse_relay_frames_total", dimensions: [("direction", "out"), ("side", side(to))]).increment(by: frames)
+        Counter(label: "cobrowse_relay_bytes_total", dimensions: [("direction", "out"), ("side", side(to))]).increment(by: frames * bytes)
+    }
+
+    static func resyncRequested(_ reason: String) {
+        Counter(label: "cobrowse_relay_resync_requests_total", dimensions: [("reason", reason)]).increment()
+    }
+
+    /// The live path, from the sharer's relay receiving a frame to the viewer's relay sending
+    /// its masked form (relay → ingest → filter → view → relay); relays share a clock source (NTP).
+    static func livePath(since receivedAt: Int64) {
+        let milliseconds = max(0, Date().millisecondsSince1970 - receivedAt)
+        Metrics.Timer(label: "cobrowse_live_path_seconds").recordMilliseconds(milliseconds)
     }
 }

@@ -163,7 +163,8 @@ public struct FilterWorker: Sendable {
                 tracked.lastSeen = now
                 sessions[session] = tracked
                 if outputs.isEmpty, frame.event.type != "snapshot" { notForwardable.increment() }
-                try await publish(outputs, session: session, encoder: encoder)
+                try await publish(outputs, session: session, encoder: encoder,
+                                  receivedAt: delivery.properties.headers[CobrowseTopology.receivedAtHeader])
                 processed += 1
                 if processed % 10_000 == 0 {
                     sessions = sessions.filter { now - $0.value.lastSeen < idleEviction }
@@ -172,12 +173,15 @@ public struct FilterWorker: Sendable {
         }
     }
 
-    private func publish(_ outputs: [SessionStream.Output], session: SessionID, encoder: JSONEncoder) async throws {
+    /// `receivedAt`: when the sharer's relay got the frame these outputs come from, passed on.
+    private func publish(_ outputs: [SessionStream.Output], session: SessionID, encoder: JSONEncoder,
+                         receivedAt: AMQPFieldValue? = nil) async throws {
+        let headers: AMQPTable = receivedAt.map { [CobrowseTopology.receivedAtHeader: $0] } ?? [:]
         for output in outputs {
             switch output {
             case let .view(masked):
                 try await connection.publishUnconfirmed(
-                    AMQPMessage(body: try encoder.encode(masked), properties: AMQPProperties(contentType: "application/json")),
+                    AMQPMessage(body: try encoder.encode(masked), properties: AMQPProperties(contentType: "application/json", headers: headers)),
                     exchange: CobrowseTopology.viewExchange, routingKey: session.routingKey)
                 Self.forwarded.increment()
             case let .action(action):
