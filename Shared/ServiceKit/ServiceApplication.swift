@@ -2,6 +2,7 @@ import AMQP
 import Foundation
 import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import Metrics
@@ -18,14 +19,17 @@ public struct ServiceParts: Sendable {
     public var addWebSocketRoutes: (@Sendable (Router<BasicWebSocketRequestContext>) -> Void)?
     /// The largest WebSocket frame accepted; a bigger one closes the socket (1009).
     public var maxWebSocketFrame: Int
+    /// Serve HTTPS (and WSS) with this; nil: plain HTTP (TLS ends at a proxy, or nowhere).
+    public var tls: TLSConfiguration?
 
     public init(addRoutes: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
                 addWebSocketRoutes: (@Sendable (Router<BasicWebSocketRequestContext>) -> Void)? = nil,
-                maxWebSocketFrame: Int = 1 << 20,
+                maxWebSocketFrame: Int = 1 << 20, tls: TLSConfiguration? = nil,
                 work: @escaping @Sendable (AMQPConnection) async throws -> Void) {
         self.addRoutes = addRoutes
         self.addWebSocketRoutes = addWebSocketRoutes
         self.maxWebSocketFrame = maxWebSocketFrame
+        self.tls = tls
         self.work = work
     }
 
@@ -90,6 +94,7 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
         server = .http1WebSocketUpgrade(webSocketRouter: webSockets,
                                         configuration: .init(ws: .init(maxFrameSize: parts.maxWebSocketFrame)))
     }
+    if let tls = parts.tls { server = try .tls(server, tlsConfiguration: tls) }
     return Application(router: router,
                        server: server,
                        configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort),

@@ -2,6 +2,7 @@ import AMQP
 import CobrowseProtocol
 import CobrowseTokens
 import Foundation
+import HummingbirdTLS
 import ServiceKit
 import TestSupport
 import Testing
@@ -103,6 +104,42 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         _ = await sharer.next(type: "resync")
         sharer.send(frame(loginSnapshot()))
         #expect(await viewer.next(type: "snapshot") != nil, "the socket kept working after bad frames")
+    }
+
+    @Test func givenACertificateTheRelayServesHTTPSAndWSS() async throws {
+        let tlsDir = try TestBroker.environment("COBROWSE_TEST_TLS_DIR")
+        let suite = try await SuiteFixture("relay-tls")
+        defer { Task { await suite.stop() } }
+        let relay = try ServiceProcess("dom-relay", environment: [
+            "AMQP_URL": suite.url, "ALLOWED_ORIGINS": "*", "TLS_CERT_FILE": "\(tlsDir)/server.pem", "TLS_KEY_FILE": "\(tlsDir)/server.key",
+        ])
+        defer { Task { await relay.terminate() } }
+        // The certificate is for localhost, signed by the test CA.
+        func curl(_ url: String) throws -> String {
+            let curl = Process()
+            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+            curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", "--cacert", "\(tlsDir)/ca.pem", url]
+            let pipe = Pipe()
+            curl.standardOutput = pipe
+            try curl.run()
+            curl.waitUntilExit()
+            return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        }
+        #expect(await eventually { relay.httpPort > 0 && (try? curl("https://localhost:\(relay.httpPort)/ready")) == "200" },
+                "log:\n\(relay.log)")
+        #expect(try curl("http://localhost:\(relay.httpPort)/ready") != "200", "plain HTTP is served too")
+
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file("\(tlsDir)/ca.pem")
+        let sharer = SocketPeer("wss://localhost:\(relay.httpPort)/ws/share", tls: tls)
+        sharer.send(["t": "start", "interactionToken": try await suite.tokens.interaction()])
+        #expect(await sharer.next(type: "started") != nil)
+    }
+
+    @Test func aTLSCertificateWithoutItsKeyIsRefusedAtStart() async throws {
+        let relay = try ServiceProcess("dom-relay", environment: ["AMQP_URL": try TestBroker.url(), "TLS_CERT_FILE": "/etc/hostname"])
+        #expect(await relay.waitForExit() == 2)
+        #expect(await eventually { relay.log.contains("TLS_KEY_FILE") })
     }
 
     @Test func aFrameOverTheLimitClosesTheSocket() async throws {

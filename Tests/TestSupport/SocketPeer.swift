@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import HummingbirdTLS
 import HummingbirdWSClient
 import Logging
 import Synchronization
@@ -17,7 +18,8 @@ public final class SocketPeer: Sendable {
     private let task: Task<WebSocketCloseFrame?, any Error>
     public let url: String
 
-    public init(_ url: String, origin: String? = nil, maxFrameSize: Int = 8 << 20) {
+    /// `tls`: for `wss://` URLs, e.g. trusting a test CA.
+    public init(_ url: String, origin: String? = nil, maxFrameSize: Int = 8 << 20, tls: TLSConfiguration? = nil) {
         self.url = url
         let (outbox, outgoing) = AsyncStream<Command>.makeStream()
         self.outgoing = outgoing
@@ -28,7 +30,7 @@ public final class SocketPeer: Sendable {
             defer { inbox.state.withLock { $0.closed = true } }
             return try await WebSocketClient.connect(
                 url: url, configuration: .init(maxFrameSize: maxFrameSize, additionalHeaders: headers),
-                logger: Logger(label: "test-socket")
+                tlsConfiguration: tls, logger: Logger(label: "test-socket")
             ) { inbound, outbound, _ in
                 // The connection lives as long as the server keeps it; the writer serves sends.
                 let writer = Task {

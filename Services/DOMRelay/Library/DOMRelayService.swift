@@ -2,6 +2,7 @@ import AMQP
 import CobrowseProtocol
 import CobrowseTokens
 import Foundation
+import HummingbirdTLS
 import Logging
 import ServiceKit
 
@@ -24,8 +25,11 @@ public struct RelayConfiguration: Sendable {
     public static let activityReportInterval = EnvironmentVariable(
         "ACTIVITY_REPORT_INTERVAL", default: "5",
         "Seconds between the relay's reports of its sessions' presence and activity to `interaction-watch` (keep well under its grace periods).")
+    public static let tlsCertificate = EnvironmentVariable(
+        "TLS_CERT_FILE", default: "", "PEM certificate chain: with `TLS_KEY_FILE`, the relay serves HTTPS and WSS instead of HTTP and WS.")
+    public static let tlsKey = EnvironmentVariable("TLS_KEY_FILE", default: "", "PEM private key of `TLS_CERT_FILE`.")
     public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, activityReportInterval,
-                                   MaskingRulesConfiguration.variable]
+                                   tlsCertificate, tlsKey, MaskingRulesConfiguration.variable]
 
     public var allowedOrigins: Set<String>
     public var maxFrameBytes: Int
@@ -33,8 +37,11 @@ public struct RelayConfiguration: Sendable {
     public var devTokenSecret: String?
     public var webRoot: String?
     public var activityReportInterval: Duration
+    /// nil: plain HTTP.
+    public var tls: TLSConfiguration?
 
     public init(_ environment: ServiceEnvironment) throws {
+        tls = try Self.tls(certificate: environment.string(Self.tlsCertificate), key: environment.string(Self.tlsKey))
         activityReportInterval = try environment.seconds(Self.activityReportInterval, in: 0.1...60)
         allowedOrigins = Set(environment.string(Self.allowedOrigins).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
@@ -54,6 +61,33 @@ public struct RelayConfiguration: Sendable {
                                          expected: "the registry's HS256 secret (≥ 32 bytes) when DEV_MODE=1")
             }
             devTokenSecret = secret
+        }
+    }
+}
+
+extension RelayConfiguration {
+    /// The server's TLS configuration from PEM files; both or neither.
+    static func tls(certificate: String, key: String) throws -> TLSConfiguration? {
+        switch (certificate.isEmpty, key.isEmpty) {
+        case (true, true):
+            return nil
+        case (false, true), (true, false):
+            let missing = certificate.isEmpty ? tlsCertificate : tlsKey
+            throw ConfigurationError(variable: missing.name, value: "", expected: "a PEM file: TLS needs both TLS_CERT_FILE and TLS_KEY_FILE")
+        case (false, false):
+            let chain: [NIOSSLCertificate]
+            do {
+                chain = try NIOSSLCertificate.fromPEMFile(certificate)
+            } catch {
+                throw ConfigurationError(variable: tlsCertificate.name, value: certificate, expected: "a readable PEM certificate chain (\(error))")
+            }
+            let privateKey: NIOSSLPrivateKey
+            do {
+                privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
+            } catch {
+                throw ConfigurationError(variable: tlsKey.name, value: key, expected: "a readable PEM private key (\(error))")
+            }
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
         }
     }
 }
@@ -87,6 +121,7 @@ public enum DOMRelayService {
             },
             addWebSocketRoutes: { router in endpoints.add(to: router) },
             maxWebSocketFrame: relay.maxFrameBytes,
+            tls: relay.tls,
             work: { connection in
                 // Rules reload beside the sockets (the relay hands each page its current rules).
                 let watcher = Task { await rules.watch(logger: logger) }
