@@ -1,8 +1,8 @@
 """Headless Chromium through Selenium, with the WebSocket frames each browser saw.
 
 Every browser logs DevTools network events (`goog:loggingPrefs` performance), so the frames its
-pages sent and received over WebSockets can be checked afterwards. Reading Chrome's log drains it,
-so `Browser.frames()` keeps everything it has read.
+pages sent and received over WebSockets, and which of its WebSockets are still open, can be
+checked afterwards. Reading Chrome's log drains it, so `Browser` keeps everything it has read.
 """
 
 import json
@@ -69,6 +69,7 @@ class Browser:
         options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
         self.driver = webdriver.Chrome(service=DriverService(CHROMEDRIVER), options=options)
         self._sockets = {}  # requestId -> url
+        self._closed_sockets = set()  # requestIds
         self._frames = []
         self._console = []
 
@@ -88,6 +89,8 @@ class Browser:
             params = message.get("params", {})
             if method == "Network.webSocketCreated":
                 self._sockets[params.get("requestId")] = params.get("url", "")
+            elif method == "Network.webSocketClosed":
+                self._closed_sockets.add(params.get("requestId"))
             elif method in ("Network.webSocketFrameReceived", "Network.webSocketFrameSent"):
                 response = params.get("response", {})
                 self._frames.append(Frame("received" if method.endswith("Received") else "sent",
@@ -98,6 +101,28 @@ class Browser:
         """Every WebSocket frame this browser sent or received so far (text payloads)."""
         self._drain()
         return [frame for frame in self._frames if direction is None or frame.direction == direction]
+
+    def open_sockets(self, path=""):
+        """The URLs of this browser's WebSockets (those whose URL has `path`) not closed yet. A
+        page that went away (navigation, closed tab) closed its sockets."""
+        self._drain()
+        return [url for request, url in self._sockets.items() if path in url and request not in self._closed_sockets]
+
+    def event_listeners(self, expression):
+        """The event listeners on the object `expression` names in the page (`window`,
+        `document`), as DevTools sees them: {"type" or "type (capture)": count}."""
+        driver = self.driver
+        found = driver.execute_cdp_cmd("Runtime.evaluate", {"expression": expression, "objectGroup": "listeners"})
+        try:
+            listeners = driver.execute_cdp_cmd("DOMDebugger.getEventListeners",
+                                               {"objectId": found["result"]["objectId"]})["listeners"]
+        finally:
+            driver.execute_cdp_cmd("Runtime.releaseObjectGroup", {"objectGroup": "listeners"})
+        counts = {}
+        for listener in listeners:
+            key = listener["type"] + (" (capture)" if listener.get("useCapture") else "")
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     def console(self):
         """The browser console's messages so far."""

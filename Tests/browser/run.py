@@ -6,7 +6,10 @@ with the rules in masking-rules.json (masking_page.py says what they do), frames
 same-origin, masked and other-origin frames, and hostile.html
 attacks the console. The agent-action tests drive the console with a real mouse and keyboard
 (pointer, annotations, the customer's consent to write mode, clicks, typing, scrolling and
-navigation), and check what the filter and the SDK refuse.
+navigation), and check what the filter and the SDK refuse. The end tests (issue 6) end sessions
+every way they can end (the customer, the agent, the contact center's interaction events, and
+the interaction watch's inactivity, no-agent and absence timeouts, which the stack runs short)
+and check that both sides say who or why and that the customer's page is left as it was.
 
     /usr/bin/python3 Tests/browser/run.py [NAME-SUBSTRING ...]
 
@@ -25,6 +28,7 @@ import sys
 import time
 import traceback
 import urllib.parse
+import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
@@ -48,6 +52,35 @@ CARD_NUMBER = "4111 1111 1111 1111"
 
 # In the agent's page: the document of the frame the customer's page is rebuilt in.
 VIEW = "document.getElementById('cobrowse-view').contentDocument"
+
+# How long the end notice stays in the sessions the tests start through CoBrowse.start
+# (`endNoticeSeconds`); sessions started with the demo's button keep the SDK's default.
+END_NOTICE_SECONDS = 2
+DEFAULT_END_NOTICE_SECONDS = 8
+# What the customer's end notice says (docs/sdk.md) and the agent console's #notice
+# (docs/agent-console.md), by end reason. agent-exited names the agent in the console.
+CUSTOMER_SENTENCES = {
+    "customer-exited": "You ended co-browsing.",
+    "agent-exited": "The agent ended co-browsing.",
+    "interaction-ended": "Co-browsing ended because your conversation with us ended.",
+    "interaction-transferred": "Co-browsing ended because your conversation was transferred to another agent.",
+    "interaction-conferenced": "Co-browsing ended because more people joined your conversation.",
+    "inactivity": "Co-browsing ended after a period of inactivity.",
+    "no-agent-joined": "Co-browsing ended because no agent joined.",
+    "agent-absent": "Co-browsing ended because the agent left.",
+    "customer-absent": "Co-browsing ended because this page was closed.",
+}
+AGENT_SENTENCES = {
+    "customer-exited": "The customer ended the session.",
+    "interaction-ended": "The session ended because the contact-center interaction ended.",
+    "interaction-transferred": "The session ended because the interaction was transferred to another agent.",
+    "interaction-conferenced": "The session ended because the interaction became a conference.",
+    "inactivity": "The session ended after a period of inactivity.",
+    "agent-absent": "The session ended because the agent's console was gone for too long.",
+    "customer-absent": "The session ended because the customer's page was gone for too long.",
+}
+# Who ends sessions for the contact center's events and the timeouts (`session.endedBy`).
+WATCH = "system:interaction-watch"
 
 
 def relay_sockets(relay):
@@ -89,6 +122,7 @@ class Customer:
 
     def start_session(self):
         """Clicks 'Start co-browse'; returns the session ID the SDK's bar shows."""
+        self.baseline = self.page_state()
         button = self.browser.driver.find_element(By.ID, "start-cobrowse")
         button.click()
         session_id = wait_for("the SDK reports a session ID after 'Start co-browse'",
@@ -97,6 +131,7 @@ class Customer:
         assert shown == str(session_id), f"the bar shows session {shown!r}, CoBrowse.sessionId is {session_id!r}"
         wait_for("the 'Start co-browse' button is hidden while the session runs",
                  lambda: self.browser.js("return document.getElementById('start-cobrowse').hidden"))
+        self.record_events()
         return shown
 
     def wait_bar_session_id(self):
@@ -112,14 +147,24 @@ class Customer:
 
     def start_session_unmasked(self):
         """Starts co-browse with `testOnlyDisableMasking` (a stale SDK: the filter alone masks)."""
+        return self.start_session_with(testOnlyDisableMasking=True)
+
+    def start_session_with(self, channel=None, interaction=None, **options):
+        """Starts co-browse by calling CoBrowse.start itself, with a dev token for `channel`
+        (chat, messaging, voice; the relay's default: chat) and `interaction` (default: a new
+        one), and CoBrowse.start `options` (endNoticeSeconds, testOnlyDisableMasking, …).
+        Returns the session ID."""
+        query = urllib.parse.urlencode({key: value for key, value in (("channel", channel), ("interaction", interaction)) if value})
+        self.baseline = self.page_state()
         result = self.browser.driver.execute_async_script("""
             const done = arguments[arguments.length - 1];
-            fetch('/dev/interaction-token', { cache: 'no-store' })
+            fetch('/dev/interaction-token?' + arguments[0], { cache: 'no-store' })
               .then((response) => response.json())
-              .then((body) => CoBrowse.start({ interactionToken: body.token, testOnlyDisableMasking: true }))
-              .then(({ sessionId }) => done(sessionId), (error) => done('error: ' + error.message));""")
-        assert re.fullmatch(r"\d{9}", str(result)), f"CoBrowse.start with testOnlyDisableMasking: {result!r}"
+              .then((body) => CoBrowse.start(Object.assign({ interactionToken: body.token }, arguments[1])))
+              .then(({ sessionId }) => done(sessionId), (error) => done('error: ' + error.message));""", query, options)
+        assert re.fullmatch(r"\d{9}", str(result)), f"CoBrowse.start({options}) on channel {channel}: {result!r}"
         assert self.wait_bar_session_id() == result, "the bar shows another session ID than CoBrowse.start resolved"
+        self.record_events()
         return result
 
     def text(self):
@@ -140,14 +185,54 @@ class Customer:
     # ---- the agent's side of things, as the customer's page sees it ---------------------
 
     def record_events(self):
-        """Collects the SDK's events on this page in `window.__cobrowseEvents` ([name, detail])."""
+        """Collects the SDK's events on this page in `window.__cobrowseEvents` ([name, detail]),
+        from now on (the start of a session does it; again, it forgets what was collected)."""
         self.js("""
-            window.__cobrowseEvents = [];
-            for (const name of ['controlRequested', 'modeChanged', 'ended', 'session'])
-                CoBrowse.on(name, (detail) => window.__cobrowseEvents.push([name, JSON.parse(JSON.stringify(detail))]));""")
+            if (!window.__cobrowseEvents)
+                for (const name of ['controlRequested', 'modeChanged', 'ended', 'session'])
+                    CoBrowse.on(name, (detail) => window.__cobrowseEvents.push([name, JSON.parse(JSON.stringify(detail))]));
+            window.__cobrowseEvents = [];""")
 
     def events(self, name):
         return self.js("return (window.__cobrowseEvents || []).filter((e) => e[0] === arguments[0]).map((e) => e[1]);", name)
+
+    # ---- what the SDK leaves on the page -----------------------------------------------------
+
+    def page_state(self):
+        """What a session may change on the page and must put back when it ends: the SDK's
+        elements (ids cobrowse-*), CoBrowse.sessionId, the stored session, adopted style sheets
+        (the customer's mark), the value setters (wrapped while sharing), and the event
+        listeners on window and document (DevTools' count)."""
+        state = self.js("""
+            const native = ([type, name]) =>
+              /\[native code\]/.test(Function.prototype.toString.call(Object.getOwnPropertyDescriptor(type.prototype, name).set));
+            return {
+              hosts: Array.from(document.querySelectorAll('[id^="cobrowse-"]'), (element) => element.id).sort(),
+              sessionId: window.CoBrowse ? CoBrowse.sessionId : null,
+              stored: sessionStorage.getItem('cobrowse.session'),
+              adoptedSheets: document.adoptedStyleSheets.length,
+              nativeSetters: [[HTMLInputElement, 'value'], [HTMLInputElement, 'checked'], [HTMLTextAreaElement, 'value'],
+                              [HTMLSelectElement, 'value'], [HTMLSelectElement, 'selectedIndex']].every(native),
+            };""")
+        state["window listeners"] = self.browser.event_listeners("window")
+        state["document listeners"] = self.browser.event_listeners("document")
+        return state
+
+    def assert_as_before(self, when, notice=False):
+        """The page is as it was before the session started (`baseline`), but for the end
+        notice's host when `notice`."""
+        expected = dict(self.baseline, hosts=sorted(self.baseline["hosts"] + (["cobrowse-ended"] if notice else [])))
+        state = self.page_state()
+        wrong = {key: f"{value!r}, before the session {expected.get(key)!r}" for key, value in state.items() if value != expected.get(key)}
+        assert not wrong, f"{when}, the SDK left the page changed: {wrong}"
+
+    def end_notice(self):
+        """The SDK's end notice (#cobrowse-ended): {text, role, reason, by}, or None."""
+        return self.js("""
+            const host = document.getElementById('cobrowse-ended');
+            const notice = host && host.shadowRoot && host.shadowRoot.querySelector('.notice');
+            return notice ? { text: notice.querySelector('.text').textContent, role: notice.getAttribute('role'),
+                              reason: notice.dataset.reason || null, by: notice.dataset.by || null } : null;""")
 
     def bar_shows(self, selector):
         """Whether the SDK's bar shows the element (a button, say) matching `selector` in its shadow root."""
@@ -216,6 +301,13 @@ class Agent:
 
     def element_text(self, selector):
         return self.in_view("const e = doc.querySelector(arguments[0]); return e ? e.innerText : null;", selector)
+
+    def notice(self):
+        """The console's #notice: {text, shown, kind, reason, by}."""
+        return self.browser.js("""
+            const n = document.getElementById('notice');
+            return { text: n.textContent, shown: !n.hidden, kind: n.dataset.kind || null,
+                     reason: n.dataset.reason || null, by: n.dataset.by || null };""")
 
     def header(self, element_id):
         return self.browser.js("const e = document.getElementById(arguments[0]); return e ? e.textContent : null;",
@@ -359,15 +451,20 @@ class TestContext:
         name = f"agent-{self.name}-{self.agent_count}-{os.getpid()}"
         return Agent(self.browser("agent"), name)
 
-    def shared_session(self, sharer_relay=None, agent_relay=None, path=None):
+    def shared_session(self, sharer_relay=None, agent_relay=None, path=None, channel=None, interaction=None, **options):
         """A customer on a demo page (the shop by default) who started co-browse, and an agent
-        watching it live."""
+        watching it live. With a `channel`, an `interaction` or CoBrowse.start `options`
+        (endNoticeSeconds, …) the session is started through CoBrowse.start, else with the
+        demo's button."""
         customer = self.customer()
         if path:
             customer.open(sharer_relay or self.relay_a, path)
         else:
             customer.open(sharer_relay or self.relay_a)
-        session_id = customer.start_session()
+        if channel or interaction or options:
+            session_id = customer.start_session_with(channel, interaction, **options)
+        else:
+            session_id = customer.start_session()
         agent = self.agent()
         agent.join(agent_relay or self.relay_b, session_id)
         return customer, agent, session_id
@@ -948,22 +1045,6 @@ def the_agent_can_never_submit_type_into_masked_fields_or_leave_the_site(t):
 
 
 @test
-def the_agent_ends_the_session(t):
-    customer, agent, _ = t.shared_session()
-    agent.wait_same_text(customer)
-    customer.record_events()
-    agent.click("end-session")
-    wait_for("the customer's SDK reports the end, by the agent", lambda: customer.events("ended"),
-             check=lambda events: events == [{"reason": "agent-exited"}])
-    assert customer.js("return document.getElementById('cobrowse-bar')") is None, "the customer's bar stays after the end"
-    assert customer.js("return CoBrowse.sessionId") is None, "CoBrowse.sessionId is not null after the end"
-    agent.wait_state("ended")
-    wait_for("the console says 'The agent ended the session.'", lambda: agent.header("notice"),
-             check=lambda text: text == "The agent ended the session.")
-    assert not agent.shown("request-control") and not agent.shown("end-session"), "the controls stay after the end"
-
-
-@test
 def an_observer_cannot_act(t):
     customer, agent, session_id = t.shared_session(sharer_relay=t.relay_a, agent_relay=t.relay_b)
     agent.wait_same_text(customer)
@@ -999,6 +1080,222 @@ def an_observer_cannot_act(t):
     customer.show("#gift", agent)
     agent.click_in_view("#gift")
     wait_for("the lead agent's click checks the customer's #gift", lambda: customer.checked("gift"), check=lambda value: value is True)
+
+
+# ---------------------------------------------------------------------------------------
+# The end (issue 6): every way a session ends, and what each side is told. The watch runs
+# with stack.WATCH_ENV: messaging times out in seconds, chat (the demo's button) does not,
+# voice never; the agent's and the customer's graces are seconds.
+# ---------------------------------------------------------------------------------------
+
+def _watch_seconds(name):
+    return float(stack.WATCH_ENV[name])
+
+
+def _customer_sees_the_end(customer, reason, by, notice_seconds=END_NOTICE_SECONDS, close=False):
+    """The customer's SDK ended the session with `reason`, ended by `by`: its end notice says
+    why (no notice if `notice_seconds` is 0), nothing else of the session is left on the page,
+    its socket is closed and `ended` said who; then the notice goes, after `notice_seconds` or
+    when its close button is clicked, and the page is as before the session. Returns when the
+    end showed (time.monotonic())."""
+    sentence = CUSTOMER_SENTENCES[reason]
+    if notice_seconds:
+        notice = wait_for(f"the customer's page shows the end notice {sentence!r}", customer.end_notice,
+                          check=lambda notice: bool(notice) and notice["text"] == sentence)
+        ended_at = time.monotonic()
+        assert notice["role"] == "status" and notice["reason"] == reason, f"the end notice is {notice}"
+    else:
+        wait_for("the customer's SDK ends the session (CoBrowse.sessionId null)", lambda: customer.js("return CoBrowse.sessionId"),
+                 check=lambda value: value is None)
+        ended_at = time.monotonic()
+    wait_for("the customer's socket to the relay (/ws/share) is closed", lambda: customer.browser.open_sockets("/ws/share"),
+             check=lambda sockets: not sockets, within=5)
+    events = customer.events("ended")
+    assert events == [{"reason": reason, "by": by}], f"the SDK's ended events are {events}, not [{{reason: {reason}, by: {by}}}]"
+    customer.assert_as_before("as the session ended", notice=bool(notice_seconds))
+    if close:
+        host = customer.browser.driver.find_element(By.ID, "cobrowse-ended")
+        host.shadow_root.find_element(By.CSS_SELECTOR, "button.close").click()
+        assert customer.end_notice() is None, "the end notice stays after its close button was clicked"
+    elif notice_seconds:
+        wait_for(f"the end notice goes away after {notice_seconds} s", customer.end_notice,
+                 check=lambda notice: notice is None, within=notice_seconds + 3)
+        shown = time.monotonic() - ended_at
+        assert shown >= notice_seconds - 0.5, f"the end notice went away after {shown:.1f} s, not {notice_seconds} s"
+    else:
+        time.sleep(0.5)
+        assert customer.end_notice() is None, "an end notice shows with endNoticeSeconds 0"
+    customer.assert_as_before("after the end notice" if notice_seconds else "after the end")
+    return ended_at
+
+
+def _console_says_ended(agent, reason, sentence=None, by=WATCH):
+    """The agent's console shows that the session ended with `reason`, ended by `by`: state
+    ended, #notice with the sentence, no controls, its socket closed. Returns when
+    (time.monotonic())."""
+    sentence = sentence or AGENT_SENTENCES[reason]
+    agent.wait_state("ended")
+    ended_at = time.monotonic()
+    notice = agent.notice()
+    assert notice == {"text": sentence, "shown": True, "kind": "ended", "reason": reason, "by": by}, \
+        f"{agent.name}'s console's #notice is {notice}, not {sentence!r} (reason {reason}, by {by})"
+    assert not agent.shown("request-control") and not agent.shown("end-session"), "the controls stay after the end"
+    wait_for(f"{agent.name}'s socket to the relay (/ws/view) is closed", lambda: agent.browser.open_sockets("/ws/view"),
+             check=lambda sockets: not sockets, within=5)
+    return ended_at
+
+
+def _still_live(customer, session_id, agents, since, seconds):
+    """Waits until `seconds` (and one more) have passed `since`, then checks that the session
+    is still live on every side."""
+    time.sleep(max(0.0, since + seconds + 1 - time.monotonic()))
+    assert customer.js("return CoBrowse.sessionId") == session_id and customer.bar_session_id() == session_id, \
+        f"the customer's session ended: CoBrowse.sessionId is {customer.js('return CoBrowse.sessionId')!r}, notice {customer.end_notice()}"
+    for agent in agents:
+        assert agent.state() == "live", f"{agent.name}'s console is {agent.state()!r}: {agent.header('notice')!r}"
+
+
+@test
+def the_customer_exits(t):
+    customer, agent, _ = t.shared_session(endNoticeSeconds=60)
+    customer.click_bar("button.exit")
+    _customer_sees_the_end(customer, "customer-exited", "customer", notice_seconds=60, close=True)
+    _console_says_ended(agent, "customer-exited", by="customer")
+
+
+@test
+def the_agent_ends_the_session(t):
+    # Started with the demo's button: the end notice stays the SDK's default time.
+    customer, agent, session_id = t.shared_session()
+    supervisor = t.agent()
+    supervisor.join(t.relay_a, session_id, role="supervisor")
+    agent.click("end-session")
+    by = f"agent:{agent.name}"
+    _customer_sees_the_end(customer, "agent-exited", by, notice_seconds=DEFAULT_END_NOTICE_SECONDS)
+    _console_says_ended(agent, "agent-exited", "You ended the session.", by=by)
+    _console_says_ended(supervisor, "agent-exited", f"The agent {agent.name} ended the session.", by=by)
+
+
+def _an_interaction_event_ends_its_session(t, kind, reason, **fields):
+    interaction = f"ix-{uuid.uuid4().hex[:12]}"
+    customer, agent, _ = t.shared_session(interaction=interaction, endNoticeSeconds=END_NOTICE_SECONDS)
+    t.stack.publish_interaction(kind, interaction, "chat", **fields)
+    _customer_sees_the_end(customer, reason, WATCH)
+    _console_says_ended(agent, reason)
+
+
+@test
+def an_ended_interaction_ends_its_session(t):
+    _an_interaction_event_ends_its_session(t, "ended", "interaction-ended")
+
+
+@test
+def a_transferred_interaction_ends_its_session(t):
+    _an_interaction_event_ends_its_session(t, "transferred", "interaction-transferred", agentId="agent-after-transfer")
+
+
+@test
+def a_conferenced_interaction_ends_its_session(t):
+    _an_interaction_event_ends_its_session(t, "conferenced", "interaction-conferenced")
+
+
+@test
+def inactivity_ends_an_idle_messaging_session_but_never_a_voice_one(t):
+    timeout = _watch_seconds("INACTIVITY_TIMEOUT_MESSAGING")
+    voice_began = time.monotonic()
+    voice_customer, voice_agent, voice_session = t.shared_session(channel="voice", endNoticeSeconds=0)
+    began = time.monotonic()
+    customer, agent, _ = t.shared_session(channel="messaging", endNoticeSeconds=END_NOTICE_SECONDS)
+    # Nobody does anything on either.
+    ended_at = _customer_sees_the_end(customer, "inactivity", WATCH)
+    assert ended_at - began >= timeout - 0.5, f"the messaging session ended {ended_at - began:.1f} s after it began"
+    _console_says_ended(agent, "inactivity")
+    # The voice session, idle since before the other began, outlives three of its timeouts.
+    _still_live(voice_customer, voice_session, [voice_agent], voice_began, 3 * timeout)
+    assert t.stack.watch.process.poll() is None, "the interaction watch exited"
+    # And ends when the customer exits; with endNoticeSeconds 0, without a notice.
+    voice_customer.click_bar("button.exit")
+    _customer_sees_the_end(voice_customer, "customer-exited", "customer", notice_seconds=0)
+    _console_says_ended(voice_agent, "customer-exited", by="customer")
+
+
+@test
+def a_busy_customer_keeps_a_messaging_session_alive(t):
+    timeout = _watch_seconds("INACTIVITY_TIMEOUT_MESSAGING")
+    customer, agent, session_id = t.shared_session(channel="messaging", endNoticeSeconds=END_NOTICE_SECONDS)
+    driver = customer.browser.driver
+    # Each kind of activity alone, for longer than the timeout: first the mouse, then typing.
+    for kind in ("mouse", "typing"):
+        since = time.monotonic()
+        step = 0
+        while time.monotonic() < since + 1.5 * timeout:
+            if kind == "mouse":
+                actions = ActionBuilder(driver)
+                actions.pointer_action.move_to_location(200 + 40 * (step % 8), 300)
+                actions.perform()
+            else:
+                driver.find_element(By.ID, "full-name").send_keys("a")
+            step += 1
+            time.sleep(1)
+        _still_live(customer, session_id, [agent], since, 0)
+    idle_since = time.monotonic()
+    ended_at = _customer_sees_the_end(customer, "inactivity", WATCH)
+    assert ended_at - idle_since >= timeout - 1, f"the session ended {ended_at - idle_since:.1f} s after the customer stopped"
+    _console_says_ended(agent, "inactivity")
+
+
+@test
+def a_session_no_agent_joins_ends(t):
+    timeout = 3
+    t.stack.restart_watch(NO_AGENT_TIMEOUT=str(timeout))
+    try:
+        customer = t.customer()
+        customer.open(t.relay_a)
+        began = time.monotonic()
+        customer.start_session_with(endNoticeSeconds=END_NOTICE_SECONDS)
+        ended_at = _customer_sees_the_end(customer, "no-agent-joined", WATCH)
+        assert ended_at - began >= timeout - 0.5, f"the session ended {ended_at - began:.1f} s after it began"
+    finally:
+        t.stack.restart_watch()
+
+
+@test
+def the_agent_console_may_reload_but_not_stay_away(t):
+    grace = _watch_seconds("AGENT_ABSENT_GRACE")
+    customer, agent, session_id = t.shared_session(endNoticeSeconds=END_NOTICE_SECONDS)
+    supervisor = t.agent()
+    supervisor.join(t.relay_a, session_id, role="supervisor")
+    # A reload: the console is gone for a moment, and the agent signs in again (the token left the address).
+    gone = time.monotonic()
+    agent.browser.driver.refresh()
+    agent.join(t.relay_b, session_id)
+    _still_live(customer, session_id, [agent, supervisor], gone, grace)
+    # Closed for good: after the grace, the session ends (a supervisor is no lead agent).
+    agent.browser.quit()
+    closed = time.monotonic()
+    ended_at = _customer_sees_the_end(customer, "agent-absent", WATCH)
+    assert ended_at - closed >= grace - 0.5, f"the session ended {ended_at - closed:.1f} s after the agent's console closed"
+    _console_says_ended(supervisor, "agent-absent")
+
+
+@test
+def the_customer_may_leave_the_page_briefly_but_not_close_it(t):
+    grace = _watch_seconds("CUSTOMER_ABSENT_GRACE")
+    customer, agent, session_id = t.shared_session(endNoticeSeconds=END_NOTICE_SECONDS)
+    # A reload, a page of the site, and a trip to another site and back: all within the grace.
+    gone = time.monotonic()
+    customer.browser.driver.refresh()
+    customer.open(t.relay_a, "/demo/second.html")
+    customer.open(t.relay_a, "/demo/second.html", host="localhost")  # another origin: no session there
+    agent.wait_state("paused")
+    customer.browser.driver.back()
+    agent.wait_state("live")
+    _still_live(customer, session_id, [agent], gone, grace)
+    # The tab closed for good: after the grace, the session ends.
+    customer.browser.quit()
+    closed = time.monotonic()
+    ended_at = _console_says_ended(agent, "customer-absent")
+    assert ended_at - closed >= grace - 0.5, f"the session ended {ended_at - closed:.1f} s after the customer's tab closed"
 
 
 # ---------------------------------------------------------------------------------------

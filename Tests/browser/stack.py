@@ -1,16 +1,18 @@
 """The services under test: a fresh RabbitMQ virtual host and real processes on free ports.
 
 A `Stack` owns one isolated virtual host on the private test broker (created through the
-management API, deleted at the end), a session-registry, a masking-filter and two dom-relay
-instances (A and B) in dev mode; the filter and the relays get the masking rules of the test
-pages (`masking-rules.json`). Every process logs to its own file under `.run/browser-tests/`
-and is stopped (SIGTERM, then SIGKILL after 5 s) by `Stack.stop()`, which `run.py` calls in a
-`finally`; should this Python process die without that, the kernel sends the children SIGTERM
-(PR_SET_PDEATHSIG), so no service outlives the run.
+management API, deleted at the end), a session-registry, a masking-filter, an interaction-watch
+(with the short timeouts of `WATCH_ENV`) and two dom-relay instances (A and B) in dev mode; the
+filter and the relays get the masking rules of the test pages (`masking-rules.json`). Every
+process logs to its own file under `.run/browser-tests/` and is stopped (SIGTERM, then SIGKILL
+after 5 s) by `Stack.stop()`, which `run.py` calls in a `finally`; should this Python process
+die without that, the kernel sends the children SIGTERM (PR_SET_PDEATHSIG), so no service
+outlives the run.
 """
 
 import base64
 import ctypes
+import datetime
 import json
 import os
 import re
@@ -30,6 +32,22 @@ TOKEN_SECRET = "test-secret-for-the-contact-center-only"
 MASKING_RULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "masking-rules.json")
 READY_WITHIN = 60.0
 STOP_GRACE = 5.0
+# How often the relays report activity to the watch (s): short, so that the watch's timeouts
+# below are kept to within about half a second.
+ACTIVITY_REPORT_INTERVAL = 0.5
+# The interaction watch's timeouts and graces (s) for the whole run: short where a test waits for
+# them, long where they would end the sessions of other tests. The demo's Start button opens a
+# chat interaction, so chat keeps its long default and messaging is the channel that times out.
+# `Stack.restart_watch(**env)` runs the watch with other values for one test.
+WATCH_ENV = {
+    "INACTIVITY_TIMEOUT_CHAT": "900",
+    "INACTIVITY_TIMEOUT_MESSAGING": "4",
+    "INACTIVITY_TIMEOUT_VOICE": "0",  # never
+    "NO_AGENT_TIMEOUT": "600",
+    "AGENT_ABSENT_GRACE": "4",
+    # Longer than the customer's trips off the site in other tests (leaving_the_site…: ~3 s).
+    "CUSTOMER_ABSENT_GRACE": "5",
+}
 
 
 def web_root():
@@ -93,6 +111,9 @@ class Service:
         if not os.access(binary, os.X_OK):
             raise StackError(f"{binary} is missing: build first (swift build)")
         self._log = open(self.log_path, "ab")
+        # A service started again under the same name appends to the same log: its port is
+        # the one logged after this point.
+        self.log_start = self._log.tell()
         self.process = subprocess.Popen([binary], env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
 
@@ -100,7 +121,7 @@ class Service:
     def port(self):
         """The port the service bound (its `listening` log line); None until it has."""
         if self._port is None:
-            found = re.search(r"http-port=([0-9]+)", self.tail(lines=10**6))
+            found = re.search(r"http-port=([0-9]+)", self.tail(lines=10**6, since=self.log_start))
             self._port = int(found.group(1)) if found else None
         return self._port
 
@@ -165,8 +186,10 @@ class Management:
         credentials = base64.b64encode(f"{self.user}:{self.password}".encode()).decode()
         request.add_header("Authorization", "Basic " + credentials)
         request.add_header("Content-Type", "application/json")
+        self.last_body = ""
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
+                self.last_body = response.read().decode("utf-8", "replace")
                 return response.status
         except urllib.error.HTTPError as error:
             return error.code
@@ -185,19 +208,24 @@ class Management:
         return urllib.parse.urlunsplit((self.amqp.scheme, netloc, "/" + quoted, "", ""))
 
     def publish(self, vhost, exchange, routing_key, payload):
-        """Publishes a message as a service would (the tests use it to stand in for a filter)."""
+        """Publishes a message as a service would (the tests use it to stand in for a filter, or
+        the contact center). Returns whether a queue took it (`routed`)."""
         path = f"/api/exchanges/{urllib.parse.quote(vhost, safe='')}/{urllib.parse.quote(exchange, safe='')}/publish"
         status = self.request("POST", path, {"properties": {}, "routing_key": routing_key, "payload": payload,
                                              "payload_encoding": "string"})
         if status != 200:
             raise StackError(f"management API POST {path} answered {status}")
+        try:
+            return bool(json.loads(self.last_body).get("routed"))
+        except ValueError:
+            return False
 
     def delete_vhost(self, name):
         self.request("DELETE", f"/api/vhosts/{urllib.parse.quote(name, safe='')}")
 
 
 class Stack:
-    """registry + filter + relays A and B on one fresh virtual host."""
+    """registry + filter + interaction watch + relays A and B on one fresh virtual host."""
 
     def __init__(self, log_dir):
         self.log_dir = log_dir
@@ -207,7 +235,7 @@ class Stack:
         self.vhost_created = False
         self.temp = tempfile.mkdtemp(prefix="cobrowse-browser-tests-")
         self.amqp_url = None
-        self.relay_a = self.relay_b = None
+        self.relay_a = self.relay_b = self.watch = None
         # A copy, so that a test can change the rules (the services reload them) and put them back.
         self.rules_path = os.path.join(self.temp, "masking-rules.json")
         shutil.copyfile(MASKING_RULES, self.rules_path)
@@ -220,6 +248,7 @@ class Stack:
             "TOKEN_HS256_SECRET": TOKEN_SECRET,
         })
         self.filter = self._start("masking-filter", "masking-filter", {"MASKING_RULES": self.rules_path})
+        self.watch = self._start("interaction-watch", "interaction-watch", WATCH_ENV)
         self.relay_a = self.start_relay("dom-relay-A")
         self.relay_b = self.start_relay("dom-relay-B")
         for service in self.services:
@@ -230,6 +259,7 @@ class Stack:
         # The dev token endpoints sign with the registry's secret.
         env = {"DEV_MODE": "1", "DEV_TOKEN_SECRET": TOKEN_SECRET} if dev_mode else {}
         env["MASKING_RULES"] = self.rules_path
+        env["ACTIVITY_REPORT_INTERVAL"] = str(ACTIVITY_REPORT_INTERVAL)
         if web_root():
             env["WEB_ROOT"] = web_root()
         relay = self._start(name, "dom-relay", env)
@@ -259,6 +289,29 @@ class Stack:
         for service in self.services:
             if service.name.startswith("dom-relay") and service.process.poll() is None:
                 service.process.send_signal(signal.SIGHUP)
+
+    def restart_watch(self, **env):
+        """Runs the interaction watch again with `env` over `WATCH_ENV` (e.g.
+        `NO_AGENT_TIMEOUT="3"`); with no arguments, puts the run's values back. Returns once
+        the new watch is ready."""
+        if self.watch is not None:
+            self.stop_service(self.watch)
+        self.watch = self._start("interaction-watch", "interaction-watch", dict(WATCH_ENV, **env))
+        self.watch.wait_ready()
+        return self.watch
+
+    def publish_interaction(self, kind, interaction_id, channel="chat", **fields):
+        """Publishes a contact-center interaction event (`ended`, `transferred`, `conferenced`,
+        `started`) as the contact center would, on `contact.interactions` with routing key
+        `interaction.<channel>.<kind>`, dated now; returns the body. Fails if no queue took it
+        (the watch's queue is not bound)."""
+        body = dict({"version": 1, "type": kind, "interactionId": interaction_id, "channel": channel,
+                     "at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")},
+                    **fields)
+        key = f"interaction.{channel}.{kind}"
+        if not self.management.publish(self.vhost, "contact.interactions", key, json.dumps(body)):
+            raise StackError(f"no queue took the interaction event {key} (is the watch's queue bound?)")
+        return body
 
     def stop_service(self, service):
         service.stop()

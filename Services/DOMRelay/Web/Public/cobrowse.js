@@ -12,9 +12,10 @@
  *
  * This classic script only defines window.CoBrowse and keeps its subscribers. The work is done
  * by ES modules in sdk/ next to it, by job (mirror, masking, rules, customer-mark, serialize,
- * frames, observe, bar, agent-marks, actions, transport, session), imported from this script's
- * own address when a session starts or resumes: nothing more is downloaded before. The relay
- * lets the sites it allows read sdk/ across origins (CORS), as it lets them open its sockets.
+ * frames, observe, bar, agent-marks, actions, end-notice, transport, session), imported from
+ * this script's own address when a session starts or resumes: nothing more is downloaded
+ * before. The relay lets the sites it allows read sdk/ across origins (CORS), as it lets them
+ * open its sockets.
  */
 (() => {
   'use strict';
@@ -28,7 +29,7 @@
    * pull in the others one level of imports at a time). The first one is the entry.
    */
   const PARTS = ['session.js', 'transport.js', 'mirror.js', 'masking.js', 'rules.js', 'customer-mark.js',
-    'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js'];
+    'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js', 'end-notice.js'];
   /** The value setters as the browser made them, taken now: the agent types with these (sdk/actions.js). */
   const NATIVE_VALUE_SETTERS = new Map([HTMLInputElement, HTMLTextAreaElement, HTMLSelectElement].map((type) =>
     [type, Object.getOwnPropertyDescriptor(type.prototype, 'value').set]));
@@ -69,7 +70,10 @@
   }
 
   const api = {
-    /** Starts sharing this page inside the customer's live interaction. */
+    /**
+     * Starts sharing this page inside the customer's live interaction:
+     * `{ interactionToken, endNoticeSeconds }` (how long the end notice stays; default 8, 0: none).
+     */
     start(options) {
       if (sharing) return sharing.start(options);
       // Nothing loaded nor loading: no session can be running, and nothing is fetched for a call without a token.

@@ -20,15 +20,27 @@ const AGENT_SCROLL_HOLD_MS = 1000;
 const TYPED_ECHO_MS = 5000;
 const ACTION_NOTICE_MS = 5000;
 
+/** Why the session ended, by the registry's end reason (agent-exited names the agent: endSentence). */
 const END_SENTENCES = {
   'customer-exited': 'The customer ended the session.',
   'agent-exited': 'The agent ended the session.',
   'interaction-ended': 'The session ended because the contact-center interaction ended.',
   'interaction-transferred': 'The session ended because the interaction was transferred to another agent.',
+  'interaction-conferenced': 'The session ended because the interaction became a conference.',
   inactivity: 'The session ended after a period of inactivity.',
-  'agent-absent': 'The session ended because no agent was connected to it.',
+  'no-agent-joined': 'The session ended because no agent joined in time.',
+  'agent-absent': "The session ended because the agent's console was gone for too long.",
+  'customer-absent': "The session ended because the customer's page was gone for too long.",
   administrator: 'An administrator ended the session.',
 };
+/** Who ended it, for a reason this console does not know (`session.endedBy`: customer, agent:<id>, …). */
+const ENDED_BY_SENTENCES = {
+  customer: END_SENTENCES['customer-exited'],
+  agent: END_SENTENCES['agent-exited'],
+  supervisor: 'A supervisor ended the session.',
+  administrator: END_SENTENCES.administrator,
+};
+const ENDED_SENTENCE = 'The session has ended.';
 const PAUSED_SENTENCE = 'Paused: the customer left the page. It resumes when they come back.';
 /** What the lead agent is told about their request for control (the filter's refusals bring their own sentence). */
 const CONTROL_SENTENCES = {
@@ -98,7 +110,7 @@ let consoleState = 'signed-out';
  * `pending` request for control from the registry's notices, `requested` between asking and
  * the registry's answer, `ending` after End session.
  */
-const control = { role: null, mode: null, pending: false, requested: false, ending: false };
+const control = { role: null, mode: null, pending: false, requested: false, ending: false, leadAgentID: null };
 
 // MARK: State and notices
 
@@ -114,6 +126,8 @@ function setState(name) {
 function showNotice(text, kind) {
   ui.notice.textContent = text;
   ui.notice.dataset.kind = kind;
+  delete ui.notice.dataset.reason;
+  delete ui.notice.dataset.by;
   ui.notice.hidden = false;
 }
 
@@ -121,12 +135,15 @@ function clearNotice(...kinds) {
   if (kinds.length && !kinds.includes(ui.notice.dataset.kind)) return;
   ui.notice.textContent = '';
   delete ui.notice.dataset.kind;
+  delete ui.notice.dataset.reason;
+  delete ui.notice.dataset.by;
   ui.notice.hidden = true;
 }
 
 function showSession(sessionId, session) {
   ui.sessionLabel.textContent = sessionId ?? '';
   if (session?.mode) control.mode = session.mode === 'write' ? 'write' : 'pointer';
+  if (session && 'leadAgentID' in session) control.leadAgentID = session.leadAgentID ?? null;
   if (session) control.pending = session.writeRequestPendingUntil != null && control.mode !== 'write';
   renderControls();
 }
@@ -193,12 +210,14 @@ function startJoin(token, sessionId) {
     joinedOnce: false,
     reconnectDelay: RECONNECT_FIRST_MS,
     reconnectTimer: null,
+    /** Who ended the session (`session.endedBy` of the registry's `ended` notice). */
+    endedBy: null,
     lastSeq: null,
     needsSnapshot: true,
     pauseTimer: null,
     resyncTimer: null,
   };
-  Object.assign(control, { role: null, mode: null, pending: false, requested: false, ending: false });
+  Object.assign(control, { role: null, mode: null, pending: false, requested: false, ending: false, leadAgentID: null });
   if (!sameSession) {
     mirror.clear();
     ui.customerURL.textContent = '';
@@ -260,6 +279,8 @@ function connect(current) {
         }
         break;
       case 'session':
+        // Who ended it comes with the registry's notice, just before the relay's `ended`.
+        if (message.event === 'ended') current.endedBy = message.session?.endedBy ?? null;
         onSessionNotice(current, message);
         break;
       case 'ended':
@@ -328,7 +349,20 @@ function onEnded(current, reason) {
   clearTimeout(current.resyncTimer);
   control.pending = control.requested = false;
   setState('ended');
-  showNotice(END_SENTENCES[reason] ?? 'The session has ended.', 'ended');
+  const by = current.endedBy ?? null;
+  showNotice(endSentence(reason, by), 'ended');
+  if (reason) ui.notice.dataset.reason = reason;
+  if (by) ui.notice.dataset.by = by;
+}
+
+/** Why the session ended, and who ended it when it was a person: "You" for this console's own agent. */
+function endSentence(reason, by) {
+  const [kind, id] = typeof by === 'string' ? [by.split(':')[0], by.slice(by.indexOf(':') + 1)] : [null, null];
+  if (reason === 'agent-exited' && kind === 'agent' && id) {
+    return control.role === 'lead' && id === control.leadAgentID ? 'You ended the session.' : `The agent ${id} ended the session.`;
+  }
+  if (reason && Object.hasOwn(END_SENTENCES, reason)) return END_SENTENCES[reason];
+  return (kind && Object.hasOwn(ENDED_BY_SENTENCES, kind) && ENDED_BY_SENTENCES[kind]) || ENDED_SENTENCE;
 }
 
 // MARK: Stream frames

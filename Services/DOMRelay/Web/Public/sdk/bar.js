@@ -42,11 +42,14 @@ export class SessionBar {
           <button class="deny-control" type="button">Deny</button>
         </div>
       </div>`;
-    const on = (selector, handler) => root.querySelector(selector).addEventListener('click', handler);
-    on('.exit', () => handlers.exit());
-    on('.allow-control', () => handlers.answer(true));
-    on('.deny-control', () => handlers.answer(false));
-    on('.revoke-control', () => handlers.revoke());
+    /** [button, handler]: removed with the bar. */
+    this.clicks = [
+      ['.exit', () => handlers.exit()],
+      ['.allow-control', () => handlers.answer(true)],
+      ['.deny-control', () => handlers.answer(false)],
+      ['.revoke-control', () => handlers.revoke()],
+    ].map(([selector, handler]) => [root.querySelector(selector), handler]);
+    for (const [button, handler] of this.clicks) button.addEventListener('click', handler);
     this.root = root;
   }
   show(sessionId) {
@@ -62,5 +65,9 @@ export class SessionBar {
   get asking() { return !this.root.querySelector('.consent').hidden; }
   askConsent() { this.root.querySelector('.consent').hidden = false; }
   hideConsent() { this.root.querySelector('.consent').hidden = true; }
-  remove() { this.host.remove(); }
+  remove() {
+    for (const [button, handler] of this.clicks) button.removeEventListener('click', handler);
+    this.clicks = [];
+    this.host.remove();
+  }
 }

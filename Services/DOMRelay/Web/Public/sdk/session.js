@@ -1,6 +1,7 @@
 // The session behind window.CoBrowse: at most one ShareSession on this page, started, ended or
 // resumed here. cobrowse.js loads this part and hands it every call.
 import { ShareSession } from './transport.js';
+import { noticeSeconds, removeEndNotice } from './end-notice.js';
 
 /**
  * The API's working half, for this page.
@@ -19,11 +20,15 @@ export function createSharing({ events, nativeValueSetters }) {
 
   const sharing = {
     /** Starts sharing this page inside the customer's live interaction. */
-    start({ interactionToken, testOnlyDisableMasking = false } = {}) {
+    start({ interactionToken, testOnlyDisableMasking = false, endNoticeSeconds } = {}) {
       if (current && current.sessionId) return Promise.resolve({ sessionId: current.sessionId });
       if (!interactionToken) return Promise.reject(new Error('CoBrowse.start needs { interactionToken }'));
       if (testOnlyDisableMasking === true) console.warn('CoBrowse: testOnlyDisableMasking: this page is shared unmasked (tests only)');
-      current = new ShareSession(owner, events, testOnlyDisableMasking === true);
+      removeEndNotice(); // the last session's, if still shown
+      current = new ShareSession(owner, events, {
+        testOnlyDisableMasking: testOnlyDisableMasking === true,
+        endNoticeSeconds: noticeSeconds(endNoticeSeconds),
+      });
       const session = current;
       return session.connect({ t: 'start', interactionToken }).catch((error) => {
         if (current === session) current = null;
@@ -37,7 +42,10 @@ export function createSharing({ events, nativeValueSetters }) {
     },
     /** Continues the session an earlier page of this site started (as it was stored). */
     resume(stored) {
-      current = new ShareSession(owner, events, stored.testOnlyDisableMasking === true);
+      current = new ShareSession(owner, events, {
+        testOnlyDisableMasking: stored.testOnlyDisableMasking === true,
+        endNoticeSeconds: noticeSeconds(stored.endNoticeSeconds),
+      });
       current.stored = stored;
       current.connect({ t: 'resume' }).catch(() => {});
     },

@@ -9,6 +9,7 @@ import { showMarks, adoptMarkSheet } from './customer-mark.js';
 import { SessionBar } from './bar.js';
 import { AgentMarks } from './agent-marks.js';
 import { AgentActions } from './actions.js';
+import { showEndNotice, DEFAULT_END_NOTICE_SECONDS } from './end-notice.js';
 
 /** Where the session is kept across pages of the site (cobrowse.js reads it to resume). */
 const STORAGE_KEY = 'cobrowse.session';
@@ -23,12 +24,16 @@ export class ShareSession {
   /**
    * @param owner the API (session.js): end() for the bar's Exit, finished() when the session is over,
    *   nativeValueSetters for the agent's typing
-   * @param testOnlyDisableMasking sends everything unmasked (tests of the filter only)
+   * @param options.testOnlyDisableMasking sends everything unmasked (tests of the filter only)
+   * @param options.endNoticeSeconds how long the end notice stays (0: none)
    */
-  constructor(owner, events, testOnlyDisableMasking = false) {
+  constructor(owner, events, { testOnlyDisableMasking = false, endNoticeSeconds = DEFAULT_END_NOTICE_SECONDS } = {}) {
     this.owner = owner;
     this.events = events;
     this.testOnlyDisableMasking = testOnlyDisableMasking === true;
+    this.endNoticeSeconds = endNoticeSeconds;
+    /** The registry's `ended` notice ({ reason, by }), which comes just before the relay's `ended`. */
+    this.endedNotice = null;
     /** The address the rules in force are for (null: none fetched yet), and the fetch under way. */
     this.rulesURL = null;
     this.rulesLoading = null;
@@ -115,7 +120,9 @@ export class ShareSession {
           reject(Object.assign(new Error('could not reach the co-browse service'), { code: 'unavailable' }));
           if (opening.t === 'start') return;
         }
-        this.scheduleReconnect();
+        // The registry said the session ended, and the relay's `ended` did not make it: over all the same.
+        if (this.endedNotice) this.finish(this.endedNotice.reason);
+        else this.scheduleReconnect();
       };
     });
   }
@@ -124,6 +131,7 @@ export class ShareSession {
     if (message.t === 'started') {
       this.stored = { sessionId: message.sessionId, customerKey: message.customerKey };
       if (this.testOnlyDisableMasking) this.stored.testOnlyDisableMasking = true;
+      if (this.endNoticeSeconds !== DEFAULT_END_NOTICE_SECONDS) this.stored.endNoticeSeconds = this.endNoticeSeconds;
       sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.stored));
     }
     this.retryDelay = 500;
@@ -181,7 +189,12 @@ export class ShareSession {
           this.events.emit('agentJoined', { agentId: message.session && message.session.leadAgentID });
         }
         this.events.emit('session', { event: message.event, session: message.session });
-        this.follow(message.session);
+        if (message.event === 'ended' && message.session) {
+          // The relay's `ended` follows at once: the bar stays as it was until then.
+          this.endedNotice = { reason: message.session.endReason || 'ended', by: message.session.endedBy || null };
+        } else {
+          this.follow(message.session);
+        }
         break;
       case 'action':
         this.agentAction(message.action);
@@ -375,19 +388,24 @@ export class ShareSession {
     if (socket && socket.readyState === WebSocket.OPEN) {
       socket.send(JSON.stringify({ t: 'end', seq: this.seq + 1 }));
       // The relay answers `ended`; if it does not in time, clean up here all the same.
-      setTimeout(() => this.finish('customer-exited'), 3000);
+      this.endTimer = setTimeout(() => this.finish('customer-exited'), 3000);
     } else {
       this.finish('customer-exited');
     }
   }
 
-  /** The session is over: no bar, no listeners, no socket, nothing stored. */
+  /**
+   * The session is over: no bar, no listeners, no timers, no socket, nothing stored; then the
+   * end notice (which goes away by itself) and the `ended` event.
+   */
   finish(reason) {
     if (this.closedForGood) return;
     this.closedForGood = true;
     this.live = false;
     if (this.observer) this.observer.stop();
-    if (this.drainTimer) clearInterval(this.drainTimer);
+    clearInterval(this.drainTimer);
+    clearTimeout(this.frameSnapshotTimer);
+    clearTimeout(this.endTimer);
     removeEventListener('pagehide', this.onPageHide);
     removeEventListener('pageshow', this.onPageShow);
     sessionStorage.removeItem(STORAGE_KEY);
@@ -399,6 +417,9 @@ export class ShareSession {
     this.socket = null;
     if (socket) socket.close(1000, 'session ended');
     this.owner.finished();
-    this.events.emit('ended', { reason });
+    // Who ended it, as the registry's notice said (the relay's `ended` names only the reason).
+    const by = this.endedNotice && this.endedNotice.reason === reason ? this.endedNotice.by : null;
+    showEndNotice({ reason, by, seconds: this.endNoticeSeconds });
+    this.events.emit('ended', by ? { reason, by } : { reason });
   }
 }
