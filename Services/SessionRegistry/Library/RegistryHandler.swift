@@ -43,8 +43,11 @@ public struct RegistryHandler: Sendable {
                 "request version \(request.version) is newer than this registry's \(RegistryProtocol.version)"))
         }
         do {
-            return try await execute(request.command)
+            let reply = try await execute(request.command)
+            log(request.command, reply)
+            return reply
         } catch let refusal as RegistryRefusal {
+            logger.info("refused", metadata: ["command": "\(request.command.name)", "code": "\(refusal.code.rawValue)"])
             return .refused(refusal)
         } catch {
             logger.error("registry store failed", metadata: ["command": "\(request.command.name)", "error": "\(error)"])
@@ -138,6 +141,25 @@ public struct RegistryHandler: Sendable {
             try Self.requireCustomer(key, of: record)
             guard record.view.state != .ended else { throw RegistryRefusal.sessionEnded }
             return .ok(record.view)
+        }
+    }
+
+    /// One line per change, with the session id (never a token or key), for operators.
+    private func log(_ command: RegistryCommand, _ reply: RegistryReply) {
+        switch command {
+        case .get, .resume, .listLive:
+            return
+        case .endInteraction:
+            for session in reply.sessions ?? [] {
+                logger.info("ended", metadata: ["command": "\(command.name)", "session": "\(session.id)",
+                                                 "reason": "\(session.endReason?.rawValue ?? "")"])
+            }
+        default:
+            guard let session = reply.session else { return }
+            var metadata: Logger.Metadata = ["command": "\(command.name)", "session": "\(session.id)",
+                                             "state": "\(session.state.rawValue)", "mode": "\(session.mode.rawValue)"]
+            if let reason = session.endReason { metadata["reason"] = "\(reason.rawValue)" }
+            logger.info("session", metadata: metadata)
         }
     }
 
