@@ -36,6 +36,7 @@ let package = Package(
         .executable(name: "dom-relay", targets: ["DOMRelayMain"]),
         .executable(name: "masking-filter", targets: ["MaskingFilterMain"]),
         .executable(name: "interaction-watch", targets: ["InteractionWatchMain"]),
+        .executable(name: "cobrowse-ctl", targets: ["CobrowseCtlMain"]),
         .executable(name: "amqp-bench", targets: ["AMQPBench"]),
         .executable(name: "live-bench", targets: ["LiveBench"]),
         .library(name: "AMQP", targets: ["AMQP"]),
@@ -132,6 +133,20 @@ let package = Package(
         .product(name: "Metrics", package: "swift-metrics"),
     ])
     + [
+        // The operators' command line: interaction events, live sessions, queues.
+        .target(
+            name: "CobrowseCtl",
+            dependencies: [
+                "AMQP", "CobrowseProtocol", "ServiceKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tools/CobrowseCtl/Library",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(name: "CobrowseCtlMain", dependencies: ["CobrowseCtl"], path: "Tools/CobrowseCtl/Main",
+                          swiftSettings: swiftSettings),
+
         // A plain rabbitmq-c publish/consume loop: the baseline the Swift client is measured against.
         .target(name: "CPlainAMQPLoop", dependencies: ["CRabbitMQ", "CRabbitMQShim"], path: "Benchmarks/CPlainAMQPLoop"),
         // Where benchmarks write their results (their own section of docs/benchmarks.md).
@@ -198,6 +213,11 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CobrowseCtlTests",
+            dependencies: ["CobrowseCtl", "CobrowseProtocol", "CobrowseTokens", "ServiceKit", "AMQP", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -7,7 +7,7 @@ public func describeDecodingFailure(_ error: any Error) -> String {
          let DecodingError.dataCorrupted(context):
         context.codingPath.isEmpty ? context.debugDescription
             : "field '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)"
-    case let error as CustomStringConvertible where !(error is DecodingError): error.description
+    case let error as InteractionEventError: error.description
     default: "invalid JSON"
     }
 }

@@ -115,19 +115,16 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         ])
         defer { Task { await relay.terminate() } }
         // The certificate is for localhost, signed by the test CA.
-        func curl(_ url: String) throws -> String {
-            let curl = Process()
-            curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", "--cacert", "\(tlsDir)/ca.pem", url]
-            let pipe = Pipe()
-            curl.standardOutput = pipe
-            try curl.run()
-            curl.waitUntilExit()
-            return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        func curl(_ url: String) async throws -> String {
+            try await CommandRun.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3",
+                                                       "--cacert", "\(tlsDir)/ca.pem", url]).stdout
         }
-        #expect(await eventually { relay.httpPort > 0 && (try? curl("https://localhost:\(relay.httpPort)/ready")) == "200" },
-                "log:\n\(relay.log)")
-        #expect(try curl("http://localhost:\(relay.httpPort)/ready") != "200", "plain HTTP is served too")
+        let ready = await eventually {
+            guard relay.httpPort > 0 else { return false }
+            return (try? await curl("https://localhost:\(relay.httpPort)/ready")) == "200"
+        }
+        #expect(ready, "log:\n\(relay.log)")
+        #expect(try await curl("http://localhost:\(relay.httpPort)/ready") != "200", "plain HTTP is served too")
 
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .file("\(tlsDir)/ca.pem")
@@ -159,18 +156,11 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
 
     /// The HTTP status of a WebSocket upgrade request with exactly one `Origin` (curl, as a
     /// browser would send it; the test WebSocket client always adds its own origin).
-    func upgradeStatus(port: Int, origin: String?, upgrade: Bool = true) throws -> String {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", "--http1.1"]
+    func upgradeStatus(port: Int, origin: String?, upgrade: Bool = true) async throws -> String {
+        try await CommandRun.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", "--http1.1"]
             + (upgrade ? ["-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
                           "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="] : [])
-            + (origin.map { ["-H", "Origin: \($0)"] } ?? []) + ["http://127.0.0.1:\(port)/ws/share"]
-        let pipe = Pipe()
-        curl.standardOutput = pipe
-        try curl.run()
-        curl.waitUntilExit()
-        return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            + (origin.map { ["-H", "Origin: \($0)"] } ?? []) + ["http://127.0.0.1:\(port)/ws/share"]).stdout
     }
 
     @Test func pagesFromOtherOriginsCannotOpenSockets() async throws {
@@ -178,21 +168,21 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         defer { Task { await suite.stop() } }
         let port = suite.relays[0].httpPort
         // A declined upgrade is answered 400 by the WebSocket layer; no socket is opened.
-        #expect(try upgradeStatus(port: port, origin: "https://evil.example") == "400")
-        #expect(try upgradeStatus(port: port, origin: "https://shop.example") == "101")
-        #expect(try upgradeStatus(port: port, origin: nil) == "101", "programs without an Origin prove themselves with tokens")
+        #expect(try await upgradeStatus(port: port, origin: "https://evil.example") == "400")
+        #expect(try await upgradeStatus(port: port, origin: "https://shop.example") == "101")
+        #expect(try await upgradeStatus(port: port, origin: nil) == "101", "programs without an Origin prove themselves with tokens")
         // Without the upgrade the relay itself answers, and says why.
-        #expect(try upgradeStatus(port: port, origin: "https://evil.example", upgrade: false) == "403")
-        #expect(try upgradeStatus(port: port, origin: "https://shop.example", upgrade: false) == "426")
+        #expect(try await upgradeStatus(port: port, origin: "https://evil.example", upgrade: false) == "403")
+        #expect(try await upgradeStatus(port: port, origin: "https://shop.example", upgrade: false) == "426")
     }
 
     @Test func withoutAListOnlyTheRelaysOwnOriginMayConnect() async throws {
         let suite = try await SuiteFixture("relay-own-origin", relayEnvironment: ["ALLOWED_ORIGINS": ""])
         defer { Task { await suite.stop() } }
         let port = suite.relays[0].httpPort
-        #expect(try upgradeStatus(port: port, origin: "http://127.0.0.1:\(port)") == "101")
-        #expect(try upgradeStatus(port: port, origin: "http://127.0.0.1:1") == "400")
-        #expect(try upgradeStatus(port: port, origin: "https://evil.example") == "400")
+        #expect(try await upgradeStatus(port: port, origin: "http://127.0.0.1:\(port)") == "101")
+        #expect(try await upgradeStatus(port: port, origin: "http://127.0.0.1:1") == "400")
+        #expect(try await upgradeStatus(port: port, origin: "https://evil.example") == "400")
     }
 
     @Test func aSharerComesBackWithItsKeyAndOnlyWithIt() async throws {
