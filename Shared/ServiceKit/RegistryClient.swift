@@ -13,7 +13,8 @@ public struct RegistryClient: Sendable {
     }
 
     /// Sends one command; the reply holds the session or a refusal. Throws only for transport
-    /// problems (no registry running: `returned`; no answer: `timedOut`).
+    /// problems: `returned` when the RPC queue does not exist, `timedOut` when no registry
+    /// answers in time (the queue exists but nothing consumes it, or the registry is slow).
     public func send(_ command: RegistryCommand) async throws -> RegistryReply {
         let body = try JSONEncoder.cobrowse.encode(RegistryRequest(command))
         let reply = try await connection.call(AMQPMessage(body: body, properties: AMQPProperties(contentType: "application/json")),
