@@ -119,6 +119,20 @@ func registryView(_ id: String, on url: String) async throws -> SessionView {
         await expectBothTold(sharer, agent, .interactionEnded)
     }
 
+    @Test func aWatchRetryingAnEventTheRegistryCannotTakeStillStopsAtOnceAndKeepsTheEvent() async throws {
+        let suite = try await watchedStack("watch-registry-down")
+        defer { Task { await suite.stop() } }
+        let registry = try #require(suite.processes.first { $0.name == "session-registry" })
+        #expect(await registry.terminate() == 0)
+        try await publish(InteractionEvent(type: .ended, interactionId: "ix-waiting", channel: .chat, at: Date()), to: suite.url)
+        // A watch that starts now can neither learn the live sessions nor hand the event on.
+        let watch = try await suite.startWatch()
+        #expect(await eventually { watch.log.contains("registry unreachable; retrying the interaction event") })
+        #expect(watch.log.contains("cannot list live sessions from the registry"))
+        #expect(await watch.terminate(within: .seconds(15)) == 0, "the watch hung on SIGTERM: \(watch.log.suffix(2000))")
+        #expect(await queueDepth(suite) == 1, "the event was lost")
+    }
+
     @Test func aMalformedEventIsDeadLetteredAndTheWatchKeepsGoing() async throws {
         let suite = try await watchedStack("watch-malformed")
         defer { Task { await suite.stop() } }

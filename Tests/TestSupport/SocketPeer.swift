@@ -112,6 +112,9 @@ public final class SocketPeer: Sendable {
         return nil
     }
 
+    /// Whether the connection has ended (messages received before may still be unread).
+    public var isClosed: Bool { inbox.state.withLock { $0.closed } }
+
     /// How the server closed the socket (waits for it).
     public func closed() async throws -> WebSocketCloseFrame? {
         try await task.value

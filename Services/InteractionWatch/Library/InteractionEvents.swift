@@ -58,6 +58,9 @@ struct InteractionEvents: Sendable {
                 logger.info("interaction event: its sessions ended", metadata: metadata)
                 delivery.ack()
                 return
+            } catch AMQPError.closed {
+                // Shutting down: the broker gives the unacked event to the next watch.
+                return
             } catch let refusal as RegistryRefusal {
                 Self.count("refused")
                 logger.error("registry refused an interaction event", metadata: metadata.merging(["refusal": "\(refusal)"]) { $1 })

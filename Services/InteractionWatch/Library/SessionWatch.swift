@@ -18,6 +18,8 @@ actor SessionWatch {
     private let logger: Logger
     private let tick: Duration
     private let reconcileInterval: Duration
+    /// The connection closed for shutdown.
+    private var stopping = false
     private static let tracked = Gauge(label: "cobrowse_watch_sessions")
 
     init(limits: TimeoutLimits, registry: RegistryClient, logger: Logger,
@@ -90,6 +92,9 @@ actor SessionWatch {
             timers.reconcile(with: live, now: Date())
             Self.tracked.record(timers.count)
             return true
+        } catch AMQPError.closed {
+            stopping = true // shutting down: asking again cannot help
+            return false
         } catch {
             logger.warning("cannot list live sessions from the registry; timeouts wait", metadata: ["error": "\(error)"])
             return false
@@ -98,7 +103,7 @@ actor SessionWatch {
 
     private func reconcileUntilDone() async {
         var attempt = 0
-        while !Task.isCancelled, !(await reconcile()) {
+        while !Task.isCancelled, !stopping, !(await reconcile()) {
             attempt += 1
             try? await Task.sleep(for: .milliseconds(min(250 << min(attempt, 5), 5_000)))
         }

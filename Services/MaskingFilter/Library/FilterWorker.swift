@@ -101,7 +101,10 @@ public struct FilterWorker: Sendable {
         let malformed = Self.dropped("malformed"), unknownSession = Self.dropped("bad-routing-key")
         let notForwardable = Self.dropped("not-forwardable")
         var processed = 0
-        let consumer = try await connection.consume(queue: shard, prefetch: 512)
+        // Each shard has one active consumer; a random priority per shard and filter spreads the
+        // shards over the filters (RabbitMQ ≥ 3.12 picks the highest; older ones, the first).
+        let consumer = try await connection.consume(queue: shard, prefetch: 512,
+                                                    arguments: ["x-priority": .int(Int64.random(in: 1...1_000))])
         let (work, feed) = AsyncThrowingStream<Work, any Error>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

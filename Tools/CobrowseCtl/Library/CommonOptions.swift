@@ -29,12 +29,20 @@ struct CommonOptions: ParsableArguments {
     var managementURL: String { managementURLOption ?? Self.environment("MANAGEMENT_URL") ?? Self.defaultManagementURL }
     var timeoutDuration: Duration { .milliseconds(Int((timeout * 1000).rounded())) }
 
+    /// `NAME`, or what the file `NAME_FILE` holds: the services' way of taking secrets.
     private static func environment(_ name: String) -> String? {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+        let variable = EnvironmentVariable(name, default: "", "")
+        guard let value = try? ServiceEnvironment().resolvingFiles(for: [variable]).string(variable), !value.isEmpty else { return nil }
         return value
     }
 
     func validate() throws {
+        do {
+            // An unreadable AMQP_URL_FILE is an error, not a fallback to the default broker.
+            _ = try ServiceEnvironment().resolvingFiles(for: [ServiceConfiguration.amqpURL, EnvironmentVariable("MANAGEMENT_URL", default: "", "")])
+        } catch {
+            throw ValidationError("\(error)")
+        }
         do {
             _ = try AMQPConfiguration(url: amqpURL)
         } catch {
