@@ -415,7 +415,8 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         for _ in 0..<20 {
             agent.send(action)
             if let reason {
-                guard let dropped = await agent.next(type: "action-dropped", within: .seconds(5)) else { return nil }
+                // Nothing back: the filter still had the old mode and let it through; again.
+                guard let dropped = await agent.next(type: "action-dropped", within: .seconds(2)) else { continue }
                 if dropped["reason"] as? String == reason { return dropped }
             } else if let approved = await sharer.next(type: "action", within: .milliseconds(500)) {
                 return approved["action"] as? [String: Any]

@@ -17,7 +17,7 @@ import Testing
         let messaging = try await sharedSession(suite, channel: .messaging)
         let chat = try await sharedSession(suite, channel: .chat)
         let voice = try await sharedSession(suite, channel: .voice)
-        await expectBothTold(messaging.sharer, messaging.agent, .inactivity)
+        await expectBothTold(suite, messaging.sharer, messaging.agent, .inactivity)
         // Two more messaging timeouts later, the others are still live.
         try await Task.sleep(for: .seconds(6))
         #expect(try await registryView(chat.id, on: suite.url).state == .active)
@@ -38,7 +38,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(250))
         }
         #expect(try await registryView(id, on: suite.url).state == .active, "ended although someone was active")
-        await expectBothTold(sharer, agent, .inactivity)
+        await expectBothTold(suite, sharer, agent, .inactivity)
     }
 
     @Test func aSessionNoAgentJoinsEndsAndTheCustomerIsTold() async throws {

@@ -127,6 +127,7 @@ struct RelayEndpoints: Sendable {
         // in sequence. The sharer's next snapshot ends the pause.
         var lastSeq: Int?
         var stream: String?
+        var activity = ActivityThrottle(hub: hub)
         defer {
             if let lastSeq {
                 let paused = StreamFrame(seq: lastSeq + 1, .paused(.init(url: nil, stream: stream)))
@@ -153,7 +154,7 @@ struct RelayEndpoints: Sendable {
                     _ = try await registry.send(.end(session: session.id, by: .customer(key: customerKey)))
                     continue // the ended event closes the socket
                 case "answer-write", "revoke-write":
-                    await hub.touch(session.id)
+                    await activity.touch(session.id)
                     // The customer's consent: the registry changes the mode and tells everyone.
                     let approve = (try? JSONDecoder().decode(WriteAnswer.self, from: body))?.approve ?? false
                     let command: RegistryCommand = head.t == "revoke-write"
@@ -168,7 +169,7 @@ struct RelayEndpoints: Sendable {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "frame '\(head.t)' has no seq")))
                     continue
                 }
-                if Self.customerActivity.contains(head.t) { await hub.touch(session.id) }
+                if Self.customerActivity.contains(head.t) { await activity.touch(session.id) }
                 try await publishIngest(body, session: session.id, on: connection, stamped: true)
                 lastSeq = head.t == "paused" ? nil : seq
                 if head.t == "snapshot" { stream = head.stream }
@@ -219,6 +220,7 @@ struct RelayEndpoints: Sendable {
         try await outbound.write(.text(RelayMessage.session("joined", session, extra: ["role": lead == nil ? "observer" : "lead"])))
         logger.info("viewer joined", metadata: ["session": "\(id)", "role": "\(lead == nil ? "observer" : "lead")"])
         defer { logger.info("viewer socket closed", metadata: ["session": "\(id)"]) }
+        var activity = ActivityThrottle(hub: hub)
         try await serve(.viewer, session: id, outbound: outbound, lead: lead != nil) {
             // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
             try await requestSnapshot("a viewer joined", session: id, on: connection)
@@ -228,7 +230,7 @@ struct RelayEndpoints: Sendable {
                     try await outbound.write(.text(RelayMessage.error("malformed-request", "messages are JSON objects with t")))
                     continue
                 }
-                if head.t != "resync" { await hub.touch(id) }
+                if head.t != "resync" { await activity.touch(id) }
                 switch head.t {
                 case "resync":
                     // The console saw a gap in the filter's sequence: a fresh snapshot.
@@ -287,9 +289,14 @@ struct RelayEndpoints: Sendable {
         await hub.unregister(id, session: session)
     }
 
-    /// The broker connection, or a refusal sent and nil while the relay has none.
+    /// The broker connection, waiting a moment for it: `/ready` turns green once the topology
+    /// is declared, a beat before the relay's own queue is, and a browser may arrive in between.
     private func broker(or outbound: WebSocketOutboundWriter) async throws -> AMQPConnection? {
-        if let connection = await hub.broker { return connection }
+        let deadline = ContinuousClock.now + .seconds(5)
+        repeat {
+            if let connection = await hub.broker { return connection }
+            try await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < deadline
         try await refuse(outbound, "unavailable", "the relay is not connected to the broker yet; try again")
         return nil
     }
@@ -297,5 +304,23 @@ struct RelayEndpoints: Sendable {
     private func refuse(_ outbound: WebSocketOutboundWriter, _ code: String, _ message: String) async throws {
         try await outbound.write(.text(RelayMessage.error(code, message)))
         try await outbound.close(.policyViolation, reason: String(message.prefix(120)))
+    }
+}
+
+/// Tells the hub a socket's person did something, at most once a second: the watch's
+/// timeouts are in seconds, and a cursor streams many frames a second.
+struct ActivityThrottle {
+    let hub: SocketHub
+    private var last: ContinuousClock.Instant?
+
+    init(hub: SocketHub) {
+        self.hub = hub
+    }
+
+    mutating func touch(_ session: SessionID) async {
+        let now = ContinuousClock.now
+        if let last, now - last < .seconds(1) { return }
+        last = now
+        await hub.touch(session)
     }
 }

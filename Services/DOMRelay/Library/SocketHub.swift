@@ -165,21 +165,36 @@ enum RelayMessage {
     }
 }
 
-/// The relay's numbers for operators (see docs/operations.md).
+/// The relay's numbers for operators (see docs/operations.md). The per-frame ones are made
+/// once: looking a metric up by label on every frame costs a lock and a hash.
 enum RelayMetrics {
-    private static func side(_ side: SocketHub.Side) -> String { side == .sharer ? "sharer" : "viewer" }
+    private struct Pair {
+        let frames: Counter
+        let bytes: Counter
+
+        init(_ direction: String, _ side: String) {
+            frames = Counter(label: "cobrowse_relay_frames_total", dimensions: [("direction", direction), ("side", side)])
+            bytes = Counter(label: "cobrowse_relay_bytes_total", dimensions: [("direction", direction), ("side", side)])
+        }
+    }
+
+    private static let fromSharer = Pair("in", "sharer"), fromViewer = Pair("in", "viewer")
+    private static let toSharer = Pair("out", "sharer"), toViewer = Pair("out", "viewer")
+    private static let livePathTimer = Metrics.Timer(label: "cobrowse_live_path_seconds")
 
     /// A WebSocket message from a browser.
     static func received(_ from: SocketHub.Side, bytes: Int) {
-        Counter(label: "cobrowse_relay_frames_total", dimensions: [("direction", "in"), ("side", side(from))]).increment()
-        Counter(label: "cobrowse_relay_bytes_total", dimensions: [("direction", "in"), ("side", side(from))]).increment(by: bytes)
+        let pair = from == .sharer ? fromSharer : fromViewer
+        pair.frames.increment()
+        pair.bytes.increment(by: bytes)
     }
 
     /// One message from the broker written to `frames` sockets.
     static func sent(_ to: SocketHub.Side, frames: Int, bytes: Int) {
         guard frames > 0 else { return }
-        Counter(label: "cobrowse_relay_frames_total", dimensions: [("direction", "out"), ("side", side(to))]).increment(by: frames)
-        Counter(label: "cobrowse_relay_bytes_total", dimensions: [("direction", "out"), ("side", side(to))]).increment(by: frames * bytes)
+        let pair = to == .sharer ? toSharer : toViewer
+        pair.frames.increment(by: frames)
+        pair.bytes.increment(by: frames * bytes)
     }
 
     static func resyncRequested(_ reason: String) {
@@ -189,7 +204,6 @@ enum RelayMetrics {
     /// The live path, from the sharer's relay receiving a frame to the viewer's relay sending
     /// its masked form (relay → ingest → filter → view → relay); relays share a clock source (NTP).
     static func livePath(since receivedAt: Int64) {
-        let milliseconds = max(0, Date().millisecondsSince1970 - receivedAt)
-        Metrics.Timer(label: "cobrowse_live_path_seconds").recordMilliseconds(milliseconds)
+        livePathTimer.recordMilliseconds(max(0, Date().millisecondsSince1970 - receivedAt))
     }
 }
