@@ -344,30 +344,24 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         ])
         defer { Task { _ = await relay.terminate() } }
         let module = "http://127.0.0.1:\(relay.httpPort)/sdk/part.js"
-        #expect(try headerOf("Access-Control-Allow-Origin", module, origin: "https://shop.example") == ("200", "https://shop.example"))
-        #expect(try headerOf("Access-Control-Allow-Origin", module, origin: "https://evil.example") == ("200", ""))
+        #expect(try await headerOf("Access-Control-Allow-Origin", module, origin: "https://shop.example") == ("200", "https://shop.example"))
+        #expect(try await headerOf("Access-Control-Allow-Origin", module, origin: "https://evil.example") == ("200", ""))
     }
 
     @Test func theAgentConsoleIsServedUnderAStrictContentSecurityPolicy() async throws {
         let url = try await TestBroker.isolatedVirtualHost("relay-csp")
         let relay = try await ServiceProcess.ready("dom-relay", environment: ["AMQP_URL": url])
         defer { Task { _ = await relay.terminate() } }
-        let (status, policy) = try headerOf("Content-Security-Policy", "http://127.0.0.1:\(relay.httpPort)/agent/")
+        let (status, policy) = try await headerOf("Content-Security-Policy", "http://127.0.0.1:\(relay.httpPort)/agent/")
         #expect(status == "200")
         #expect(policy.contains("script-src 'self'") && policy.contains("object-src 'none'") && policy.contains("form-action 'none'"))
         #expect(!policy.contains("unsafe-eval") && !policy.contains("script-src *"))
     }
 
     /// The status and one header of a GET, through curl (URLSession hides some headers).
-    func headerOf(_ name: String, _ url: String, origin: String? = nil) throws -> (String, String) {
-        let curl = Process()
-        curl.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        curl.arguments = ["-s", "-D", "-", "-o", "/dev/null"] + (origin.map { ["-H", "Origin: \($0)"] } ?? []) + [url]
-        let pipe = Pipe()
-        curl.standardOutput = pipe
-        try curl.run()
-        curl.waitUntilExit()
-        let lines = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\r\n")
+    func headerOf(_ name: String, _ url: String, origin: String? = nil) async throws -> (String, String) {
+        let lines = try await CommandRun.run("/usr/bin/curl", ["-s", "-D", "-", "-o", "/dev/null"]
+            + (origin.map { ["-H", "Origin: \($0)"] } ?? []) + [url]).stdout.split(separator: "\r\n")
         let status = lines.first?.split(separator: " ").dropFirst().first.map(String.init) ?? ""
         let value = lines.first { $0.lowercased().hasPrefix(name.lowercased() + ":") }
             .map { String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespaces) } ?? ""

@@ -5,6 +5,7 @@ import InteractionWatch
 import MaskingFilter
 import ServiceKit
 import SessionRegistry
+import TestSupport
 import Testing
 
 /// The compose stack, the image, the load balancer and the monitoring cannot run here (no Docker
@@ -44,7 +45,7 @@ import Testing
         process.standardOutput = pipe
         process.standardError = errors
         try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        let output = PipeReader.readAll(pipe.fileHandleForReading)
         process.waitUntilExit()
         try errors.close()
         return Run(status: process.terminationStatus, stdout: String(decoding: output, as: UTF8.self),

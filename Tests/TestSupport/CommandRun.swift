@@ -51,11 +51,7 @@ public struct CommandRun: Sendable, CustomStringConvertible {
     }
 
     private static func readToEnd(_ handle: FileHandle) async -> String {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: String(decoding: handle.readDataToEndOfFile(), as: UTF8.self))
-            }
-        }
+        String(decoding: await PipeReader.readToEnd(handle), as: UTF8.self)
     }
 
     public var description: String { "exit status \(status)\n--- stdout:\n\(stdout)\n--- stderr:\n\(stderr)" }

@@ -27,9 +27,8 @@ public final class ServiceProcess: @unchecked Sendable {
         process.environment = env
         process.standardOutput = output
         process.standardError = output
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+        PipeReader.read(output.fileHandleForReading) { [weak self] data in
+            guard let self else { return }
             self.lock.withLock { self.collected.append(data) }
         }
         process.terminationHandler = { [weak self] process in

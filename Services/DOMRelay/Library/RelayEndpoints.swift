@@ -136,7 +136,7 @@ struct RelayEndpoints: Sendable {
                 }
             }
         }
-        try await serve(.sharer, session: session.id, outbound: outbound) {
+        try await serve(.sharer, session: session.id, outbound: outbound, registry: registry) {
             while let message = try await iterator.next() {
                 guard case let .text(text) = message else {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "frames are JSON text")))
@@ -221,7 +221,7 @@ struct RelayEndpoints: Sendable {
         logger.info("viewer joined", metadata: ["session": "\(id)", "role": "\(lead == nil ? "observer" : "lead")"])
         defer { logger.info("viewer socket closed", metadata: ["session": "\(id)"]) }
         var activity = ActivityThrottle(hub: hub)
-        try await serve(.viewer, session: id, outbound: outbound, lead: lead != nil) {
+        try await serve(.viewer, session: id, outbound: outbound, registry: registry, lead: lead != nil) {
             // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
             try await requestSnapshot("a viewer joined", session: id, on: connection)
             while let message = try await iterator.next() {
@@ -260,11 +260,19 @@ struct RelayEndpoints: Sendable {
 
     /// Registers the socket, runs its writer (hub → browser) beside `reader` (browser → relay),
     /// and unregisters when either ends.
-    private func serve(_ side: SocketHub.Side, session: SessionID, outbound: WebSocketOutboundWriter, lead: Bool = false,
-                       reader: () async throws -> Void) async throws {
+    private func serve(_ side: SocketHub.Side, session: SessionID, outbound: WebSocketOutboundWriter, registry: RegistryClient,
+                       lead: Bool = false, reader: () async throws -> Void) async throws {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         try await hub.register(id, SocketHub.Socket(side: side, outbound: continuation, lead: lead), session: session)
+        // An end between the registry's answer and the binding just made was published to no one
+        // here: ask once more, now that any later end will arrive.
+        if let view = try? await registry.send(.get(session: session)).session, view.state == .ended {
+            let reason = view.endReason?.rawValue ?? "ended"
+            continuation.yield(.text(RelayMessage.session("session", view, extra: ["event": "ended"])))
+            continuation.yield(.text(RelayMessage.ended(reason: reason)))
+            continuation.yield(.close(reason: "session ended: \(reason)"))
+        }
         let writer = Task {
             for await message in stream {
                 switch message {
