@@ -326,3 +326,10 @@ extension Date {
     /// This instant rounded to whole milliseconds, so a stored value equals the one a reply carried.
     public var wholeMilliseconds: Date { Date(millisecondsSince1970: millisecondsSince1970) }
 }
+
+extension Duration {
+    /// The duration in seconds, for `Date` arithmetic.
+    public var timeInterval: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -268,10 +268,7 @@ struct RelayEndpoints: Sendable {
         // An end between the registry's answer and the binding just made was published to no one
         // here: ask once more, now that any later end will arrive.
         if let view = try? await registry.send(.get(session: session)).session, view.state == .ended {
-            let reason = view.endReason?.rawValue ?? "ended"
-            continuation.yield(.text(RelayMessage.session("session", view, extra: ["event": "ended"])))
-            continuation.yield(.text(RelayMessage.ended(reason: reason)))
-            continuation.yield(.close(reason: "session ended: \(reason)"))
+            for message in SocketHub.ended(view) { continuation.yield(message) }
         }
         let writer = Task {
             for await message in stream {

@@ -80,7 +80,7 @@ actor SocketHub {
             return ActivityReport.Session(
                 id: id, sharers: sockets.values.count { $0.side == .sharer }, leads: viewers.count(where: \.lead),
                 observers: viewers.count { !$0.lead },
-                idleMilliseconds: idle.map { Int($0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000) })
+                idleMilliseconds: idle.map { Int($0.timeInterval * 1000) })
         })
     }
 
@@ -108,18 +108,20 @@ actor SocketHub {
             RelayMetrics.sent(.sharer, frames: sharers, bytes: body.count)
         case CobrowseTopology.lifecycleExchange:
             guard let event = try? JSONDecoder.cobrowse.decode(SessionEvent.self, from: body) else { return }
-            let notice = RelayMessage.session(event)
+            let messages = event.kind == .ended ? Self.ended(event.session) : [.text(RelayMessage.notice(event.kind, event.session))]
             for socket in targets.values {
-                socket.outbound.yield(.text(notice))
-                if event.kind == .ended {
-                    let reason = event.session.endReason?.rawValue ?? "ended"
-                    socket.outbound.yield(.text(RelayMessage.ended(reason: reason)))
-                    socket.outbound.yield(.close(reason: "session ended: \(reason)"))
-                }
+                for message in messages { socket.outbound.yield(message) }
             }
         default:
             break
         }
+    }
+
+    /// What a socket of an ended session is sent: the notice, `ended` with the reason, the close.
+    static func ended(_ session: SessionView) -> [Outbound] {
+        let reason = session.endReason?.rawValue ?? "ended"
+        return [.text(RelayMessage.notice(.ended, session)), .text(RelayMessage.ended(reason: reason)),
+                .close(reason: "session ended: \(reason)")]
     }
 
     private func updateGauges() {
@@ -151,8 +153,9 @@ enum RelayMessage {
         encode(["t": "ended", "reason": reason])
     }
 
-    static func session(_ event: SessionEvent) -> String {
-        encode(["t": "session", "event": event.kind.rawValue, "session": object(event.session)])
+    /// A lifecycle event of the socket's session, as the browser is told of it.
+    static func notice(_ kind: SessionEvent.Kind, _ session: SessionView) -> String {
+        encode(["t": "session", "event": kind.rawValue, "session": object(session)])
     }
 
     static func session(_ t: String, _ view: SessionView, extra: [String: Any] = [:]) -> String {

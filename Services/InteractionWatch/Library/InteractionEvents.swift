@@ -14,6 +14,8 @@ import ServiceKit
 /// and an `ended` that overtakes its `started` still ends (and bars) the interaction.
 struct InteractionEvents: Sendable {
     static let system = "interaction-watch"
+    /// How long to wait before asking an unanswering registry again (the broker client's backoff).
+    static let registryRetry = AMQPConfiguration.ReconnectPolicy(initialDelay: .milliseconds(250), maxDelay: .seconds(5))
 
     let connection: AMQPConnection
     let registry: RegistryClient
@@ -69,7 +71,7 @@ struct InteractionEvents: Sendable {
             } catch {
                 // The registry is not answering: keep the event (unacked) and try again.
                 attempt += 1
-                let delay = Duration.milliseconds(min(250 << min(attempt, 5), 5_000))
+                let delay = Self.registryRetry.delay(attempt: attempt)
                 logger.warning("registry unreachable; retrying the interaction event", metadata: metadata.merging([
                     "error": "\(error)", "retryIn": "\(delay)",
                 ]) { $1 })

@@ -36,7 +36,7 @@ public struct InteractionWebhook: Sendable {
     /// The signature header's value for `body` sent at `timestamp` (for senders and tests).
     public static func signature(_ body: Data, timestamp: Int, secret: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(timestamp).".utf8) + body, using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        return "sha256=" + mac.hex
     }
 
     func add(to router: Router<BasicRequestContext>) {
@@ -55,7 +55,7 @@ public struct InteractionWebhook: Sendable {
             return refuse("missing, malformed or stale \(Self.timestampHeader) (Unix seconds, within \(Int(Self.maxSkew)) s)")
         }
         guard let header = request.headers[Self.signatureHeader], header.hasPrefix("sha256="),
-              let mac = Data(hex: header.dropFirst("sha256=".count)),
+              let mac = [UInt8](hex: header.dropFirst("sha256=".count)),
               HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Data("\(timestamp).".utf8) + body, using: secret) else {
             return refuse("bad signature: \(Self.signatureHeader) must be sha256=<hex HMAC-SHA256 of \"<timestamp>.<body>\">")
         }
@@ -88,21 +88,4 @@ final class BrokerSlot: Sendable {
     private let slot = Mutex<AMQPConnection?>(nil)
     var connection: AMQPConnection? { slot.withLock { $0 } }
     func attach(_ connection: AMQPConnection?) { slot.withLock { $0 = connection } }
-}
-
-extension Data {
-    /// Bytes from hex text; nil if it is not an even number of hex digits.
-    init?(hex text: Substring) {
-        guard text.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.count / 2)
-        var index = text.startIndex
-        while index < text.endIndex {
-            let next = text.index(index, offsetBy: 2)
-            guard let byte = UInt8(text[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
-        self.init(bytes)
-    }
 }

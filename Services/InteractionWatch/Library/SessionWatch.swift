@@ -105,7 +105,7 @@ actor SessionWatch {
         var attempt = 0
         while !Task.isCancelled, !stopping, !(await reconcile()) {
             attempt += 1
-            try? await Task.sleep(for: .milliseconds(min(250 << min(attempt, 5), 5_000)))
+            try? await Task.sleep(for: InteractionEvents.registryRetry.delay(attempt: attempt))
         }
         logger.info("following live sessions", metadata: ["sessions": "\(timers.count)"])
     }

@@ -45,9 +45,3 @@ public struct WatchConfiguration: Sendable {
         webhookSecret = secret.isEmpty ? nil : secret
     }
 }
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}

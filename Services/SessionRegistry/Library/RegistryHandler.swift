@@ -172,7 +172,7 @@ public struct RegistryHandler: Sendable {
     }
 
     static func hash(_ key: String) -> String {
-        SHA256.hash(data: Data(key.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(key.utf8)).hex
     }
 
     static func requireCustomer(_ key: String, of record: SessionRecord) throws(RegistryRefusal) {

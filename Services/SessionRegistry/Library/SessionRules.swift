@@ -165,9 +165,3 @@ public struct SessionRules: Sendable {
         if s.state == .ended { throw RegistryRefusal.sessionEnded }
     }
 }
-
-extension Duration {
-    var timeInterval: TimeInterval {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
-    }
-}
