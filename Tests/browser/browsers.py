@@ -72,10 +72,15 @@ class Browser:
         self._closed_sockets = set()  # requestIds
         self._frames = []
         self._console = []
+        # After quit() the driver's calls fail with connection errors, not WebDriver errors:
+        # a quit browser answers from what it gathered before.
+        self.quit_done = False
 
     # ---- logs -------------------------------------------------------------------------
 
     def _drain(self):
+        if self.quit_done:
+            return
         try:
             entries = self.driver.get_log("performance")
         except WebDriverException:
@@ -126,6 +131,8 @@ class Browser:
 
     def console(self):
         """The browser console's messages so far."""
+        if self.quit_done:
+            return [f"{entry.get('level')}: {entry.get('message')}" for entry in self._console]
         try:
             self._console.extend(self.driver.get_log("browser"))
         except WebDriverException:
@@ -141,6 +148,8 @@ class Browser:
         return self.driver.execute_script(script, *args)
 
     def screenshot(self, path):
+        if self.quit_done:
+            return None
         try:
             self.driver.save_screenshot(path)
             return path
@@ -148,6 +157,12 @@ class Browser:
             return None
 
     def quit(self):
+        if self.quit_done:
+            return
+        # What the logs hold is kept for a failure report.
+        self._drain()
+        self.console()
+        self.quit_done = True
         try:
             self.driver.quit()
         except Exception:
