@@ -67,10 +67,12 @@ public struct ActivityReport: Sendable, Equatable, Codable {
     /// One session as one relay sees it.
     public struct Session: Sendable, Equatable, Codable {
         public var id: SessionID
-        /// Customer sockets (the shared page) connected to this relay.
+        /// Customer sockets (the shared page) connected to this relay at any time since its
+        /// previous report: one that closed meanwhile still counts, once.
         public var sharers: Int
-        /// The lead agent's console sockets connected to this relay.
+        /// The lead agent's console sockets, counted like `sharers`.
         public var leads: Int
+        /// Observers' sockets connected now.
         public var observers: Int
         /// Milliseconds since the customer or the agent last did something on this relay
         /// (input, click, scroll, cursor, a new page, an agent action); nil: nothing yet.

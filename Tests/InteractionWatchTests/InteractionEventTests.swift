@@ -9,9 +9,10 @@ import Testing
 import FoundationNetworking
 #endif
 
-/// The stack of SuiteFixture with a watch whose relays report activity several times a second.
-func watchedStack(_ name: String, watch environment: [String: String] = [:]) async throws -> SuiteFixture {
-    let suite = try await SuiteFixture(name, relayEnvironment: ["ACTIVITY_REPORT_INTERVAL": "0.25"])
+/// The stack of SuiteFixture with a watch whose relays report activity several times a second
+/// (or every `reportInterval` seconds).
+func watchedStack(_ name: String, watch environment: [String: String] = [:], reportInterval: String = "0.25") async throws -> SuiteFixture {
+    let suite = try await SuiteFixture(name, relayEnvironment: ["ACTIVITY_REPORT_INTERVAL": reportInterval])
     try await suite.startWatch(environment)
     return suite
 }
@@ -100,7 +101,7 @@ func registryView(_ id: String, on url: String) async throws -> SessionView {
     @Test func anEndedEventBeforeItsStartedAndDuplicatesEndTheSessionOnce() async throws {
         let suite = try await watchedStack("watch-order")
         defer { Task { await suite.stop() } }
-        let ended = try await LifecycleTap(suite.url, key: "s.*.ended")
+        let ended = try await ExchangeTap(suite.url, key: "s.*.ended")
         let (sharer, agent, _) = try await sharedSession(suite, interaction: "ix-order")
         let now = Date()
         for event in [InteractionEvent(id: "e2", type: .ended, interactionId: "ix-order", channel: .chat, at: now),
@@ -210,16 +211,22 @@ func queueDepth(_ suite: SuiteFixture) async -> Int? {
     return try? await connection.inspectQueue(CobrowseTopology.interactionsQueue).messageCount
 }
 
-/// Counts lifecycle events with one routing-key pattern, from a queue of the test's own.
-struct LifecycleTap {
+/// Messages of one exchange with one routing-key pattern (lifecycle events by default), from a
+/// queue of the test's own.
+struct ExchangeTap {
     let connection: AMQPConnection
     let consumer: AMQPConsumer
 
-    init(_ url: String, key: String) async throws {
+    init(_ url: String, exchange: String = CobrowseTopology.lifecycleExchange, key: String) async throws {
         connection = try await AMQPConnection.connect(url: url)
         let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
-        try await connection.bind(QueueBinding(queue: queue.name, exchange: CobrowseTopology.lifecycleExchange, routingKey: key))
+        try await connection.bind(QueueBinding(queue: queue.name, exchange: exchange, routingKey: key))
         consumer = try await connection.consume(queue: queue.name, autoAck: true)
+    }
+
+    /// The next message's body; fails if none comes within `limit`.
+    func next(within limit: Duration = .seconds(20)) async throws -> Data {
+        try await consumer.take(1, within: limit, ack: false)[0].body
     }
 
     /// How many arrived, once none has arrived for `quiet`.

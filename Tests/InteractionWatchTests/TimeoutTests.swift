@@ -1,6 +1,7 @@
 import AMQP
 import CobrowseProtocol
 import Foundation
+import ServiceKit
 import TestSupport
 import Testing
 
@@ -50,14 +51,16 @@ import Testing
     }
 
     @Test func theAgentsConsoleGoneLongerThanTheGraceEndsTheSessionAndAReloadDoesNot() async throws {
-        let suite = try await watchedStack("watch-agent-gone", watch: ["AGENT_ABSENT_GRACE": "3"])
+        // The grace leaves room for a join that takes seconds while every suite runs at once.
+        let suite = try await watchedStack("watch-agent-gone", watch: ["AGENT_ABSENT_GRACE": "6"])
         defer { Task { await suite.stop() } }
         let (sharer, agent, id) = try await sharedSession(suite)
         // A reload: the console goes and comes back within the grace.
+        let gone = ContinuousClock.now
         agent.close()
         try await Task.sleep(for: .seconds(1))
         let reloaded = try await suite.join(id, agent: try #require(await leadAgent(id, suite)))
-        try await Task.sleep(for: .seconds(4))
+        try await Task.sleep(until: gone + .seconds(7))
         #expect(try await registryView(id, on: suite.url).state == .active, "ended although the console came back")
         // Closed for good.
         reloaded.close()
@@ -65,20 +68,44 @@ import Testing
         #expect(ended?["reason"] as? String == EndReason.agentAbsent.rawValue)
     }
 
+    @Test func aGraceCountsFromWhenThePartyLeftNotFromTheRelaysLastReport() async throws {
+        // Reports every 3 s, a 4 s grace, and the console closed 2.5 s after a report: counted
+        // from that report, the session would end 1.5 s after the close.
+        let suite = try await watchedStack("watch-grace-from-close", watch: ["AGENT_ABSENT_GRACE": "4"], reportInterval: "3")
+        defer { Task { await suite.stop() } }
+        let (sharer, agent, id) = try await sharedSession(suite)
+        let reports = try await ExchangeTap(suite.url, exchange: CobrowseTopology.activityExchange, key: "#")
+        // A report of the agent's relay that saw the agent (the sharer's relay reports on its own beat).
+        var sawAgent = false
+        while !sawAgent {
+            let report = try JSONDecoder.cobrowse.decode(ActivityReport.self, from: try await reports.next())
+            sawAgent = report.sessions.contains { $0.id.digits == id && $0.leads > 0 }
+        }
+        try await Task.sleep(for: .milliseconds(2500))
+        let closed = ContinuousClock.now
+        agent.close()
+        let ended = await sharer.next(type: "ended", within: .seconds(30))
+        let after = ContinuousClock.now - closed
+        #expect(ended?["reason"] as? String == EndReason.agentAbsent.rawValue)
+        #expect(after >= .seconds(4), "the session ended \(after) after the console closed, before the 4 s grace")
+        await reports.connection.close()
+    }
+
     @Test func theCustomersPageGoneLongerThanTheGraceEndsTheSessionAndTheNextPageDoesNot() async throws {
-        let suite = try await watchedStack("watch-customer-gone", watch: ["CUSTOMER_ABSENT_GRACE": "3"])
+        let suite = try await watchedStack("watch-customer-gone", watch: ["CUSTOMER_ABSENT_GRACE": "6"])
         defer { Task { await suite.stop() } }
         let (sharer, started) = try await suite.share()
         let id = try #require(started["sessionId"] as? String)
         let key = try #require(started["customerKey"] as? String)
         let agent = try await suite.join(id)
         // The next page of the site: the socket goes, and the page resumes within the grace.
+        let gone = ContinuousClock.now
         sharer.close()
         try await Task.sleep(for: .seconds(1))
         let nextPage = suite.socket(1, "/ws/share")
         nextPage.send(["t": "resume", "sessionId": id, "customerKey": key])
         #expect(await nextPage.next(type: "resumed") != nil)
-        try await Task.sleep(for: .seconds(4))
+        try await Task.sleep(until: gone + .seconds(7))
         #expect(try await registryView(id, on: suite.url).state == .active, "ended although the customer came back")
         // The tab closed.
         nextPage.close()
@@ -89,7 +116,7 @@ import Testing
     @Test func aRestartedWatchKeepsEveryTimeoutAndEndsEachSessionOnce() async throws {
         let suite = try await watchedStack("watch-restart", watch: ["NO_AGENT_TIMEOUT": "5"])
         defer { Task { await suite.stop() } }
-        let ended = try await LifecycleTap(suite.url, key: "s.*.ended")
+        let ended = try await ExchangeTap(suite.url, key: "s.*.ended")
         let (first, _) = try await suite.share()
         let (second, _) = try await suite.share()
         // Killed outright, then a new one: it learns both sessions from the registry.

@@ -29,6 +29,10 @@ actor SocketHub {
     private var sockets: [SessionID: [UUID: Socket]] = [:]
     /// When the customer or the agent last did something here, per session with sockets.
     private var lastActivity: [SessionID: ContinuousClock.Instant] = [:]
+    /// Customer and lead sockets closed since the last activity report, per session. A report
+    /// counts who was connected at any time since the previous one, so the watch's grace starts
+    /// after a party left, never up to a report interval before.
+    private var departed: [SessionID: (sharers: Int, leads: Int)] = [:]
     private static let sharerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "sharer")])
     private static let viewerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "viewer")])
 
@@ -53,6 +57,8 @@ actor SocketHub {
 
     func unregister(_ id: UUID, session: SessionID) async {
         guard let socket = sockets[session]?.removeValue(forKey: id) else { return }
+        if socket.side == .sharer { departed[session, default: (0, 0)].sharers += 1 }
+        if socket.lead { departed[session, default: (0, 0)].leads += 1 }
         let remaining = sockets[session] ?? [:]
         if remaining.isEmpty {
             sockets[session] = nil
@@ -70,17 +76,21 @@ actor SocketHub {
         lastActivity[session] = .now
     }
 
-    /// Who is connected to each session here and how long it has been idle; nil with no sockets.
+    /// Who was connected to each session here since the last report (still connected, or
+    /// left meanwhile) and how long it has been idle; nil when there is nothing to say.
     func activityReport(relay: String) -> ActivityReport? {
-        guard !sockets.isEmpty else { return nil }
+        let sessions = Set(sockets.keys).union(departed.keys)
+        guard !sessions.isEmpty else { return nil }
+        defer { departed = [:] }
         let now = ContinuousClock.now
-        return ActivityReport(relay: relay, sessions: sockets.map { id, sockets in
-            let viewers = sockets.values.filter { $0.side == .viewer }
-            let idle = lastActivity[id].map { now - $0 }
+        return ActivityReport(relay: relay, sessions: sessions.sorted { $0.digits < $1.digits }.map { id in
+            let here = sockets[id] ?? [:]
+            let viewers = here.values.filter { $0.side == .viewer }
+            let left = departed[id] ?? (0, 0)
             return ActivityReport.Session(
-                id: id, sharers: sockets.values.count { $0.side == .sharer }, leads: viewers.count(where: \.lead),
-                observers: viewers.count { !$0.lead },
-                idleMilliseconds: idle.map { Int($0.timeInterval * 1000) })
+                id: id, sharers: here.values.count { $0.side == .sharer } + left.sharers,
+                leads: viewers.count(where: \.lead) + left.leads, observers: viewers.count { !$0.lead },
+                idleMilliseconds: lastActivity[id].map { Int((now - $0).timeInterval * 1000) })
         })
     }
 

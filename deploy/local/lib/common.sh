@@ -63,16 +63,18 @@ _broker_profile() {
     case "${1:-}" in
         test)
             BROKER_NODE=cobrowse-test@localhost
-            BROKER_AMQP_PORT=35672
-            BROKER_AMQPS_PORT=35671
-            BROKER_MGMT_PORT=35673
-            BROKER_PROM_PORT=35692
-            BROKER_DIST_PORT=35674
-            BROKER_EPMD_PORT=35669
-            # rabbitmqctl is an Erlang node too; its default listen range
-            # (35672-35682) would overlap our AMQP/management ports, and
-            # a CLI call made during boot could steal one of them.
-            BROKER_CTL_DIST_MIN=35680
+            # Below Linux's ephemeral range (32768-60999): a client
+            # reconnecting to a stopped broker on an ephemeral port can
+            # connect to itself and hold that port.
+            BROKER_AMQP_PORT=26672
+            BROKER_AMQPS_PORT=26671
+            BROKER_MGMT_PORT=26673
+            BROKER_PROM_PORT=26692
+            BROKER_DIST_PORT=26674
+            BROKER_EPMD_PORT=26669
+            # rabbitmqctl is an Erlang node too: its listen range starts
+            # here, clear of the ports above and of the run profile's.
+            BROKER_CTL_DIST_MIN=26680
             BROKER_DIR="$COBROWSE_RUN_DIR/test-broker"
             BROKER_TLS_DIR="$COBROWSE_RUN_DIR/test-broker-tls"
             BROKER_WIPE=1 # tests always start from the definitions file
@@ -197,6 +199,17 @@ broker_ctl() {
     _broker_profile "$1"
     shift
     env "${BROKER_ENV[@]}" "$RABBITMQ_BIN_DIR/rabbitmqctl" "$@"
+}
+
+# broker_test_environment — exports the COBROWSE_TEST_* variables the Swift and
+# browser tests read, for the running test broker.
+broker_test_environment() {
+    _broker_profile test
+    export COBROWSE_TEST_AMQP_URL="amqp://cobrowse:cobrowse@127.0.0.1:$BROKER_AMQP_PORT/%2F"
+    export COBROWSE_TEST_AMQPS_URL="amqps://cobrowse:cobrowse@localhost:$BROKER_AMQPS_PORT/%2F?cacertfile=$BROKER_TLS_DIR/ca.pem"
+    export COBROWSE_TEST_TLS_DIR="$BROKER_TLS_DIR"
+    export COBROWSE_TEST_MANAGEMENT_URL="http://127.0.0.1:$BROKER_MGMT_PORT"
+    export COBROWSE_TEST_RABBITMQCTL="$BROKER_CTL" # written by broker_start
 }
 
 # broker_start PROFILE — start the profile's node and wait until it is booted.
