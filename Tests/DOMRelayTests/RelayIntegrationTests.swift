@@ -222,6 +222,40 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         back.send(["t": "resume", "sessionId": id, "customerKey": key])
         #expect(await back.next(type: "resumed")?["sessionId"] as? String == id)
     }
+
+    @Test func aCustomerWithoutASocketEndsTheSessionOverHTTPWithItsKeyAndOnlyWithIt() async throws {
+        let suite = try await SuiteFixture("relay-http-end")
+        defer { Task { await suite.stop() } }
+        let (sharer, started) = try await suite.share()
+        let id = try #require(started["sessionId"] as? String), key = try #require(started["customerKey"] as? String)
+        let agent = try await suite.join(id)
+        sharer.close() // reconnecting, say, after its relay went away
+        let relay = suite.relays[1]
+        func end(_ body: String, origin: String = "ws://127.0.0.1") async -> (status: Int, body: String)? {
+            // As a beacon sends it: text/plain, the page's origin.
+            await relay.request("POST", "/cobrowse/end", headers: ["Content-Type": "text/plain;charset=UTF-8", "Origin": origin], body: body)
+        }
+        func refusal(_ answer: (status: Int, body: String)?) -> String? {
+            (try? JSONSerialization.jsonObject(with: Data((answer?.body ?? "").utf8)) as? [String: Any])?["code"] as? String
+        }
+
+        let malformed = await end("{\"sessionId\": \(id)}")
+        #expect(malformed?.status == 400 && refusal(malformed) == "malformed-request")
+        let foreign = await end(frame(["sessionId": id, "customerKey": key]), origin: "https://evil.example")
+        #expect(foreign?.status == 403)
+        let guessed = await end(frame(["sessionId": id, "customerKey": "guessed"]))
+        #expect(guessed?.status == 403 && refusal(guessed) == "not-allowed")
+        let unknown = await end(frame(["sessionId": id == "000000001" ? "000000002" : "000000001", "customerKey": key]))
+        #expect(unknown?.status == 404 && refusal(unknown) == "unknown-session")
+        #expect(await agent.nothing(ofType: "ended", within: .milliseconds(300)), "a refused end ended the session")
+
+        let ended = await end(frame(["sessionId": id, "customerKey": key]))
+        #expect(ended?.status == 204)
+        let notice = try #require(await agent.next(type: "ended"))
+        #expect(notice["reason"] as? String == EndReason.customerExited.rawValue)
+        let again = await end(frame(["sessionId": id, "customerKey": key]))
+        #expect(again?.status == 409 && refusal(again) == "session-ended")
+    }
 }
 
 @Suite struct RelayStreamNoticeTests {

@@ -26,15 +26,16 @@ import Testing
     }
 
     @Test func aCustomerOrAgentWhoKeepsDoingSomethingKeepsTheSessionAlive() async throws {
-        let suite = try await watchedStack("watch-activity", watch: ["INACTIVITY_TIMEOUT_MESSAGING": "3"])
+        // A timeout far above the 250 ms between actions, even on a machine busy with every suite.
+        let suite = try await watchedStack("watch-activity", watch: ["INACTIVITY_TIMEOUT_MESSAGING": "4"])
         defer { Task { await suite.stop() } }
         let (sharer, agent, id) = try await sharedSession(suite, channel: .messaging)
-        // Nine seconds of the customer moving the mouse, then of the agent pointing: three timeouts.
-        for seq in 1...18 {
+        // Six seconds of the customer moving the mouse, then of the agent pointing: three timeouts.
+        for seq in 1...24 {
             sharer.send(["t": "cursor", "seq": seq, "x": seq, "y": seq])
             try await Task.sleep(for: .milliseconds(250))
         }
-        for step in 1...18 {
+        for step in 1...24 {
             agent.send(["t": "pointer", "x": step, "y": step])
             try await Task.sleep(for: .milliseconds(250))
         }

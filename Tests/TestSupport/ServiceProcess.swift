@@ -74,11 +74,14 @@ public final class ServiceProcess: @unchecked Sendable {
         await request("GET", path, headers: headers)
     }
 
-    public func request(_ method: String, _ path: String, headers: [String: String] = [:]) async -> (status: Int, body: String)? {
+    /// Any method, with an optional body; nil if the service does not answer.
+    public func request(_ method: String, _ path: String, headers: [String: String] = [:],
+                        body: String? = nil) async -> (status: Int, body: String)? {
         let port = httpPort
         guard port > 0, let url = URL(string: "http://127.0.0.1:\(port)\(path)") else { return nil }
         var request = URLRequest(url: url)
         request.httpMethod = method
+        request.httpBody = body.map { Data($0.utf8) }
         request.timeoutInterval = 5
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         guard let (data, response) = try? await URLSession.shared.data(for: request),

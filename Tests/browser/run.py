@@ -39,6 +39,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 import browsers
+import cut_proxy
 import japanese_page
 import masking_page
 import stack
@@ -428,6 +429,7 @@ class TestContext:
         self.browsers = []
         self.customers = []
         self.agent_count = 0
+        self.proxies = []
 
     @property
     def relay_a(self):
@@ -436,6 +438,13 @@ class TestContext:
     @property
     def relay_b(self):
         return self.stack.relay_b
+
+    def cut_proxy(self, relay):
+        """A path to `relay` whose WebSockets the test can cut (cut_proxy.CutProxy); pass it
+        where a relay goes (`shared_session(sharer_relay=…)`)."""
+        proxy = cut_proxy.CutProxy(relay.port)
+        self.proxies.append(proxy)
+        return proxy
 
     def browser(self, role):
         browser = Browser(f"{role}-{len(self.browsers) + 1}")
@@ -508,6 +517,8 @@ class TestContext:
             customer.end()
         for browser in self.browsers:
             browser.quit()
+        for proxy in self.proxies:
+            proxy.close()
 
 
 TESTS = []
@@ -1185,6 +1196,27 @@ def the_customer_exits(t):
     customer.click_bar("button.exit")
     _customer_sees_the_end(customer, "customer-exited", "customer", notice_seconds=60, close=True)
     _console_says_ended(agent, "customer-exited", by="customer")
+
+
+@test
+def the_customer_can_exit_while_reconnecting(t):
+    """Exit pressed while the SDK has no socket (the network dropped it; or its relay went away)
+    still reaches the registry, over HTTP: the agent is told the customer ended the session,
+    at once, not a grace later that the customer was gone."""
+    proxy = t.cut_proxy(t.relay_a)
+    customer, agent, session_id = t.shared_session(sharer_relay=proxy, endNoticeSeconds=60)
+    proxy.cut_sockets()
+    agent.wait_state("paused")
+    wait_for("the customer's bar says it is reconnecting", lambda: customer.js("""
+        const bar = document.getElementById('cobrowse-bar');
+        return bar.shadowRoot.querySelector('.status').textContent;"""), check=lambda text: "Reconnecting" in (text or ""))
+    customer.click_bar("button.exit")
+    _customer_sees_the_end(customer, "customer-exited", "customer", notice_seconds=60, close=True)
+    _console_says_ended(agent, "customer-exited", by="customer")
+    # And the SDK stays ended: sockets allowed again, nothing reconnects.
+    proxy.restore()
+    time.sleep(1.5)
+    assert not customer.browser.open_sockets("/ws/share"), "the SDK opened a socket after the session ended"
 
 
 @test

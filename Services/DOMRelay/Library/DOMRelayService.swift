@@ -117,6 +117,7 @@ public enum DOMRelayService {
         return ServiceParts(
             addRoutes: { router in
                 endpoints.addRefusals(to: router)
+                endpoints.addCustomerEnd(to: router)
                 web.add(to: router)
             },
             addWebSocketRoutes: { router in endpoints.add(to: router) },

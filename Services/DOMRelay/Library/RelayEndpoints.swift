@@ -55,6 +55,49 @@ struct RelayEndpoints: Sendable {
         }
     }
 
+    /// `POST /cobrowse/end` `{"sessionId", "customerKey"}`: the customer's Exit when the SDK
+    /// has no socket (reconnecting after a relay went away), so the registry records that the
+    /// customer ended the session rather than, a grace later, that they were gone. The SDK
+    /// sends it as a beacon (text/plain, no preflight); the customer key is the proof.
+    func addCustomerEnd(to router: Router<BasicRequestContext>) {
+        router.post(RouterPath(Self.customerEndPath)) { request, _ -> Response in
+            if let origin = refusedOrigin(request) {
+                return jsonResponse(.forbidden, RegistryRefusal(.notAllowed, "origin \(origin) may not end co-browse sessions"))
+            }
+            let body = try await request.body.collect(upTo: 4096)
+            guard let end = try? JSONDecoder().decode(CustomerEnd.self, from: body), let id = SessionID(end.sessionId) else {
+                return jsonResponse(.badRequest, RegistryRefusal(.malformedRequest, #"send {"sessionId": "<nine digits>", "customerKey": "<the key from started>"}"#))
+            }
+            let unavailable = jsonResponse(.serviceUnavailable, RegistryRefusal(.unavailable, "the relay cannot reach the registry; try again"))
+            guard let connection = await connectedBroker() else { return unavailable }
+            let reply: RegistryReply
+            do {
+                reply = try await RegistryClient(connection: connection).send(.end(session: id, by: .customer(key: end.customerKey)))
+            } catch {
+                logger.warning("customer end not delivered to the registry", metadata: ["session": "\(id)", "error": "\(error)"])
+                return unavailable
+            }
+            if let refusal = reply.refusal {
+                let status: HTTPResponse.Status = switch refusal.code {
+                case .unknownSession: .notFound
+                case .sessionEnded: .conflict
+                case .notAllowed: .forbidden
+                default: .badRequest
+                }
+                return jsonResponse(status, refusal)
+            }
+            logger.info("customer ended the session without a socket", metadata: ["session": "\(id)"])
+            return Response(status: .noContent)
+        }
+    }
+
+    static let customerEndPath = "/cobrowse/end"
+
+    struct CustomerEnd: Decodable {
+        let sessionId: String
+        let customerKey: String
+    }
+
     func allows(origin: String, host: String?) -> Bool {
         if allowedOrigins.contains(origin) || allowedOrigins.contains("*") { return true }
         guard allowedOrigins.isEmpty, let host, let url = URL(string: origin), let originHost = url.host else { return false }
@@ -297,12 +340,18 @@ struct RelayEndpoints: Sendable {
     /// The broker connection, waiting a moment for it: `/ready` turns green once the topology
     /// is declared, a beat before the relay's own queue is, and a browser may arrive in between.
     private func broker(or outbound: WebSocketOutboundWriter) async throws -> AMQPConnection? {
+        if let connection = await connectedBroker() { return connection }
+        try await refuse(outbound, "unavailable", "the relay is not connected to the broker yet; try again")
+        return nil
+    }
+
+    /// The broker connection, or nil if there is none within 5 s.
+    private func connectedBroker() async -> AMQPConnection? {
         let deadline = ContinuousClock.now + .seconds(5)
         repeat {
             if let connection = await hub.broker { return connection }
-            try await Task.sleep(for: .milliseconds(50))
-        } while ContinuousClock.now < deadline
-        try await refuse(outbound, "unavailable", "the relay is not connected to the broker yet; try again")
+            try? await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < deadline && !Task.isCancelled
         return nil
     }
 

@@ -93,15 +93,15 @@ struct ConsolePolicy<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The SDK runs on the customer's site and reads from the relay with CORS: its parts
-/// (`/sdk/*.js`, loaded as modules) and its page's rules (`/cobrowse/rules`). Sites that may
-/// open co-browse sockets may read them.
+/// (`/sdk/*.js`, loaded as modules), its page's rules (`/cobrowse/rules`) and the answer to
+/// an Exit without a socket (`/cobrowse/end`). Sites that may open co-browse sockets may read them.
 struct SDKSharing<Context: RequestContext>: RouterMiddleware {
     let allowsOrigin: @Sendable (_ origin: String, _ host: String?) -> Bool
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
         let path = request.uri.path
-        if path.hasPrefix("/sdk/") || path == "/cobrowse/rules", let origin = request.headers[.origin],
+        if path.hasPrefix("/sdk/") || path == "/cobrowse/rules" || path == RelayEndpoints.customerEndPath, let origin = request.headers[.origin],
            allowsOrigin(origin, request.head.authority) {
             response.headers[.accessControlAllowOrigin] = origin
             response.headers[.vary] = "Origin"

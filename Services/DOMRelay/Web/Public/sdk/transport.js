@@ -19,6 +19,19 @@ const MAX_BUFFERED_BYTES = 4 << 20;
 /** The relay that served the SDK (these modules come from the same place as cobrowse.js). */
 const relayURL = new URL(import.meta.url);
 const relaySocketURL = `${relayURL.protocol === 'https:' ? 'wss:' : 'ws:'}//${relayURL.host}/ws/share`;
+/** Where an Exit goes when there is no socket to say it on. */
+const relayEndURL = `${relayURL.origin}/cobrowse/end`;
+
+/**
+ * Ends the session at the registry over HTTP, for an Exit pressed while reconnecting: the
+ * registry then records that the customer ended it, not (a grace later) that they were gone.
+ * A beacon is used because it is sent even if the customer closes the tab right after.
+ */
+function endWithoutSocket({ sessionId, customerKey }) {
+  const body = JSON.stringify({ sessionId, customerKey });
+  if (navigator.sendBeacon && navigator.sendBeacon(relayEndURL, body)) return;
+  fetch(relayEndURL, { method: 'POST', body, keepalive: true, credentials: 'omit' }).catch(() => {});
+}
 
 export class ShareSession {
   /**
@@ -385,12 +398,18 @@ export class ShareSession {
 
   end() {
     const socket = this.socket;
-    if (socket && socket.readyState === WebSocket.OPEN) {
+    if (socket && socket.readyState === WebSocket.OPEN && this.live) {
       socket.send(JSON.stringify({ t: 'end', seq: this.seq + 1 }));
-      // The relay answers `ended`; if it does not in time, clean up here all the same.
-      this.endTimer = setTimeout(() => this.finish('customer-exited'), 3000);
+      // The relay answers `ended`; if it does not in time (a dead socket), say it over HTTP
+      // too and clean up here all the same.
+      const stored = this.stored;
+      this.endTimer = setTimeout(() => {
+        endWithoutSocket(stored);
+        this.finish('customer-exited', 'customer');
+      }, 3000);
     } else {
-      this.finish('customer-exited');
+      if (this.stored) endWithoutSocket(this.stored);
+      this.finish('customer-exited', 'customer');
     }
   }
 
@@ -398,7 +417,7 @@ export class ShareSession {
    * The session is over: no bar, no listeners, no timers, no socket, nothing stored; then the
    * end notice (which goes away by itself) and the `ended` event.
    */
-  finish(reason) {
+  finish(reason, knownBy = null) {
     if (this.closedForGood) return;
     this.closedForGood = true;
     this.live = false;
@@ -417,8 +436,9 @@ export class ShareSession {
     this.socket = null;
     if (socket) socket.close(1000, 'session ended');
     this.owner.finished();
-    // Who ended it, as the registry's notice said (the relay's `ended` names only the reason).
-    const by = this.endedNotice && this.endedNotice.reason === reason ? this.endedNotice.by : null;
+    // Who ended it: known here (the customer's own Exit) or as the registry's notice said
+    // (the relay's `ended` names only the reason).
+    const by = knownBy || (this.endedNotice && this.endedNotice.reason === reason ? this.endedNotice.by : null);
     showEndNotice({ reason, by, seconds: this.endNoticeSeconds });
     this.events.emit('ended', by ? { reason, by } : { reason });
   }
