@@ -42,13 +42,6 @@ final class CtlFixture: @unchecked Sendable {
         try await client.send(.create(interactionToken: tokens.interaction(interaction, channel: channel))).get()
     }
 
-    /// A server-named queue bound to `exchange` with `key`, consumed.
-    func listen(to exchange: String, key: String = "#") async throws -> AMQPConsumer {
-        let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
-        try await connection.bind(QueueBinding(queue: queue.name, exchange: exchange, routingKey: key))
-        return try await connection.consume(queue: queue.name)
-    }
-
     func declareInteractionsExchange() async throws {
         try await connection.declare(ExchangeDeclaration(CobrowseTopology.interactionsExchange, kind: .topic))
     }
@@ -67,7 +60,7 @@ final class CtlFixture: @unchecked Sendable {
         let fixture = try await CtlFixture("publish")
         defer { Task { await fixture.stop() } }
         try await fixture.declareInteractionsExchange()
-        let events = try await fixture.listen(to: CobrowseTopology.interactionsExchange)
+        let events = try await fixture.connection.listen(to: CobrowseTopology.interactionsExchange)
 
         let run = try await fixture.ctl("publish-event", "--type", "transferred", "--interaction", "ix-42", "--channel", "voice",
                                         "--agent", "agent-9", "--at", "2026-03-04T05:06:07.089Z", "--id", "ev-1")
@@ -88,7 +81,7 @@ final class CtlFixture: @unchecked Sendable {
         let fixture = try await CtlFixture("publish-now")
         defer { Task { await fixture.stop() } }
         try await fixture.declareInteractionsExchange()
-        let events = try await fixture.listen(to: CobrowseTopology.interactionsExchange, key: "interaction.chat.ended")
+        let events = try await fixture.connection.listen(to: CobrowseTopology.interactionsExchange, key: "interaction.chat.ended")
 
         let before = Date().wholeMilliseconds
         let run = try await fixture.ctl("publish-event", "--type", "ended", "--interaction", "ix-now", "--channel", "chat")
@@ -192,7 +185,7 @@ final class CtlFixture: @unchecked Sendable {
         defer { Task { await fixture.stop() } }
         try await fixture.startRegistry()
         let session = try await fixture.createSession(interaction: "ix-idle")
-        let endings = try await fixture.listen(to: CobrowseTopology.lifecycleExchange, key: "s.*.ended")
+        let endings = try await fixture.connection.listen(to: CobrowseTopology.lifecycleExchange, key: "s.*.ended")
 
         let run = try await fixture.ctl("end", session.id.digits, "--reason", "inactivity")
         #expect(run.status == 0, "\(run)")

@@ -219,9 +219,7 @@ struct ExchangeTap {
 
     init(_ url: String, exchange: String = CobrowseTopology.lifecycleExchange, key: String) async throws {
         connection = try await AMQPConnection.connect(url: url)
-        let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
-        try await connection.bind(QueueBinding(queue: queue.name, exchange: exchange, routingKey: key))
-        consumer = try await connection.consume(queue: queue.name, autoAck: true)
+        consumer = try await connection.listen(to: exchange, key: key, autoAck: true)
     }
 
     /// The next message's body; fails if none comes within `limit`.

@@ -27,9 +27,7 @@ final class FilterFixture: @unchecked Sendable {
 
     /// A consumer of what the filter publishes for `session` on `exchange`.
     func listen(_ exchange: String, session: SessionID) async throws -> AMQPConsumer {
-        let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
-        try await connection.bind(QueueBinding(queue: queue.name, exchange: exchange, routingKey: session.routingKey))
-        return try await connection.consume(queue: queue.name, prefetch: 2000)
+        try await connection.listen(to: exchange, key: session.routingKey, prefetch: 2000)
     }
 
     func send(_ frame: StreamFrame, session: SessionID) async throws {

@@ -49,9 +49,7 @@ final class RegistryFixture: @unchecked Sendable {
 
     /// A queue receiving every lifecycle event of this virtual host.
     func lifecycleEvents() async throws -> AMQPConsumer {
-        let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
-        try await connection.bind(QueueBinding(queue: queue.name, exchange: CobrowseTopology.lifecycleExchange, routingKey: "#"))
-        return try await connection.consume(queue: queue.name)
+        try await connection.listen(to: CobrowseTopology.lifecycleExchange)
     }
 
     func stop() async {

@@ -66,6 +66,15 @@ public func eventually(within limit: Duration = .seconds(30), _ condition: () as
     return try await condition()
 }
 
+extension AMQPConnection {
+    /// A queue of the test's own (server-named, exclusive) bound to `exchange` with `key`, consumed.
+    public func listen(to exchange: String, key: String = "#", prefetch: UInt16 = 100, autoAck: Bool = false) async throws -> AMQPConsumer {
+        let queue = try await declare(QueueDeclaration.serverNamedExclusive())
+        try await bind(QueueBinding(queue: queue.name, exchange: exchange, routingKey: key))
+        return try await consume(queue: queue.name, prefetch: prefetch, autoAck: autoAck)
+    }
+}
+
 extension AMQPConsumer {
     /// The next `count` deliveries, acked; fails if they do not come within `limit`.
     public func take(_ count: Int, within limit: Duration = .seconds(30), ack: Bool = true) async throws -> [AMQPDelivery] {

@@ -77,15 +77,7 @@ struct RelayEndpoints: Sendable {
                 logger.warning("customer end not delivered to the registry", metadata: ["session": "\(id)", "error": "\(error)"])
                 return unavailable
             }
-            if let refusal = reply.refusal {
-                let status: HTTPResponse.Status = switch refusal.code {
-                case .unknownSession: .notFound
-                case .sessionEnded: .conflict
-                case .notAllowed: .forbidden
-                default: .badRequest
-                }
-                return jsonResponse(status, refusal)
-            }
+            if let refusal = reply.refusal { return jsonResponse(refusal.httpStatus, refusal) }
             logger.info("customer ended the session without a socket", metadata: ["session": "\(id)"])
             return Response(status: .noContent)
         }

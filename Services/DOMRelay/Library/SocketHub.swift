@@ -102,20 +102,11 @@ actor SocketHub {
         let text = String(decoding: body, as: UTF8.self)
         switch exchange {
         case CobrowseTopology.viewExchange:
-            var viewers = 0
-            for socket in targets.values where socket.side == .viewer {
-                socket.outbound.yield(.text(text))
-                viewers += 1
-            }
+            let viewers = Self.send(text, to: .viewer, of: targets)
             RelayMetrics.sent(.viewer, frames: viewers, bytes: body.count)
             if let receivedAt, viewers > 0 { RelayMetrics.livePath(since: receivedAt) }
         case CobrowseTopology.sharerExchange:
-            var sharers = 0
-            for socket in targets.values where socket.side == .sharer {
-                socket.outbound.yield(.text(text))
-                sharers += 1
-            }
-            RelayMetrics.sent(.sharer, frames: sharers, bytes: body.count)
+            RelayMetrics.sent(.sharer, frames: Self.send(text, to: .sharer, of: targets), bytes: body.count)
         case CobrowseTopology.lifecycleExchange:
             guard let event = try? JSONDecoder.cobrowse.decode(SessionEvent.self, from: body) else { return }
             let messages = event.kind == .ended ? Self.ended(event.session) : [.text(RelayMessage.notice(event.kind, event.session))]
@@ -125,6 +116,16 @@ actor SocketHub {
         default:
             break
         }
+    }
+
+    /// Queues `text` for the session's sockets on `side`; returns how many.
+    private static func send(_ text: String, to side: Side, of targets: [UUID: Socket]) -> Int {
+        var count = 0
+        for socket in targets.values where socket.side == side {
+            socket.outbound.yield(.text(text))
+            count += 1
+        }
+        return count
     }
 
     /// What a socket of an ended session is sent: the notice, `ended` with the reason, the close.

@@ -56,14 +56,7 @@ public struct ReportingAPI: Sendable {
                 return jsonResponse(.badRequest, ["error": "a session id is nine digits"])
             }
             let reply = await handler.reply(to: try JSONEncoder.cobrowse.encode(RegistryRequest(.end(session: id, by: .administrator))))
-            if let refusal = reply.refusal {
-                let status: HTTPResponse.Status = switch refusal.code {
-                case .unknownSession: .notFound
-                case .sessionEnded: .conflict
-                default: .serviceUnavailable
-                }
-                return jsonResponse(status, refusal)
-            }
+            if let refusal = reply.refusal { return jsonResponse(refusal.httpStatus, refusal) }
             return jsonResponse(.ok, reply.session)
         }
     }
