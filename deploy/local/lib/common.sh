@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers for deploy/local/{test,run,bench}. Source it; do not run it.
 #
-# It starts a PRIVATE RabbitMQ node per profile ("test" or "run"): its own
+# It starts a PRIVATE RabbitMQ node per profile ("test", "run" or "faults"): its own
 # node name, ports, epmd port, HOME (so its own Erlang cookie) and data
 # folder under <repo>/.run. A system RabbitMQ on 5672/25672/4369 (or any
 # other node) is never contacted, stopped or reconfigured.
@@ -92,7 +92,24 @@ _broker_profile() {
             BROKER_TLS_DIR=
             BROKER_WIPE=0 # keep queues/messages across local runs
             ;;
-        *) die "unknown broker profile '${1:-}' (expected: test or run)" ;;
+        faults)
+            # Tests/faults: a node of its own, which the suite stops and starts in the middle
+            # of a run; ports below the ephemeral range, clear of the test and run profiles.
+            BROKER_NODE=cobrowse-faults@localhost
+            BROKER_AMQP_PORT=27672
+            BROKER_AMQPS_PORT=
+            BROKER_MGMT_PORT=27673
+            BROKER_PROM_PORT=27692
+            BROKER_DIST_PORT=27674
+            BROKER_EPMD_PORT=27669
+            BROKER_CTL_DIST_MIN=27680
+            BROKER_DIR="$COBROWSE_RUN_DIR/faults-broker"
+            BROKER_TLS_DIR=
+            # Wiped at each start, except the suite's own restart in the middle of a run
+            # (COBROWSE_FAULTS_KEEP_DATA=1), which keeps its data as a real broker restart does.
+            BROKER_WIPE=$((${COBROWSE_FAULTS_KEEP_DATA:-0} ? 0 : 1))
+            ;;
+        *) die "unknown broker profile '${1:-}' (expected: test, run or faults)" ;;
     esac
     BROKER_PROFILE="$1"
     BROKER_SHORTNAME="${BROKER_NODE%@*}"
