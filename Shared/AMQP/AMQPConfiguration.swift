@@ -22,13 +22,14 @@ public struct AMQPConfiguration: Sendable, Equatable {
         }
     }
 
-    /// How reconnection backs off: `initialDelay`, doubling up to `maxDelay`, with jitter.
+    /// How reconnection backs off: `initialDelay`, doubling up to `maxDelay`, with jitter. The cap
+    /// is short (2 s) so a service is back within about 2 s of its broker, however long it was gone.
     public struct ReconnectPolicy: Sendable, Equatable {
         public var enabled: Bool = true
         public var initialDelay: Duration = .milliseconds(100)
-        public var maxDelay: Duration = .seconds(5)
+        public var maxDelay: Duration = .seconds(2)
 
-        public init(enabled: Bool = true, initialDelay: Duration = .milliseconds(100), maxDelay: Duration = .seconds(5)) {
+        public init(enabled: Bool = true, initialDelay: Duration = .milliseconds(100), maxDelay: Duration = .seconds(2)) {
             self.enabled = enabled
             self.initialDelay = initialDelay
             self.maxDelay = maxDelay

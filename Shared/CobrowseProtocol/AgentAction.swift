@@ -32,6 +32,9 @@ public enum AgentAction: Sendable, Equatable, Codable {
         }
     }
 
+    /// Every action's `t`, as the wire spells it.
+    public static let types: Set<String> = ["pointer", "annotate", "click", "type", "scroll", "navigate"]
+
     /// Pointer moves and annotations show what the agent means; everything else acts.
     public var needsWriteMode: Bool {
         switch self {
@@ -123,4 +126,43 @@ public enum ActionRefusal: String, Sendable, Codable, CaseIterable {
         case .noPage: "The customer's page is not available right now."
         }
     }
+}
+
+/// What a relay asks of the session's sharer on the viewers' behalf, through the filter (the only
+/// service that may write to `cobrowse.sharer`), on the session's ingest key so it stays in order
+/// with the stream: `{"t":"snapshot-wanted","reason":…}` (a viewer joined or saw a gap; the filter
+/// asks the sharer at most once per `SessionStream.resyncInterval`) and
+/// `{"t":"presence","lead":"connected"|"reconnecting"}` (the lead agent's console joined, or went
+/// away without the session ending), which the filter passes to the sharer as it is.
+public struct RelayRequest: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
+        case snapshotWanted = "snapshot-wanted"
+        case presence
+    }
+
+    /// Whether the lead agent's console is connected.
+    public enum Lead: String, Sendable, Codable {
+        case connected, reconnecting
+    }
+
+    public var t: Kind
+    public var reason: String?
+    public var lead: Lead?
+
+    public static func snapshotWanted(_ reason: String) -> RelayRequest { RelayRequest(t: .snapshotWanted, reason: reason) }
+    public static func presence(_ lead: Lead) -> RelayRequest { RelayRequest(t: .presence, lead: lead) }
+
+    public init(t: Kind, reason: String? = nil, lead: Lead? = nil) {
+        self.t = t
+        self.reason = reason
+        self.lead = lead
+    }
+}
+
+/// The lead agent's presence, to the sharer (`cobrowse.sharer`): `{"t":"presence","lead":…}`.
+public struct LeadPresence: Sendable, Equatable, Codable {
+    public var t = "presence"
+    public var lead: RelayRequest.Lead
+
+    public init(lead: RelayRequest.Lead) { self.lead = lead }
 }

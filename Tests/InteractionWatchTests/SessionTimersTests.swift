@@ -18,8 +18,8 @@ import Testing
         SessionEvent(kind: kind, at: t0, by: .customer, session: view)
     }
 
-    func report(_ digits: String, sharers: Int = 1, leads: Int = 1, idle: Int? = nil) -> ActivityReport {
-        ActivityReport(relay: "r", sessions: [.init(id: SessionID(digits)!, sharers: sharers, leads: leads, observers: 0, idleMilliseconds: idle)])
+    func report(_ digits: String, sharers: Int = 1, leads: Int = 1, idle: Int? = nil, relay: String = "r") -> ActivityReport {
+        ActivityReport(relay: relay, sessions: [.init(id: SessionID(digits)!, sharers: sharers, leads: leads, observers: 0, idleMilliseconds: idle)])
     }
 
     /// A session created and joined at t0 on `channel`.
@@ -94,6 +94,41 @@ import Testing
         }
         #expect(timers.due(now: t0 + 59).isEmpty)
         #expect(timers.due(now: t0 + 60).map(\.1) == [.agentAbsent])
+    }
+
+    @Test func anOutageOfTheWatchsBrokerIsChargedToNoOne() {
+        var timers = active(.voice)
+        present(&timers, until: 100)
+        // The broker was gone from t0+100 to t0+400: longer than every grace and the relay silence.
+        timers.excuse(unheard: 300)
+        #expect(timers.due(now: t0 + 400).isEmpty)
+        timers.apply(report("000000001", sharers: 1, leads: 1), receivedAt: t0 + 401)
+        #expect(timers.due(now: t0 + 430).isEmpty)
+        // The customer really left after the outage: charged from the relay's report that last saw them.
+        timers.apply(report("000000001", sharers: 0, leads: 1), receivedAt: t0 + 405)
+        #expect(timers.due(now: t0 + 430).isEmpty)
+        #expect(timers.due(now: t0 + 431).map(\.1) == [.customerAbsent])
+    }
+
+    @Test func partiesOfASilentRelayAreChargedOnlyAfterTheRelaySilenceLimit() {
+        var timers = active(.voice)
+        present(&timers, until: 100) // relay r last saw both at t0+100, then fell silent
+        // Another relay's reports about another session say nothing about r's parties.
+        timers.apply(event(.created, view("000000002", .idle)), now: t0)
+        for second in stride(from: 110.0, through: 300, by: 10) {
+            timers.apply(report("000000002", relay: "other"), receivedAt: t0 + second)
+        }
+        let silence = limits.relaySilence
+        #expect(timers.due(now: t0 + 100 + silence + limits.customerGrace - 1).isEmpty)
+        #expect(timers.due(now: t0 + 100 + silence + limits.customerGrace).map(\.1) == [.customerAbsent])
+    }
+
+    @Test func aRelayThatReportsAgainWithoutThePartyChargesFromItsLastSighting() {
+        var timers = active(.voice)
+        present(&timers, until: 100)
+        timers.apply(report("000000001", sharers: 0, leads: 1), receivedAt: t0 + 110)
+        #expect(timers.due(now: t0 + 129).isEmpty)
+        #expect(timers.due(now: t0 + 130).map(\.1) == [.customerAbsent])
     }
 
     @Test func aDueSessionIsOrderedToEndOnceUnlessTheOrderFailed() {

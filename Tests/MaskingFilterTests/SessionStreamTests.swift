@@ -139,6 +139,7 @@ struct Failure: Error, CustomStringConvertible {
             case let .view(frame): String(decoding: try JSONEncoder().encode(frame), as: UTF8.self)
             case let .resync(reason): String(decoding: try JSONEncoder().encode(ResyncRequest(reason: reason)), as: UTF8.self)
             case let .action(action): String(decoding: try JSONEncoder().encode(ApprovedAction(action: action)), as: UTF8.self)
+            case let .presence(lead): String(decoding: try JSONEncoder().encode(LeadPresence(lead: lead)), as: UTF8.self)
             }
         }
     }
@@ -279,6 +280,36 @@ struct Failure: Error, CustomStringConvertible {
         #expect(h.send(viewport).isEmpty)
         h.advance(.seconds(1))
         #expect(Self.resyncs(h.send(viewport)).count == 1)
+    }
+
+    @Test func aFloodOfViewerSnapshotRequestsAsksTheSharerAtMostOnceAnInterval() {
+        var h = Harness()
+        h.sendSnapshot()
+        var asked = 0
+        // 2,000 requests over 5 s (an observer flooding `resync`, or joins): 3 snapshots, not 2,000.
+        for _ in 0..<2000 {
+            asked += Self.resyncs(h.stream.snapshotWanted("a viewer saw a gap", now: h.now)).count
+            asked += Self.resyncs(h.stream.retryResync(now: h.now)).count
+            h.advance(.microseconds(2500))
+        }
+        #expect(asked == 3)
+    }
+
+    @Test func aViewerRequestHeldBackByTheBudgetGoesOutWhenItAllowsUnlessASnapshotCameFirst() {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", now: h.now)) == ["a viewer joined"])
+        h.advance(.milliseconds(500))
+        #expect(h.stream.snapshotWanted("a viewer joined", now: h.now).isEmpty, "within the interval")
+        #expect(h.stream.retryResync(now: h.now).isEmpty)
+        h.advance(.milliseconds(1500))
+        #expect(Self.resyncs(h.stream.retryResync(now: h.now)) == ["a viewer joined"], "the held request, once allowed")
+        #expect(h.stream.retryResync(now: h.now + .seconds(5)).isEmpty, "and only once")
+        // A snapshot that arrives after a held request satisfies it.
+        h.advance(.milliseconds(100))
+        #expect(h.stream.snapshotWanted("a viewer joined", now: h.now).isEmpty)
+        h.sendSnapshot()
+        #expect(h.stream.retryResync(now: h.now + .seconds(5)).isEmpty)
     }
 
     @Test func aResyncThatGoesUnansweredIsAskedAgainWhileTheStreamIsQuiet() {

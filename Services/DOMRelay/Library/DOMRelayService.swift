@@ -28,8 +28,23 @@ public struct RelayConfiguration: Sendable {
     public static let tlsCertificate = EnvironmentVariable(
         "TLS_CERT_FILE", default: "", "PEM certificate chain: with `TLS_KEY_FILE`, the relay serves HTTPS and WSS instead of HTTP and WS.")
     public static let tlsKey = EnvironmentVariable("TLS_KEY_FILE", default: "", "PEM private key of `TLS_CERT_FILE`.")
+    public static let sharerFramesPerSecond = EnvironmentVariable(
+        "SHARER_FRAMES_PER_SECOND", default: "300",
+        "Messages per second one customer socket may send (it saves up 2 s of allowance for bursts); the excess is dropped and the viewers resync.")
+    public static let sharerBytesPerSecond = EnvironmentVariable(
+        "SHARER_BYTES_PER_SECOND", default: "8388608", "Bytes per second one customer socket may send (a burst of 2 s, and always one `MAX_FRAME_BYTES` snapshot).")
+    public static let viewerFramesPerSecond = EnvironmentVariable(
+        "VIEWER_FRAMES_PER_SECOND", default: "100", "Messages per second one agent console may send (pointer moves, actions); the excess is dropped.")
+    public static let viewerBytesPerSecond = EnvironmentVariable(
+        "VIEWER_BYTES_PER_SECOND", default: "1048576", "Bytes per second one agent console may send.")
+    public static let budgetCloseAfter = EnvironmentVariable(
+        "BUDGET_CLOSE_AFTER", default: "5", "Seconds in a row a socket may exceed its budget before it is closed (1008).")
+    public static let firstMessageTimeout = EnvironmentVariable(
+        "FIRST_MESSAGE_TIMEOUT", default: "10", "Seconds a new socket has to send its opening message (`start`, `resume`, `join`) before it is closed.")
     public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, activityReportInterval,
-                                   tlsCertificate, tlsKey, MaskingRulesConfiguration.variable]
+                                   tlsCertificate, tlsKey, MaskingRulesConfiguration.variable,
+                                   sharerFramesPerSecond, sharerBytesPerSecond, viewerFramesPerSecond, viewerBytesPerSecond,
+                                   budgetCloseAfter, firstMessageTimeout]
 
     public var allowedOrigins: Set<String>
     public var maxFrameBytes: Int
@@ -39,6 +54,9 @@ public struct RelayConfiguration: Sendable {
     public var activityReportInterval: Duration
     /// nil: plain HTTP.
     public var tls: TLSConfiguration?
+    var sharerBudget: FrameBudget.Limits
+    var viewerBudget: FrameBudget.Limits
+    public var firstMessageTimeout: Duration
 
     public init(_ environment: ServiceEnvironment) throws {
         tls = try Self.tls(certificate: environment.string(Self.tlsCertificate), key: environment.string(Self.tlsKey))
@@ -46,6 +64,14 @@ public struct RelayConfiguration: Sendable {
         allowedOrigins = Set(environment.string(Self.allowedOrigins).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         maxFrameBytes = try environment.int(Self.maxFrameBytes, in: 1024...(64 << 20))
+        let closeAfter = try environment.int(Self.budgetCloseAfter, in: 1...3600)
+        sharerBudget = FrameBudget.Limits(framesPerSecond: Double(try environment.int(Self.sharerFramesPerSecond, in: 1...1_000_000)),
+                                          bytesPerSecond: Double(try environment.int(Self.sharerBytesPerSecond, in: 1024...(1 << 34))),
+                                          closeAfter: closeAfter, largestMessage: maxFrameBytes)
+        viewerBudget = FrameBudget.Limits(framesPerSecond: Double(try environment.int(Self.viewerFramesPerSecond, in: 1...1_000_000)),
+                                          bytesPerSecond: Double(try environment.int(Self.viewerBytesPerSecond, in: 1024...(1 << 34))),
+                                          closeAfter: closeAfter)
+        firstMessageTimeout = try environment.seconds(Self.firstMessageTimeout, in: 0.1...3600)
         let root = environment.string(Self.webRoot)
         if !root.isEmpty {
             var isFolder: ObjCBool = false
@@ -106,7 +132,9 @@ public enum DOMRelayService {
     static func start(_ configuration: ServiceConfiguration, logger: Logger) async throws -> ServiceParts {
         let relay = try RelayConfiguration(configuration.environment)
         let hub = SocketHub()
-        let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes, logger: logger)
+        let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
+                                       sharerBudget: relay.sharerBudget, viewerBudget: relay.viewerBudget,
+                                       firstMessageTimeout: relay.firstMessageTimeout, logger: logger)
         var devTokens: ContactCenterTokens?
         if let secret = relay.devTokenSecret {
             logger.warning("DEV_MODE=1: serving /demo/ and token endpoints that sign as the contact center; never in production")
@@ -132,6 +160,19 @@ public enum DOMRelayService {
                                          on: connection, logger: logger)
                 }
                 defer { reporter.cancel() }
+                let events = connection.events()
+                let recovery = Task {
+                    for await event in events {
+                        switch event {
+                        case .disconnected: await hub.brokerConnection(up: false)
+                        case .reconnected:
+                            await hub.brokerConnection(up: true)
+                            await relearn(hub, endpoints: endpoints, on: connection, logger: logger)
+                        default: break
+                        }
+                    }
+                }
+                defer { recovery.cancel() }
                 // This instance's own queue: a slow relay drops its oldest frames (viewers resync)
                 // rather than growing without bound.
                 let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive(arguments: [
@@ -146,17 +187,47 @@ public enum DOMRelayService {
             })
     }
 
+    /// After a reconnect the relay may have missed lifecycle events and stream frames (its queue
+    /// died with the connection): it asks the registry about every session it holds sockets for,
+    /// closes the ended ones with the reason, and asks the sharers of the others for a snapshot.
+    static func relearn(_ hub: SocketHub, endpoints: RelayEndpoints, on connection: AMQPConnection, logger: Logger) async {
+        let registry = RegistryClient(connection: connection)
+        let sessions = await hub.sessionsHere
+        await withTaskGroup(of: Void.self) { group in
+            for (id, hasViewers) in sessions {
+                group.addTask {
+                    do {
+                        let view = try await registry.send(.get(session: id)).get()
+                        if view.state == .ended {
+                            await hub.deliverEnded(view)
+                        } else if hasViewers {
+                            try await endpoints.requestSnapshot("the relay reconnected", session: id, on: connection)
+                        }
+                    } catch let refusal as RegistryRefusal where refusal.code == .unknownSession {
+                        logger.warning("a session with sockets here is unknown to the registry", metadata: ["session": "\(id)"])
+                    } catch {
+                        logger.warning("cannot re-learn a session after reconnecting", metadata: ["session": "\(id)", "error": "\(error)"])
+                    }
+                }
+            }
+        }
+        logger.info("re-learned the sessions held here after reconnecting", metadata: ["sessions": "\(sessions.count)"])
+    }
+
     /// Tells `interaction-watch` who is connected and how idle each session is, in one message
-    /// per interval (not per event). A lost report only delays a timeout.
+    /// per interval (not per event), with no session too: that says the relay is alive. A lost
+    /// report only delays a timeout.
     static func reportActivity(of hub: SocketHub, every interval: Duration, as relay: String,
                                on connection: AMQPConnection, logger: Logger) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            guard let report = await hub.activityReport(relay: relay) else { continue }
+            guard await hub.brokerConnected else { continue }
+            let report = await hub.activityReport(relay: relay)
             do {
                 try await connection.publishUnconfirmed(
                     AMQPMessage(body: try JSONEncoder.cobrowse.encode(report), properties: AMQPProperties(contentType: "application/json")),
                     exchange: CobrowseTopology.activityExchange, routingKey: "relay.\(relay)")
+                await hub.reported()
             } catch {
                 logger.debug("activity report not sent", metadata: ["error": "\(error)"])
             }

@@ -6,6 +6,7 @@ import HummingbirdWebSocket
 import Logging
 import Metrics
 import ServiceKit
+import Synchronization
 
 /// The relay's WebSocket endpoints; see docs/stream-protocol.md ("Relay sockets").
 ///
@@ -18,6 +19,11 @@ struct RelayEndpoints: Sendable {
     let hub: SocketHub
     let allowedOrigins: Set<String>
     let maxFrameBytes: Int
+    /// What one customer socket and one agent console may send per second.
+    let sharerBudget: FrameBudget.Limits
+    let viewerBudget: FrameBudget.Limits
+    /// How long a new socket may take to send its opening message.
+    let firstMessageTimeout: Duration
     let logger: Logger
 
     func add(to router: Router<BasicWebSocketRequestContext>) {
@@ -126,10 +132,23 @@ struct RelayEndpoints: Sendable {
         let stream: String?
     }
 
+    /// Closes a socket that has not sent its opening message in time (a connection held open
+    /// for nothing takes a descriptor from a real customer). Cancel it once the message came.
+    private func openingDeadline(_ outbound: WebSocketOutboundWriter) -> Task<Void, Never> {
+        Task {
+            guard (try? await Task.sleep(for: firstMessageTimeout)) != nil else { return }
+            RelayMetrics.closed("no-opening-message")
+            try? await outbound.close(.policyViolation, reason: "no opening message within \(firstMessageTimeout)")
+        }
+    }
+
     private func serveSharer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
         var iterator = messages.makeAsyncIterator()
         guard let connection = try await broker(or: outbound) else { return }
-        guard case let .text(text)? = try await iterator.next(), let opening = try? JSONDecoder().decode(Opening.self, from: Data(text.utf8)) else {
+        let deadline = openingDeadline(outbound)
+        let first = try await iterator.next()
+        deadline.cancel()
+        guard case let .text(text)? = first, let opening = try? JSONDecoder().decode(Opening.self, from: Data(text.utf8)) else {
             return try await refuse(outbound, "malformed-request", "the first message must be {\"t\":\"start\"} or {\"t\":\"resume\"}")
         }
         let registry = RegistryClient(connection: connection)
@@ -172,7 +191,9 @@ struct RelayEndpoints: Sendable {
             }
         }
         try await serve(.sharer, session: session.id, outbound: outbound, registry: registry) {
+            var budget = FrameBudget(sharerBudget)
             while let message = try await iterator.next() {
+                guard try await admit(message, to: &budget, .sharer, outbound) else { continue }
                 guard case let .text(text) = message else {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "frames are JSON text")))
                     continue
@@ -181,6 +202,12 @@ struct RelayEndpoints: Sendable {
                 RelayMetrics.received(.sharer, bytes: body.count)
                 guard let head = try? JSONDecoder().decode(FrameHead.self, from: body) else {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "a frame is a JSON object with t and seq")))
+                    continue
+                }
+                guard Self.sharerTypes.contains(head.t) else {
+                    RelayMetrics.refused(.sharer, "not-supported")
+                    try await outbound.write(.text(RelayMessage.error(
+                        "not-supported", "a sharer may not send '\(head.t.prefix(40))'; see docs/stream-protocol.md")))
                     continue
                 }
                 switch head.t {
@@ -205,12 +232,31 @@ struct RelayEndpoints: Sendable {
                     continue
                 }
                 if Self.customerActivity.contains(head.t) { await activity.touch(session.id) }
-                try await publishIngest(body, session: session.id, on: connection, stamped: true)
-                lastSeq = head.t == "paused" ? nil : seq
+                // Without the broker a frame cannot be forwarded: it is dropped (the filter sees the
+                // gap and asks for a snapshot once the broker is back), and the socket stays open.
+                guard await hub.brokerConnected else {
+                    RelayMetrics.refused(.sharer, "broker-down")
+                    lastSeq = seq
+                    continue
+                }
+                do {
+                    try await publishIngest(body, session: session.id, on: connection, stamped: true)
+                } catch let error as AMQPError where error.isTransient {
+                    RelayMetrics.refused(.sharer, "broker-down")
+                }
+                lastSeq = seq
                 if head.t == "snapshot" { stream = head.stream }
             }
         }
     }
+
+    /// What a customer's socket may send after its opening message: the SDK's stream frames and
+    /// its commands. Anything else (an agent action, a relay's own `paused`, the filter's
+    /// notices) is refused with `not-supported`, so a sharer can never speak for another party.
+    static let sharerTypes: Set<String> = ["snapshot", "mutations", "input", "scroll", "viewport", "cursor", "click",
+                                           "end", "answer-write", "revoke-write"]
+    /// What an agent console may send after `join`: its commands and the agent actions.
+    static let viewerTypes: Set<String> = Set(["resync", "request-write", "end"]).union(AgentAction.types)
 
     /// Frames that mean the customer did something (for the inactivity timeout); mutations
     /// alone do not: a page can animate by itself.
@@ -218,18 +264,23 @@ struct RelayEndpoints: Sendable {
 
     /// `stamped`: a sharer's frame, marked with when it arrived so the viewers' relays can
     /// measure the live path (the filter carries the mark over to the masked frame).
-    private func publishIngest(_ body: Data, session: SessionID, on connection: AMQPConnection, stamped: Bool = false) async throws {
+    func publishIngest(_ body: Data, session: SessionID, on connection: AMQPConnection, stamped: Bool = false) async throws {
         let headers: AMQPTable = stamped ? [CobrowseTopology.receivedAtHeader: .int(Date().millisecondsSince1970)] : [:]
         try await connection.publishUnconfirmed(
             AMQPMessage(body: body, properties: AMQPProperties(contentType: "application/json", headers: headers)),
             exchange: CobrowseTopology.ingestExchange, routingKey: session.routingKey)
     }
 
-    /// Asks the session's sharer, wherever it is connected, for a fresh snapshot.
-    private func requestSnapshot(_ reason: String, session: SessionID, on connection: AMQPConnection) async throws {
+    /// Asks the session's sharer, wherever it is connected, for a fresh snapshot: through the
+    /// filter, which alone writes to sharers and holds each session to one snapshot per interval.
+    func requestSnapshot(_ reason: String, session: SessionID, on connection: AMQPConnection) async throws {
         RelayMetrics.resyncRequested(reason)
-        try await connection.publishUnconfirmed(AMQPMessage(body: try JSONEncoder().encode(ResyncRequest(reason: reason))),
-                                                exchange: CobrowseTopology.sharerExchange, routingKey: session.routingKey)
+        try await publishIngest(JSONEncoder().encode(RelayRequest.snapshotWanted(reason)), session: session, on: connection)
+    }
+
+    /// Tells the session's sharer whether its lead agent is connected (for the customer's bar).
+    private func announce(_ lead: RelayRequest.Lead, session: SessionID, on connection: AMQPConnection) async {
+        try? await publishIngest(JSONEncoder().encode(RelayRequest.presence(lead)), session: session, on: connection)
     }
 
     // MARK: Viewer
@@ -237,7 +288,10 @@ struct RelayEndpoints: Sendable {
     private func serveViewer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
         var iterator = messages.makeAsyncIterator()
         guard let connection = try await broker(or: outbound) else { return }
-        guard case let .text(text)? = try await iterator.next(),
+        let deadline = openingDeadline(outbound)
+        let first = try await iterator.next()
+        deadline.cancel()
+        guard case let .text(text)? = first,
               let opening = try? JSONDecoder().decode(Opening.self, from: Data(text.utf8)), opening.t == "join",
               let token = opening.agentToken, let id = opening.sessionId.flatMap(SessionID.init) else {
             return try await refuse(outbound, "malformed-request", "the first message must be {\"t\":\"join\",\"agentToken\",\"sessionId\"}")
@@ -256,19 +310,40 @@ struct RelayEndpoints: Sendable {
         logger.info("viewer joined", metadata: ["session": "\(id)", "role": "\(lead == nil ? "observer" : "lead")"])
         defer { logger.info("viewer socket closed", metadata: ["session": "\(id)"]) }
         var activity = ActivityThrottle(hub: hub)
-        try await serve(.viewer, session: id, outbound: outbound, registry: registry, lead: lead != nil) {
+        // The customer's bar says the agent is reconnecting while the lead's console is away
+        // (a reload, a dropped network, the back-forward cache) and the session goes on.
+        var closedByEnd = false
+        defer {
+            if lead != nil, !closedByEnd { Task { await announce(.reconnecting, session: id, on: connection) } }
+        }
+        closedByEnd = try await serve(.viewer, session: id, outbound: outbound, registry: registry, lead: lead != nil) {
             // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
             try await requestSnapshot("a viewer joined", session: id, on: connection)
+            if lead != nil { await announce(.connected, session: id, on: connection) }
+            var budget = FrameBudget(viewerBudget)
             while let message = try await iterator.next() {
+                guard try await admit(message, to: &budget, .viewer, outbound) else { continue }
                 if case let .text(text) = message { RelayMetrics.received(.viewer, bytes: text.utf8.count) }
                 guard case let .text(text) = message, let head = try? JSONDecoder().decode(FrameHead.self, from: Data(text.utf8)) else {
                     try await outbound.write(.text(RelayMessage.error("malformed-request", "messages are JSON objects with t")))
                     continue
                 }
+                guard Self.viewerTypes.contains(head.t) else {
+                    RelayMetrics.refused(.viewer, "not-supported")
+                    try await outbound.write(.text(RelayMessage.error(
+                        "not-supported", "unknown message '\(head.t.prefix(40))'; see docs/stream-protocol.md for what viewers may send")))
+                    continue
+                }
                 if head.t != "resync" { await activity.touch(id) }
                 switch head.t {
                 case "resync":
-                    // The console saw a gap in the filter's sequence: a fresh snapshot.
+                    // The console saw a gap in the filter's sequence: a fresh snapshot. Only the
+                    // lead asks; an observer's view follows the lead's snapshots.
+                    guard lead != nil else {
+                        RelayMetrics.refused(.viewer, "not-allowed")
+                        try await outbound.write(.text(RelayMessage.error("not-allowed", "only the lead agent asks for a resync")))
+                        continue
+                    }
                     try await requestSnapshot("a viewer saw a gap", session: id, on: connection)
                 case "request-write":
                     try await answerRefusal(of: registry.send(.requestWrite(session: id, agentToken: token)), to: outbound)
@@ -293,10 +368,35 @@ struct RelayEndpoints: Sendable {
 
     // MARK: Shared
 
+    /// Whether a browser's message is within its socket's budget; over it, the message is
+    /// dropped and counted, and a socket that keeps on is closed (1008, "over budget").
+    private func admit(_ message: WebSocketMessage, to budget: inout FrameBudget, _ side: SocketHub.Side,
+                       _ outbound: WebSocketOutboundWriter) async throws -> Bool {
+        let size = switch message {
+        case let .text(text): text.utf8.count
+        case let .binary(buffer): buffer.readableBytes
+        }
+        switch budget.admit(bytes: size) {
+        case .pass:
+            return true
+        case .drop:
+            RelayMetrics.refused(side, "over-budget")
+            return false
+        case .close:
+            RelayMetrics.refused(side, "over-budget")
+            RelayMetrics.closed("over-budget")
+            logger.warning("socket closed: over its budget", metadata: ["side": "\(side)"])
+            try await outbound.close(.policyViolation, reason: "over budget: too many messages or bytes per second")
+            return false
+        }
+    }
+
     /// Registers the socket, runs its writer (hub → browser) beside `reader` (browser → relay),
-    /// and unregisters when either ends.
+    /// and unregisters when either ends. Returns whether the socket closed because its session
+    /// ended (rather than the browser going away).
+    @discardableResult
     private func serve(_ side: SocketHub.Side, session: SessionID, outbound: WebSocketOutboundWriter, registry: RegistryClient,
-                       lead: Bool = false, reader: () async throws -> Void) async throws {
+                       lead: Bool = false, reader: () async throws -> Void) async throws -> Bool {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingNewest(4096))
         try await hub.register(id, SocketHub.Socket(side: side, outbound: continuation, lead: lead), session: session)
@@ -305,12 +405,14 @@ struct RelayEndpoints: Sendable {
         if let view = try? await registry.send(.get(session: session)).session, view.state == .ended {
             for message in SocketHub.ended(view) { continuation.yield(message) }
         }
+        let sessionEnded = Mutex(false)
         let writer = Task {
             for await message in stream {
                 switch message {
                 case let .text(text): try await outbound.write(.text(text))
                 case let .close(reason):
                     // Closing ends the inbound stream too, which ends the reader.
+                    sessionEnded.withLock { $0 = true }
                     try await outbound.close(.normalClosure, reason: reason)
                     return
                 }
@@ -327,6 +429,7 @@ struct RelayEndpoints: Sendable {
             throw error
         }
         await hub.unregister(id, session: session)
+        return sessionEnded.withLock { $0 }
     }
 
     /// The broker connection, waiting a moment for it: `/ready` turns green once the topology

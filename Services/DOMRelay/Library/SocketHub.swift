@@ -33,6 +33,8 @@ actor SocketHub {
     /// counts who was connected at any time since the previous one, so the watch's grace starts
     /// after a party left, never up to a report interval before.
     private var departed: [SessionID: (sharers: Int, leads: Int)] = [:]
+    /// The departures counted by the last report made, until it is sent.
+    private var departuresInReport: [SessionID: (sharers: Int, leads: Int)] = [:]
     private static let sharerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "sharer")])
     private static let viewerSockets = Gauge(label: "cobrowse_relay_sockets", dimensions: [("side", "viewer")])
 
@@ -40,10 +42,32 @@ actor SocketHub {
     func attach(connection: AMQPConnection, queue: String) {
         self.connection = connection
         self.queue = queue
+        brokerConnected = true
     }
 
     /// The connection to publish on, or nil while the relay has none.
     var broker: AMQPConnection? { connection }
+
+    /// Whether the broker connection is up now (false while it reconnects): a sharer's frames
+    /// are dropped meanwhile instead of holding its socket.
+    private(set) var brokerConnected = false
+
+    func brokerConnection(up: Bool) {
+        brokerConnected = up
+    }
+
+    /// The sessions this relay holds sockets for, and whether any of them is a viewer.
+    var sessionsHere: [(SessionID, hasViewers: Bool)] {
+        sockets.map { ($0.key, $0.value.values.contains { $0.side == .viewer }) }
+    }
+
+    /// Tells every socket of an ended session why, and closes them (after the relay missed the
+    /// lifecycle event while it reconnected).
+    func deliverEnded(_ view: SessionView) {
+        for socket in sockets[view.id]?.values ?? [:].values {
+            for message in Self.ended(view) { socket.outbound.yield(message) }
+        }
+    }
 
     func register(_ id: UUID, _ socket: Socket, session: SessionID) async throws {
         guard let connection, let queue else { throw AMQPError.notConnected(waited: .zero, lastError: "relay not attached") }
@@ -77,11 +101,14 @@ actor SocketHub {
     }
 
     /// Who was connected to each session here since the last report (still connected, or
-    /// left meanwhile) and how long it has been idle; nil when there is nothing to say.
-    func activityReport(relay: String) -> ActivityReport? {
+    /// left meanwhile) and how long it has been idle.
+    /// Departures stay until `reported(_:)` says a report carrying them was sent, so a report
+    /// lost while the broker is away does not lose them.
+    /// A report is made even with no session: the watch tells a relay that has nothing to say
+    /// from one it cannot hear (`RELAY_SILENCE_LIMIT`).
+    func activityReport(relay: String) -> ActivityReport {
         let sessions = Set(sockets.keys).union(departed.keys)
-        guard !sessions.isEmpty else { return nil }
-        defer { departed = [:] }
+        departuresInReport = departed
         let now = ContinuousClock.now
         return ActivityReport(relay: relay, sessions: sessions.sorted { $0.digits < $1.digits }.map { id in
             let here = sockets[id] ?? [:]
@@ -92,6 +119,17 @@ actor SocketHub {
                 leads: viewers.count(where: \.lead) + left.leads, observers: viewers.count { !$0.lead },
                 idleMilliseconds: lastActivity[id].map { Int((now - $0).timeInterval * 1000) })
         })
+    }
+
+    /// A report was sent: the departures it counted are forgotten.
+    func reported() {
+        for (session, told) in departuresInReport {
+            guard var left = departed[session] else { continue }
+            left.sharers -= min(left.sharers, told.sharers)
+            left.leads -= min(left.leads, told.leads)
+            departed[session] = left.sharers == 0 && left.leads == 0 ? nil : left
+        }
+        departuresInReport = [:]
     }
 
     /// A message from this relay's queue, to the sockets it concerns. `receivedAt`: when the
@@ -209,6 +247,18 @@ enum RelayMetrics {
         let pair = to == .sharer ? toSharer : toViewer
         pair.frames.increment(by: frames)
         pair.bytes.increment(by: frames * bytes)
+    }
+
+    /// A browser's message the relay did not pass on, by side and why (`not-supported`,
+    /// `not-allowed`, `broker-down`, `over-budget`).
+    static func refused(_ from: SocketHub.Side, _ reason: String) {
+        Counter(label: "cobrowse_relay_refused_frames_total", dimensions: [("side", from == .sharer ? "sharer" : "viewer"),
+                                                                           ("reason", reason)]).increment()
+    }
+
+    /// A socket the relay closed for what it did (`over-budget`, `no-opening-message`).
+    static func closed(_ reason: String) {
+        Counter(label: "cobrowse_relay_closed_sockets_total", dimensions: [("reason", reason)]).increment()
     }
 
     static func resyncRequested(_ reason: String) {

@@ -9,13 +9,19 @@ public struct TimeoutLimits: Sendable, Equatable {
     public var noAgent: TimeInterval
     public var agentGrace: TimeInterval
     public var customerGrace: TimeInterval
+    /// How long a relay that last saw a party may stay silent (no report at all: cut from the
+    /// broker, or dead) before that party's absence counts; a party on a dead relay reconnects
+    /// to another one long before.
+    public var relaySilence: TimeInterval
 
     public init(inactivity: [InteractionChannel: TimeInterval] = [.chat: 15 * 60, .messaging: 2 * 60],
-                noAgent: TimeInterval = 10 * 60, agentGrace: TimeInterval = 60, customerGrace: TimeInterval = 30) {
+                noAgent: TimeInterval = 10 * 60, agentGrace: TimeInterval = 60, customerGrace: TimeInterval = 30,
+                relaySilence: TimeInterval = 120) {
         self.inactivity = inactivity
         self.noAgent = noAgent
         self.agentGrace = agentGrace
         self.customerGrace = customerGrace
+        self.relaySilence = relaySilence
     }
 }
 
@@ -23,9 +29,18 @@ public struct TimeoutLimits: Sendable, Equatable {
 /// instant is passed in, so tests drive it with their own clock.
 ///
 /// It never ends a session early: times only move forward (a report can say a session was
-/// active later, never earlier), and sessions learned from the registry (at start, after a
-/// reconnect) count from the moment they were learned, since what happened meanwhile is unknown.
+/// active later, never earlier), sessions learned from the registry (at start, after a
+/// reconnect) count from the moment they were learned, since what happened meanwhile is unknown,
+/// and time nobody could hear is charged to no one: the watch's own outage is added to every
+/// clock (`excuse(unheard:)`), and a party whose relay has fallen silent is not charged until
+/// `relaySilence` has passed.
 public struct SessionTimers: Sendable {
+    /// A relay's report that saw a party: which relay, and how many reports it had sent then.
+    struct Sighting: Sendable, Equatable {
+        var relay: String
+        var report: Int
+    }
+
     struct Tracked: Sendable, Equatable {
         var channel: InteractionChannel
         var active: Bool
@@ -33,12 +48,18 @@ public struct SessionTimers: Sendable {
         var lastActivity: Date
         var customerSeen: Date
         var agentSeen: Date
+        /// The last reports that saw the customer and the agent (nil: learned from the registry).
+        var customerSighting: Sighting?
+        var agentSighting: Sighting?
         /// An end was ordered; not ordered again unless it failed.
         var ending = false
     }
 
     public let limits: TimeoutLimits
     private(set) var sessions: [SessionID: Tracked] = [:]
+    /// Reports received per relay: a relay whose count has not moved since it saw a party has
+    /// said nothing since, so the party's absence is not known.
+    private var reportsFrom: [String: Int] = [:]
 
     public init(limits: TimeoutLimits) {
         self.limits = limits
@@ -82,10 +103,19 @@ public struct SessionTimers: Sendable {
 
     /// One relay's report, received at `receivedAt`.
     public mutating func apply(_ report: ActivityReport, receivedAt: Date) {
+        let count = reportsFrom[report.relay, default: 0] + 1
+        reportsFrom[report.relay] = count
+        let sighting = Sighting(relay: report.relay, report: count)
         for session in report.sessions {
             guard var tracked = sessions[session.id] else { continue }
-            if session.sharers > 0 { tracked.customerSeen = max(tracked.customerSeen, receivedAt) }
-            if session.leads > 0 { tracked.agentSeen = max(tracked.agentSeen, receivedAt) }
+            if session.sharers > 0 {
+                tracked.customerSeen = max(tracked.customerSeen, receivedAt)
+                tracked.customerSighting = sighting
+            }
+            if session.leads > 0 {
+                tracked.agentSeen = max(tracked.agentSeen, receivedAt)
+                tracked.agentSighting = sighting
+            }
             if let idle = session.idleMilliseconds {
                 tracked.lastActivity = max(tracked.lastActivity, receivedAt.addingTimeInterval(-Double(idle) / 1000))
             }
@@ -110,15 +140,34 @@ public struct SessionTimers: Sendable {
         sessions[id]?.ending = false
     }
 
+    /// The watch heard nothing for `unheard` seconds (its broker connection was down): that time
+    /// is charged to no party, so every clock moves forward by it.
+    public mutating func excuse(unheard: TimeInterval) {
+        guard unheard > 0 else { return }
+        for id in sessions.keys {
+            sessions[id]?.createdAt += unheard
+            sessions[id]?.lastActivity += unheard
+            sessions[id]?.customerSeen += unheard
+            sessions[id]?.agentSeen += unheard
+        }
+    }
+
     /// The session is over (ended, or unknown to the registry): forget it.
     public mutating func forget(_ id: SessionID) {
         sessions[id] = nil
     }
 
+    /// Since when a party counts as absent: when it was last seen, unless the relay that saw it
+    /// has said nothing since; then only once that relay has been silent for `relaySilence`.
+    private func absentSince(_ seen: Date, _ sighting: Sighting?) -> Date {
+        guard let sighting, reportsFrom[sighting.relay] == sighting.report else { return seen }
+        return seen.addingTimeInterval(limits.relaySilence)
+    }
+
     private func reason(_ s: Tracked, now: Date) -> EndReason? {
         if !s.active, now.timeIntervalSince(s.createdAt) >= limits.noAgent { return .noAgentJoined }
-        if now.timeIntervalSince(s.customerSeen) >= limits.customerGrace { return .customerAbsent }
-        if s.active, now.timeIntervalSince(s.agentSeen) >= limits.agentGrace { return .agentAbsent }
+        if now.timeIntervalSince(absentSince(s.customerSeen, s.customerSighting)) >= limits.customerGrace { return .customerAbsent }
+        if s.active, now.timeIntervalSince(absentSince(s.agentSeen, s.agentSighting)) >= limits.agentGrace { return .agentAbsent }
         if s.active, let limit = limits.inactivity[s.channel], now.timeIntervalSince(s.lastActivity) >= limit { return .inactivity }
         return nil
     }

@@ -20,6 +20,10 @@ actor SessionWatch {
     private let reconcileInterval: Duration
     /// The connection closed for shutdown.
     private var stopping = false
+    /// When the watch last heard anything (a delivery, or the broker coming back).
+    private var lastHeard = Date()
+    /// Since when the watch cannot hear (its broker connection is down): nothing is due meanwhile.
+    private var deafSince: Date?
     private static let tracked = Gauge(label: "cobrowse_watch_sessions")
 
     init(limits: TimeoutLimits, registry: RegistryClient, logger: Logger,
@@ -45,9 +49,16 @@ actor SessionWatch {
                 for try await delivery in consumer { await self.receive(delivery) }
             }
             group.addTask {
-                // After a reconnect, events may have been missed: ask the registry again.
+                // While the connection is down nobody can be heard: no one is charged for that
+                // time. After a reconnect, events may have been missed: ask the registry again.
                 for await event in events {
-                    if case .reconnected = event { await self.reconcileUntilDone() }
+                    switch event {
+                    case .disconnected: await self.becameDeaf()
+                    case .reconnected:
+                        await self.heardAgain()
+                        await self.reconcileUntilDone()
+                    default: break
+                    }
                 }
             }
             group.addTask {
@@ -67,8 +78,25 @@ actor SessionWatch {
         }
     }
 
+    private func becameDeaf() {
+        // From the last thing heard: a broker that died silently is noticed only later.
+        if deafSince == nil { deafSince = min(lastHeard, Date()) }
+        logger.warning("broker connection lost: timeouts are paused until it is back")
+    }
+
+    private func heardAgain() {
+        guard let since = deafSince else { return }
+        let now = Date()
+        deafSince = nil
+        lastHeard = now
+        timers.excuse(unheard: now.timeIntervalSince(since))
+        logger.info("broker connection back: the outage is charged to no one",
+                    metadata: ["unheardSeconds": "\(String(format: "%.1f", now.timeIntervalSince(since)))"])
+    }
+
     private func receive(_ delivery: AMQPDelivery) {
         let now = Date()
+        lastHeard = now
         switch delivery.exchange {
         case CobrowseTopology.lifecycleExchange:
             guard let event = try? JSONDecoder.cobrowse.decode(SessionEvent.self, from: delivery.body) else { return }
@@ -111,6 +139,7 @@ actor SessionWatch {
     }
 
     private func endDueSessions() async {
+        guard deafSince == nil else { return }
         let due = timers.due(now: Date())
         guard !due.isEmpty else { return }
         await withTaskGroup(of: Void.self) { group in

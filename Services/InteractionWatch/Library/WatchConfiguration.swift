@@ -16,11 +16,14 @@ public struct WatchConfiguration: Sendable {
         "AGENT_ABSENT_GRACE", default: "60", "Seconds the agent's console may be gone (closed, navigated away) before the session ends.")
     public static let customerGrace = EnvironmentVariable(
         "CUSTOMER_ABSENT_GRACE", default: "30", "Seconds the customer's page may be gone (tab closed, left the site) before the session ends.")
+    public static let relaySilence = EnvironmentVariable(
+        "RELAY_SILENCE_LIMIT", default: "120",
+        "Seconds a relay may send no activity report at all (cut from the broker, or dead) before the absence of the parties it last saw counts; their grace runs after it.")
     public static let webhookSecret = EnvironmentVariable(
         "WEBHOOK_SECRET", default: "",
         "HMAC-SHA256 secret (≥ 32 bytes) of the interaction-event webhook (`POST /interaction-events`); empty: the webhook is off.")
     public static let variables = [inactivityChat, inactivityMessaging, inactivityVoice, noAgent, agentGrace, customerGrace,
-                                   webhookSecret]
+                                   relaySilence, webhookSecret]
 
     public var limits: TimeoutLimits
     /// nil: the webhook is off.
@@ -37,7 +40,8 @@ public struct WatchConfiguration: Sendable {
             if limit > 0 { inactivity[channel] = limit }
         }
         limits = TimeoutLimits(inactivity: inactivity, noAgent: try seconds(Self.noAgent),
-                               agentGrace: try seconds(Self.agentGrace), customerGrace: try seconds(Self.customerGrace))
+                               agentGrace: try seconds(Self.agentGrace), customerGrace: try seconds(Self.customerGrace),
+                               relaySilence: try seconds(Self.relaySilence))
         let secret = environment.string(Self.webhookSecret)
         if !secret.isEmpty, secret.utf8.count < 32 {
             throw ConfigurationError(variable: Self.webhookSecret.name, value: "(hidden)", expected: "a secret of at least 32 bytes")

@@ -37,11 +37,44 @@ public struct FilterWorker: Sendable {
 
     /// Each session's mode, from the registry's lifecycle events. A session not heard of is in
     /// pointer mode (where every session starts): a filter that missed a change fails closed.
+    /// After a gap in the events (the connection dropped, and the filter's queue with it) every
+    /// mode is forgotten, then read again from the registry: a cached mode is never more
+    /// permissive than the registry's.
     final class SessionModes: Sendable {
-        private let modes = Mutex<[SessionID: SessionMode]>([:])
-        func mode(of session: SessionID) -> SessionMode { modes.withLock { $0[session] } ?? .pointer }
+        private struct State {
+            var modes: [SessionID: SessionMode] = [:]
+            /// Events recorded since the registry was asked (nil: no answer awaited), by session.
+            var eventsDuringLoad: Set<SessionID>?
+        }
+
+        private let state = Mutex(State())
+
+        func mode(of session: SessionID) -> SessionMode { state.withLock { $0.modes[session] } ?? .pointer }
+
         func record(_ event: SessionEvent) {
-            modes.withLock { $0[event.session.id] = event.session.state == .ended ? nil : event.session.mode }
+            state.withLock {
+                $0.modes[event.session.id] = event.session.state == .ended ? nil : event.session.mode
+                $0.eventsDuringLoad?.insert(event.session.id)
+            }
+        }
+
+        /// Every mode back to pointer, until the registry says otherwise.
+        func forgetAll() {
+            state.withLock { $0.modes = [:] }
+        }
+
+        /// Called just before asking the registry for its live sessions.
+        func beginLoad() {
+            state.withLock { $0.eventsDuringLoad = [] }
+        }
+
+        /// The registry's answer; an event that arrived meanwhile is newer, and wins.
+        func load(_ live: [SessionView]) {
+            state.withLock { state in
+                let newer = state.eventsDuringLoad ?? []
+                for view in live where !newer.contains(view.id) { state.modes[view.id] = view.mode }
+                state.eventsDuringLoad = nil
+            }
         }
     }
 
@@ -66,16 +99,61 @@ public struct FilterWorker: Sendable {
         case tick
     }
 
-    /// Mode changes and ends of every session, on this filter's own queue.
+    /// Mode changes and ends of every session, on this filter's own queue; the registry's live
+    /// sessions at start and after every reconnect (events may have been missed meanwhile).
     private func followModes(into modes: SessionModes) async throws {
+        let events = connection.events()
         let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
         for kind in [SessionEvent.Kind.modeChanged, .ended] {
             try await connection.bind(QueueBinding(queue: queue.name, exchange: CobrowseTopology.lifecycleExchange,
                                                    routingKey: "s.*.\(kind.rawValue)"))
         }
-        for try await delivery in try await connection.consume(queue: queue.name, prefetch: 256) {
-            if let event = try? JSONDecoder.cobrowse.decode(SessionEvent.self, from: delivery.body) { modes.record(event) }
-            delivery.ack()
+        let consumer = try await connection.consume(queue: queue.name, prefetch: 256)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for try await delivery in consumer {
+                    if let event = try? JSONDecoder.cobrowse.decode(SessionEvent.self, from: delivery.body) { modes.record(event) }
+                    delivery.ack()
+                }
+            }
+            group.addTask {
+                await loadModes(into: modes)
+                for await event in events {
+                    switch event {
+                    case .disconnected:
+                        modes.forgetAll()
+                        logger.warning("broker connection lost: every session is in pointer mode until the registry is asked again")
+                    case .reconnected:
+                        modes.forgetAll()
+                        await loadModes(into: modes)
+                    default:
+                        break
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// Reads every live session's mode from the registry, retrying until it answers.
+    private func loadModes(into modes: SessionModes) async {
+        var attempt = 0
+        while !Task.isCancelled {
+            modes.beginLoad()
+            do {
+                let live = try await RegistryClient(connection: connection).send(.listLive).list()
+                modes.load(live)
+                logger.info("session modes read from the registry", metadata: ["live": "\(live.count)",
+                                                                              "write": "\(live.count { $0.mode == .write })"])
+                return
+            } catch AMQPError.closed {
+                return // shutting down
+            } catch {
+                logger.warning("cannot read session modes from the registry; pointer mode meanwhile", metadata: ["error": "\(error)"])
+                attempt += 1
+                try? await Task.sleep(for: connection.configuration.reconnect.delay(attempt: attempt))
+            }
         }
     }
 
@@ -139,7 +217,28 @@ public struct FilterWorker: Sendable {
                     unknownSession.increment()
                     continue
                 }
-                if (try? decoder.decode(Head.self, from: delivery.body))?.t == "agent" {
+                let head = (try? decoder.decode(Head.self, from: delivery.body))?.t
+                if head == RelayRequest.Kind.snapshotWanted.rawValue || head == RelayRequest.Kind.presence.rawValue {
+                    guard let request = try? decoder.decode(RelayRequest.self, from: delivery.body) else {
+                        malformed.increment()
+                        continue
+                    }
+                    switch request.t {
+                    case .snapshotWanted:
+                        var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
+                        let outputs = tracked.stream.snapshotWanted(request.reason ?? "a viewer asked", now: now)
+                        sessions[session] = tracked
+                        try await publish(outputs, session: session, encoder: encoder)
+                    case .presence:
+                        guard let lead = request.lead else {
+                            malformed.increment()
+                            continue
+                        }
+                        try await publish([.presence(lead)], session: session, encoder: encoder)
+                    }
+                    continue
+                }
+                if head == "agent" {
                     guard let frame = try? decoder.decode(AgentActionFrame.self, from: delivery.body) else {
                         malformed.increment()
                         continue
@@ -192,6 +291,10 @@ public struct FilterWorker: Sendable {
                 try await connection.publishUnconfirmed(
                     AMQPMessage(body: try encoder.encode(ApprovedAction(action: action)),
                                 properties: AMQPProperties(contentType: "application/json")),
+                    exchange: CobrowseTopology.sharerExchange, routingKey: session.routingKey)
+            case let .presence(lead):
+                try await connection.publishUnconfirmed(
+                    AMQPMessage(body: try encoder.encode(LeadPresence(lead: lead)), properties: AMQPProperties(contentType: "application/json")),
                     exchange: CobrowseTopology.sharerExchange, routingKey: session.routingKey)
             case let .resync(reason):
                 Self.resyncs.increment()

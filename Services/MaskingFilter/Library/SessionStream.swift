@@ -12,6 +12,8 @@ public struct SessionStream: Sendable {
         case resync(reason: String)
         /// An agent action that may reach the sharer.
         case action(AgentAction)
+        /// Whether the lead agent is connected, for the sharer's bar (passed on from a relay).
+        case presence(RelayRequest.Lead)
     }
 
     var mirror = NodeMirror()
@@ -25,6 +27,8 @@ public struct SessionStream: Sendable {
     private var lastResync: ContinuousClock.Instant?
     /// Since when this stream has wanted a snapshot (nil: it has one, or never asked).
     private var waitingSince: ContinuousClock.Instant?
+    /// A viewer's request for a snapshot not yet passed on (the per-session budget was spent).
+    private var pendingRequest: String?
     /// Resync requests for one session go out at most this often.
     static let resyncInterval: Duration = .seconds(2)
     /// A sharer that sends no snapshot for this long is gone: stop asking.
@@ -60,6 +64,7 @@ public struct SessionStream: Sendable {
             hasSnapshot = true
             stream = snapshot.stream
             waitingSince = nil
+            pendingRequest = nil
             expectedSeq = frame.seq + 1
             return [emit(.snapshot(clean))]
         }
@@ -196,15 +201,32 @@ public struct SessionStream: Sendable {
 
     /// Asks again for a snapshot that has not come (the request was throttled or lost, and the
     /// page may have gone quiet); called periodically. Gives up after `resyncGiveUp`.
+    /// A viewer's request (the relay's `snapshot-wanted`) that was held back goes out here too.
     public mutating func retryResync(now: ContinuousClock.Instant) -> [Output] {
-        guard !hasSnapshot, let since = waitingSince, now - since < Self.resyncGiveUp else { return [] }
-        return resync("still waiting for a snapshot", now: now)
+        if !hasSnapshot, let since = waitingSince, now - since < Self.resyncGiveUp {
+            return resync("still waiting for a snapshot", now: now)
+        }
+        guard let reason = pendingRequest else { return [] }
+        return request(reason, now: now)
+    }
+
+    /// A viewer needs a snapshot to start from (it joined, or saw a gap). The sharer is asked at
+    /// once, or as soon as the session's budget allows: however many viewers ask, a page uploads
+    /// at most one snapshot per `resyncInterval`.
+    public mutating func snapshotWanted(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
+        pendingRequest = reason
+        return request(reason, now: now)
     }
 
     private mutating func resync(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
         if waitingSince == nil { waitingSince = now }
+        return request(reason, now: now)
+    }
+
+    private mutating func request(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
         if let last = lastResync, now - last < Self.resyncInterval { return [] }
         lastResync = now
+        pendingRequest = nil
         return [.resync(reason: reason)]
     }
 }
