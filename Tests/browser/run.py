@@ -9,7 +9,9 @@ attacks the console. The agent-action tests drive the console with a real mouse 
 navigation), and check what the filter and the SDK refuse. The end tests (issue 6) end sessions
 every way they can end (the customer, the agent, the contact center's interaction events, and
 the interaction watch's inactivity, no-agent and absence timeouts, which the stack runs short)
-and check that both sides say who or why and that the customer's page is left as it was.
+and check that both sides say who or why and that the customer's page is left as it was. The
+back-forward cache tests (issue 11) leave the agent console in Chromium's back-forward cache,
+coming back within the agent's grace or not.
 
     /usr/bin/python3 Tests/browser/run.py [NAME-SUBSTRING ...]
 
@@ -32,6 +34,7 @@ import uuid
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
@@ -236,6 +239,16 @@ class Customer:
             const notice = host && host.shadowRoot && host.shadowRoot.querySelector('.notice');
             return notice ? { text: notice.querySelector('.text').textContent, role: notice.getAttribute('role'),
                               reason: notice.dataset.reason || null, by: notice.dataset.by || null } : null;""")
+
+    def bar_status(self):
+        """The status line of the SDK's bar ("An agent is viewing this page", …), or None without a bar."""
+        return self.js("""
+            const bar = document.getElementById('cobrowse-bar');
+            const status = bar && bar.shadowRoot && bar.shadowRoot.querySelector('.status');
+            return status ? status.textContent : null;""")
+
+    def wait_bar_status(self, text, within=browsers.WAIT):
+        return wait_for(f"the customer's bar says {text!r}", self.bar_status, check=lambda value: value == text, within=within)
 
     def bar_shows(self, selector):
         """Whether the SDK's bar shows the element (a button, say) matching `selector` in its shadow root."""
@@ -1353,6 +1366,111 @@ def the_customer_may_leave_the_page_briefly_but_not_close_it(t):
     customer.browser.quit()
     ended_at = _console_says_ended(agent, "customer-absent")
     _ended_after_the_grace(ended_at, closing, grace, "the customer's tab")
+
+
+# What the customer's bar says about the agent (docs/sdk.md, "What the customer sees").
+BAR_WATCHED = "An agent is viewing this page"
+BAR_AGENT_RECONNECTING = "The agent is reconnecting…"
+
+# In the agent's page: whether it is the very document that left (the back-forward cache gave it
+# back) or a new one, and what the browser says about it.
+CONSOLE_RESTORED = """
+const entry = performance.getEntriesByType('navigation')[0] || {};
+return { path: location.pathname, kept: window.__leftForTheCache === arguments[0], shows: window.__pageshows || null,
+         navigation: entry.type || null, notRestored: entry.notRestoredReasons ? JSON.stringify(entry.notRestoredReasons) : null };
+"""
+
+
+def _console_leaves_for_another_page(agent, relay):
+    """The agent's console goes to another page of its relay's site (the demo's orders page),
+    which leaves the console in the browser's back-forward cache. Returns a token naming the
+    document that left, and when it began to leave (time.monotonic())."""
+    token = uuid.uuid4().hex
+    agent.browser.js("""
+        window.__leftForTheCache = arguments[0];
+        window.__pageshows = [];
+        addEventListener('pageshow', (event) => window.__pageshows.push(event.persisted));""", token)
+    leaving = time.monotonic()
+    agent.browser.get(f"{relay.base_url}/demo/second.html?still")
+    wait_for("the agent's browser shows the other page", lambda: agent.browser.js("return location.pathname"),
+             check=lambda path: path == "/demo/second.html")
+    return token, leaving
+
+
+def _console_comes_back_from_the_cache(agent, token):
+    """history.back() to the console; fails loudly unless Chromium restored the very console
+    page from its back-forward cache (this is what the test is about: a console loaded anew
+    is what the_agent_console_may_reload_but_not_stay_away covers)."""
+    agent.browser.js("history.back()")
+
+    def probe():
+        try:
+            return agent.browser.js(CONSOLE_RESTORED, token)
+        except WebDriverException:  # between the two documents
+            return None
+
+    state = wait_for("history.back() takes the agent's browser back to the console", probe,
+                     check=lambda value: bool(value) and value["path"] == "/agent/")
+    if not state["kept"] or state["shows"] != [True]:
+        raise AssertionError("Chromium did not restore the agent console from the back-forward cache, so this test proves "
+                             f"nothing: navigation type {state['navigation']!r}, pageshow persisted {state['shows']}, "
+                             f"not restored because {state['notRestored']}")
+    return state
+
+
+@test
+def an_agent_console_in_the_back_forward_cache_is_away_until_it_comes_back(t):
+    """A console navigated away stays alive in the back-forward cache: it must leave the session
+    (close its socket) so the customer is told the agent is reconnecting, and rejoin the same
+    session when shown again within the grace."""
+    grace = _watch_seconds("AGENT_ABSENT_GRACE")
+    customer, agent, session_id = t.shared_session(endNoticeSeconds=END_NOTICE_SECONDS)
+    agent.wait_same_text(customer)
+    customer.wait_bar_status(BAR_WATCHED)
+    token, gone = _console_leaves_for_another_page(agent, t.relay_b)
+    try:
+        customer.wait_bar_status(BAR_AGENT_RECONNECTING, within=grace)
+    except browsers.WaitTimeout as error:
+        viewers = relay_sockets(t.relay_b).get("viewer")
+        raise AssertionError(f"{error}. Relay B counts {viewers} viewer socket(s) open"
+                             + (": the console went into the back-forward cache with its socket open" if viewers else "")) from None
+    assert time.monotonic() - gone < grace - 1, \
+        f"the customer was told only {time.monotonic() - gone:.1f} s after the console left: no time left to come back within the grace"
+    _console_comes_back_from_the_cache(agent, token)
+    agent.wait_state("live")
+    customer.wait_bar_status(BAR_WATCHED)
+    label = re.sub(r"\D", "", agent.header("session-label") or "")
+    assert label == session_id, f"the console came back to session {label!r}, not {session_id}"
+    # The grace that began when the console left passes: the session goes on, and the view follows the page.
+    _still_live(customer, session_id, [agent], gone, grace)
+    customer.js("document.querySelector('.hero h1').textContent = 'Seen after the back-forward cache';")
+    wait_for("a change on the customer's page shows in the console that came back", lambda: agent.element_text(".hero h1"),
+             check=lambda text: text == "Seen after the back-forward cache")
+    assert customer.bar_status() == BAR_WATCHED, f"the customer's bar says {customer.bar_status()!r}"
+
+
+@test
+def an_agent_console_left_in_the_back_forward_cache_ends_the_session_after_the_grace(t):
+    grace = _watch_seconds("AGENT_ABSENT_GRACE")
+    customer, agent, session_id = t.shared_session(endNoticeSeconds=END_NOTICE_SECONDS)
+    supervisor = t.agent()
+    supervisor.join(t.relay_a, session_id, role="supervisor")
+    customer.wait_bar_status(BAR_WATCHED)
+    token, leaving = _console_leaves_for_another_page(agent, t.relay_b)
+    customer.wait_bar_status(BAR_AGENT_RECONNECTING, within=grace)
+    # Away for good: after the grace, the session ends (a supervisor is no lead agent).
+    ended_at = _customer_sees_the_end(customer, "agent-absent", WATCH)
+    _ended_after_the_grace(ended_at, leaving, grace, "the agent's console")
+    _console_says_ended(supervisor, "agent-absent")
+    # Shown again, the lead's console learns that the session is over (its rejoin is refused).
+    _console_comes_back_from_the_cache(agent, token)
+    agent.wait_state("ended")
+    notice = agent.notice()
+    assert notice["shown"] and notice["kind"] == "ended" and notice["text"] == "The session has ended.", \
+        f"the console that came back after the end shows {notice}"
+    assert not agent.shown("request-control") and not agent.shown("end-session"), "the controls stay after the end"
+    wait_for("the console that came back has no socket to the relay", lambda: agent.browser.open_sockets("/ws/view"),
+             check=lambda sockets: not sockets, within=5)
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-// The agent console: sign-in, the /ws/view socket (join, reconnect, gap detection), the console
-// state and notices, the wiring of the stream to the mirror and the overlay, and the lead
-// agent's actions: pointer and annotations, and with the customer's consent (write mode)
-// clicks, typing, scrolling and navigation, all checked by the masking filter on the way.
+// The agent console: sign-in, the /ws/view socket (join, reconnect, gap detection, leaving while
+// the page is hidden in the back-forward cache or frozen), the console state and notices, the
+// wiring of the stream to the mirror and the overlay, and the lead agent's actions: pointer and
+// annotations, and with the customer's consent (write mode) clicks, typing, scrolling and
+// navigation, all checked by the masking filter on the way.
 
 import { Mirror } from './mirror.js';
 import { Overlay } from './overlay.js';
@@ -199,6 +200,40 @@ function relayURL() {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/view`;
 }
 
+/**
+ * The page is in the back-forward cache (the agent navigated away) or frozen: a page kept there
+ * keeps its socket open unless told, and the session would never learn that the agent left.
+ */
+let suspended = false;
+
+/** Leaves the session for now: the socket closes (the relay and the watch see the agent go), nothing is retried. */
+function suspend() {
+  if (suspended) return;
+  suspended = true;
+  const current = activeJoin;
+  if (!current) return;
+  clearTimeout(current.reconnectTimer);
+  clearTimeout(current.pauseTimer);
+  clearTimeout(current.resyncTimer);
+  const socket = current.socket;
+  current.socket = null; // its close is not a dropped connection: no reconnect
+  socket?.close(1000, 'the console was hidden');
+}
+
+/** Shown again: rejoins the same session with the same token, as after a dropped socket (within the grace it goes on). */
+function wake() {
+  if (!suspended) return;
+  suspended = false;
+  const current = activeJoin;
+  if (!current || current.socket || ['ended', 'refused', 'signed-out'].includes(consoleState)) return;
+  connect(current);
+}
+
+addEventListener('pagehide', suspend);
+addEventListener('pageshow', (event) => { if (event.persisted) wake(); });
+document.addEventListener('freeze', suspend);
+document.addEventListener('resume', wake);
+
 /** Starts (or switches to) a session: the view is cleared only when the session changes. */
 function startJoin(token, sessionId) {
   const sameSession = activeJoin?.sessionId === sessionId;
@@ -298,6 +333,7 @@ function connect(current) {
 }
 
 function scheduleReconnect(current) {
+  if (suspended) return; // wake() rejoins
   clearTimeout(current.pauseTimer);
   clearTimeout(current.resyncTimer);
   setState('connecting');

@@ -1,5 +1,6 @@
-// The bar: what the customer sees of the session: the ID to read out, the agent's request for
-// control (Allow / Deny), Stop control while the agent has it, and Exit.
+// The bar: what the customer sees of the session: the ID to read out, whether an agent is
+// watching (or reconnecting), the agent's request for control (Allow / Deny), Stop control while
+// the agent has it, and Exit.
 
 export class SessionBar {
   /** @param handlers {exit(), answer(approve), revoke()} */
@@ -19,6 +20,7 @@ export class SessionBar {
         .session-id { font: 600 18px/1 ui-monospace, monospace; letter-spacing: .12em; }
         .status { font-size: 12px; opacity: .8; }
         .bar[data-mode="write"] .status { opacity: 1; color: #ffd166; font-weight: 600; }
+        .bar[data-lead="reconnecting"] .status { opacity: 1; color: #fff; font-weight: 400; font-style: italic; }
         .consent { padding-top: 10px; border-top: 1px solid rgba(255,255,255,.2); }
         button { font: inherit; padding: 6px 12px; border: 0; border-radius: 6px; background: #e5484d; color: #fff;
                  cursor: pointer; white-space: nowrap; }
@@ -27,7 +29,7 @@ export class SessionBar {
         button.revoke-control { background: #ffd166; color: #1d2433; font-weight: 600; }
         button:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
       </style>
-      <div class="bar" role="region" aria-label="Co-browsing" data-mode="pointer">
+      <div class="bar" role="region" aria-label="Co-browsing" data-mode="pointer" data-lead="connected">
         <div class="row">
           <div class="grow">
             <div>Co-browsing · session <span class="session-id"></span></div>
@@ -62,6 +64,8 @@ export class SessionBar {
     this.root.querySelector('.bar').dataset.mode = mode;
     this.root.querySelector('.revoke-control').hidden = mode !== 'write';
   }
+  /** `reconnecting` while the lead agent's console is away (within its grace), else `connected`. */
+  setLead(state) { this.root.querySelector('.bar').dataset.lead = state; }
   get asking() { return !this.root.querySelector('.consent').hidden; }
   askConsent() { this.root.querySelector('.consent').hidden = false; }
   hideConsent() { this.root.querySelector('.consent').hidden = true; }

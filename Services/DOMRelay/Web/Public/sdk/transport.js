@@ -64,6 +64,8 @@ export class ShareSession {
     /** What the agent may do, as the registry's notices say: `pointer` until the customer allows `write`. */
     this.mode = 'pointer';
     this.agentPresent = false;
+    /** The lead agent's console went away without the session ending (relay's `presence`), until it is back. */
+    this.leadReconnecting = false;
     /** The write request the customer answered (its deadline), so a late notice does not ask again. */
     this.answeredRequest = null;
     this.pendingRequest = null;
@@ -150,6 +152,8 @@ export class ShareSession {
     this.retryDelay = 500;
     this.maxFrameBytes = message.maxFrameBytes || 4 << 20;
     this.live = true;
+    // A new socket starts from the registry's view; the relay says again if the agent is away.
+    this.leadReconnecting = false;
     this.needsSnapshot = true; // nothing but a snapshot goes out first (it may wait for the rules)
     this.bar.show(message.sessionId);
     if (!this.observer) {
@@ -212,6 +216,14 @@ export class ShareSession {
       case 'action':
         this.agentAction(message.action);
         break;
+      case 'presence':
+        // The lead agent's console left without ending the session (closed, reloaded, in the
+        // back-forward cache) and may come back within its grace; `connected` when it is back.
+        if (message.lead === 'reconnecting' || message.lead === 'connected') {
+          this.leadReconnecting = message.lead === 'reconnecting';
+          this.showStatus();
+        }
+        break;
       case 'ended':
         this.finish(message.reason);
         break;
@@ -250,8 +262,11 @@ export class ShareSession {
 
   showStatus() {
     if (!this.live) return; // "Reconnecting…" stays until the socket is back
-    this.bar.status(this.mode === 'write' ? 'The agent has control of this page'
-      : this.agentPresent ? 'An agent is viewing this page' : 'Waiting for an agent to join');
+    const reconnecting = this.leadReconnecting && !this.closedForGood;
+    this.bar.setLead(reconnecting ? 'reconnecting' : 'connected');
+    this.bar.status(reconnecting ? 'The agent is reconnecting…'
+      : this.mode === 'write' ? 'The agent has control of this page'
+        : this.agentPresent ? 'An agent is viewing this page' : 'Waiting for an agent to join');
   }
 
   /** The customer's Allow or Deny. */
