@@ -21,6 +21,12 @@ TYPED_SECRETS = {
     "otp": "ZZSECRET-otp-123456",
     "card-number": "-ZZSECRET-typed-card",
     "card-csc": "ZZSECRET-csc",
+    # Values masked by their field's secret-sounding id, name or autocomplete.
+    "member-pin": "-ZZSECRET-pin-typed",
+    "card-check": "ZZSECRET-cvv-typed",
+    "recovery": "ZZSECRET-recovery-typed",
+    # Last: the contenteditable typed into next is just below it (a click scrolled far would land
+    # under the sticky header).
     "masked-textarea": " ZZSECRET-textarea-typed",
 }
 PUBLIC_TYPED = "PUBLIC-typed-value"
@@ -119,6 +125,18 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 40));
   await tick();
   card.value = 'ZZSECRET-late-card';
   await tick();
+  // A value set by the page's script in a field named like a secret, and a field whose name
+  // comes to say it holds one.
+  $('card-check').value = 'ZZSECRET-cvv-script';
+  await tick();
+  const code = document.createElement('input');
+  code.id = 'late-code';
+  area.appendChild(code);
+  await tick();
+  code.setAttribute('name', 'confirm-PIN');
+  await tick();
+  code.value = 'ZZSECRET-late-pin';
+  await tick();
   area.insertAdjacentHTML('beforeend', '<p id="sentinel">PUBLIC-sentinel</p>');
   done(true);
 })().catch((error) => done('error: ' + error));
@@ -142,6 +160,10 @@ return {
   becameMasked: text('#will-become-masked'),
   moverMasked: text('#masked-box #mover'),
   maskedCheck: q('#masked-check') ? q('#masked-check').checked : null,
+  pin: q('#member-pin') ? [q('#member-pin').value, q('#member-pin').title] : null,
+  cvv: q('#card-check') ? q('#card-check').value : null,
+  recovery: q('#recovery') ? q('#recovery').value : null,
+  lateCode: q('#late-code') ? q('#late-code').value : null,
   sentinel: text('#sentinel'),
 };
 """
@@ -158,6 +180,10 @@ MASKING_PAGE_EXPECTED = {
     "becameMasked": "**** ****",
     "moverMasked": "****",
     "maskedCheck": False,
+    "pin": ["****", "PUBLIC-pin-title"],
+    "cvv": "****",
+    "recovery": "****",
+    "lateCode": "****",
     "sentinel": "PUBLIC-sentinel",
 }
 

@@ -10,12 +10,13 @@
  * The agent's pointer, annotations and (in write mode, with the customer's consent) actions
  * come back over the same socket; the masking filter checked them, and the SDK checks again.
  *
- * This classic script only defines window.CoBrowse and keeps its subscribers. The work is done
- * by ES modules in sdk/ next to it, by job (mirror, masking, rules, customer-mark, serialize,
- * frames, observe, bar, agent-marks, actions, end-notice, transport, session), imported from
- * this script's own address when a session starts or resumes: nothing more is downloaded
- * before. The relay lets the sites it allows read sdk/ across origins (CORS), as it lets them
- * open its sockets.
+ * This classic script only defines window.CoBrowse, keeps its subscribers, and notes the page's
+ * password fields from the start (a "show password" toggle may come before sharing does). The
+ * work is done by ES modules in sdk/ next to it, by job (mirror, masking, built-in-rules, rules,
+ * customer-mark, serialize, frames, observe, bar, agent-marks, actions, end-notice, transport,
+ * session), imported from this script's own address when a session starts or resumes: nothing
+ * more is downloaded before. The relay lets the sites it allows read sdk/ across origins
+ * (CORS), as it lets them open its sockets.
  */
 (() => {
   'use strict';
@@ -28,11 +29,33 @@
    * The parts, all imported at once so that they download side by side (session.js alone would
    * pull in the others one level of imports at a time). The first one is the entry.
    */
-  const PARTS = ['session.js', 'transport.js', 'mirror.js', 'masking.js', 'rules.js', 'customer-mark.js',
+  const PARTS = ['session.js', 'transport.js', 'mirror.js', 'masking.js', 'built-in-rules.js', 'rules.js', 'customer-mark.js',
     'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js', 'end-notice.js'];
   /** The value setters as the browser made them, taken now: the agent types with these (sdk/actions.js). */
   const NATIVE_VALUE_SETTERS = new Map([HTMLInputElement, HTMLTextAreaElement, HTMLSelectElement].map((type) =>
     [type, Object.getOwnPropertyDescriptor(type.prototype, 'value').set]));
+
+  /**
+   * Inputs that are or ever were password fields on this page, from its load on: sdk/masking.js
+   * keeps them masked whatever their type becomes. A "show password" toggle sets `type` to
+   * text, so every `type` change whose old value was password is noted (one observer, for that
+   * attribute only), and the password fields there are at load.
+   */
+  const everPassword = new WeakSet();
+  const notePasswords = () => {
+    for (const input of document.querySelectorAll('input[type=password i]')) everPassword.add(input);
+  };
+  const noteToggles = (records) => {
+    for (const { target, oldValue } of records) {
+      if (target.localName === 'input' && typeof oldValue === 'string' && oldValue.toLowerCase() === 'password') everPassword.add(target);
+    }
+  };
+  const typeWatch = new MutationObserver(noteToggles);
+  typeWatch.observe(document, { subtree: true, attributeFilter: ['type'], attributeOldValue: true });
+  notePasswords();
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', notePasswords, { once: true });
+  /** What the sdk/ modules get: the set, and a way to take the changes not delivered yet. */
+  const PASSWORD_HISTORY = Object.freeze({ everPassword, catchUp: () => noteToggles(typeWatch.takeRecords()) });
 
   class Events {
     constructor() { this.handlers = new Map(); }
@@ -59,7 +82,7 @@
   function load() {
     if (!loading) {
       loading = Promise.all(PARTS.map((part) => import(new URL(`sdk/${part}`, scriptURL).href))).then(([session]) => {
-        sharing = session.createSharing({ events, nativeValueSetters: NATIVE_VALUE_SETTERS });
+        sharing = session.createSharing({ events, nativeValueSetters: NATIVE_VALUE_SETTERS, passwordHistory: PASSWORD_HISTORY });
         return sharing;
       }, (error) => {
         loading = null; // a later call tries again

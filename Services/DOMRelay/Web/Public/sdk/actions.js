@@ -84,8 +84,9 @@ export class AgentActions {
       case 'type': {
         const element = this.element(action.id);
         if (!element) return 'unknown-element';
-        return this.untouchable(element) || (typeof action.value !== 'string' ? 'no-value' : null) ||
-          (isTypable(element) ? null : 'not-a-field');
+        // A field whose value is masked (named like a secret): the agent does not type what it cannot see.
+        return this.untouchable(element) || (this.valueMasked(element) ? 'masked' : null) ||
+          (typeof action.value !== 'string' ? 'no-value' : null) || (isTypable(element) ? null : 'not-a-field');
       }
       case 'scroll':
         return action.id === 0 || this.element(action.id) ? null : 'unknown-element';
@@ -103,6 +104,11 @@ export class AgentActions {
     // A node of a frame that navigated away, or was removed, has no window any more.
     if (!node || !node.isConnected || !node.ownerDocument || !node.ownerDocument.defaultView) return null;
     return node.nodeType === Node.ELEMENT_NODE ? node : parentElementOf(node);
+  }
+
+  valueMasked(element) {
+    const masking = this.share.masking || DEFAULT_MASKING;
+    return this.share.observer.serializer.isValueMasked(element) || (masking.valueSelector !== null && element.matches(masking.valueSelector));
   }
 
   /** Why the agent may not touch this element: masked, blocked, or no-agent (itself or an ancestor). */

@@ -1,13 +1,25 @@
 // Masking: one set of rules for this page (the relay's, or the built-ins), applied here and
 // again by masking-filter; what a masked or blocked element keeps of its text and attributes.
+// The built-in lists the filter shares (credential autocomplete tokens, secret-sounding field
+// hints) come from the relay, generated from the Swift source of truth (BuiltInRules).
+import { SECRET_FIELD_HINTS, ALWAYS_MASKED_AUTOCOMPLETE } from './built-in-rules.js';
 
 export const MASK = '****';
 
 const MASK_MARKERS = ['[data-cobrowse-mask]', '.cobrowse-mask'];
 const BLOCK_MARKERS = ['[data-cobrowse-block]', '.cobrowse-block'];
+/** A string as a CSS string's content (the lists come from the relay: never trusted to be plain). */
+const cssString = (text) => String(text).replace(/["\\\n]/g, (character) => (character === '\n' ? '\\a ' : `\\${character}`));
+const listOf = (value) => (Array.isArray(value) ? value.filter((item) => typeof item === 'string' && item !== '') : []);
 /** Masked whatever the rules say; once masked, an element stays masked (a "show password" toggle reveals nothing). */
 const ALWAYS_MASKED = ['input[type=password i]', 'input[type=hidden i]',
-  ...['cc-number', 'cc-csc', 'current-password', 'new-password', 'one-time-code'].map((token) => `[autocomplete~="${token}" i]`)];
+  ...listOf(ALWAYS_MASKED_AUTOCOMPLETE).map((token) => `[autocomplete~="${cssString(token)}" i]`)];
+/**
+ * Inputs whose name, id or autocomplete sounds like a secret (pass, pin, cvv, …): their values
+ * are masked, and nothing else of them (a value-masked field, OWN_VALUE_MASKED).
+ */
+const SECRET_HINTED = listOf(SECRET_FIELD_HINTS).flatMap((hint) =>
+  ['name', 'id', 'autocomplete'].map((attribute) => `input[${attribute}*="${cssString(hint)}" i]`));
 /** Attributes of masked elements sent as `****` (besides `data-*`, and `placeholder` when the rules say so). */
 const MASKED_ATTRIBUTES = new Set(['value', 'title', 'alt', 'aria-label', 'label', 'aria-description', 'aria-valuetext',
   'aria-placeholder']);
@@ -25,11 +37,43 @@ export const OWN_BLOCKED = 2;
 export const OWN_MASKED_IMAGE = 4;
 /** Matched by `maskImages` without being an image (a <picture>, a gallery): every image inside is masked. */
 export const OWN_MASKS_IMAGES = 8;
+/** An input named like a secret: its value (property, `value` attribute, input frames) is masked, nothing else. */
+export const OWN_VALUE_MASKED = 16;
 const NO_AGENT_MARKERS = ['[data-cobrowse-noagent]', '.cobrowse-noagent'];
 /** The customer can always submit; the agent never does it for them. */
 const NO_AGENT_DEFAULTS = ['input[type=submit i]', 'input[type=image i]', 'button[type=submit i]', 'form button:not([type])'];
-/** Elements that were ever always-masked (a password field, say): they stay masked on this page. */
-export const everAlwaysMasked = new WeakSet();
+/**
+ * Elements that were ever always-masked (a password field, say): they stay masked on this page,
+ * whatever their type becomes. cobrowse.js starts it when the page loads, before any session
+ * (a "show password" toggle may come before sharing does), and hands it over with
+ * usePasswordHistory; the observer adds the fields its own mutation records show were
+ * password fields (notePasswordToggles).
+ */
+export let everAlwaysMasked = new WeakSet();
+/** Takes the records cobrowse.js's type watch has not delivered yet (before a snapshot). */
+let catchUpHistory = () => {};
+
+/** The page's record of password fields, kept by cobrowse.js from the page's load: { everPassword, catchUp }. */
+export function usePasswordHistory(history) {
+  if (!history || !(history.everPassword instanceof WeakSet)) return;
+  everAlwaysMasked = history.everPassword;
+  catchUpHistory = typeof history.catchUp === 'function' ? history.catchUp : () => {};
+}
+
+/** Brings the record of password fields up to date (the type changes not yet delivered). */
+export function catchUpPasswordHistory() {
+  catchUpHistory();
+}
+
+/** Fields that mutation records show were password fields (a `type` whose old value was password). */
+export function notePasswordToggles(records) {
+  for (const record of records) {
+    if (record.type === 'attributes' && record.attributeName === 'type' && record.target.localName === 'input' &&
+        typeof record.oldValue === 'string' && record.oldValue.toLowerCase() === 'password') {
+      everAlwaysMasked.add(record.target);
+    }
+  }
+}
 
 function validSelector(selector) {
   if (typeof selector !== 'string' || selector.trim() === '') return false;
@@ -93,12 +137,15 @@ export class Masking {
     this.alwaysSelector = ALWAYS_MASKED.join(', ');
     this.imageSelector = images.length ? images.join(', ') : null;
     this.blockSelector = block.join(', ');
-    this.anySelector = [this.maskSelector, this.alwaysSelector, this.blockSelector, this.imageSelector].filter(Boolean).join(', ');
-    this.dependencies = selectorDependencies([...mask, ...images, ...block]);
+    const hinted = SECRET_HINTED.filter(validSelector);
+    this.valueSelector = hinted.length ? hinted.join(', ') : null;
+    this.anySelector = [this.maskSelector, this.alwaysSelector, this.blockSelector, this.imageSelector, this.valueSelector]
+      .filter(Boolean).join(', ');
+    this.dependencies = selectorDependencies([...mask, ...images, ...block, ...hinted]);
     // What the customer sees on the fields the agent does not: masked, masked images, blocked.
     const mark = typeof rules.customerMark === 'string' ? rules.customerMark.trim() : DEFAULT_CUSTOMER_MARK;
     this.markCSS = disabled || mark === 'none' || mark === '' ? null
-      : `:is(${[...mask, ...ALWAYS_MASKED, ...images, ...block].join(', ')}) { ${/[{}<]/.test(mark) ? DEFAULT_CUSTOMER_MARK : mark} }`;
+      : `:is(${[...mask, ...ALWAYS_MASKED, ...hinted, ...images, ...block].join(', ')}) { ${/[{}<]/.test(mark) ? DEFAULT_CUSTOMER_MARK : mark} }`;
   }
 
   /** The element's own status bits (not inherited from its ancestors). */
@@ -109,6 +156,7 @@ export class Masking {
     if (everAlwaysMasked.has(element) || element.matches(this.maskSelector)) bits |= OWN_MASKED;
     if (element.matches(this.blockSelector)) bits |= OWN_BLOCKED;
     if (this.imageSelector && element.matches(this.imageSelector)) bits |= element.localName === 'img' ? OWN_MASKED_IMAGE : OWN_MASKS_IMAGES;
+    if (this.valueSelector && element.matches(this.valueSelector)) bits |= OWN_VALUE_MASKED;
     return bits;
   }
 

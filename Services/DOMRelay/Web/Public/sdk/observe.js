@@ -1,6 +1,7 @@
 // Observe: the page's changes per MutationObserver callback, form values (events and the
 // value setters), scrolls, the customer's pointer and clicks, as frames to send.
 import { controlState } from './serialize.js';
+import { notePasswordToggles } from './masking.js';
 import { isFrameElement, readableFrameDocument, windowOf, topPagePoint } from './frames.js';
 
 const SCROLL_THROTTLE_MS = 100;
@@ -89,9 +90,12 @@ export class PageObserver {
     this.restoreSetters = [];
   }
 
-  /** Changes not yet delivered to the callback are dropped: a snapshot is about to follow. */
+  /**
+   * Changes not yet delivered to the callback are dropped: a snapshot is about to follow. What
+   * they say about password fields is kept (the snapshot must mask a field just shown).
+   */
   discardPending() {
-    this.mutationObserver.takeRecords();
+    notePasswordToggles(this.mutationObserver.takeRecords());
     this.pendingInputs.clear();
     this.pendingScroll.clear();
     this.sentInputs = new WeakMap();
@@ -112,6 +116,10 @@ export class PageObserver {
   }
 
   mutations(records) {
+    // First of all, fields that were password fields until a record of this batch (a "show
+    // password" toggle; or a field created as one and shown in the same task, which arrives
+    // as an add with its type already text): they stay masked, in the adds below too.
+    notePasswordToggles(records);
     // Another address (a single-page app navigated): its rules may differ, so a snapshot under them.
     if (this.hooks.urlChanged()) return;
     const mirror = this.mirror;
@@ -199,7 +207,7 @@ export class PageObserver {
       if (id === undefined || serializer.isBlocked(element)) continue;
       const masked = serializer.isMasked(element);
       const state = {};
-      controlState(element, state, masked);
+      controlState(element, state, masked, serializer.isValueMasked(element));
       let frame = null;
       if (element.localName === 'select' && element.multiple && !masked) {
         frame = { t: 'input', id, selected: Array.from(element.options).flatMap((o, i) => (o.selected ? [i] : [])) };

@@ -1,7 +1,7 @@
 // Serialize: DOM → the protocol's nodes, under the page's masking; scripts, handlers and
 // secrets stay behind. Remembers each sent node's status so later changes are masked alike.
 import { Masking, BLOCKED_ATTRIBUTES, IMAGE_SOURCE_ATTRIBUTES, OWN_MASKED, OWN_BLOCKED, OWN_MASKED_IMAGE, OWN_MASKS_IMAGES,
-  maskedText, maskedValue } from './masking.js';
+  OWN_VALUE_MASKED, maskedText, maskedValue } from './masking.js';
 import { isFrameElement, readableFrameDocument } from './frames.js';
 import { isMarkSheet } from './customer-mark.js';
 
@@ -61,15 +61,16 @@ function cssText(sheet) {
 /**
  * A form control's current state (the properties, which attributes do not follow). Masked:
  * values are `****` when not empty, and checked or selected states are not sent at all.
+ * Value-masked (an input named like a secret): its value only.
  */
-export function controlState(element, node, masked) {
+export function controlState(element, node, masked, valueMasked = false) {
   switch (element.localName) {
     case 'input': {
       const type = (element.getAttribute('type') || 'text').toLowerCase();
       if (type === 'checkbox' || type === 'radio') {
         if (!masked) node.checked = element.checked;
       } else if (type !== 'file') {
-        node.value = masked ? maskedValue(element.value) : element.value;
+        node.value = masked || valueMasked ? maskedValue(element.value) : element.value;
       }
       break;
     }
@@ -101,6 +102,7 @@ export class Serializer {
   /** Forgets every node's status (a snapshot follows). */
   reset() {
     this.masked = new WeakSet();
+    this.valueMasked = new WeakSet();
     /** masked text node → the text last sent for it */
     this.maskedTexts = new WeakMap();
     this.blocked = new WeakSet();
@@ -117,6 +119,8 @@ export class Serializer {
   }
 
   isMasked(node) { return this.masked.has(node); }
+  /** An input whose value alone is masked (named like a secret); masked ones are not in here. */
+  isValueMasked(node) { return this.valueMasked.has(node); }
   isBlocked(node) { return this.blocked.has(node); }
   masksImagesInside(node) { return this.imagesMaskedInside.has(node); }
 
@@ -184,9 +188,11 @@ export class Serializer {
     }
     const imagesMasked = parentImagesMasked || (own & OWN_MASKS_IMAGES) !== 0;
     if (imagesMasked) this.imagesMaskedInside.add(element);
+    const valueMasked = !masked && (own & OWN_VALUE_MASKED) !== 0;
+    if (valueMasked) this.valueMasked.add(element);
     this.attributes(element, node);
     if (maskedImage && tag === 'img') node.rect = renderedSize(element);
-    controlState(element, node, masked);
+    controlState(element, node, masked, valueMasked);
     const children = this.children(element.childNodes, masked, imagesMasked);
     if (children.length) node.children = children;
     if (element.localName === 'style' && element.sheet) {
@@ -243,6 +249,7 @@ export class Serializer {
     if (this.blocked.has(element) && !BLOCKED_ATTRIBUTES.has(lower)) return undefined;
     if (this.maskedImages.has(element) && IMAGE_SOURCE_ATTRIBUTES.has(lower)) return undefined;
     const sent = safeAttributeValue(element, lower, value);
+    if (sent !== undefined && lower === 'value' && this.valueMasked.has(element)) return maskedValue(sent);
     if (sent === undefined || !this.masked.has(element)) return sent;
     return this.masking.maskedAttribute(lower, sent, element.localName);
   }

@@ -2,13 +2,16 @@
 // resumed here. cobrowse.js loads this part and hands it every call.
 import { ShareSession } from './transport.js';
 import { noticeSeconds, removeEndNotice } from './end-notice.js';
+import { usePasswordHistory } from './masking.js';
 
 /**
  * The API's working half, for this page.
  * @param events the API's subscribers (kept by cobrowse.js, so `on()` works before this loads)
  * @param nativeValueSetters the value setters as the browser made them, taken by cobrowse.js when it ran
+ * @param passwordHistory the password fields cobrowse.js has seen since the page loaded ({ everPassword, catchUp })
  */
-export function createSharing({ events, nativeValueSetters }) {
+export function createSharing({ events, nativeValueSetters, passwordHistory }) {
+  usePasswordHistory(passwordHistory);
   let current = null;
   const owner = {
     nativeValueSetters,

@@ -1,7 +1,7 @@
 // Transport: one socket to the relay that served the SDK (the ShareSession); starts or resumes,
 // reconnects, sends snapshots and changes, never buffers unbounded, and runs the page's side.
 import { NodeMirror } from './mirror.js';
-import { Masking, maskedText } from './masking.js';
+import { Masking, maskedText, catchUpPasswordHistory } from './masking.js';
 import { Serializer, adoptedStyles } from './serialize.js';
 import { PageObserver } from './observe.js';
 import { pageURL, fetchRules } from './rules.js';
@@ -351,6 +351,7 @@ export class ShareSession {
       return;
     }
     this.observer.discardPending();
+    catchUpPasswordHistory(); // a field shown in the task that asked for this snapshot
     this.mirror.reset();
     const serializer = this.observer.serializer;
     serializer.reset();
