@@ -48,10 +48,12 @@ SERVICES = {
 }
 RELAYS = ("relay-a", "relay-b")
 
-# Short graces, so that a broker outage of ~12 s outlasts every one of them.
+# Short graces, so that a broker outage of ~12 s (20 s and more with the broker's stop and
+# boot) outlasts every one of them, the watch's allowance for a silent relay included.
 WATCH_ENV = {
     "CUSTOMER_ABSENT_GRACE": "8",
     "AGENT_ABSENT_GRACE": "6",
+    "RELAY_SILENCE_LIMIT": "10",
     "NO_AGENT_TIMEOUT": "600",
     "INACTIVITY_TIMEOUT_CHAT": "900",
 }
