@@ -150,3 +150,31 @@ public struct AMQPConfiguration: Sendable, Equatable {
     /// `host:port` with the scheme, for logs and errors.
     public var endpointDescription: String { "\(tls == nil ? "amqp" : "amqps")://\(host):\(port)" }
 }
+
+/// Printing a configuration never shows the password: `"\(configuration)"`, `debugPrint`,
+/// `dump` and any value that holds one (a service's description in swift-service-lifecycle's
+/// debug log, say) show `****` instead.
+extension AMQPConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// `amqp://user:****@host:port/vhost` (the virtual host percent-encoded as in a URL).
+    public var redactedURL: String {
+        let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
+        let name = user.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? ""
+        return "\(tls == nil ? "amqp" : "amqps")://\(name):****@\(host):\(port)/\(vhost)"
+    }
+
+    public var description: String { "AMQPConfiguration(\(redactedURL))" }
+
+    public var debugDescription: String {
+        "AMQPConfiguration(\(redactedURL), tls: \(tls.map { "\($0)" } ?? "nil"), heartbeat: \(heartbeat), "
+            + "connectionName: \(connectionName.map { "\"\($0)\"" } ?? "nil"))"
+    }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: [
+            "host": host, "port": port, "virtualHost": virtualHost, "user": user, "password": "****", "tls": tls as Any,
+            "heartbeat": heartbeat, "connectionTimeout": connectionTimeout, "operationTimeout": operationTimeout,
+            "disconnectedWaitLimit": disconnectedWaitLimit, "frameMax": frameMax, "channelMax": channelMax,
+            "connectionName": connectionName as Any, "reconnect": reconnect,
+        ], displayStyle: .struct)
+    }
+}

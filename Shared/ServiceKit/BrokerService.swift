@@ -5,7 +5,7 @@ import ServiceLifecycle
 /// Connects to the broker (retrying with backoff until it can), declares the service's
 /// topology, keeps `/ready` in step with the connection, runs the service's work, and closes
 /// the connection on graceful shutdown.
-public struct BrokerService: Service {
+public struct BrokerService: Service, CustomStringConvertible {
     public static let brokerCondition = "broker"
     public static let topologyCondition = "topology"
 
@@ -23,6 +23,9 @@ public struct BrokerService: Service {
         self.logger = logger
         self.work = work
     }
+
+    /// What swift-service-lifecycle logs for this service (at debug): where, never the password.
+    public var description: String { "BrokerService(\(configuration.redactedURL))" }
 
     public func run() async throws {
         let connection: AMQPConnection

@@ -49,6 +49,27 @@ import Testing
         #expect(!AMQPConfiguration.redacted("amqp://u:secret@h/").contains("secret"))
     }
 
+    /// A service's description (swift-service-lifecycle logs it at debug), `print`, `debugPrint`
+    /// and `dump` of a configuration show `****`, never the password.
+    @Test func printingAConfigurationNeverShowsThePassword() throws {
+        let configuration = try AMQPConfiguration(url: "amqps://cobrowse-relay:Pa55-w0rd-91@broker.example:5671/cobrowse?name=relay-1")
+        struct Holder { let configuration: AMQPConfiguration; let other = 1 }
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        var dumpedHolder = ""
+        dump(Holder(configuration: configuration), to: &dumpedHolder)
+        let printed = ["\(configuration)", String(describing: configuration), String(reflecting: configuration),
+                       "\(Holder(configuration: configuration))", "\([configuration])", "\(Optional(configuration) as Any)",
+                       dumped, dumpedHolder]
+        for text in printed {
+            #expect(!text.contains("Pa55-w0rd-91"), "password printed: \(text)")
+            #expect(text.contains("****"), "no redaction mark: \(text)")
+        }
+        #expect("\(configuration)" == "AMQPConfiguration(amqps://cobrowse-relay:****@broker.example:5671/cobrowse)")
+        #expect(configuration.redactedURL == "amqps://cobrowse-relay:****@broker.example:5671/cobrowse")
+        #expect(try AMQPConfiguration(url: "amqp://u:p@h/%2F").redactedURL == "amqp://u:****@h:5672/%2F")
+    }
+
     @Test func reconnectBackoffGrowsAndIsCapped() {
         let policy = AMQPConfiguration.ReconnectPolicy(initialDelay: .milliseconds(100), maxDelay: .seconds(2))
         #expect(policy.delay(attempt: 0) <= .milliseconds(120))

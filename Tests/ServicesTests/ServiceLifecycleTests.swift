@@ -39,6 +39,22 @@ import Testing
         #expect(await service.terminate() == 0, "log:\n\(service.log)")
     }
 
+    /// swift-service-lifecycle logs each service's description at debug; the broker password
+    /// never appears, in either log format (no broker needed: the service keeps retrying).
+    @Test(arguments: ["text", "json"])
+    func debugLogsNeverShowTheBrokerPassword(format: String) async throws {
+        let closedPort = try ServiceProcess.freePort()
+        let password = "s3cret-\(UUID().uuidString.prefix(8))"
+        let service = try ServiceProcess("dom-relay", environment: [
+            "AMQP_URL": "amqp://cobrowse-relay:\(password)@127.0.0.1:\(closedPort)/%2F", "LOG_LEVEL": "debug", "LOG_FORMAT": format,
+        ])
+        #expect(await eventually { service.log.contains("Starting service lifecycle") && service.log.contains("broker not usable yet") },
+                "log:\n\(service.log)")
+        #expect(await service.terminate() == 0)
+        #expect(!service.log.contains(password), "the password was logged:\n\(service.log)")
+        #expect(service.log.contains("cobrowse-relay:****@127.0.0.1"), "log:\n\(service.log)")
+    }
+
     @Test func jsonLogsAreOneObjectPerLineWithTheInstance() async throws {
         let service = try await ServiceProcess.ready("masking-filter", environment: [
             "AMQP_URL": try await TestBroker.isolatedVirtualHost("json-logs"), "LOG_FORMAT": "json", "INSTANCE_ID": "filter-json",
