@@ -245,7 +245,9 @@ final class CtlFixture: @unchecked Sendable {
     @Test func queuesWithAWrongManagementPasswordFailsWithAClearMessage() async throws {
         let fixture = try await CtlFixture("queues-auth")
         defer { Task { await fixture.stop() } }
-        let user = try AMQPConfiguration(url: fixture.url).user
+        // The tool runs as its own broker user (CommandRun gives it its own URL).
+        let user = try AMQPConfiguration(url: TestBroker.serviceURL(for: "cobrowse-ctl", fixture.url)).user
+        #expect(user == "cobrowse-ctl")
 
         let run = try await fixture.ctl("queues", "--management-password", "not-the-password")
         #expect(run.status == 1, "\(run)")

@@ -85,15 +85,42 @@ import Testing
     nonisolated(unsafe) static let tlsServices = Result { try readServices(withTLS) }
 
     static func readServices(_ files: [String]) throws -> [String: [String: Any]] {
+        guard let services = try configuration(files)["services"] as? [String: [String: Any]] else {
+            throw Failure("no services in the configuration")
+        }
+        return services
+    }
+
+    /// The whole effective configuration of `files` (services, secrets, volumes).
+    static func configuration(_ files: [String]) throws -> [String: Any] {
         let result = try dockerCompose(files, "config")
         guard result.status == 0 else { throw Failure("docker-compose config: \(result.stderr)") }
         let file = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("compose-\(UUID()).yml")
         try result.stdout.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let config = try yaml(at: file) as? [String: Any]
-        guard let services = config?["services"] as? [String: [String: Any]] else { throw Failure("no services in the configuration") }
-        return services
+        guard let config = try yaml(at: file) as? [String: Any] else { throw Failure("the configuration is not a mapping") }
+        return config
     }
+
+    /// The compose services that are one-off commands (profile "tools", `docker compose run`),
+    /// not containers that keep running.
+    static func isTool(_ service: [String: Any]) -> Bool {
+        (service["profiles"] as? [String] ?? []).contains("tools")
+    }
+
+    /// Whether `password` is the one `deploy/rabbitmq/definitions.json` holds for `user`
+    /// (RabbitMQ's SHA-256 hash: base64 of a 4-byte salt and SHA-256 of salt + password).
+    static func isBrokerPassword(_ password: String, of user: String) throws -> Bool {
+        let hash = try TestBroker.BrokerUser.named(user).passwordHash
+        let check = "import base64, hashlib, sys; raw = base64.b64decode(sys.argv[1]); "
+            + "sys.exit(0 if hashlib.sha256(raw[:4] + sys.argv[2].encode()).digest() == raw[4:] else 1)"
+        return try run("/usr/bin/python3", ["-c", check, hash, password]).status == 0
+    }
+
+    /// The broker user each compose service connects as.
+    static let brokerUsers = ["session-registry": "cobrowse-registry", "dom-relay": "cobrowse-relay",
+                              "masking-filter": "cobrowse-filter", "interaction-watch": "cobrowse-watch",
+                              "cobrowse-ctl": "cobrowse-ctl"]
 
     static func environment(of service: [String: Any]) -> [String: String] {
         ((service["environment"] as? [String: Any]) ?? [:]).mapValues { "\($0)" }
@@ -141,14 +168,16 @@ import Testing
 
     @Test(arguments: [base, withTLS])
     func composeRunsTheBrokerTheServicesTheLoadBalancerAndTheMonitoring(files: [String]) throws {
-        let services = Set(try Self.services(files).keys)
-        #expect(services == ["rabbitmq", "session-registry", "dom-relay", "masking-filter", "interaction-watch",
-                             "lb", "prometheus", "grafana"])
+        let services = try Self.services(files)
+        #expect(Set(services.keys) == ["rabbitmq", "session-registry", "dom-relay", "masking-filter", "interaction-watch",
+                                       "lb", "prometheus", "grafana", "cobrowse-ctl"])
+        // cobrowse-ctl is a command to run (docker compose run --rm cobrowse-ctl …), never started by `up`.
+        #expect(services.filter { Self.isTool($0.value) }.keys.sorted() == ["cobrowse-ctl"])
     }
 
     @Test(arguments: [base, withTLS])
     func everyContainerHasAHealthcheck(files: [String]) throws {
-        for (name, service) in try Self.services(files) {
+        for (name, service) in try Self.services(files) where !Self.isTool(service) {
             let test = (service["healthcheck"] as? [String: Any])?["test"] as? [String]
             #expect(test.map { !$0.isEmpty && $0 != ["NONE"] } == true, "\(name) has no healthcheck")
         }
@@ -213,7 +242,69 @@ import Testing
                             "\(files) sets \(name) for \(definition.name), which neither it nor cobrowse-ctl reads")
                 }
             }
+            let ctl = Self.environment(of: services["cobrowse-ctl"] ?? [:])
+            #expect(!ctl.isEmpty, "cobrowse-ctl has no environment in \(files)")
+            for name in ctl.keys {
+                let variable = name.hasSuffix("_FILE") ? String(name.dropLast(5)) : name
+                #expect(variable == "AMQP_URL" || ctlVariables.contains(variable), "\(files) sets \(name) for cobrowse-ctl, which it does not read")
+            }
         }
+    }
+
+    /// Each service, and cobrowse-ctl, connects as its own broker user (definitions.json), never
+    /// as the administrator, with the password definitions.json holds for it.
+    @Test(arguments: [base, withTLS])
+    func everyServiceConnectsAsItsOwnBrokerUser(files: [String]) throws {
+        let services = try Self.services(files)
+        var seen: [String: String] = [:]
+        for (name, user) in Self.brokerUsers.sorted(by: { $0.key < $1.key }) {
+            let service = try #require(services[name], "\(name) is not in \(files)")
+            let url = try #require(Self.environment(of: service)["AMQP_URL"], "\(name) has no AMQP_URL")
+            let amqp = try AMQPConfiguration(url: url)
+            #expect(amqp.user == user, "\(name) connects as \(amqp.user), not \(user)")
+            #expect(try Self.isBrokerPassword(amqp.password, of: user), "\(name)'s password is not \(user)'s in definitions.json")
+            #expect(try TestBroker.BrokerUser.named(user).tags.allSatisfy { $0 != "administrator" })
+            seen[user] = name
+        }
+        #expect(seen.count == Self.brokerUsers.count, "two services share a broker user: \(seen)")
+        // The ctl's own container has the management API (its `queues`); the services do not need it.
+        let ctl = Self.environment(of: services["cobrowse-ctl"] ?? [:])
+        #expect(ctl["MANAGEMENT_URL"] == "http://rabbitmq:15672")
+        #expect((services["cobrowse-ctl"]?["entrypoint"] as? [String])?.first == "/usr/local/bin/cobrowse-ctl")
+        for (name, service) in services {
+            for (variable, value) in Self.environment(of: service) {
+                #expect(!value.contains("://cobrowse:"), "\(name) uses the administrator in \(variable)")
+            }
+        }
+    }
+
+    /// Prometheus scrapes RabbitMQ as cobrowse-monitor (monitoring tag, no rights on messages),
+    /// and the broker asks it to sign in.
+    @Test func prometheusScrapesRabbitMQAsTheMonitorUser() throws {
+        let config = try #require(try Self.yaml(at: Self.root.appendingPathComponent("deploy/prometheus/prometheus.yml")) as? [String: Any])
+        let jobs = try #require(config["scrape_configs"] as? [[String: Any]])
+        let rabbitmq = try #require(jobs.first { $0["job_name"] as? String == "rabbitmq" })
+        let auth = try #require(rabbitmq["basic_auth"] as? [String: Any], "the rabbitmq job does not sign in")
+        #expect(auth["username"] as? String == "cobrowse-monitor")
+        #expect(auth["password"] == nil, "a password in prometheus.yml; use password_file")
+        let passwordFile = try #require(auth["password_file"] as? String)
+        let secret = try #require(passwordFile.hasPrefix("/run/secrets/") ? String(passwordFile.dropFirst(13)) : nil,
+                                  "\(passwordFile) is not a compose secret")
+        for files in [Self.base, Self.withTLS] {
+            let compose = try Self.configuration(files)
+            let prometheus = try #require((compose["services"] as? [String: [String: Any]])?["prometheus"])
+            let secrets = (prometheus["secrets"] as? [Any] ?? []).map { ($0 as? [String: Any])?["source"] as? String ?? "\($0)" }
+            #expect(secrets.contains(secret), "prometheus does not get the secret \(secret): \(secrets)")
+            let file = try #require(((compose["secrets"] as? [String: Any])?[secret] as? [String: Any])?["file"] as? String,
+                                    "no file for the secret \(secret)")
+            let password = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(try Self.isBrokerPassword(password, of: "cobrowse-monitor"), "\(file) is not cobrowse-monitor's password")
+        }
+        let monitor = try TestBroker.BrokerUser.named("cobrowse-monitor")
+        #expect(monitor.tags == ["monitoring"])
+        let permissions = try #require(monitor.permissions)
+        #expect([permissions.configure, permissions.write, permissions.read] == ["^$", "^$", "^$"])
+        #expect(try Self.text("deploy/rabbitmq/rabbitmq.conf").contains("\nprometheus.authentication.enabled = true\n"))
     }
 
     /// What compose gives each service must be a configuration it starts with.

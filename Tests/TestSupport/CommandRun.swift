@@ -12,7 +12,9 @@ public struct CommandRun: Sendable, CustomStringConvertible {
 
     /// Runs `name` from `COBROWSE_BIN_DIR` (or the program at `name`, an absolute path, e.g.
     /// `/usr/bin/curl`) with `arguments` and only `environment` (plus PATH),
-    /// so the test runner's own variables (an `AMQP_URL`, say) cannot leak into the run. A run
+    /// so the test runner's own variables (an `AMQP_URL`, say) cannot leak into the run; an
+    /// `AMQP_URL` of the harness's administrator becomes the tool's own broker user's
+    /// (`TestBroker.serviceURL`: `cobrowse-ctl` runs as `cobrowse-ctl`). A run
     /// still going after `limit` is killed and fails the test with what it wrote so far.
     public static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:],
                            within limit: Duration = .seconds(60)) async throws -> CommandRun {
@@ -20,6 +22,8 @@ public struct CommandRun: Sendable, CustomStringConvertible {
         process.executableURL = name.hasPrefix("/") ? URL(fileURLWithPath: name)
             : URL(fileURLWithPath: try TestBroker.environment("COBROWSE_BIN_DIR")).appendingPathComponent(name)
         process.arguments = arguments
+        var environment = environment
+        if let url = environment["AMQP_URL"] { environment["AMQP_URL"] = TestBroker.serviceURL(for: name, url) }
         process.environment = ["PATH": "/usr/bin:/bin"].merging(environment) { $1 }
         let (outPipe, errPipe) = (Pipe(), Pipe())
         process.standardOutput = outPipe

@@ -17,13 +17,16 @@ public final class ServiceProcess: @unchecked Sendable {
 
     /// Starts `name` from `COBROWSE_BIN_DIR` with `environment` added to a minimal one. The
     /// service binds a port the kernel picks (HTTP_PORT=0) and logs it: choosing a free port
-    /// here and handing it over would race with every other process starting at once.
+    /// here and handing it over would race with every other process starting at once. An
+    /// `AMQP_URL` of the harness's administrator becomes the service's own broker user's
+    /// (`TestBroker.serviceURL`): services run with their production permissions.
     public init(_ name: String, environment: [String: String] = [:]) throws {
         self.name = name
         let binDir = try TestBroker.environment("COBROWSE_BIN_DIR")
         process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent(name)
         var env = ["PATH": "/usr/bin:/bin", "HTTP_PORT": "0", "HTTP_HOST": "127.0.0.1", "LOG_LEVEL": "info"]
         env.merge(environment) { $1 }
+        if let url = env["AMQP_URL"] { env["AMQP_URL"] = TestBroker.serviceURL(for: name, url) }
         process.environment = env
         process.standardOutput = output
         process.standardError = output

@@ -106,7 +106,10 @@ import FoundationNetworking
 extension TestBroker {
     /// A fresh virtual host on the private broker (through the management API), so a test can
     /// run services that declare the suite's fixed queue names without meeting other tests.
-    /// Returns the `amqp://` URL for it.
+    /// The administrator (the harness, standing in for whatever a test plays) may do anything
+    /// there; every other user of `definitions.json` gets exactly the permissions it has on "/"
+    /// there, so services run with their production rights. Returns the administrator's
+    /// `amqp://` URL for it (`url(_:as:)` makes a user's).
     public static func isolatedVirtualHost(_ prefix: String) async throws -> String {
         let name = uniqueName(prefix)
         let management = try environment("COBROWSE_TEST_MANAGEMENT_URL")
@@ -115,7 +118,95 @@ extension TestBroker {
         try await managementPUT("\(management)/api/vhosts/\(encoded)", body: "{}", user: base.user, password: base.password)
         try await managementPUT("\(management)/api/permissions/\(encoded)/\(base.user)",
                                 body: #"{"configure":".*","write":".*","read":".*"}"#, user: base.user, password: base.password)
+        for user in try BrokerUser.defined() where user.name != base.user {
+            guard let permissions = user.permissions else { continue }
+            let body = try JSONSerialization.data(withJSONObject: [
+                "configure": permissions.configure, "write": permissions.write, "read": permissions.read,
+            ])
+            try await managementPUT("\(management)/api/permissions/\(encoded)/\(user.name)", body: String(decoding: body, as: UTF8.self),
+                                    user: base.user, password: base.password)
+        }
         return "amqp://\(base.user):\(base.password)@\(base.host):\(base.port)/\(encoded)"
+    }
+
+    /// `url` (any virtual host of the private broker) with `user`'s credentials: for the local
+    /// run and the tests, each broker user's password is its name.
+    public static func url(_ url: String, as user: String) throws -> String {
+        guard var components = URLComponents(string: url) else { throw Failure("not a URL: \(AMQPConfiguration.redacted(url))") }
+        components.user = user
+        components.password = user
+        guard let result = components.string else { throw Failure("cannot put \(user) into \(AMQPConfiguration.redacted(url))") }
+        return result
+    }
+
+    /// The broker user each of the suite's executables runs as (`definitions.json`).
+    public static let brokerUsers: [String: String] = [
+        "session-registry": "cobrowse-registry", "dom-relay": "cobrowse-relay", "masking-filter": "cobrowse-filter",
+        "interaction-watch": "cobrowse-watch", "cobrowse-ctl": "cobrowse-ctl",
+    ]
+
+    /// What `executable` gets for its `AMQP_URL`: a URL with the harness's administrator
+    /// credentials becomes one with the executable's own user, so no service ever runs as the
+    /// administrator in a test (as in production). Any other URL (a wrong password, a closed
+    /// port, garbage) is the test's point and stays as it is.
+    public static func serviceURL(for executable: String, _ url: String) -> String {
+        guard let user = brokerUsers[(executable as NSString).lastPathComponent],
+              let given = try? AMQPConfiguration(url: url), let admin = try? AMQPConfiguration(url: Self.url()),
+              given.user == admin.user, given.password == admin.password, given.host == admin.host,
+              let own = try? Self.url(url, as: user) else { return url }
+        return own
+    }
+
+    /// A user of `deploy/rabbitmq/definitions.json`, with its permissions on "/" (what the
+    /// broker loads at boot, and what `isolatedVirtualHost` grants on a fresh virtual host).
+    public struct BrokerUser: Sendable {
+        public struct Permissions: Sendable {
+            public let configure, write, read: String
+        }
+
+        public let name: String
+        public let tags: [String]
+        public let passwordHash: String
+        public let permissions: Permissions?
+
+        public static let definitionsPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("deploy/rabbitmq/definitions.json").path
+
+        /// Every user of the definitions file, read each time (tests may run while it changes).
+        public static func defined() throws -> [BrokerUser] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: definitionsPath))
+            guard let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let users = json["users"] as? [[String: Any]], let permissions = json["permissions"] as? [[String: Any]] else {
+                throw Failure("\(definitionsPath) has no users or permissions")
+            }
+            return users.compactMap { user in
+                guard let name = user["name"] as? String else { return nil }
+                let granted = permissions.first { $0["user"] as? String == name && $0["vhost"] as? String == "/" }.map {
+                    Permissions(configure: $0["configure"] as? String ?? "^$", write: $0["write"] as? String ?? "^$",
+                                read: $0["read"] as? String ?? "^$")
+                }
+                return BrokerUser(name: name, tags: user["tags"] as? [String] ?? [], passwordHash: user["password_hash"] as? String ?? "",
+                                  permissions: granted)
+            }
+        }
+
+        public static func named(_ name: String) throws -> BrokerUser {
+            guard let user = try defined().first(where: { $0.name == name }) else { throw Failure("no user \(name) in \(definitionsPath)") }
+            return user
+        }
+    }
+
+    /// GET `path` (`/api/…`) of the management API as the administrator; the decoded JSON.
+    public static func managementGET(_ path: String) async throws -> Any {
+        let management = try environment("COBROWSE_TEST_MANAGEMENT_URL")
+        let base = try AMQPConfiguration(url: url())
+        var request = URLRequest(url: URL(string: management + path)!)
+        request.setValue("Basic " + Data("\(base.user):\(base.password)".utf8).base64EncodedString(), forHTTPHeaderField: "Authorization")
+        let (data, response) = try await URLSession.shared.data(for: request)
+        guard let status = (response as? HTTPURLResponse)?.statusCode, status == 200 else {
+            throw Failure("management API GET \(path) answered \(String(describing: (response as? HTTPURLResponse)?.statusCode))")
+        }
+        return try JSONSerialization.jsonObject(with: data)
     }
 
     private static func managementPUT(_ url: String, body: String, user: String, password: String) async throws {

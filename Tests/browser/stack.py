@@ -27,6 +27,13 @@ import urllib.request
 import uuid
 
 TOKEN_SECRET = "test-secret-for-the-contact-center-only"
+# The broker's users and their permissions: a fresh virtual host gets the same as "/" has.
+DEFINITIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           "deploy", "rabbitmq", "definitions.json")
+# The broker user each executable runs as (definitions.json); locally each password is the name.
+BROKER_USERS = {"session-registry": "cobrowse-registry", "dom-relay": "cobrowse-relay",
+                "masking-filter": "cobrowse-filter", "interaction-watch": "cobrowse-watch",
+                "cobrowse-ctl": "cobrowse-ctl"}
 # The masking rules of the demo's test pages (masking.html, statement.html), for the relays
 # (which hand them to the SDK) and the filter (which enforces them): docs/masking.md.
 MASKING_RULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "masking-rules.json")
@@ -172,8 +179,16 @@ class Service:
         self._log.close()
 
 
+def defined_permissions():
+    """{user: {"configure", "write", "read"}} on "/" in definitions.json."""
+    with open(DEFINITIONS, encoding="utf-8") as handle:
+        definitions = json.load(handle)
+    return {entry["user"]: {kind: entry[kind] for kind in ("configure", "write", "read")}
+            for entry in definitions["permissions"] if entry["vhost"] == "/"}
+
+
 class Management:
-    """The broker's management API (basic auth with the AMQP URL's user)."""
+    """The broker's management API (basic auth with the AMQP URL's user, the administrator)."""
 
     def __init__(self):
         self.base = environment("COBROWSE_TEST_MANAGEMENT_URL").rstrip("/")
@@ -199,15 +214,29 @@ class Management:
             raise StackError(f"the broker's management API ({self.base}) did not answer: {error}") from error
 
     def create_vhost(self, name):
+        """A fresh virtual host where the administrator (the tests standing in for a filter or
+        the contact center) may do anything and every other user of definitions.json has
+        exactly its permissions on "/". Returns the administrator's URL for it."""
         quoted = urllib.parse.quote(name, safe="")
-        for path, body in ((f"/api/vhosts/{quoted}", {}),
-                           (f"/api/permissions/{quoted}/{urllib.parse.quote(self.user, safe='')}",
-                            {"configure": ".*", "write": ".*", "read": ".*"})):
+        grants = [(f"/api/vhosts/{quoted}", {}),
+                  (f"/api/permissions/{quoted}/{urllib.parse.quote(self.user, safe='')}",
+                   {"configure": ".*", "write": ".*", "read": ".*"})]
+        grants += [(f"/api/permissions/{quoted}/{urllib.parse.quote(user, safe='')}", permissions)
+                   for user, permissions in defined_permissions().items() if user != self.user]
+        for path, body in grants:
             status = self.request("PUT", path, body)
             if status not in (200, 201, 204):
                 raise StackError(f"management API PUT {path} answered {status}")
         netloc = self.amqp.netloc
         return urllib.parse.urlunsplit((self.amqp.scheme, netloc, "/" + quoted, "", ""))
+
+    @staticmethod
+    def as_user(url, user):
+        """`url` with `user`'s credentials (locally each password is the user's name)."""
+        parts = urllib.parse.urlsplit(url)
+        quoted = urllib.parse.quote(user, safe="")
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        return urllib.parse.urlunsplit((parts.scheme, f"{quoted}:{quoted}@{host}", parts.path, parts.query, ""))
 
     def publish(self, vhost, exchange, routing_key, payload):
         """Publishes a message as a service would (the tests use it to stand in for a filter, or
@@ -270,7 +299,8 @@ class Stack:
         return relay
 
     def _start(self, name, executable, env):
-        env = dict(env, AMQP_URL=self.amqp_url)
+        # Each service as its own broker user, with its production permissions.
+        env = dict(env, AMQP_URL=Management.as_user(self.amqp_url, BROKER_USERS[executable]))
         service = Service(name, executable, self.log_dir, env)
         self.services.append(service)
         return service

@@ -175,7 +175,8 @@ listeners.tcp.default = $BROKER_AMQP_PORT
 management.tcp.port = $BROKER_MGMT_PORT
 prometheus.tcp.port = $BROKER_PROM_PORT
 load_definitions = $COBROWSE_ROOT/deploy/rabbitmq/definitions.json
-# Only the cobrowse user exists; let it log in from any address.
+# The users are definitions.json's (the administrator, one per service, cobrowse-ctl and the
+# monitor); let them log in from any address.
 loopback_users = none
 log.file.level = info
 # stdout (console.log) only gets warnings, so its tail is readable on failure.
@@ -219,7 +220,9 @@ broker_ctl() {
 }
 
 # broker_test_environment — exports the COBROWSE_TEST_* variables the Swift and
-# browser tests read, for the running test broker.
+# browser tests read, for the running test broker. The URLs are the administrator's: the
+# harnesses create a virtual host per test with it and start each service as its own user
+# (the permissions of definitions.json; each local password is the user's name).
 broker_test_environment() {
     _broker_profile test
     export COBROWSE_TEST_AMQP_URL="amqp://cobrowse:cobrowse@127.0.0.1:$BROKER_AMQP_PORT/%2F"
@@ -286,9 +289,11 @@ broker_start() {
     # RabbitMQ boots even when definitions.json fails to import (it only
     # logs it); catch that here rather than as confusing test failures.
     if ! curl -fs -o /dev/null -u cobrowse:cobrowse \
-        "http://127.0.0.1:$BROKER_MGMT_PORT/api/exchanges/%2F/cobrowse.ingest"; then
+        "http://127.0.0.1:$BROKER_MGMT_PORT/api/exchanges/%2F/cobrowse.ingest" ||
+        ! curl -fs -o /dev/null -u cobrowse:cobrowse \
+            "http://127.0.0.1:$BROKER_MGMT_PORT/api/permissions/%2F/cobrowse-filter"; then
         broker_stop "$profile" || true
-        _broker_fail "broker is up but deploy/rabbitmq/definitions.json was not loaded (no cobrowse user or cobrowse.ingest exchange)"
+        _broker_fail "broker is up but deploy/rabbitmq/definitions.json was not loaded (no cobrowse user, cobrowse.ingest exchange or service users)"
     fi
     log "RabbitMQ node $BROKER_NODE is up after $((SECONDS - started)) s"
 }
