@@ -497,7 +497,9 @@ def test_flood_pointer_actions(stack):
             await load.close()
 
     result, received, per_second = run(scenario(), 150)
-    allowed = math.ceil(VIEWER_BUDGET * (result["seconds"] + BUDGET_BURST_SECONDS))
+    # The flood's length is the flooder's clock (from its first message to the relay's close);
+    # the relay's own starts and ends a few tens of milliseconds apart from it: 0.25 s of room.
+    allowed = math.ceil(VIEWER_BUDGET * (result["seconds"] + BUDGET_BURST_SECONDS + 0.25))
     line = (f"FAULT flood-pointer: sent={result['sent']} rate={result.get('rate')}/s received-by-sharer={received} "
             f"max-per-second={per_second} budget={VIEWER_BUDGET:.0f}/s allowed={allowed} "
             f"closed-by-relay={result['closed_by_relay']}")
