@@ -196,8 +196,9 @@ let package = Package(
         .testTarget(
             name: "DOMRelayTests",
             dependencies: [
-                "DOMRelay", "CobrowseProtocol", "CobrowseTokens", "ServiceKit", "AMQP", "TestSupport",
+                "DOMRelay", "CobrowseProtocol", "CobrowseTokens", "MaskingRules", "ServiceKit", "AMQP", "TestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

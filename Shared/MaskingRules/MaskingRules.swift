@@ -134,6 +134,22 @@ public enum BuiltInRules {
         "cc-number", "cc-csc", "current-password", "new-password", "one-time-code",
     ]
 
+    /// Parts of an input's `name`, `id` or `autocomplete` (compared in lower case, anywhere in
+    /// the value) that make it sound like a secret: its value is masked whatever the rules say,
+    /// in the SDK and the filter alike, so that a stale SDK that missed a "show password" toggle
+    /// still cannot reveal a PIN or a one-time code. The SDK reads this list from the relay
+    /// (`/sdk/built-in-rules.js`), never a copy of its own.
+    public static let secretFieldHints = ["pass", "pwd", "pin", "otp", "cvc", "cvv", "secret"]
+
+    /// An input whose `name`, `id` or `autocomplete` contains one of `secretFieldHints`.
+    public static func isSecretNamed<Element: SelectableElement>(_ element: Element) -> Bool {
+        guard element.tagName == "input" else { return false }
+        return ["name", "id", "autocomplete"].contains { attribute in
+            guard let value = element.attribute(attribute)?.lowercased() else { return false }
+            return secretFieldHints.contains { value.contains($0) }
+        }
+    }
+
     /// Password and hidden inputs, and credential or card fields by `autocomplete`.
     public static func isAlwaysMasked<Element: SelectableElement>(_ element: Element) -> Bool {
         if element.tagName == "input", let type = element.attribute("type")?.lowercased(), type == "password" || type == "hidden" {
@@ -149,6 +165,9 @@ public struct ElementRules: Sendable, Equatable {
     public var masked = false
     /// Masked because it is a password, hidden or card field: stays masked even if its type changes.
     public var alwaysMasked = false
+    /// An input named like a secret (`BuiltInRules.secretFieldHints`): its value alone is masked
+    /// (the `value` attribute and property, and its input frames), and agents may not type into it.
+    public var valueMasked = false
     public var blocked = false
     public var maskedImage = false
     /// Matched by `maskImages` without being an image (a `<picture>`, a gallery): every image
@@ -180,7 +199,7 @@ public struct CompiledPageRules: Sendable {
         maskImages = compile(page.maskImages)
         block = compile(BuiltInRules.blockMarkers + page.block)!
         noAgent = compile(BuiltInRules.noAgentMarkers + BuiltInRules.noAgentDefaults + page.noAgent)!
-        var names: Set<String> = ["type", "autocomplete"] // the always-masked checks
+        var names: Set<String> = ["type", "autocomplete", "name", "id"] // the always-masked and secret-name checks
         for selector in [mask, block, noAgent] + (maskImages.map { [$0] } ?? []) { names.formUnion(selector.referencedAttributes) }
         referencedAttributes = names
     }
@@ -195,6 +214,7 @@ public struct CompiledPageRules: Sendable {
         var result = ElementRules()
         result.alwaysMasked = BuiltInRules.isAlwaysMasked(element)
         result.masked = result.alwaysMasked || mask.matches(element) || (page.maskPage && element.tagName == "html")
+        result.valueMasked = BuiltInRules.isSecretNamed(element)
         result.blocked = block.matches(element)
         let matchesImageRule = maskImages?.matches(element) == true
         result.maskedImage = element.tagName == "img" && (page.maskPage || matchesImageRule)

@@ -1,4 +1,6 @@
 import CobrowseProtocol
+@testable import DOMRelay
+import Logging
 import Foundation
 import ServiceKit
 import TestSupport
@@ -119,5 +121,34 @@ import Testing
         #expect(try await silentViewer.closed()?.closeCode == .policyViolation)
         // Someone who does speak is served as usual.
         _ = try await suite.share()
+    }
+}
+
+/// The relay's own origin, when no list is configured: host, port and scheme all count.
+@Suite struct OriginCheckTests {
+    func endpoints(tls: Bool = false) -> RelayEndpoints {
+        let limits = FrameBudget.Limits(framesPerSecond: 1, bytesPerSecond: 1024)
+        return RelayEndpoints(hub: SocketHub(), allowedOrigins: [], maxFrameBytes: 1024, sharerBudget: limits, viewerBudget: limits,
+                              firstMessageTimeout: .seconds(1), servesTLS: tls, logger: Logger(label: "test"))
+    }
+
+    @Test func theSameHostAndPortAreAllowedWithTheSchemesDefaultPortWhenHostHasNone() {
+        let relay = endpoints()
+        #expect(relay.allows(origin: "http://shop.example", host: "shop.example"))
+        #expect(relay.allows(origin: "https://shop.example", host: "shop.example"), "TLS ended at a load balancer")
+        #expect(relay.allows(origin: "http://shop.example", host: "shop.example:80"))
+        #expect(relay.allows(origin: "http://shop.example:8080", host: "SHOP.example:8080"))
+        #expect(relay.allows(origin: "http://[::1]:8080", host: "[::1]:8080"))
+    }
+
+    @Test func anotherPortAnotherSchemeOrAnotherHostIsRefused() {
+        let relay = endpoints()
+        #expect(!relay.allows(origin: "http://shop.example:9999", host: "shop.example"), "any port was accepted when Host had none")
+        #expect(!relay.allows(origin: "https://shop.example", host: "shop.example:80"))
+        #expect(!relay.allows(origin: "ftp://shop.example", host: "shop.example"), "the scheme was ignored")
+        #expect(!relay.allows(origin: "null", host: "shop.example"))
+        #expect(!relay.allows(origin: "http://evil.example", host: "shop.example"))
+        #expect(!relay.allows(origin: "http://shop.example.evil.example", host: "shop.example"))
+        #expect(!endpoints(tls: true).allows(origin: "http://shop.example", host: "shop.example"), "plain http to a TLS relay")
     }
 }

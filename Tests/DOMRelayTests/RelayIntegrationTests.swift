@@ -3,6 +3,7 @@ import CobrowseProtocol
 import CobrowseTokens
 import Foundation
 import HummingbirdTLS
+import MaskingRules
 import ServiceKit
 import TestSupport
 import Testing
@@ -327,6 +328,25 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         #expect(await dev.get("/dev/agent-token")?.status == 400, "no agent named")
         #expect(await dev.get("/dev/interaction-token?channel=fax")?.status == 400)
         #expect(await dev.get("/dev/interaction-token?channel=voice")?.status == 200)
+    }
+
+    @Test func theSDKGetsTheFiltersBuiltInListsFromTheRelayNeverACopy() async throws {
+        let url = try await TestBroker.isolatedVirtualHost("relay-built-ins")
+        let relay = try await ServiceProcess.ready("dom-relay", environment: ["AMQP_URL": url])
+        defer { Task { _ = await relay.terminate() } }
+        let module = try #require(await relay.get("/sdk/built-in-rules.js"))
+        #expect(module.status == 200)
+        func exported(_ name: String) throws -> [String] {
+            let line = try #require(module.body.split(separator: "\n").first { $0.contains("export const \(name) ") })
+            let json = try #require(line.firstRange(of: "[").map { line[$0.lowerBound...] }?.split(separator: "]").first)
+            return try JSONDecoder().decode([String].self, from: Data((json + "]").utf8))
+        }
+        #expect(try exported("SECRET_FIELD_HINTS") == BuiltInRules.secretFieldHints)
+        #expect(Set(try exported("ALWAYS_MASKED_AUTOCOMPLETE")) == BuiltInRules.sensitiveAutocomplete)
+        // The SDK imports it and keeps no list of its own.
+        let masking = try #require(await relay.get("/sdk/masking.js"))
+        #expect(masking.body.contains("from './built-in-rules.js'"))
+        #expect(!masking.body.contains("'one-time-code'"), "the SDK has its own copy of the autocomplete tokens")
     }
 
     @Test func devModeWithoutTheSigningSecretRefusesToStart() async throws {

@@ -1,7 +1,7 @@
 import AMQP
 import CobrowseProtocol
 import Foundation
-import InteractionWatch
+@testable import InteractionWatch
 import ServiceKit
 import TestSupport
 import Testing
@@ -153,6 +153,19 @@ func registryView(_ id: String, on url: String) async throws -> SessionView {
         let dead = try await connection.inspectQueue(CobrowseTopology.deadLetterQueue)
         #expect(dead.messageCount == 1)
         #expect(await eventually { suite.watch?.log.contains("missing field 'interactionId'") == true })
+        // An event put straight on the watch's queue (the default exchange) is no one's either.
+        try await connection.publish(AMQPMessage(body: try JSONEncoder.cobrowse.encode(
+            InteractionEvent(type: .ended, interactionId: "ix-forged", channel: .chat, at: Date()))),
+                                     exchange: "", routingKey: CobrowseTopology.interactionsQueue)
+        // The dead letters say why, not only the broker's "rejected".
+        var reasons: [String] = []
+        for try await letter in try await connection.consume(queue: CobrowseTopology.deadLetterQueue, prefetch: 10) {
+            if case let .string(reason)? = letter.properties.headers[InteractionEvents.errorHeader] { reasons.append(reason) }
+            letter.ack()
+            if reasons.count == 2 { break }
+        }
+        #expect(reasons.first?.contains("interactionId") == true, "\(reasons)")
+        #expect(reasons.last?.contains("not published on \(CobrowseTopology.interactionsExchange)") == true, "\(reasons)")
     }
 
     @Test func aSignedWebhookEventEndsTheSession() async throws {

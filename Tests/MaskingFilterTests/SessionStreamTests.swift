@@ -463,6 +463,60 @@ struct Failure: Error, CustomStringConvertible {
         #expect(try Self.input(h.send(.input(.init(id: 9, value: "s3cret")))).value == "****")
     }
 
+    /// The page with input 4 as the customer's page now has it: a "show password" toggle made it text.
+    static func shownPasswordSnapshot(stream: String) -> StreamEvent {
+        var root = page()
+        var shown = DOMNode.element(4, "input", ["id": "pw", "type": "text", "value": "hunter2"])
+        shown.value = "hunter2"
+        root.children?[0].children?[0].children?[0] = shown
+        var snapshot = StreamEvent.Snapshot(url: "https://shop.example/login", viewport: Size(w: 1280, h: 800), root: root)
+        snapshot.stream = stream
+        return .snapshot(snapshot)
+    }
+
+    @Test func aFieldThatWasAPasswordStaysMaskedInEveryLaterSnapshotOfTheConnection() throws {
+        var h = Harness()
+        var first = StreamEvent.Snapshot(url: "https://shop.example/login", viewport: Size(w: 1280, h: 800), root: Self.page())
+        first.stream = "connection-1"
+        h.nextSeq = 1
+        h.send(.snapshot(first))
+        h.send(.mutations(Mutations(attrs: [.init(id: 4, name: "type", value: "text")])))
+        // A resync (an observer joined) on the same connection: the same page, the field now text.
+        h.nextSeq = 1
+        let resent = try #require(Self.views(h.send(Self.shownPasswordSnapshot(stream: "connection-1"))).first)
+        guard case let .snapshot(snapshot) = resent.event else { throw Failure("expected a snapshot, got \(resent)") }
+        let field = try #require(Self.find(4, in: snapshot.root))
+        #expect(field.value == "****" && field.attrs?["value"] == "****", "a resync revealed a shown password: \(field)")
+        #expect(try Self.input(h.send(.input(.init(id: 4, value: "hunter2")))).value == "****")
+    }
+
+    @Test func inputsNamedLikeSecretsHaveTheirValuesMaskedAndNothingElse() throws {
+        var h = Harness()
+        var pin = DOMNode.element(20, "input", ["name": "card_PIN", "type": "text", "value": "1234", "title": "Your PIN"])
+        pin.value = "1234"
+        var code = DOMNode.element(21, "input", ["id": "otpCode", "type": "tel", "value": "987654"])
+        code.value = "987654"
+        var root = Self.page()
+        root.children?[0].children?.append(contentsOf: [pin, code])
+        let sent = try #require(Self.views(h.sendSnapshot(root)).first)
+        guard case let .snapshot(snapshot) = sent.event else { throw Failure("expected a snapshot") }
+        for (id, secret) in [(20, "1234"), (21, "987654")] {
+            let field = try #require(Self.find(id, in: snapshot.root))
+            #expect(field.value == "****" && field.attrs?["value"] == "****", "value of \(id) sent: \(field)")
+            #expect(!String(decoding: try JSONEncoder().encode(field), as: UTF8.self).contains(secret))
+        }
+        #expect(Self.find(20, in: snapshot.root)?.attrs?["title"] == "Your PIN", "only the value is masked")
+        #expect(try Self.input(h.send(.input(.init(id: 20, value: "4321")))).value == "****")
+        let change = try Self.mutations(h.send(.mutations(Mutations(attrs: [.init(id: 21, name: "value", value: "111111")]))))
+        #expect(change.attrs == [.init(id: 21, name: "value", value: "****")])
+        // The agent may not type what it cannot see.
+        guard case let .view(dropped)? = h.stream.agentAction(.type(id: 20, value: "0000"), mode: .write).first,
+              case let .actionDropped(notice) = dropped.event else { throw Failure("typing into a secret field was let through") }
+        #expect(notice.reason == .maskedField)
+        // Renamed to something harmless, the value would show: the stream waits for a snapshot.
+        #expect(Self.resyncs(h.send(.mutations(Mutations(attrs: [.init(id: 20, name: "name", value: "nickname")])))).count == 1)
+    }
+
     @Test func showPasswordToggleBackToTextStillMasks() throws {
         var h = Harness()
         h.sendSnapshot()

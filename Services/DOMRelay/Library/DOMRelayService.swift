@@ -134,7 +134,7 @@ public enum DOMRelayService {
         let hub = SocketHub()
         let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
                                        sharerBudget: relay.sharerBudget, viewerBudget: relay.viewerBudget,
-                                       firstMessageTimeout: relay.firstMessageTimeout, logger: logger)
+                                       firstMessageTimeout: relay.firstMessageTimeout, servesTLS: relay.tls != nil, logger: logger)
         var devTokens: ContactCenterTokens?
         if let secret = relay.devTokenSecret {
             logger.warning("DEV_MODE=1: serving /demo/ and token endpoints that sign as the contact center; never in production")

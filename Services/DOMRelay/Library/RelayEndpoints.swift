@@ -24,6 +24,8 @@ struct RelayEndpoints: Sendable {
     let viewerBudget: FrameBudget.Limits
     /// How long a new socket may take to send its opening message.
     let firstMessageTimeout: Duration
+    /// The relay serves HTTPS itself (`TLS_CERT_FILE`): its own origin is https.
+    let servesTLS: Bool
     let logger: Logger
 
     func add(to router: Router<BasicWebSocketRequestContext>) {
@@ -96,11 +98,34 @@ struct RelayEndpoints: Sendable {
         let customerKey: String
     }
 
+    /// An origin on the list (or any, with `*`); with no list, the relay's own origin: the same
+    /// host and port as the `Host` the browser connected to (a `Host` without a port means the
+    /// default port of the origin's scheme), a scheme of http or https — https only when the
+    /// relay itself serves TLS (behind a TLS-terminating load balancer it sees plain HTTP).
     func allows(origin: String, host: String?) -> Bool {
         if allowedOrigins.contains(origin) || allowedOrigins.contains("*") { return true }
-        guard allowedOrigins.isEmpty, let host, let url = URL(string: origin), let originHost = url.host else { return false }
-        let originAuthority = url.port.map { "\(originHost):\($0)" } ?? originHost
-        return host == originAuthority || host == originHost
+        guard allowedOrigins.isEmpty, let host, let url = URL(string: origin), let scheme = url.scheme?.lowercased(),
+              let originHost = url.host?.lowercased(), url.path.isEmpty, url.query == nil else { return false }
+        let defaultPort: Int
+        switch scheme {
+        case "https": defaultPort = 443
+        case "http" where !servesTLS: defaultPort = 80
+        default: return false
+        }
+        let (hostName, hostPort) = Self.split(authority: host)
+        return hostName == originHost && (hostPort ?? defaultPort) == (url.port ?? defaultPort)
+    }
+
+    /// `host[:port]` (an IPv6 literal in brackets), lower-cased; nil port when none is given.
+    static func split(authority: String) -> (host: String, port: Int?) {
+        let text = authority.lowercased()
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            let name = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            return (name, rest.hasPrefix(":") ? Int(rest.dropFirst()) : nil)
+        }
+        guard let colon = text.lastIndex(of: ":") else { return (text, nil) }
+        return (String(text[..<colon]), Int(text[text.index(after: colon)...]))
     }
 
     // MARK: Sharer

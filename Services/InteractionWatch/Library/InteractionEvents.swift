@@ -21,6 +21,29 @@ struct InteractionEvents: Sendable {
     let registry: RegistryClient
     let logger: Logger
 
+    /// The header that says why the watch dead-lettered an event (the broker's own `x-death`
+    /// says only `rejected`).
+    static let errorHeader = "x-cobrowse-error"
+
+    /// Sends an event that can never be handled to the dead letters with the reason in
+    /// `x-cobrowse-error` (and its original routing key and headers), then acks it; if that
+    /// publish fails, rejects it so the broker dead-letters it without the reason, never losing it.
+    func deadLetter(_ delivery: AMQPDelivery, error: String) async {
+        logger.error("unusable interaction event dead-lettered", metadata: [
+            "routingKey": "\(delivery.routingKey)", "error": "\(error)",
+        ])
+        var properties = delivery.properties
+        properties.headers[Self.errorHeader] = .string(String(error.prefix(1000)))
+        properties.headers["x-cobrowse-original-exchange"] = .string(delivery.exchange)
+        do {
+            try await connection.publish(AMQPMessage(body: delivery.body, properties: properties),
+                                         exchange: CobrowseTopology.deadLetterExchange, routingKey: delivery.routingKey)
+            delivery.ack()
+        } catch {
+            delivery.reject(requeue: false)
+        }
+    }
+
     func run() async throws {
         // One at a time, in order: the queue has a single active consumer.
         for try await delivery in try await connection.consume(queue: CobrowseTopology.interactionsQueue, prefetch: 1) {
@@ -29,16 +52,20 @@ struct InteractionEvents: Sendable {
     }
 
     func handle(_ delivery: AMQPDelivery) async {
+        // Only what came through the interactions exchange: anyone with a broker login could put
+        // a message straight on the queue through the default exchange.
+        guard delivery.exchange == CobrowseTopology.interactionsExchange else {
+            Self.count("wrong-exchange")
+            await deadLetter(delivery, error: "not published on \(CobrowseTopology.interactionsExchange) (exchange '\(delivery.exchange)')")
+            return
+        }
         let event: InteractionEvent
         do {
             event = try InteractionEvent.decode(delivery.body)
         } catch {
             // Retrying cannot fix it: to the dead-letter queue, where an operator can read it.
             Self.count("malformed")
-            logger.error("malformed interaction event dead-lettered", metadata: [
-                "routingKey": "\(delivery.routingKey)", "error": "\(describeDecodingFailure(error))",
-            ])
-            delivery.reject(requeue: false)
+            await deadLetter(delivery, error: describeDecodingFailure(error))
             return
         }
         var metadata: Logger.Metadata = ["interaction": "\(event.interactionId)", "type": "\(event.type.rawValue)"]

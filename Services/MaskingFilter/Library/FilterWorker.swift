@@ -177,7 +177,7 @@ public struct FilterWorker: Sendable {
         var sessions: [SessionID: Tracked] = [:]
         let decoder = JSONDecoder(), encoder = JSONEncoder()
         let malformed = Self.dropped("malformed"), unknownSession = Self.dropped("bad-routing-key")
-        let notForwardable = Self.dropped("not-forwardable")
+        let notForwardable = Self.dropped("not-forwardable"), wrongExchange = Self.dropped("wrong-exchange")
         var processed = 0
         // Each shard has one active consumer; a random priority per shard and filter spreads the
         // shards over the filters (RabbitMQ ≥ 3.12 picks the highest; older ones, the first).
@@ -213,6 +213,12 @@ public struct FilterWorker: Sendable {
                     continue
                 }
                 defer { delivery.ack() } // every outcome is final: a bad frame is dropped, never requeued
+                // Only what came through the ingest exchange (where relays publish): a message put
+                // on a shard straight through the default exchange is no one's frame.
+                guard delivery.exchange == CobrowseTopology.ingestExchange else {
+                    wrongExchange.increment()
+                    continue
+                }
                 guard delivery.routingKey.hasPrefix("s."), let session = SessionID(String(delivery.routingKey.dropFirst(2))) else {
                     unknownSession.increment()
                     continue

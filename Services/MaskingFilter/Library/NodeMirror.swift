@@ -26,8 +26,10 @@ struct NodeMirror {
 
     private(set) var entries: [Int: Entry] = [:]
     /// Ids that were ever always-masked (password, hidden, card fields) on this page: a
-    /// "show password" toggle or a move does not unmask them. Cleared by a new snapshot.
+    /// "show password" toggle, a move or a later snapshot on the same connection does not
+    /// unmask them. Cleared by a snapshot on another connection.
     private var everAlwaysMasked: Set<Int> = []
+    private var loadedStream: String?
     var rules = CompiledPageRules(PageRules())
     /// Elements masked, blocked or image-masked so far (for metrics).
     private(set) var maskedElements = 0
@@ -37,6 +39,9 @@ struct NodeMirror {
     func contains(_ id: Int) -> Bool { entries[id] != nil }
 
     func isMasked(_ id: Int) -> Bool { entries[id]?.masked ?? false }
+
+    /// Whether a node's value is masked: it is masked, or an input named like a secret.
+    func isValueMasked(_ id: Int) -> Bool { entries[id].map { $0.masked || $0.own.valueMasked } ?? false }
 
     /// Whether the page's `<title>` is masked (by a rule, a marker or a whole-page mask).
     var isTitleMasked: Bool {
@@ -71,9 +76,14 @@ struct NodeMirror {
     }
 
     /// Replaces the tree with a snapshot's; returns the sanitized root (nil if it is dropped).
-    mutating func load(_ root: DOMNode, rules: CompiledPageRules) -> DOMNode? {
+    /// `stream`: the sharer connection the snapshot came on. Another snapshot on the same one (a
+    /// resync, an observer joining) is the same page with the same node ids, so the fields that
+    /// ever were password fields stay masked; a new connection may be a new page, whose ids mean
+    /// other nodes, so the record starts again (the SDK keeps its own for the page's life).
+    mutating func load(_ root: DOMNode, rules: CompiledPageRules, stream: String? = nil) -> DOMNode? {
         entries = [:]
-        everAlwaysMasked = []
+        if stream == nil || stream != loadedStream { everAlwaysMasked = [] }
+        loadedStream = stream
         self.rules = rules
         return admit(root, parent: nil)
     }
@@ -127,7 +137,7 @@ struct NodeMirror {
             return effects
         }
         // A masked element's attribute that may not be sent at all is dropped (it never was sent).
-        if let sent = rendered(name, value, masked: updated.masked, tag: updated.tag) {
+        if let sent = rendered(name, value, masked: updated.masked, valueMasked: updated.own.valueMasked, tag: updated.tag) {
             effects.attrs.append(.init(id: id, name: rawName, value: sent))
         }
         return effects
@@ -144,6 +154,10 @@ struct NodeMirror {
     mutating func input(_ input: StreamEvent.Input) -> StreamEvent.Input? {
         guard let entry = entries[input.id] else { return nil }
         if let value = input.value { entries[input.id]?.value = value }
+        if !entry.masked, entry.own.valueMasked, let value = input.value {
+            return StreamEvent.Input(id: input.id, value: StreamSanitizer.mask(ifNotEmpty: value), checked: input.checked,
+                                     selected: input.selected)
+        }
         guard entry.masked else { return input }
         // A masked control's choice (checked, selected) is not sent at all.
         guard let value = input.value else { return nil }
@@ -180,7 +194,7 @@ struct NodeMirror {
         if entry.own.maskedImage { clean.rect = node.rect }
         // A <style>'s CSS inserted by scripts travels as the element's text.
         clean.text = entry.masked ? node.text.map(StreamSanitizer.maskText) : node.text
-        clean.value = entry.masked ? node.value.map { StreamSanitizer.mask(ifNotEmpty: $0) } : node.value
+        clean.value = entry.masked || entry.own.valueMasked ? node.value.map { StreamSanitizer.mask(ifNotEmpty: $0) } : node.value
         clean.checked = entry.masked ? nil : node.checked
         clean.scroll = node.scroll
         clean.adoptedStyles = node.adoptedStyles
@@ -230,7 +244,7 @@ struct NodeMirror {
         for (name, value) in entry.attrs where StreamSanitizer.allows(attribute: name, value: value, on: entry.tag) {
             if entry.own.blocked && !Self.blockedKeeps.contains(name) { continue }
             if entry.own.maskedImage && Self.imageSources.contains(name) { continue }
-            result[name] = rendered(name, value, masked: entry.masked, tag: entry.tag)
+            result[name] = rendered(name, value, masked: entry.masked, valueMasked: entry.own.valueMasked, tag: entry.tag)
         }
         for (marker, on) in markers(entry.own) where on { result[marker] = "" }
         return result
@@ -253,11 +267,17 @@ struct NodeMirror {
             }
             guard let after = entries[current] else { continue }
             if (before.masked && !after.masked) || (before.own.blocked && !after.own.blocked)
-                || (before.own.maskedImage && !after.own.maskedImage) {
+                || (before.own.maskedImage && !after.own.maskedImage)
+                || (before.own.valueMasked && !after.own.valueMasked && !after.masked) {
                 effects.needsSnapshot = true
                 return
             }
-            if after.masked && !before.masked { remask(after, id: current, into: &effects) }
+            if after.masked && !before.masked {
+                remask(after, id: current, into: &effects)
+            } else if !after.masked, after.own.valueMasked, !before.own.valueMasked {
+                if let value = after.attrs["value"] { effects.attrs.append(.init(id: current, name: "value", value: StreamSanitizer.mask(ifNotEmpty: value))) }
+                if let value = after.value { effects.inputs.append(.init(id: current, value: StreamSanitizer.mask(ifNotEmpty: value))) }
+            }
             if after.type == .element {
                 let was = markers(before.own)
                 for (marker, on) in markers(after.own) where on != was[marker] {
@@ -306,7 +326,8 @@ struct NodeMirror {
     /// An attribute as a view gets it: unchanged on unmasked elements; on masked ones, content
     /// masked, choices and URLs (which name accounts, photos, documents) not sent, and images
     /// in inline styles removed. Nil: not sent.
-    private func rendered(_ name: String, _ value: String, masked: Bool, tag: String?) -> String? {
+    private func rendered(_ name: String, _ value: String, masked: Bool, valueMasked: Bool = false, tag: String?) -> String? {
+        if valueMasked, name == "value" { return StreamSanitizer.mask(ifNotEmpty: value) }
         guard masked else { return value }
         if Self.maskedAttributes.contains(name) || (name == "placeholder" && rules.page.maskPlaceholders)
             || (name.hasPrefix("data-") && !name.hasPrefix("data-cobrowse-")) {

@@ -52,7 +52,7 @@ public struct SessionStream: Sendable {
                                  rules: (String) -> CompiledPageRules = { _ in CompiledPageRules(PageRules()) }) -> [Output] {
         if case let .snapshot(snapshot) = frame.event {
             reportedMasked = 0
-            guard let root = mirror.load(snapshot.root, rules: rules(snapshot.url)) else {
+            guard let root = mirror.load(snapshot.root, rules: rules(snapshot.url), stream: snapshot.stream) else {
                 hasSnapshot = false
                 return resync("snapshot root was refused", now: now)
             }
@@ -170,7 +170,7 @@ public struct SessionStream: Sendable {
         case let .type(id, _):
             guard mirror.contains(id) else { return .unknownElement }
             if mirror.isNoAgent(id) { return .disabledElement }
-            return mirror.isMasked(id) ? .maskedField : nil
+            return mirror.isValueMasked(id) ? .maskedField : nil
         case let .scroll(id, _, _):
             return id == 0 || mirror.contains(id) ? nil : .unknownElement
         case let .navigate(to, url):
