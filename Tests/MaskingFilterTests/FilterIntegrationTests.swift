@@ -202,3 +202,34 @@ extension AMQPConsumer {
         }
     }
 }
+
+@Suite struct DeepPageIntegrationTests {
+    @Test func aPage300DeepIsForwardedMasked() async throws {
+        let fixture = try await FilterFixture("filter-deep-page")
+        defer { Task { await fixture.stop() } }
+        try await fixture.startFilter()
+        let session = SessionID.random()
+        let view = try await fixture.listen(CobrowseTopology.viewExchange, session: session)
+        let body = try FrameCoding.encode(StreamFrame(seq: 1, .snapshot(deepPage(300))))
+        try await fixture.sendRaw(String(decoding: body, as: UTF8.self), session: session)
+        guard let message = try await view.take(1).first else { Issue.record("nothing on the view exchange"); return }
+        let raw = String(decoding: message.body, as: UTF8.self)
+        guard case let .snapshot(snapshot) = try FrameCoding.decode(message.body).event else { Issue.record("not a snapshot"); return }
+        #expect(snapshot.root.depth == 301)
+        #expect(!raw.contains("hunter2") && raw.contains("****"))
+    }
+
+    @Test func aPageOverTheLimitIsRefusedAsTooDeepAndASnapshotIsAskedFor() async throws {
+        let fixture = try await FilterFixture("filter-too-deep")
+        defer { Task { await fixture.stop() } }
+        let filter = try await fixture.startFilter()
+        let session = SessionID.random()
+        let sharer = try await fixture.listen(CobrowseTopology.sharerExchange, session: session)
+        let body = try FrameCoding.encode(StreamFrame(seq: 1, .snapshot(deepPage(StreamLimits.maxNodeDepth))))
+        try await fixture.sendRaw(String(decoding: body, as: UTF8.self), session: session)
+        let resync = try JSONDecoder().decode(ResyncRequest.self, from: try #require(try await sharer.take(1).first).body)
+        #expect(resync.t == "resync" && resync.reason.contains("too deep"), "\(resync.reason)")
+        let metrics = await filter.get("/metrics")?.body ?? ""
+        #expect(metrics.contains(#"reason="too-deep""#), "\(metrics)")
+    }
+}

@@ -225,7 +225,10 @@ struct RelayEndpoints: Sendable {
                 }
                 let body = Data(text.utf8)
                 RelayMetrics.received(.sharer, bytes: body.count)
-                guard let head = try? JSONDecoder().decode(FrameHead.self, from: body) else {
+                // Past Foundation's nesting limit (a page over ~255 elements deep), the head is read
+                // by a scan; the filter decodes the frame, or refuses it as too deep.
+                guard let head = (try? JSONDecoder().decode(FrameHead.self, from: body))
+                    ?? FrameCoding.head(of: body).map({ FrameHead(t: $0.t, seq: $0.seq, stream: $0.stream) }) else {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "a frame is a JSON object with t and seq")))
                     continue
                 }

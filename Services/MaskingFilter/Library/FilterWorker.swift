@@ -177,7 +177,7 @@ public struct FilterWorker: Sendable {
         var sessions: [SessionID: Tracked] = [:]
         let decoder = JSONDecoder(), encoder = JSONEncoder()
         let malformed = Self.dropped("malformed"), unknownSession = Self.dropped("bad-routing-key")
-        let notForwardable = Self.dropped("not-forwardable"), wrongExchange = Self.dropped("wrong-exchange")
+        let notForwardable = Self.dropped("not-forwardable"), wrongExchange = Self.dropped("wrong-exchange"), tooDeep = Self.dropped("too-deep")
         var processed = 0
         // Each shard has one active consumer; a random priority per shard and filter spreads the
         // shards over the filters (RabbitMQ ≥ 3.12 picks the highest; older ones, the first).
@@ -258,7 +258,21 @@ public struct FilterWorker: Sendable {
                     try await publish(outputs, session: session, encoder: encoder)
                     continue
                 }
-                guard let frame = try? decoder.decode(StreamFrame.self, from: delivery.body) else {
+                let frame: StreamFrame
+                do {
+                    frame = try FrameCoding.decode(delivery.body)
+                } catch let error as FrameTooDeep {
+                    // Refused unread, like a snapshot the mirror refuses: the stream waits for a new one.
+                    tooDeep.increment()
+                    logger.info("dropped a frame too deep to read", metadata: ["session": "\(session)", "nesting": "\(error.nesting)"])
+                    var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
+                    let outputs = tracked.stream.refused(
+                        "too deep: the page is nested deeper than \(StreamLimits.maxNodeDepth) elements", now: now)
+                    tracked.lastSeen = now
+                    sessions[session] = tracked
+                    try await publish(outputs, session: session, encoder: encoder)
+                    continue
+                } catch {
                     malformed.increment()
                     logger.debug("dropped malformed frame", metadata: ["session": "\(session)"])
                     continue
@@ -289,7 +303,7 @@ public struct FilterWorker: Sendable {
             switch output {
             case let .view(masked):
                 try await connection.publishUnconfirmed(
-                    AMQPMessage(body: try encoder.encode(masked), properties: AMQPProperties(contentType: "application/json", headers: headers)),
+                    AMQPMessage(body: try FrameCoding.encode(masked), properties: AMQPProperties(contentType: "application/json", headers: headers)),
                     exchange: CobrowseTopology.viewExchange, routingKey: session.routingKey)
                 Self.forwarded.increment()
             case let .action(action):

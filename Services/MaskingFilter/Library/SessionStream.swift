@@ -218,6 +218,13 @@ public struct SessionStream: Sendable {
         return request(reason, now: now)
     }
 
+    /// A sharer frame the filter refused unread (too deep): the mirror may miss what it said,
+    /// so nothing more is forwarded until a new snapshot, which is asked for.
+    public mutating func refused(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
+        hasSnapshot = false
+        return resync(reason, now: now)
+    }
+
     private mutating func resync(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
         if waitingSince == nil { waitingSince = now }
         return request(reason, now: now)
