@@ -12,6 +12,9 @@ public struct TokenVerifier: Sendable {
     }
 
     private let keys: JWTKeyCollection
+    /// The header `alg` every token must name: jwt-kit verifies with the configured key whatever
+    /// the header says (`none`, `HS384`, …), so the header is checked here.
+    private let algorithm: String
     /// If set, tokens must carry this `iss`.
     private let issuer: String?
 
@@ -25,6 +28,10 @@ public struct TokenVerifier: Sendable {
         }
         self.keys = keys
         self.issuer = issuer
+        switch key {
+        case .hs256: algorithm = "HS256"
+        case .rs256: algorithm = "RS256"
+        }
     }
 
     public func interaction(_ token: String, now: Date = Date()) async throws(RegistryRefusal) -> InteractionGrant {
@@ -42,12 +49,25 @@ public struct TokenVerifier: Sendable {
     }
 
     private func verify<Claims: JWTPayload>(_ token: String, what: String) async throws(RegistryRefusal) -> Claims {
+        guard Self.headerAlgorithm(of: token) == algorithm else {
+            throw RegistryRefusal(.invalidToken, "the \(what) is not valid: it must be signed with \(algorithm); sign in again")
+        }
         do {
             return try await keys.verify(token, as: Claims.self)
         } catch {
             // Signature, shape or algorithm: one answer, so callers learn nothing about the key.
             throw RegistryRefusal(.invalidToken, "the \(what) is not valid; sign in again")
         }
+    }
+
+    /// The `alg` of a compact JWT's header, or nil when it has none or is not a JWT.
+    static func headerAlgorithm(of token: String) -> String? {
+        guard let header = token.split(separator: ".", omittingEmptySubsequences: false).first else { return nil }
+        var base64 = header.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        struct Header: Decodable { let alg: String? }
+        guard let data = Data(base64Encoded: base64) else { return nil }
+        return (try? JSONDecoder().decode(Header.self, from: data))?.alg
     }
 
     private func check(expiry: ExpirationClaim, issuer claimed: IssuerClaim?, what: String, now: Date) throws(RegistryRefusal) {
