@@ -174,6 +174,9 @@ public struct RegistryRefusal: Error, Sendable, Equatable, Codable, CustomString
         /// The contact-center interaction is over: no co-browse session can start in it.
         case interactionEnded = "interaction-ended"
         case unavailable
+        /// The relay's answer to a client that made too many wrong attempts (unknown session
+        /// ids, wrong keys) lately; never the registry's.
+        case tooManyAttempts = "too-many-attempts"
     }
 
     public var code: Code

@@ -38,6 +38,7 @@ extension RegistryRefusal {
         case .sessionEnded: .conflict
         case .notAllowed: .forbidden
         case .unavailable: .serviceUnavailable
+        case .tooManyAttempts: .tooManyRequests
         default: .badRequest
         }
     }

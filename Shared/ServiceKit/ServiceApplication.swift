@@ -11,19 +11,19 @@ import ServiceLifecycle
 
 /// What a service adds once its configuration is read: HTTP routes and its broker work.
 public struct ServiceParts: Sendable {
-    public var addRoutes: @Sendable (Router<BasicRequestContext>) -> Void
+    public var addRoutes: @Sendable (Router<ServiceRequestContext>) -> Void
     /// Runs once the broker is connected and the topology declared, until shutdown.
     public var work: @Sendable (AMQPConnection) async throws -> Void
 
     /// WebSocket endpoints (the relay's); nil: the service speaks plain HTTP only.
-    public var addWebSocketRoutes: (@Sendable (Router<BasicWebSocketRequestContext>) -> Void)?
+    public var addWebSocketRoutes: (@Sendable (Router<ServiceWebSocketRequestContext>) -> Void)?
     /// The largest WebSocket frame accepted; a bigger one closes the socket (1009).
     public var maxWebSocketFrame: Int
     /// Serve HTTPS (and WSS) with this; nil: plain HTTP (TLS ends at a proxy, or nowhere).
     public var tls: TLSConfiguration?
 
-    public init(addRoutes: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
-                addWebSocketRoutes: (@Sendable (Router<BasicWebSocketRequestContext>) -> Void)? = nil,
+    public init(addRoutes: @escaping @Sendable (Router<ServiceRequestContext>) -> Void = { _ in },
+                addWebSocketRoutes: (@Sendable (Router<ServiceWebSocketRequestContext>) -> Void)? = nil,
                 maxWebSocketFrame: Int = 1 << 20, tls: TLSConfiguration? = nil,
                 work: @escaping @Sendable (AMQPConnection) async throws -> Void) {
         self.addRoutes = addRoutes
@@ -82,17 +82,19 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
                              logger: Logger) async throws -> some ApplicationProtocol {
     let parts = try await definition.start(configuration, logger)
     let readiness = Readiness(waitingFor: [BrokerService.brokerCondition, BrokerService.topologyCondition])
-    let router = Router()
+    let router = Router(context: ServiceRequestContext.self)
     OperationalEndpoints.add(to: router, service: definition.name, readiness: readiness, registry: ServiceMetrics.registry)
     parts.addRoutes(router)
     let broker = BrokerService(configuration: configuration.amqp, topology: definition.topology, readiness: readiness,
                                logger: logger, work: parts.work)
     var server = HTTPServerBuilder.http1()
     if let addWebSocketRoutes = parts.addWebSocketRoutes {
-        let webSockets = Router(context: BasicWebSocketRequestContext.self)
+        let webSockets = Router(context: ServiceWebSocketRequestContext.self)
         addWebSocketRoutes(webSockets)
         server = .http1WebSocketUpgrade(webSocketRouter: webSockets,
-                                        configuration: .init(ws: .init(maxFrameSize: parts.maxWebSocketFrame)))
+                                        configuration: .init(ws: .init(maxFrameSize: parts.maxWebSocketFrame,
+                                                                      // Invalid UTF-8 in a text message closes the socket (1007).
+                                                                      validateUTF8: true)))
     }
     if let tls = parts.tls { server = try .tls(server, tlsConfiguration: tls) }
     return Application(router: router,

@@ -217,7 +217,8 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
 
         let impostor = suite.socket(1, "/ws/share")
         impostor.send(["t": "resume", "sessionId": id, "customerKey": "guessed"])
-        #expect(await impostor.next(type: "error")?["code"] as? String == "not-allowed")
+        // The same answer as for an id that does not exist (issue 11, item 8).
+        #expect(await impostor.next(type: "error")?["code"] as? String == "unknown-session")
 
         let back = suite.socket(1, "/ws/share")
         back.send(["t": "resume", "sessionId": id, "customerKey": key])
@@ -245,7 +246,9 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         let foreign = await end(frame(["sessionId": id, "customerKey": key]), origin: "https://evil.example")
         #expect(foreign?.status == 403)
         let guessed = await end(frame(["sessionId": id, "customerKey": "guessed"]))
-        #expect(guessed?.status == 403 && refusal(guessed) == "not-allowed")
+        // The same answer as for an unknown id: a wrong key does not say the session exists.
+        #expect(guessed?.status == 404 && refusal(guessed) == "unknown-session")
+        #expect(guessed?.body == (await end(frame(["sessionId": id == "000000001" ? "000000002" : "000000001", "customerKey": key])))?.body)
         let unknown = await end(frame(["sessionId": id == "000000001" ? "000000002" : "000000001", "customerKey": key]))
         #expect(unknown?.status == 404 && refusal(unknown) == "unknown-session")
         #expect(await agent.nothing(ofType: "ended", within: .milliseconds(300)), "a refused end ended the session")

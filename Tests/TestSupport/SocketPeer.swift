@@ -3,6 +3,8 @@ import HTTPTypes
 import HummingbirdTLS
 import HummingbirdWSClient
 import Logging
+import NIOCore
+import NIOWebSocket
 import Synchronization
 
 /// A WebSocket client for tests: send text, await the next received text, see how it closed.
@@ -13,19 +15,22 @@ public final class SocketPeer: Sendable {
     }
 
     private let inbox = Inbox()
-    private enum Command: Sendable { case text(String), close }
+    private enum Command: Sendable { case text(String), rawText([UInt8]), close }
     private let outgoing: AsyncStream<Command>.Continuation
     private let task: Task<WebSocketCloseFrame?, any Error>
     public let url: String
 
-    /// `tls`: for `wss://` URLs, e.g. trusting a test CA.
-    public init(_ url: String, origin: String? = nil, maxFrameSize: Int = 8 << 20, tls: TLSConfiguration? = nil) {
+    /// `tls`: for `wss://` URLs, e.g. trusting a test CA; `headers`: more upgrade request headers
+    /// (e.g. `X-Forwarded-For`).
+    public init(_ url: String, origin: String? = nil, maxFrameSize: Int = 8 << 20, tls: TLSConfiguration? = nil,
+                headers extra: [String: String] = [:]) {
         self.url = url
         let (outbox, outgoing) = AsyncStream<Command>.makeStream()
         self.outgoing = outgoing
         let inbox = self.inbox
         var headers = HTTPFields()
         if let origin { headers[.origin] = origin }
+        for (name, value) in extra { if let name = HTTPField.Name(name) { headers[name] = value } }
         task = Task {
             defer { inbox.state.withLock { $0.closed = true } }
             return try await WebSocketClient.connect(
@@ -37,6 +42,8 @@ public final class SocketPeer: Sendable {
                     for await command in outbox {
                         switch command {
                         case let .text(text): try await outbound.write(.text(text))
+                        case let .rawText(bytes):
+                            try await outbound.write(.custom(WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(bytes: bytes))))
                         case .close: try await outbound.close(.normalClosure, reason: "test done")
                         }
                     }
@@ -51,6 +58,11 @@ public final class SocketPeer: Sendable {
 
     public func send(_ text: String) {
         outgoing.yield(.text(text))
+    }
+
+    /// A text frame of these bytes as they are (e.g. invalid UTF-8, which `send` cannot make).
+    public func sendRawText(_ bytes: [UInt8]) {
+        outgoing.yield(.rawText(bytes))
     }
 
     public func send(_ object: [String: Any]) {

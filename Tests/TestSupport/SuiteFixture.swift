@@ -59,8 +59,9 @@ public final class SuiteFixture: @unchecked Sendable {
         return viewer
     }
 
-    public func socket(_ relay: Int, _ path: String, origin: String? = nil, maxFrameSize: Int = 8 << 20) -> SocketPeer {
-        SocketPeer("ws://127.0.0.1:\(relays[relay].httpPort)\(path)", origin: origin, maxFrameSize: maxFrameSize)
+    public func socket(_ relay: Int, _ path: String, origin: String? = nil, maxFrameSize: Int = 8 << 20,
+                       headers: [String: String] = [:]) -> SocketPeer {
+        SocketPeer("ws://127.0.0.1:\(relays[relay].httpPort)\(path)", origin: origin, maxFrameSize: maxFrameSize, headers: headers)
     }
 
     public func stop() async {

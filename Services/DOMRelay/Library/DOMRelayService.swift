@@ -41,10 +41,18 @@ public struct RelayConfiguration: Sendable {
         "BUDGET_CLOSE_AFTER", default: "5", "Seconds in a row a socket may exceed its budget before it is closed (1008).")
     public static let firstMessageTimeout = EnvironmentVariable(
         "FIRST_MESSAGE_TIMEOUT", default: "10", "Seconds a new socket has to send its opening message (`start`, `resume`, `join`) before it is closed.")
+    public static let wrongIDLimit = EnvironmentVariable(
+        "WRONG_ID_LIMIT", default: "10",
+        "Wrong attempts (unknown session id, wrong customer key, a session not the agent's) one client address or agent may make per `WRONG_ID_WINDOW`; then `too-many-attempts` (HTTP 429).")
+    public static let wrongIDWindow = EnvironmentVariable(
+        "WRONG_ID_WINDOW", default: "60", "Seconds of the sliding window `WRONG_ID_LIMIT` counts in.")
+    public static let trustedProxies = EnvironmentVariable(
+        "TRUSTED_PROXIES", default: "",
+        "Comma-separated addresses or IPv4 networks (`10.0.0.0/8`) of proxies whose `X-Forwarded-For` names the client (the load balancer); empty: the connected address is the client.")
     public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, activityReportInterval,
                                    tlsCertificate, tlsKey, MaskingRulesConfiguration.variable,
                                    sharerFramesPerSecond, sharerBytesPerSecond, viewerFramesPerSecond, viewerBytesPerSecond,
-                                   budgetCloseAfter, firstMessageTimeout]
+                                   budgetCloseAfter, firstMessageTimeout, wrongIDLimit, wrongIDWindow, trustedProxies]
 
     public var allowedOrigins: Set<String>
     public var maxFrameBytes: Int
@@ -57,6 +65,8 @@ public struct RelayConfiguration: Sendable {
     var sharerBudget: FrameBudget.Limits
     var viewerBudget: FrameBudget.Limits
     public var firstMessageTimeout: Duration
+    var wrongAttempts: AttemptLimiter.Limits
+    var clientAddresses: ClientAddresses
 
     public init(_ environment: ServiceEnvironment) throws {
         tls = try Self.tls(certificate: environment.string(Self.tlsCertificate), key: environment.string(Self.tlsKey))
@@ -72,6 +82,15 @@ public struct RelayConfiguration: Sendable {
                                           bytesPerSecond: Double(try environment.int(Self.viewerBytesPerSecond, in: 1024...(1 << 34))),
                                           closeAfter: closeAfter)
         firstMessageTimeout = try environment.seconds(Self.firstMessageTimeout, in: 0.1...3600)
+        wrongAttempts = AttemptLimiter.Limits(limit: try environment.int(Self.wrongIDLimit, in: 1...1_000_000),
+                                              window: try environment.seconds(Self.wrongIDWindow, in: 1...86400))
+        let proxies = environment.string(Self.trustedProxies)
+        do {
+            clientAddresses = try ClientAddresses(trusted: proxies)
+        } catch {
+            throw ConfigurationError(variable: Self.trustedProxies.name, value: proxies,
+                                     expected: "comma-separated addresses or IPv4 networks like 10.0.0.0/8 (not '\(error.entry)')")
+        }
         let root = environment.string(Self.webRoot)
         if !root.isEmpty {
             var isFolder: ObjCBool = false
@@ -134,7 +153,9 @@ public enum DOMRelayService {
         let hub = SocketHub()
         let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
                                        sharerBudget: relay.sharerBudget, viewerBudget: relay.viewerBudget,
-                                       firstMessageTimeout: relay.firstMessageTimeout, servesTLS: relay.tls != nil, logger: logger)
+                                       firstMessageTimeout: relay.firstMessageTimeout, servesTLS: relay.tls != nil,
+                                       attempts: AttemptLimiter(relay.wrongAttempts), clientAddresses: relay.clientAddresses,
+                                       logger: logger)
         var devTokens: ContactCenterTokens?
         if let secret = relay.devTokenSecret {
             logger.warning("DEV_MODE=1: serving /demo/ and token endpoints that sign as the contact center; never in production")

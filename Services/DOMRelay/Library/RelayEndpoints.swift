@@ -1,6 +1,7 @@
 import AMQP
 import CobrowseProtocol
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdWebSocket
 import Logging
@@ -26,15 +27,108 @@ struct RelayEndpoints: Sendable {
     let firstMessageTimeout: Duration
     /// The relay serves HTTPS itself (`TLS_CERT_FILE`): its own origin is https.
     let servesTLS: Bool
+    /// Wrong session ids and keys per client address (and, for joins, per agent).
+    let attempts: AttemptLimiter
+    /// Who the client is behind the load balancer (`TRUSTED_PROXIES`).
+    let clientAddresses: ClientAddresses
     let logger: Logger
 
-    func add(to router: Router<BasicWebSocketRequestContext>) {
-        router.ws("/ws/share", shouldUpgrade: { request, _ in try checkOrigin(request) }) { inbound, outbound, _ in
-            try await serveSharer(inbound.messages(maxSize: maxFrameBytes), outbound)
+    func add(to router: Router<ServiceWebSocketRequestContext>) {
+        router.ws("/ws/share", shouldUpgrade: { request, _ in try checkOrigin(request) }) { inbound, outbound, context in
+            try await serveSharer(inbound.messages(maxSize: maxFrameBytes), outbound,
+                                  client: client(of: context.request, remote: context.requestContext.remoteIPAddress))
         }
-        router.ws("/ws/view", shouldUpgrade: { request, _ in try checkOrigin(request) }) { inbound, outbound, _ in
-            try await serveViewer(inbound.messages(maxSize: maxFrameBytes), outbound)
+        router.ws("/ws/view", shouldUpgrade: { request, _ in try checkOrigin(request) }) { inbound, outbound, context in
+            try await serveViewer(inbound.messages(maxSize: maxFrameBytes), outbound,
+                                  client: client(of: context.request, remote: context.requestContext.remoteIPAddress))
         }
+    }
+
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
+
+    /// The client's address: the peer's, or what a trusted proxy says it is.
+    func client(of request: Request, remote: String?) -> String {
+        clientAddresses.client(peer: remote, forwardedFor: request.headers[values: Self.forwardedFor])
+    }
+
+    // MARK: Wrong attempts
+
+    /// What a wrong attempt was: a sharer's `resume`, a `POST /cobrowse/end`, an agent's `join`.
+    enum AttemptKind: String, Sendable {
+        case resume, end, join
+    }
+
+    /// The one answer for "no such session" and "not yours": it says nothing about whether the id exists.
+    static let noSuchSession = RegistryRefusal(.unknownSession, "no session with this id for these credentials")
+
+    /// The keys an attempt counts against: the client's address, and the agent once the registry verified its token.
+    static func addressKey(_ client: String) -> String { "address \(client)" }
+    static func agentKey(_ agent: String) -> String { "agent \(agent)" }
+
+    /// A refusal (with the seconds to wait) if one of `keys` made too many wrong attempts lately;
+    /// then the request goes no further (the registry is not asked).
+    func throttled(_ keys: [String], _ kind: AttemptKind, client: String) -> (refusal: RegistryRefusal, retryAfter: Int)? {
+        for key in keys {
+            guard let throttled = attempts.check(key) else { continue }
+            let seconds = AttemptLimiter.seconds(throttled.retryAfter)
+            RelayMetrics.throttled(kind.rawValue)
+            if throttled.first {
+                // Once per key and spell over the limit, not per request; never a token or key.
+                logger.warning("too many wrong session ids or keys: refusing for a while", metadata: [
+                    "client": "\(client)", "kind": "\(kind.rawValue)", "by": "\(key.hasPrefix("agent ") ? "agent" : "address")",
+                    "limit": "\(attempts.limits.limit) per \(attempts.limits.window)", "retry-after": "\(seconds)",
+                ])
+            }
+            return (RegistryRefusal(.tooManyAttempts, "too many wrong session ids or keys; try again in \(seconds) s"), seconds)
+        }
+        return nil
+    }
+
+    /// Counts a refusal that says the id and credential do not go together, and gives the answer
+    /// the client sees: "unknown" and "not yours" answer alike where no credential proves more.
+    /// `agent`: the agent a join's token names (counted only when the registry verified the token).
+    func answer(_ refusal: RegistryRefusal, _ kind: AttemptKind, client: String, agent: String? = nil) -> RegistryRefusal {
+        let wrong: Bool, verified: Bool, unified: Bool
+        switch (kind, refusal.code) {
+        case (.resume, .unknownSession), (.resume, .notAllowed), (.end, .unknownSession), (.end, .notAllowed):
+            (wrong, verified, unified) = (true, false, true)
+        case (.join, .unknownSession), (.join, .sessionTaken), (.join, .notActive):
+            (wrong, verified, unified) = (true, true, true)
+        case (.join, .sessionEnded):
+            // Kept as it is: a reloaded console of the session's own lead needs it.
+            (wrong, verified, unified) = (true, true, false)
+        case (.join, .invalidToken):
+            // The token proves nothing: it counts against the address only.
+            (wrong, verified, unified) = (true, false, false)
+        default:
+            return refusal
+        }
+        if wrong {
+            RelayMetrics.wrongAttempt(kind.rawValue)
+            attempts.record(Self.addressKey(client))
+            if verified, let agent { attempts.record(Self.agentKey(agent)) }
+        }
+        return unified ? Self.noSuchSession : refusal
+    }
+
+    /// The agent an agent token names (its `agent_id` claim), unverified: only a key for counting,
+    /// counted only after the registry verified the same token (a forged one never counts
+    /// against a real agent).
+    static func agent(ofToken token: String) -> String? {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[1].count <= 8192 else { return nil }
+        var base64 = parts[1].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64),
+              let claims = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return nil }
+        return claims["agent_id"] as? String
+    }
+
+    private func refuseThrottled(_ outbound: WebSocketOutboundWriter, _ throttled: (refusal: RegistryRefusal, retryAfter: Int)) async throws {
+        try await outbound.write(.text(RelayMessage.encode([
+            "t": "error", "code": throttled.refusal.code.rawValue, "message": throttled.refusal.message, "retryAfter": throttled.retryAfter,
+        ])))
+        try await outbound.close(.policyViolation, reason: "too many wrong attempts")
     }
 
     /// Browsers always send `Origin` on a WebSocket upgrade: it must be listed, or (with no list)
@@ -52,7 +146,7 @@ struct RelayEndpoints: Sendable {
     }
 
     /// What `/ws/…` answers when it is not upgraded: 403 for a refused origin, 426 otherwise.
-    func addRefusals(to router: Router<BasicRequestContext>) {
+    func addRefusals(to router: Router<ServiceRequestContext>) {
         for path in ["/ws/share", "/ws/view"] {
             router.get(RouterPath(path)) { request, _ -> Response in
                 if let origin = refusedOrigin(request) {
@@ -67,14 +161,20 @@ struct RelayEndpoints: Sendable {
     /// has no socket (reconnecting after a relay went away), so the registry records that the
     /// customer ended the session rather than, a grace later, that they were gone. The SDK
     /// sends it as a beacon (text/plain, no preflight); the customer key is the proof.
-    func addCustomerEnd(to router: Router<BasicRequestContext>) {
-        router.post(RouterPath(Self.customerEndPath)) { request, _ -> Response in
+    func addCustomerEnd(to router: Router<ServiceRequestContext>) {
+        router.post(RouterPath(Self.customerEndPath)) { request, context -> Response in
             if let origin = refusedOrigin(request) {
                 return jsonResponse(.forbidden, RegistryRefusal(.notAllowed, "origin \(origin) may not end co-browse sessions"))
             }
             let body = try await request.body.collect(upTo: 4096)
             guard let end = try? JSONDecoder().decode(CustomerEnd.self, from: body), let id = SessionID(end.sessionId) else {
                 return jsonResponse(.badRequest, RegistryRefusal(.malformedRequest, #"send {"sessionId": "<nine digits>", "customerKey": "<the key from started>"}"#))
+            }
+            let client = client(of: request, remote: context.remoteIPAddress)
+            if let throttled = throttled([Self.addressKey(client)], .end, client: client) {
+                var response = jsonResponse(throttled.refusal.httpStatus, throttled.refusal)
+                response.headers[.retryAfter] = "\(throttled.retryAfter)"
+                return response
             }
             let unavailable = jsonResponse(.serviceUnavailable, RegistryRefusal(.unavailable, "the relay cannot reach the registry; try again"))
             guard let connection = await connectedBroker() else { return unavailable }
@@ -85,7 +185,10 @@ struct RelayEndpoints: Sendable {
                 logger.warning("customer end not delivered to the registry", metadata: ["session": "\(id)", "error": "\(error)"])
                 return unavailable
             }
-            if let refusal = reply.refusal { return jsonResponse(refusal.httpStatus, refusal) }
+            if let refusal = reply.refusal {
+                let answer = answer(refusal, .end, client: client)
+                return jsonResponse(answer.httpStatus, answer)
+            }
             logger.info("customer ended the session without a socket", metadata: ["session": "\(id)"])
             return Response(status: .noContent)
         }
@@ -167,7 +270,7 @@ struct RelayEndpoints: Sendable {
         }
     }
 
-    private func serveSharer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
+    private func serveSharer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter, client: String) async throws {
         var iterator = messages.makeAsyncIterator()
         guard let connection = try await broker(or: outbound) else { return }
         let deadline = openingDeadline(outbound)
@@ -184,6 +287,9 @@ struct RelayEndpoints: Sendable {
             reply = try await registry.send(.create(interactionToken: token))
             customerKey = reply.customerKey ?? ""
         case let ("resume", _, id?, key?):
+            if let throttled = throttled([Self.addressKey(client)], .resume, client: client) {
+                return try await refuseThrottled(outbound, throttled)
+            }
             reply = try await registry.send(.resume(session: id, customerKey: key))
             customerKey = key
         default:
@@ -193,7 +299,8 @@ struct RelayEndpoints: Sendable {
         do {
             session = try reply.get()
         } catch {
-            return try await refuse(outbound, error.code.rawValue, error.message)
+            let answer = opening.t == "resume" ? answer(error, .resume, client: client) : error
+            return try await refuse(outbound, answer.code.rawValue, answer.message)
         }
         // The SDK learns the frame limit so it never sends a frame that would close its socket.
         let extra: [String: Any] = opening.t == "start" ? ["customerKey": customerKey, "maxFrameBytes": maxFrameBytes]
@@ -313,7 +420,7 @@ struct RelayEndpoints: Sendable {
 
     // MARK: Viewer
 
-    private func serveViewer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter) async throws {
+    private func serveViewer(_ messages: WebSocketInboundMessageStream, _ outbound: WebSocketOutboundWriter, client: String) async throws {
         var iterator = messages.makeAsyncIterator()
         guard let connection = try await broker(or: outbound) else { return }
         let deadline = openingDeadline(outbound)
@@ -324,13 +431,18 @@ struct RelayEndpoints: Sendable {
               let token = opening.agentToken, let id = opening.sessionId.flatMap(SessionID.init) else {
             return try await refuse(outbound, "malformed-request", "the first message must be {\"t\":\"join\",\"agentToken\",\"sessionId\"}")
         }
+        let agent = Self.agent(ofToken: token)
+        if let throttled = throttled([Self.addressKey(client)] + (agent.map { [Self.agentKey($0)] } ?? []), .join, client: client) {
+            return try await refuseThrottled(outbound, throttled)
+        }
         let registry = RegistryClient(connection: connection)
         let reply = try await registry.send(.join(session: id, agentToken: token))
         let session: SessionView
         do {
             session = try reply.get()
         } catch {
-            return try await refuse(outbound, error.code.rawValue, error.message)
+            let answer = answer(error, .join, client: client, agent: agent)
+            return try await refuse(outbound, answer.code.rawValue, answer.message)
         }
         // Only the lead agent acts; observers (supervisors) watch.
         let lead: String? = if case let .agent(agent)? = reply.actor, session.leadAgentID == agent { agent } else { nil }
@@ -385,6 +497,12 @@ struct RelayEndpoints: Sendable {
                     }
                     guard let lead else {
                         try await outbound.write(.text(RelayMessage.error("not-allowed", "observers watch; only the lead agent acts")))
+                        continue
+                    }
+                    // Without the broker an action cannot reach the filter: dropped (a pointer move is
+                    // stale a moment later), never holding the console's socket.
+                    guard await hub.brokerConnected else {
+                        RelayMetrics.refused(.viewer, "broker-down")
                         continue
                     }
                     // Through the filter, on the session's shard: it checks mode and rules in stream order.

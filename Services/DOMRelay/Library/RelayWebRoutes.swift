@@ -21,7 +21,7 @@ struct RelayWebRoutes: Sendable {
     /// Where the browser code is read from (`WEB_ROOT`; nil: the relay's bundled copy).
     let webRoot: String?
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<ServiceRequestContext>) {
         // `no-cache`: browsers revalidate, so a new SDK reaches every customer's next page.
         let revalidate = CacheControl([(MediaType(type: .any), [.noCache])])
         router.add(middleware: ConsolePolicy())

@@ -261,6 +261,16 @@ enum RelayMetrics {
         Counter(label: "cobrowse_relay_closed_sockets_total", dimensions: [("reason", reason)]).increment()
     }
 
+    /// A resume, customer end or join refused because the id and credential do not go together, by kind.
+    static func wrongAttempt(_ kind: String) {
+        Counter(label: "cobrowse_relay_wrong_attempts_total", dimensions: [("kind", kind)]).increment()
+    }
+
+    /// One refused unasked because its client (or agent) made too many wrong attempts lately.
+    static func throttled(_ kind: String) {
+        Counter(label: "cobrowse_relay_throttled_total", dimensions: [("kind", kind)]).increment()
+    }
+
     static func resyncRequested(_ reason: String) {
         Counter(label: "cobrowse_relay_resync_requests_total", dimensions: [("reason", reason)]).increment()
     }

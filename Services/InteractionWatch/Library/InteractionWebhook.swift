@@ -39,7 +39,7 @@ public struct InteractionWebhook: Sendable {
         return "sha256=" + mac.hex
     }
 
-    func add(to router: Router<BasicRequestContext>) {
+    func add(to router: Router<ServiceRequestContext>) {
         router.post(RouterPath(Self.path)) { request, _ -> Response in
             try await accept(request)
         }

@@ -21,7 +21,7 @@ public struct ReportingAPI: Sendable {
         self.adminToken = adminToken
     }
 
-    public func add(to router: Router<BasicRequestContext>) {
+    public func add(to router: Router<ServiceRequestContext>) {
         let api = router.group("api/sessions").add(middleware: AdminTokenMiddleware(token: adminToken))
         api.get { request, _ in
             let query = request.uri.queryParameters
