@@ -1,4 +1,5 @@
 import AMQP
+import CobrowseProtocol
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -87,14 +88,25 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
     parts.addRoutes(router)
     let broker = BrokerService(configuration: configuration.amqp, topology: definition.topology, readiness: readiness,
                                logger: logger, work: parts.work)
-    var server = HTTPServerBuilder.http1()
+    // Every connection passes the guard first (a deadline for its first request, a cap per
+    // address), then HTTP with an idle timeout between requests, then WebSocket if upgraded.
+    let limits = configuration.connectionLimits, counts = ConnectionCounts(), closures = ClosureLog(logger: logger)
+    let http1 = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(Int64(configuration.httpIdleTimeout.timeInterval * 1e9)))
+    var server = HTTPServerBuilder { responder in
+        GuardedChannel(base: HTTP1Channel(responder: responder, configuration: http1), limits: limits, counts: counts, log: closures)
+    }
     if let addWebSocketRoutes = parts.addWebSocketRoutes {
         let webSockets = Router(context: ServiceWebSocketRequestContext.self)
         addWebSocketRoutes(webSockets)
-        server = .http1WebSocketUpgrade(webSocketRouter: webSockets,
-                                        configuration: .init(ws: .init(maxFrameSize: parts.maxWebSocketFrame,
-                                                                      // Invalid UTF-8 in a text message closes the socket (1007).
-                                                                      validateUTF8: true)))
+        let webSocketResponder = webSockets.buildResponder()
+        // Invalid UTF-8 in a text message closes the socket (1007).
+        let upgrade = HTTP1WebSocketUpgradeChannel.Configuration(
+            http1: http1, ws: .init(maxFrameSize: parts.maxWebSocketFrame, validateUTF8: true))
+        server = HTTPServerBuilder { responder in
+            GuardedChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
+                                                              configuration: upgrade),
+                           limits: limits, counts: counts, log: closures)
+        }
     }
     if let tls = parts.tls { server = try .tls(server, tlsConfiguration: tls) }
     return Application(router: router,

@@ -15,8 +15,18 @@ public struct ServiceConfiguration: Sendable {
     public static let instanceID = EnvironmentVariable(
         "INSTANCE_ID", default: "<hostname>", "Names this instance in logs, metrics and the broker's connection list.")
 
+    public static let httpFirstRequestTimeout = EnvironmentVariable(
+        "HTTP_FIRST_REQUEST_TIMEOUT", default: "10",
+        "Seconds a new TCP connection has to get its first answer (send a whole request, or open a WebSocket) before it is closed.")
+    public static let httpIdleTimeout = EnvironmentVariable(
+        "HTTP_IDLE_TIMEOUT", default: "60", "Seconds a keep-alive HTTP connection may stay idle between requests before it is closed (WebSockets excepted).")
+    public static let maxConnectionsPerAddress = EnvironmentVariable(
+        "MAX_CONNECTIONS_PER_ADDRESS", default: "200",
+        "TCP connections one client address may hold open at once (`0`: no cap); more are closed at once. Behind a load balancer every client has its address: raise it there, or cap at the balancer.")
+
     /// The variables every service reads; `HTTP_PORT` is per service (see `httpPortVariable`).
-    public static let common: [EnvironmentVariable] = [amqpURL, httpHost, logLevel, logFormat, instanceID]
+    public static let common: [EnvironmentVariable] = [amqpURL, httpHost, logLevel, logFormat, instanceID,
+                                                       httpFirstRequestTimeout, httpIdleTimeout, maxConnectionsPerAddress]
 
     public static func httpPortVariable(default port: Int) -> EnvironmentVariable {
         EnvironmentVariable("HTTP_PORT", default: "\(port)", "Port of `/health`, `/ready`, `/metrics` (and the service's own API).")
@@ -30,6 +40,8 @@ public struct ServiceConfiguration: Sendable {
     public var logFormat: LogFormat
     public var instanceID: String
     public var environment: ServiceEnvironment
+    public var connectionLimits: ConnectionLimits
+    public var httpIdleTimeout: Duration
 
     public init(serviceName: String, defaultHTTPPort: Int, environment: ServiceEnvironment = ServiceEnvironment()) throws {
         self.serviceName = serviceName
@@ -43,6 +55,9 @@ public struct ServiceConfiguration: Sendable {
         }
         httpHost = environment.string(Self.httpHost)
         httpPort = try environment.int(Self.httpPortVariable(default: defaultHTTPPort), in: 0...65535)
+        connectionLimits = ConnectionLimits(firstRequestTimeout: try environment.seconds(Self.httpFirstRequestTimeout, in: 0.1...3600),
+                                            maxConnectionsPerAddress: try environment.int(Self.maxConnectionsPerAddress, in: 0...1_000_000))
+        httpIdleTimeout = try environment.seconds(Self.httpIdleTimeout, in: 0.1...86400)
         let level = try environment.oneOf(Self.logLevel, Logger.Level.allCases.map(\.rawValue))
         logLevel = Logger.Level(rawValue: level) ?? .info
         logFormat = LogFormat(rawValue: try environment.oneOf(Self.logFormat, LogFormat.allCases.map(\.rawValue))) ?? .text

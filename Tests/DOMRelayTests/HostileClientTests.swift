@@ -129,7 +129,9 @@ import Testing
     func endpoints(tls: Bool = false) -> RelayEndpoints {
         let limits = FrameBudget.Limits(framesPerSecond: 1, bytesPerSecond: 1024)
         return RelayEndpoints(hub: SocketHub(), allowedOrigins: [], maxFrameBytes: 1024, sharerBudget: limits, viewerBudget: limits,
-                              firstMessageTimeout: .seconds(1), servesTLS: tls, logger: Logger(label: "test"))
+                              firstMessageTimeout: .seconds(1), servesTLS: tls,
+                              attempts: AttemptLimiter(.init(limit: 10, window: .seconds(60))),
+                              clientAddresses: try! ClientAddresses(trusted: ""), logger: Logger(label: "test"))
     }
 
     @Test func theSameHostAndPortAreAllowedWithTheSchemesDefaultPortWhenHostHasNone() {

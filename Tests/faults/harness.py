@@ -71,6 +71,9 @@ LIMIT_DEFAULTS = {
     # Seconds a new socket has to send its opening message (start, resume, join), and a
     # connection its first request, before the relay closes it.
     "FIRST_MESSAGE_TIMEOUT": "5",
+    # Seconds a new TCP connection has to get its first answer (ServiceKit's connection guard);
+    # the idle check allows FIRST_MESSAGE_TIMEOUT plus room, so keep it no longer.
+    "HTTP_FIRST_REQUEST_TIMEOUT": "5",
     # Connections one client address may hold open on one relay.
     "MAX_CONNECTIONS_PER_ADDRESS": "100",
 }

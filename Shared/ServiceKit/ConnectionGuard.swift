@@ -1,0 +1,162 @@
+import CobrowseProtocol
+import HummingbirdCore
+import Logging
+import Metrics
+import NIOCore
+import Synchronization
+
+/// Limits on the HTTP server's TCP connections, before HTTP sees them: a connection must get
+/// its first response (an answer, or the WebSocket upgrade) within `firstRequestTimeout` of
+/// being accepted, or it is closed; and one client address holds at most
+/// `maxConnectionsPerAddress` connections at once. Idle keep-alive connections after a
+/// response are Hummingbird's own idle timeout's; quiet WebSockets are the relay's.
+public struct ConnectionLimits: Sendable, Equatable {
+    public var firstRequestTimeout: Duration
+    /// 0: no cap.
+    public var maxConnectionsPerAddress: Int
+
+    public init(firstRequestTimeout: Duration = .seconds(10), maxConnectionsPerAddress: Int = 200) {
+        self.firstRequestTimeout = firstRequestTimeout
+        self.maxConnectionsPerAddress = maxConnectionsPerAddress
+    }
+}
+
+/// The open connections per client address, shared by every connection of one server.
+final class ConnectionCounts: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    /// Counts a new connection; false (and not counted) if the address already has `limit`.
+    func admit(_ address: String, limit: Int) -> Bool {
+        counts.withLock { counts in
+            let current = counts[address, default: 0]
+            guard limit == 0 || current < limit else { return false }
+            counts[address] = current + 1
+            return true
+        }
+    }
+
+    func release(_ address: String) {
+        counts.withLock { counts in
+            let left = counts[address, default: 1] - 1
+            counts[address] = left > 0 ? left : nil
+        }
+    }
+}
+
+/// Says why connections were closed, once per cause and minute with a count, instead of a line
+/// per connection (20,000 idle connections would be 20,000 lines).
+final class ClosureLog: Sendable {
+    private struct Cause {
+        var count = 0
+        var loggedAt: ContinuousClock.Instant?
+    }
+
+    private let causes = Mutex<[String: Cause]>([:])
+    let logger: Logger
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    func closed(_ cause: String, _ sentence: String) {
+        Counter(label: "cobrowse_http_connections_closed_total", dimensions: [("reason", cause)]).increment()
+        let now = ContinuousClock.now
+        let count: Int? = causes.withLock { causes in
+            var entry = causes[cause, default: Cause()]
+            entry.count += 1
+            defer { causes[cause] = entry }
+            if let last = entry.loggedAt, now - last < .seconds(60) { return nil }
+            entry.loggedAt = now
+            defer { entry.count = 0 }
+            return entry.count
+        }
+        if let count { logger.warning("\(sentence)", metadata: ["connections": "\(count)", "reason": "\(cause)"]) }
+    }
+}
+
+/// The channel handler that enforces `ConnectionLimits`; first in every connection's pipeline.
+final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    typealias OutboundIn = NIOAny
+
+    private let limits: ConnectionLimits
+    private let counts: ConnectionCounts
+    private let log: ClosureLog
+    private var address: String?
+    private var deadline: Scheduled<Void>?
+
+    init(limits: ConnectionLimits, counts: ConnectionCounts, log: ClosureLog) {
+        self.limits = limits
+        self.counts = counts
+        self.log = log
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { start(context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        start(context)
+        context.fireChannelActive()
+    }
+
+    private func start(_ context: ChannelHandlerContext) {
+        guard address == nil else { return }
+        let peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        guard counts.admit(peer, limit: limits.maxConnectionsPerAddress) else {
+            log.closed("too-many-connections", "connections refused: their address already holds MAX_CONNECTIONS_PER_ADDRESS")
+            context.close(promise: nil)
+            return
+        }
+        address = peer
+        let timeout = TimeAmount.nanoseconds(Int64(limits.firstRequestTimeout.timeInterval * 1e9))
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        deadline = context.eventLoop.scheduleTask(in: timeout) { [log] in
+            log.closed("no-request", "connections closed: no request within HTTP_FIRST_REQUEST_TIMEOUT")
+            bound.value.close(promise: nil)
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        // The server answered (a response, or the switch to WebSocket): the request came in time.
+        if let deadline {
+            deadline.cancel()
+            self.deadline = nil
+        }
+        context.write(data, promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        if let address { counts.release(address) }
+        address = nil
+        context.fireChannelInactive()
+    }
+}
+
+/// A server child channel with `ConnectionGuardHandler` in front of another's pipeline.
+struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
+    typealias Value = Base.Value
+
+    let base: Base
+    let limits: ConnectionLimits
+    let counts: ConnectionCounts
+    let log: ClosureLog
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ConnectionGuardHandler(limits: limits, counts: counts, log: log))
+        }.flatMap {
+            base.setup(channel: channel, logger: logger)
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await base.handle(value: value, logger: logger)
+    }
+}
+
+extension GuardedChannel: HTTPChannelHandler where Base: HTTPChannelHandler {
+    var responder: HTTPChannelHandler.Responder { base.responder }
+}

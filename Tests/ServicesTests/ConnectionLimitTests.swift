@@ -1,0 +1,94 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import TestSupport
+import Testing
+
+/// A raw TCP client: connects, may send bytes, and tells whether the server closed the
+/// connection (read returned end of file) within a time.
+final class RawConnection {
+    let descriptor: Int32
+
+    /// `from`: the local address to connect from (any of 127.0.0.0/8 on Linux), so that other
+    /// connections of the test process (an HTTP client's pool) do not count with these.
+    init(port: Int, from local: String = "127.0.0.1") throws {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var source = sockaddr_in()
+        source.sin_family = sa_family_t(AF_INET)
+        source.sin_addr.s_addr = inet_addr(local)
+        let bound = withUnsafePointer(to: &source) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw TestBroker.Failure("cannot bind \(local): errno \(errno)") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw TestBroker.Failure("cannot connect to 127.0.0.1:\(port): errno \(errno)") }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) {
+        _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(descriptor, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Whether the server closed the connection within `limit` (bytes it sent meanwhile are read and skipped).
+    func closedByServer(within limit: Duration) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let left = max(1, Int32((deadline - ContinuousClock.now).components.seconds * 1000 + 1))
+            guard poll(&poller, 1, min(left, 1000)) > 0 else { continue }
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count == 0 || (count < 0 && errno == ECONNRESET) { return true }
+        }
+        return false
+    }
+}
+
+/// A connection must send its first request in time, and one address holds a bounded number
+/// of connections: on the relay (HTTP with WebSocket upgrades) and a plain HTTP service.
+@Suite struct ConnectionLimitTests {
+    @Test(arguments: ["dom-relay", "masking-filter"])
+    func aConnectionThatSendsNoRequestOrOnlyPartOfOneIsClosed(service: String) async throws {
+        let url = try await TestBroker.isolatedVirtualHost("limits-idle-\(service)")
+        let process = try await ServiceProcess.ready(service, environment: ["AMQP_URL": url, "HTTP_FIRST_REQUEST_TIMEOUT": "1"])
+        defer { Task { _ = await process.terminate() } }
+        let silent = try RawConnection(port: process.httpPort)
+        let slow = try RawConnection(port: process.httpPort)
+        slow.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        // Once closed, a real client is still answered.
+        #expect(silent.closedByServer(within: .seconds(30)), "a connection that never sent a byte stayed open")
+        #expect(slow.closedByServer(within: .seconds(30)), "a request head that never ended kept its connection")
+        #expect(await process.get("/health")?.status == 200)
+        // A connection that did get its answer is not closed by that deadline (keep-alive).
+        let answered = try RawConnection(port: process.httpPort)
+        answered.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        #expect(!answered.closedByServer(within: .seconds(3)))
+    }
+
+    @Test func oneAddressHoldsAtMostItsCapOfConnections() async throws {
+        let url = try await TestBroker.isolatedVirtualHost("limits-cap")
+        let relay = try await ServiceProcess.ready("dom-relay", environment: ["AMQP_URL": url, "MAX_CONNECTIONS_PER_ADDRESS": "5"])
+        defer { Task { _ = await relay.terminate() } }
+        let held = try (0..<5).map { _ in try RawConnection(port: relay.httpPort, from: "127.0.0.2") }
+        let sixth = try RawConnection(port: relay.httpPort, from: "127.0.0.2")
+        #expect(sixth.closedByServer(within: .seconds(20)), "a sixth connection from one address was kept")
+        #expect(held.allSatisfy { !$0.closedByServer(within: .milliseconds(200)) }, "the cap closed connections it had admitted")
+        // Other addresses are not affected; closing one makes room again.
+        #expect(await relay.get("/health")?.status == 200)
+        _ = held.first.map { shutdown($0.descriptor, Int32(SHUT_RDWR)) }
+        var admitted = false
+        for _ in 0..<50 where !admitted {
+            let again = try RawConnection(port: relay.httpPort, from: "127.0.0.2")
+            admitted = !again.closedByServer(within: .milliseconds(300))
+        }
+        #expect(admitted, "no room after a held connection closed")
+    }
+}
