@@ -460,6 +460,17 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         return (sharer, agent, supervisor)
     }
 
+    /// The next approved action of the same type as `action` within half a second. Earlier
+    /// attempts of the previous `act` may be let through late (once the filter had the mode) and
+    /// are still on their way: they are skipped, not taken for this one.
+    func approvedAction(like action: [String: Any], reaching sharer: SocketPeer) async -> [String: Any]? {
+        let deadline = ContinuousClock.now + .milliseconds(500)
+        while ContinuousClock.now < deadline, let approved = await sharer.next(type: "action", within: deadline - ContinuousClock.now) {
+            if let got = approved["action"] as? [String: Any], got["t"] as? String == action["t"] as? String { return got }
+        }
+        return nil
+    }
+
     /// Sends an action until the filter has seen the latest mode (its lifecycle queue may lag
     /// the consoles' notices by a moment); returns what the sharer or the agent got.
     func act(_ action: [String: Any], agent: SocketPeer, sharer: SocketPeer, expecting reason: String? = nil) async -> [String: Any]? {
@@ -469,8 +480,8 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
                 // Nothing back: the filter still had the old mode and let it through; again.
                 guard let dropped = await agent.next(type: "action-dropped", within: .seconds(2)) else { continue }
                 if dropped["reason"] as? String == reason { return dropped }
-            } else if let approved = await sharer.next(type: "action", within: .milliseconds(500)) {
-                return approved["action"] as? [String: Any]
+            } else if let approved = await approvedAction(like: action, reaching: sharer) {
+                return approved
             } else {
                 _ = await agent.next(type: "action-dropped", within: .milliseconds(100))
             }
