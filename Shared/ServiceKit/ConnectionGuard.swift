@@ -1,4 +1,3 @@
-import CobrowseProtocol
 import HummingbirdCore
 import Logging
 import Metrics
@@ -109,7 +108,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             return
         }
         address = peer
-        let timeout = TimeAmount.nanoseconds(Int64(limits.firstRequestTimeout.timeInterval * 1e9))
+        let timeout = TimeAmount(limits.firstRequestTimeout)
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         deadline = context.eventLoop.scheduleTask(in: timeout) { [log] in
             log.closed("no-request", "connections closed: no request within HTTP_FIRST_REQUEST_TIMEOUT")

@@ -1,5 +1,4 @@
 import AMQP
-import CobrowseProtocol
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -7,6 +6,7 @@ import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 
@@ -91,7 +91,7 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
     // Every connection passes the guard first (a deadline for its first request, a cap per
     // address), then HTTP with an idle timeout between requests, then WebSocket if upgraded.
     let limits = configuration.connectionLimits, counts = ConnectionCounts(), closures = ClosureLog(logger: logger)
-    let http1 = HTTP1Channel.Configuration(idleTimeout: .nanoseconds(Int64(configuration.httpIdleTimeout.timeInterval * 1e9)))
+    let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(configuration.httpIdleTimeout))
     var server = HTTPServerBuilder { responder in
         GuardedChannel(base: HTTP1Channel(responder: responder, configuration: http1), limits: limits, counts: counts, log: closures)
     }

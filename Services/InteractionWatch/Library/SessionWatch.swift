@@ -80,7 +80,7 @@ actor SessionWatch {
 
     private func becameDeaf() {
         // From the last thing heard: a broker that died silently is noticed only later.
-        if deafSince == nil { deafSince = min(lastHeard, Date()) }
+        if deafSince == nil { deafSince = lastHeard }
         logger.warning("broker connection lost: timeouts are paused until it is back")
     }
 
