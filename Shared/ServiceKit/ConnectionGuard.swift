@@ -7,16 +7,21 @@ import Synchronization
 /// Limits on the HTTP server's TCP connections, before HTTP sees them: a connection must get
 /// its first response (an answer, or the WebSocket upgrade) within `firstRequestTimeout` of
 /// being accepted, or it is closed; and one client address holds at most
-/// `maxConnectionsPerAddress` connections at once. Idle keep-alive connections after a
+/// `maxConnectionsPerAddress` connections at once. A first request head longer than
+/// `maxFirstHeadBytes` is answered 431 and closed (NIO's own parser limit is 80 KiB, and behind
+/// the WebSocket upgrade handler its error is never answered). Idle keep-alive connections after a
 /// response are Hummingbird's own idle timeout's; quiet WebSockets are the relay's.
 public struct ConnectionLimits: Sendable, Equatable {
     public var firstRequestTimeout: Duration
     /// 0: no cap.
     public var maxConnectionsPerAddress: Int
+    /// The request line and headers of the first request, up to the blank line.
+    public var maxFirstHeadBytes: Int
 
-    public init(firstRequestTimeout: Duration = .seconds(10), maxConnectionsPerAddress: Int = 200) {
+    public init(firstRequestTimeout: Duration = .seconds(10), maxConnectionsPerAddress: Int = 200, maxFirstHeadBytes: Int = 64 * 1024) {
         self.firstRequestTimeout = firstRequestTimeout
         self.maxConnectionsPerAddress = maxConnectionsPerAddress
+        self.maxFirstHeadBytes = maxFirstHeadBytes
     }
 }
 
@@ -73,9 +78,10 @@ final class ClosureLog: Sendable {
     }
 }
 
-/// The channel handler that enforces `ConnectionLimits`; first in every connection's pipeline.
+/// The channel handler that enforces `ConnectionLimits`; first in every connection's pipeline (after TLS, when served).
 final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = NIOAny
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
     typealias OutboundIn = NIOAny
 
     private let limits: ConnectionLimits
@@ -83,6 +89,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let log: ClosureLog
     private var address: String?
     private var deadline: Scheduled<Void>?
+    private var head = FirstHeadScanner()
 
     init(limits: ConnectionLimits, counts: ConnectionCounts, log: ClosureLog) {
         self.limits = limits
@@ -114,6 +121,28 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             log.closed("no-request", "connections closed: no request within HTTP_FIRST_REQUEST_TIMEOUT")
             bound.value.close(promise: nil)
         }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if head.refused { return }
+        guard deadline != nil, !head.ended else { return context.fireChannelRead(data) }
+        head.scan(unwrapInboundIn(data).readableBytesView)
+        // Counted up to the blank line, so a whole oversized head in one read is refused too.
+        guard head.bytes > limits.maxFirstHeadBytes else { return context.fireChannelRead(data) }
+        deadline?.cancel()
+        deadline = nil
+        head.refused = true
+        log.closed("head-too-large", "connections closed: a first request head over \(limits.maxFirstHeadBytes) bytes")
+        let body = "request head over \(limits.maxFirstHeadBytes) bytes\n"
+        var answer = context.channel.allocator.buffer(capacity: 160)
+        answer.writeString("HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n")
+        answer.writeString("content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)")
+        // Closing with the rest of the head unread would make the kernel reset the connection,
+        // and a reset can discard the answer before the client reads it: end our side, read
+        // and drop what still comes, close when the client does (or after a grace period).
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(NIOAny(answer)).whenComplete { _ in bound.value.close(mode: .output, promise: nil) }
+        context.eventLoop.scheduleTask(in: .seconds(2)) { bound.value.close(promise: nil) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
@@ -158,4 +187,31 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
 
 extension GuardedChannel: HTTPChannelHandler where Base: HTTPChannelHandler {
     var responder: HTTPChannelHandler.Responder { base.responder }
+}
+
+/// Finds the blank line that ends the first request head in bytes that arrive in pieces.
+struct FirstHeadScanner {
+    /// Bytes seen before the head ended.
+    private(set) var bytes = 0
+    var ended = false
+    /// The head was too long and answered 431: what still arrives is dropped.
+    var refused = false
+    /// How much of "\r\n\r\n" the bytes seen so far end with.
+    private var matched = 0
+
+    mutating func scan(_ piece: ByteBufferView) {
+        let terminator: [UInt8] = [13, 10, 13, 10]
+        for byte in piece {
+            bytes += 1
+            if byte == terminator[matched] {
+                matched += 1
+                if matched == terminator.count {
+                    ended = true
+                    return
+                }
+            } else {
+                matched = byte == 13 ? 1 : 0
+            }
+        }
+    }
 }

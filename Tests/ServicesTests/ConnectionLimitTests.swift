@@ -37,6 +37,20 @@ final class RawConnection {
         _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(descriptor, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// What the server sent until it closed the connection, or until `limit`; nil if it did not close.
+    func answerBeforeClose(within limit: Duration) -> String? {
+        let deadline = ContinuousClock.now + limit
+        var received = [UInt8]()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 1000) > 0 else { continue }
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0 { received += buffer[0..<count] } else { return String(decoding: received, as: UTF8.self) }
+        }
+        return nil
+    }
+
     /// Whether the server closed the connection within `limit` (bytes it sent meanwhile are read and skipped).
     func closedByServer(within limit: Duration) -> Bool {
         let deadline = ContinuousClock.now + limit
@@ -71,6 +85,22 @@ final class RawConnection {
         let answered = try RawConnection(port: process.httpPort)
         answered.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         #expect(!answered.closedByServer(within: .seconds(3)))
+    }
+
+    @Test(arguments: ["dom-relay", "masking-filter"])
+    func aFirstRequestHeadOver64KiBIsAnswered431AndClosed(service: String) async throws {
+        let url = try await TestBroker.isolatedVirtualHost("limits-head-\(service)")
+        let process = try await ServiceProcess.ready(service, environment: ["AMQP_URL": url])
+        defer { Task { _ = await process.terminate() } }
+        let huge = try RawConnection(port: process.httpPort)
+        huge.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: \(String(repeating: "a", count: 90 * 1024))\r\n\r\n")
+        let answer = huge.answerBeforeClose(within: .seconds(30))
+        #expect(answer?.hasPrefix("HTTP/1.1 431 ") == true, "a request head over 64 KiB got \(answer.map { String($0.prefix(80)) } ?? "no close")")
+        // A long head under the limit is served as usual, on the same port afterwards.
+        let long = try RawConnection(port: process.httpPort)
+        long.send("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: \(String(repeating: "b", count: 40 * 1024))\r\nConnection: close\r\n\r\n")
+        let served = long.answerBeforeClose(within: .seconds(30))
+        #expect(served?.hasPrefix("HTTP/1.1 200 ") == true, "a 40 KiB head got \(served.map { String($0.prefix(80)) } ?? "no close")")
     }
 
     @Test func oneAddressHoldsAtMostItsCapOfConnections() async throws {
