@@ -90,6 +90,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var address: String?
     private var deadline: Scheduled<Void>?
     private var head = FirstHeadScanner()
+    /// The first head was too long and answered 431: what still arrives is dropped.
+    private var refused = false
 
     init(limits: ConnectionLimits, counts: ConnectionCounts, log: ClosureLog) {
         self.limits = limits
@@ -124,14 +126,14 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if head.refused { return }
+        if refused { return }
         guard deadline != nil, !head.ended else { return context.fireChannelRead(data) }
         head.scan(unwrapInboundIn(data).readableBytesView)
         // Counted up to the blank line, so a whole oversized head in one read is refused too.
         guard head.bytes > limits.maxFirstHeadBytes else { return context.fireChannelRead(data) }
         deadline?.cancel()
         deadline = nil
-        head.refused = true
+        refused = true
         log.closed("head-too-large", "connections closed: a first request head over \(limits.maxFirstHeadBytes) bytes")
         let body = "request head over \(limits.maxFirstHeadBytes) bytes\n"
         var answer = context.channel.allocator.buffer(capacity: 160)
@@ -193,19 +195,18 @@ extension GuardedChannel: HTTPChannelHandler where Base: HTTPChannelHandler {
 struct FirstHeadScanner {
     /// Bytes seen before the head ended.
     private(set) var bytes = 0
-    var ended = false
-    /// The head was too long and answered 431: what still arrives is dropped.
-    var refused = false
+    private(set) var ended = false
     /// How much of "\r\n\r\n" the bytes seen so far end with.
     private var matched = 0
 
+    private static let terminator: [UInt8] = Array("\r\n\r\n".utf8)
+
     mutating func scan(_ piece: ByteBufferView) {
-        let terminator: [UInt8] = [13, 10, 13, 10]
         for byte in piece {
             bytes += 1
-            if byte == terminator[matched] {
+            if byte == Self.terminator[matched] {
                 matched += 1
-                if matched == terminator.count {
+                if matched == Self.terminator.count {
                     ended = true
                     return
                 }

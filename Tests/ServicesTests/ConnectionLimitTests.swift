@@ -37,32 +37,29 @@ final class RawConnection {
         _ = text.utf8CString.withUnsafeBufferPointer { Glibc.send(descriptor, $0.baseAddress, $0.count - 1, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// What the server sent until it closed the connection, or until `limit`; nil if it did not close.
+    /// What the server sent until it closed the connection (end of file or reset), or nil if it
+    /// did not close it within `limit`.
     func answerBeforeClose(within limit: Duration) -> String? {
         let deadline = ContinuousClock.now + limit
         var received = [UInt8]()
         var buffer = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline {
             var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 1000) > 0 else { continue }
+            let left = max(1, Int32((deadline - ContinuousClock.now).components.seconds * 1000 + 1))
+            guard poll(&poller, 1, min(left, 1000)) > 0 else { continue }
             let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count > 0 { received += buffer[0..<count] } else { return String(decoding: received, as: UTF8.self) }
+            if count > 0 {
+                received += buffer[0..<count]
+            } else if count == 0 || errno == ECONNRESET {
+                return String(decoding: received, as: UTF8.self)
+            }
         }
         return nil
     }
 
     /// Whether the server closed the connection within `limit` (bytes it sent meanwhile are read and skipped).
     func closedByServer(within limit: Duration) -> Bool {
-        let deadline = ContinuousClock.now + limit
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while ContinuousClock.now < deadline {
-            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let left = max(1, Int32((deadline - ContinuousClock.now).components.seconds * 1000 + 1))
-            guard poll(&poller, 1, min(left, 1000)) > 0 else { continue }
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count == 0 || (count < 0 && errno == ECONNRESET) { return true }
-        }
-        return false
+        answerBeforeClose(within: limit) != nil
     }
 }
 
