@@ -113,8 +113,13 @@ def main():
         try:
             status = run.wait(timeout=60)
         except subprocess.TimeoutExpired:
+            # What each process of the script was doing, for the failure report.
+            tree = subprocess.run(["ps", "-o", "pid,ppid,stat,wchan:24,etime,args", "-g", str(run.pid)],
+                                  capture_output=True, text=True).stdout
             os.killpg(run.pid, signal.SIGKILL)
-            raise AssertionError("deploy/local/run did not stop within 60 s of Ctrl-C")
+            with open(log_path, errors="replace") as log:
+                tail = "".join(log.readlines()[-15:])
+            raise AssertionError(f"deploy/local/run did not stop within 60 s of Ctrl-C\n{tree}\nlast lines of {log_path}:\n{tail}")
     stopped = [name for name, port in SERVICES.items() if http_get(f"http://127.0.0.1:{port}/health", timeout=1)[0] is None]
     assert len(stopped) == len(SERVICES), f"still answering after Ctrl-C: {set(SERVICES) - set(stopped)}"
     print(f"PASS Ctrl-C stopped the stack (exit status {status}); {time.monotonic() - started:.1f} s in all")

@@ -148,7 +148,8 @@ _pid_alive() {
 # does not reap orphans, an exited process lingers as a zombie.
 _proc_running() {
     local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    # read, not $(cat ...): no child process per check, so a Ctrl-C always lands in this shell.
+    { read -r stat <"/proc/$1/stat"; } 2>/dev/null || return 1
     stat="${stat##*) }" # state follows the "(command)" field
     [[ -n "$stat" && "${stat:0:1}" != Z ]]
 }
