@@ -17,22 +17,27 @@ public struct FilterWorker: Sendable {
     let shards: [String]
     /// A session without frames for this long is forgotten (its viewers will ask for a resync).
     let idleEviction: Duration
+    /// When a frame that waited too long on its shard is shed rather than masked.
+    let shedding: SheddingPolicy
 
     static let forwarded = Counter(label: "cobrowse_filter_frames_total", dimensions: [("result", "forwarded")])
     static let resyncs = Counter(label: "cobrowse_filter_resync_requests_total")
     static let maskedElements = Counter(label: "cobrowse_filter_masked_elements_total")
+    /// How long sharers' frames waited between their relay and this filter (the shards' lag).
+    static let ingestWait = Metrics.Timer(label: "cobrowse_filter_ingest_wait_seconds")
     static func dropped(_ reason: String) -> Counter {
         Counter(label: "cobrowse_filter_frames_total", dimensions: [("result", "dropped"), ("reason", reason)])
     }
 
     public init(connection: AMQPConnection, logger: Logger, rules: MaskingRulesSource,
                 shards: [String] = (0..<CobrowseTopology.ingestShardCount).map(CobrowseTopology.ingestShardQueue),
-                idleEviction: Duration = .seconds(1800)) {
+                idleEviction: Duration = .seconds(1800), shedding: SheddingPolicy = SheddingPolicy()) {
         self.connection = connection
         self.logger = logger
         self.rules = rules
         self.shards = shards
         self.idleEviction = idleEviction
+        self.shedding = shedding
     }
 
     /// Each session's mode, from the registry's lifecycle events. A session not heard of is in
@@ -178,6 +183,16 @@ public struct FilterWorker: Sendable {
         let decoder = JSONDecoder(), encoder = JSONEncoder()
         let malformed = Self.dropped("malformed"), unknownSession = Self.dropped("bad-routing-key")
         let notForwardable = Self.dropped("not-forwardable"), wrongExchange = Self.dropped("wrong-exchange"), tooDeep = Self.dropped("too-deep")
+        let late = Self.dropped("late"), lateCursor = Self.dropped("late-cursor")
+        // Acknowledged `multiple` every so many deliveries (and on each tick), not one by one: the
+        // broker's cost per message is most of the live path's. A filter that dies redelivers at
+        // most this many frames more, to a standby that has no snapshot and resyncs anyway.
+        var unacked: AMQPDelivery?, unackedCount = 0
+        func ackSettled() {
+            unacked?.ack(multiple: true)
+            unacked = nil
+            unackedCount = 0
+        }
         var processed = 0
         // Each shard has one active consumer; a random priority per shard and filter spreads the
         // shards over the filters (RabbitMQ ≥ 3.12 picks the highest; older ones, the first).
@@ -203,6 +218,7 @@ public struct FilterWorker: Sendable {
             for try await item in work {
                 let now = ContinuousClock.now
                 guard case let .delivery(delivery) = item else {
+                    ackSettled()
                     let generation = rules.generation
                     for (session, var tracked) in sessions {
                         let outputs = tracked.catchUp(with: generation, now: now) + tracked.stream.retryResync(now: now)
@@ -212,7 +228,12 @@ public struct FilterWorker: Sendable {
                     }
                     continue
                 }
-                defer { delivery.ack() } // every outcome is final: a bad frame is dropped, never requeued
+                // Every outcome is final: a bad frame is dropped, never requeued.
+                defer {
+                    unacked = delivery
+                    unackedCount += 1
+                    if unackedCount >= Self.ackEvery { ackSettled() }
+                }
                 // Only what came through the ingest exchange (where relays publish): a message put
                 // on a shard straight through the default exchange is no one's frame.
                 guard delivery.exchange == CobrowseTopology.ingestExchange else {
@@ -258,6 +279,38 @@ public struct FilterWorker: Sendable {
                     try await publish(outputs, session: session, encoder: encoder)
                     continue
                 }
+                // A frame that waited past the shedding limit is dropped before it is parsed.
+                if let stamp = delivery.properties.headers[CobrowseTopology.receivedAtHeader]?.intValue {
+                    let waitedMilliseconds = max(0, Date().millisecondsSince1970 - stamp)
+                    let waited = Duration.milliseconds(waitedMilliseconds)
+                    Self.ingestWait.recordMilliseconds(waitedMilliseconds)
+                    if let threshold = shedding.threshold, waited > threshold, let type = head {
+                        var outputs: [SessionStream.Output]?
+                        var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
+                        switch shedding.verdict(type: type, waited: waited) {
+                        case .process:
+                            break
+                        case .skipCursor:
+                            guard let seq = FrameCoding.head(of: delivery.body)?.seq else {
+                                malformed.increment()
+                                continue
+                            }
+                            lateCursor.increment()
+                            outputs = tracked.stream.skipCursor(seq: seq, now: now)
+                        case .shed:
+                            late.increment()
+                            outputs = tracked.stream.refused(
+                                "fell behind: a frame waited \(waitedMilliseconds) ms on its shard (shed after \(shedding.frames.map { "\($0)" } ?? "never"))",
+                                now: now)
+                        }
+                        if let outputs {
+                            tracked.lastSeen = now
+                            sessions[session] = tracked
+                            try await publish(outputs, session: session, encoder: encoder)
+                            continue
+                        }
+                    }
+                }
                 let frame: StreamFrame
                 do {
                     frame = try FrameCoding.decode(delivery.body)
@@ -294,6 +347,9 @@ public struct FilterWorker: Sendable {
             }
         }
     }
+
+    /// Deliveries settled by one `multiple` acknowledgement (at most; a tick settles the rest).
+    static let ackEvery = 64
 
     /// `receivedAt`: when the sharer's relay got the frame these outputs come from, passed on.
     private func publish(_ outputs: [SessionStream.Output], session: SessionID, encoder: JSONEncoder,

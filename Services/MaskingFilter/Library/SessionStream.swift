@@ -218,8 +218,20 @@ public struct SessionStream: Sendable {
         return request(reason, now: now)
     }
 
-    /// A sharer frame the filter refused unread (too deep): the mirror may miss what it said,
-    /// so nothing more is forwarded until a new snapshot, which is asked for.
+    /// A cursor frame skipped as late (`SheddingPolicy`): it names no node, so the stream goes
+    /// on in sequence without it; out of sequence, it is a gap like any other frame.
+    public mutating func skipCursor(seq: Int, now: ContinuousClock.Instant) -> [Output] {
+        guard hasSnapshot else { return resync("no snapshot yet", now: now) }
+        guard seq == expectedSeq else {
+            hasSnapshot = false
+            return resync("sequence gap: expected \(expectedSeq), got \(seq)", now: now)
+        }
+        expectedSeq += 1
+        return []
+    }
+
+    /// A sharer frame the filter did not read (too deep, or shed as late): the mirror may miss
+    /// what it said, so nothing more is forwarded until a new snapshot, which is asked for.
     public mutating func refused(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
         hasSnapshot = false
         return resync(reason, now: now)
