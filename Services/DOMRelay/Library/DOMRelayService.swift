@@ -200,10 +200,20 @@ public enum DOMRelayService {
                     "x-max-length": 100_000, "x-overflow": "drop-head",
                 ]))
                 await hub.attach(connection: connection, queue: queue.name)
+                // Acknowledged in batches (the broker's cost per message is most of the live
+                // path's); a timer settles the rest, so a quiet queue holds nothing unacknowledged.
+                let acks = BatchedAcknowledger(every: 100)
+                let flusher = Task {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .milliseconds(500))
+                        acks.flush()
+                    }
+                }
+                defer { flusher.cancel() }
                 for try await delivery in try await connection.consume(queue: queue.name, prefetch: 1000) {
                     await hub.deliver(exchange: delivery.exchange, routingKey: delivery.routingKey, body: delivery.body,
                                       receivedAt: delivery.properties.headers[CobrowseTopology.receivedAtHeader]?.intValue)
-                    delivery.ack()
+                    acks.processed(delivery)
                 }
             })
     }

@@ -187,12 +187,7 @@ public struct FilterWorker: Sendable {
         // Acknowledged `multiple` every so many deliveries (and on each tick), not one by one: the
         // broker's cost per message is most of the live path's. A filter that dies redelivers at
         // most this many frames more, to a standby that has no snapshot and resyncs anyway.
-        var unacked: AMQPDelivery?, unackedCount = 0
-        func ackSettled() {
-            unacked?.ack(multiple: true)
-            unacked = nil
-            unackedCount = 0
-        }
+        let acks = BatchedAcknowledger(every: Self.ackEvery)
         var processed = 0
         // Each shard has one active consumer; a random priority per shard and filter spreads the
         // shards over the filters (RabbitMQ ≥ 3.12 picks the highest; older ones, the first).
@@ -218,7 +213,7 @@ public struct FilterWorker: Sendable {
             for try await item in work {
                 let now = ContinuousClock.now
                 guard case let .delivery(delivery) = item else {
-                    ackSettled()
+                    acks.flush()
                     let generation = rules.generation
                     for (session, var tracked) in sessions {
                         let outputs = tracked.catchUp(with: generation, now: now) + tracked.stream.retryResync(now: now)
@@ -229,11 +224,7 @@ public struct FilterWorker: Sendable {
                     continue
                 }
                 // Every outcome is final: a bad frame is dropped, never requeued.
-                defer {
-                    unacked = delivery
-                    unackedCount += 1
-                    if unackedCount >= Self.ackEvery { ackSettled() }
-                }
+                defer { acks.processed(delivery) }
                 // Only what came through the ingest exchange (where relays publish): a message put
                 // on a shard straight through the default exchange is no one's frame.
                 guard delivery.exchange == CobrowseTopology.ingestExchange else {
