@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Shared helpers for deploy/local/{test,run,bench}. Source it; do not run it.
 #
-# It starts a PRIVATE RabbitMQ node per profile ("test", "run" or "faults"): its own
+# It starts a PRIVATE RabbitMQ node per profile ("test", "run", "faults" or "bench"): its own
 # node name, ports, epmd port, HOME (so its own Erlang cookie) and data
 # folder under <repo>/.run. A system RabbitMQ on 5672/25672/4369 (or any
 # other node) is never contacted, stopped or reconfigured.
@@ -109,7 +109,22 @@ _broker_profile() {
             # (COBROWSE_FAULTS_KEEP_DATA=1), which keeps its data as a real broker restart does.
             BROKER_WIPE=$((${COBROWSE_FAULTS_KEEP_DATA:-0} ? 0 : 1))
             ;;
-        *) die "unknown broker profile '${1:-}' (expected: test, run or faults)" ;;
+        bench)
+            # deploy/local/bench: a node of its own, so a benchmark never shares a broker with
+            # the tests; ports below the ephemeral range, clear of the other profiles.
+            BROKER_NODE=cobrowse-bench@localhost
+            BROKER_AMQP_PORT=28672
+            BROKER_AMQPS_PORT=
+            BROKER_MGMT_PORT=28673
+            BROKER_PROM_PORT=28692
+            BROKER_DIST_PORT=28674
+            BROKER_EPMD_PORT=28669
+            BROKER_CTL_DIST_MIN=28680
+            BROKER_DIR="$COBROWSE_RUN_DIR/bench-broker"
+            BROKER_TLS_DIR=
+            BROKER_WIPE=1 # every benchmark starts from the definitions file
+            ;;
+        *) die "unknown broker profile '${1:-}' (expected: test, run, faults or bench)" ;;
     esac
     BROKER_PROFILE="$1"
     BROKER_SHORTNAME="${BROKER_NODE%@*}"
