@@ -56,6 +56,14 @@ def rss_bytes(pid):
     return None
 
 
+def machine_busy_seconds():
+    """CPU time all cores spent on anything but idling (and waiting for I/O), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    user, nice, system, idle, iowait, irq, softirq, steal = fields
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
+
+
 def cpu_sample(pids):
     return {name: cpu_seconds(pid) for name, pid in pids.items()}
 
@@ -108,6 +116,7 @@ class Result:
         self.lags = []
         self.cpu = {}  # process name → CPU seconds over the windows
         self.generator_cpu = 0.0
+        self.other_cpu = 0.0  # the rest of the machine
         self.generator_peak = 0.0  # the busiest worker's share of one core
         self.sessions_with_loss = self.sessions_resynced = self.sessions_ended = 0
         self.ended_reasons = {}
@@ -149,6 +158,7 @@ class Result:
         for name, seconds in run["cpu"].items():
             self.cpu[name] = self.cpu.get(name, 0.0) + seconds
         self.generator_cpu += run["generator_cpu"]
+        self.other_cpu += run["other_cpu"]
         self.generator_peak = max(self.generator_peak, run["generator_peak"])
         for name, value in run["rss_before"].items():
             self.rss_before.setdefault(name, value)
@@ -268,7 +278,7 @@ class Bench:
         while True:
             now = time.monotonic()
             if cpu_a is None and now >= window_start:
-                cpu_a, generator_a = cpu_sample(pids), cpu_sample(worker_pids)
+                cpu_a, generator_a, machine_a = cpu_sample(pids), cpu_sample(worker_pids), machine_busy_seconds()
                 window_started = now
             if now >= end:
                 break
@@ -281,7 +291,7 @@ class Bench:
                     max_relay = max(max_relay or 0, relays)
             wake = min(end, window_start if cpu_a is None else end, time.monotonic() + 1.0)
             time.sleep(max(0.0, wake - time.monotonic()))
-        cpu_b, generator_b = cpu_sample(pids), cpu_sample(worker_pids)
+        cpu_b, generator_b, machine_b = cpu_sample(pids), cpu_sample(worker_pids), machine_busy_seconds()
         measured = time.monotonic() - window_started
         reports, lags = [], []
         for _, conn, _ in self.workers:
@@ -296,10 +306,13 @@ class Bench:
         for _, conn, _ in self.workers:
             conn.recv()
         worker_cpu = {name: (generator_b[name] or 0) - (generator_a[name] or 0) for name in worker_pids}
+        cpu = {name: (cpu_b[name] or 0) - (cpu_a[name] or 0) for name in pids}
         return {
             "window": measured, "opened": opened, "failures": failures, "reports": reports, "lags": lags,
-            "cpu": {name: (cpu_b[name] or 0) - (cpu_a[name] or 0) for name in pids},
+            "cpu": cpu,
             "generator_cpu": sum(worker_cpu.values()),
+            # Whatever else ran meanwhile (the idle other system, this script, anyone else's work).
+            "other_cpu": max(0.0, (machine_b - machine_a) - sum(cpu.values()) - sum(worker_cpu.values())),
             "generator_peak": max(worker_cpu.values()) / measured if measured > 0 else 0.0,
             "rss_before": rss_before, "rss_max": rss_max, "rss_after": rss_after,
             "max_ingest": max_ingest, "max_relay_queue": max_relay,
@@ -379,7 +392,9 @@ def render(args, fixed, ramp, knees, overload, workers):
         versions["uvloop"] = importlib.metadata.version("uvloop")
     except importlib.metadata.PackageNotFoundError:
         pass
-    every = f"every {args.cursor_every}th event a cursor frame" if args.cursor_every else "no cursor frames"
+    n = args.cursor_every
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    every = f"every {n}{suffix} event a cursor frame" if n else "no cursor frames"
     all_results = [r for results in fixed for r in results.values()] + \
                   [r for _, step in ramp for r in step.values()] + list(overload.values())
     ours_bytes = [r.frame_bytes for r in all_results if r.system == "ours" and r.frame_bytes[1]]
@@ -392,7 +407,8 @@ def render(args, fixed, ramp, knees, overload, workers):
 
     lines = [
         f"Measured {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} on "
-        f"{os.cpu_count()} cores, everything on this machine. Ours: **{args.binaries} builds** (LOG_LEVEL=warning), "
+        f"{os.cpu_count()} cores, everything on this machine. Ours: **{args.binaries} builds**"
+        f"{f' (built {args.built})' if args.built else ''}, LOG_LEVEL=warning: "
         f"relay A (sharers) and relay B (viewers), one masking filter, the registry, the interaction watch, "
         f"RabbitMQ {args.rabbitmq_version}. rrweb-relay {versions['rrweb-relay']} (python-socketio "
         f"{versions['python-socketio']}, uvicorn {versions['uvicorn']}, one process). Generator: Python "
@@ -420,8 +436,8 @@ def render(args, fixed, ramp, knees, overload, workers):
                     f"{pct(r.delivered_share)} | {ms(r.latency(0.5))} | {ms(r.latency(0.95))} | {ms(r.latency(0.99))} | "
                     f"{ms(r.latency(1))} | {'—' if per_event is None else f'{per_event:.3f}'} | {ms(lag)} |")
         lines += ["", "CPU over the measured window, % of one core (utime + stime from `/proc/<pid>/stat`):", "",
-                  "| load | system | " + " | ".join(OURS_PROCESSES) + " | rrweb-relay | all of the system | generator (busiest worker) |",
-                  "|---|---|" + "---:|" * (len(OURS_PROCESSES) + 3)]
+                  "| load | system | " + " | ".join(OURS_PROCESSES) + " | rrweb-relay | all of the system | generator (busiest worker) | rest of the machine |",
+                  "|---|---|" + "---:|" * (len(OURS_PROCESSES) + 4)]
         for results in fixed:
             for system, r in results.items():
                 lines.append(cpu_row(r))
@@ -460,8 +476,8 @@ def render(args, fixed, ramp, knees, overload, workers):
                   + ", ".join(knee_text) + ratio + ".", ""]
         ramp_results = [r for _, step in ramp for r in step.values()]
         lines += ["CPU per process in the ramp, % of one core:", "",
-                  "| load | system | " + " | ".join(OURS_PROCESSES) + " | rrweb-relay | all of the system | generator (busiest worker) |",
-                  "|---|---|" + "---:|" * (len(OURS_PROCESSES) + 3)]
+                  "| load | system | " + " | ".join(OURS_PROCESSES) + " | rrweb-relay | all of the system | generator (busiest worker) | rest of the machine |",
+                  "|---|---|" + "---:|" * (len(OURS_PROCESSES) + 4)]
         lines += [cpu_row(r) for r in ramp_results]
         lines.append("")
 
@@ -498,8 +514,8 @@ def render(args, fixed, ramp, knees, overload, workers):
             f"{r.max_ingest} / {r.max_relay_queue}" if r.system == "ours" and r.max_ingest is not None else "—"))
         row("CPU per delivered event (ms)", lambda r: "—" if r.cpu_per_event() is None else f"{r.cpu_per_event():.3f}")
         lines.append("")
-        lines += ["| load | system | " + " | ".join(OURS_PROCESSES) + " | rrweb-relay | all of the system | generator (busiest worker) |",
-                  "|---|---|" + "---:|" * (len(OURS_PROCESSES) + 3)]
+        lines += ["| load | system | " + " | ".join(OURS_PROCESSES) + " | rrweb-relay | all of the system | generator (busiest worker) | rest of the machine |",
+                  "|---|---|" + "---:|" * (len(OURS_PROCESSES) + 4)]
         lines += [cpu_row(r) for r in overload.values()]
         lines.append("")
 
@@ -533,7 +549,8 @@ def cpu_row(r):
     for name in OURS_PROCESSES + ["rrweb-relay"]:
         cells.append(f"{100 * r.cpu[name] / window:.0f}" if name in r.cpu else "—")
     return (f"| {r.sessions} × {r.rate} ev/s | {SYSTEM_NAMES[r.system]} | " + " | ".join(cells)
-            + f" | {100 * r.service_cpu() / window:.0f} | {100 * r.generator_cpu / window:.0f} ({100 * r.generator_peak:.0f}) |")
+            + f" | {100 * r.service_cpu() / window:.0f} | {100 * r.generator_cpu / window:.0f} ({100 * r.generator_peak:.0f})"
+            + f" | {100 * r.other_cpu / window:.0f} |")
 
 
 def write_section(content, path, name="live-load"):
@@ -585,6 +602,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="a short run for development: 1 s warm-up, 3 s windows, 1 round, a short ramp")
     parser.add_argument("--binaries", default="release", help="how our services were built (shown in the results)")
+    parser.add_argument("--built", help="when our binaries were built (shown in the results)")
     parser.add_argument("--rabbitmq-version", default="?")
     parser.add_argument("--markdown", help="rewrite this file's live-load section")
     args = parser.parse_args(argv)
