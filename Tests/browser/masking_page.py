@@ -67,6 +67,11 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 40));
   $('will-become-masked-2').setAttribute('data-cobrowse-mask', '');
   $('will-become-masked-2').firstChild.data = 'ZZSECRET-after-marker';
   await tick();
+  // Becomes masked by its parent's class (a descendant rule), itself unchanged; then a secret.
+  $('will-hold-masked').classList.add('holds-secrets');
+  await tick();
+  $('will-hold-masked').querySelector('.held-note').firstChild.data = 'ZZSECRET-after-ancestor-class';
+  await tick();
   // Text and attribute edits inside masked elements.
   $('ssn').firstChild.data = 'ZZSECRET-ssn-edited';
   await tick();
@@ -158,6 +163,7 @@ return {
   options: Array.from(doc.querySelectorAll('#masked-select option'), (o) => o.textContent),
   chatChildren: chat ? chat.childNodes.length : null,
   becameMasked: text('#will-become-masked'),
+  heldNote: text('#will-hold-masked .held-note'),
   moverMasked: text('#masked-box #mover'),
   maskedCheck: q('#masked-check') ? q('#masked-check').checked : null,
   pin: q('#member-pin') ? [q('#member-pin').value, q('#member-pin').title] : null,
@@ -178,6 +184,7 @@ MASKING_PAGE_EXPECTED = {
     "options": ["****", "****"],
     "chatChildren": 0,
     "becameMasked": "**** ****",
+    "heldNote": "****",
     "moverMasked": "****",
     "maskedCheck": False,
     "pin": ["****", "PUBLIC-pin-title"],

@@ -12,7 +12,8 @@ the interaction watch's inactivity, no-agent and absence timeouts, which the sta
 and check that both sides say who or why and that the customer's page is left as it was. The
 issue 11 tests switch password fields to text before and while sharing (show-password.html) and
 leave the agent console in Chromium's back-forward cache, coming back within the agent's grace
-or not.
+or not. The issue 12 test counts the SDK's layout reads while it handles a burst of added nodes
+(none: blocked elements, masked images and scroll positions follow after the callback).
 
     /usr/bin/python3 Tests/browser/run.py [NAME-SUBSTRING ...]
 
@@ -822,6 +823,131 @@ def a_thousand_rapid_mutations_arrive_complete_and_in_order(t):
         wrong = next(i for i, (a, b) in enumerate(zip(items, expected)) if a != b) if len(items) == 1000 else None
         raise AssertionError(f"the agent's list has {len(items)} items, not 0..999 in order"
                              + (f" (first wrong at index {wrong}: {items[wrong]!r})" if wrong is not None else ""))
+
+
+# The layout reads a page can be made to do, counted while `window.__countLayout` is on; where
+# each came from is kept (first lines of its stack) for the failure message.
+COUNT_LAYOUT_READS = r"""
+if (!window.__layoutReads) {
+  window.__layoutReads = [];
+  window.__countLayout = false;
+  const note = (name) => {
+    if (window.__countLayout) window.__layoutReads.push(name + ' ' + (new Error().stack || '').split('\n').slice(2, 4).join(' <- ').trim());
+  };
+  const getters = [[Element.prototype, ['scrollTop', 'scrollLeft', 'scrollWidth', 'scrollHeight', 'clientTop', 'clientLeft',
+                                        'clientWidth', 'clientHeight']],
+                   [HTMLElement.prototype, ['offsetTop', 'offsetLeft', 'offsetWidth', 'offsetHeight', 'offsetParent', 'innerText']],
+                   [window, ['scrollX', 'scrollY', 'pageXOffset', 'pageYOffset', 'innerWidth', 'innerHeight']]];
+  for (const [target, names] of getters) {
+    for (const name of names) {
+      const owner = Object.getOwnPropertyDescriptor(target, name) ? target : Object.getPrototypeOf(target);
+      const original = Object.getOwnPropertyDescriptor(owner, name);
+      if (!original || !original.get) throw new Error('no getter to count: ' + name);
+      Object.defineProperty(owner, name, { ...original, get() { note(name); return original.get.call(this); } });
+    }
+  }
+  for (const [target, names] of [[Element.prototype, ['getBoundingClientRect', 'getClientRects', 'checkVisibility', 'computedStyleMap']],
+                                 [window, ['getComputedStyle']]]) {
+    for (const name of names) {
+      const original = target[name];
+      if (typeof original !== 'function') continue;
+      target[name] = function (...args) { note(name); return original.apply(this, args); };
+    }
+  }
+}
+"""
+
+
+@test
+def added_nodes_are_sent_without_reading_layout_and_still_arrive_whole(t):
+    """Adds are serialized in the MutationObserver callback, where a layout read would force a
+    layout of the whole page (docs/sdk.md: layout is read only in throttled timers and
+    snapshots). A burst of adds, with a scrolled box, a blocked element and a masked image among
+    them, is handled without one layout read; the scroll position still reaches the agent (as a
+    scroll frame), and the blocked box and the masked image arrive at their size, without their
+    content, from the layout pass after the callback."""
+    customer, agent, _ = t.shared_session()
+    agent.wait_same_text(customer)
+    customer.js(COUNT_LAYOUT_READS)
+    # The counter counts (or zero would prove nothing).
+    assert customer.js("window.__countLayout = true; void document.body.scrollTop; window.__countLayout = false;"
+                       "const n = window.__layoutReads.length; window.__layoutReads = []; return n;") == 1, \
+        "the layout read counter does not count"
+    # One task: the page's own changes (its scrollTop assignment lays out, before counting
+    # starts), then counting until an observer created after the SDK's runs: observers are
+    # called in the order they were made, so the SDK's callback runs in between.
+    customer.js("""
+        window.__layoutReads = [];
+        window.__burstHandled = false;
+        window.__sentInWindow = [];
+        const send = WebSocket.prototype.send;
+        WebSocket.prototype.send = function (data) {
+          if (window.__countLayout && typeof data === 'string') window.__sentInWindow.push(JSON.parse(data).t);
+          return send.call(this, data);
+        };
+        const after = new MutationObserver(() => {
+          window.__countLayout = false;
+          window.__burstHandled = true;
+          after.disconnect();
+        });
+        after.observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
+        const section = document.createElement('section');
+        section.id = 'layout-burst';
+        const list = document.createElement('ul');
+        for (let i = 0; i < 300; i++) {
+          const item = document.createElement('li');
+          item.className = 'burst-item';
+          item.innerHTML = '<b>item</b> ' + i;
+          list.append(item);
+        }
+        const box = document.createElement('div');
+        box.id = 'burst-scroller';
+        box.style.cssText = 'height: 60px; overflow: auto';
+        box.innerHTML = '<div style="height: 600px">tall content</div>';
+        const blocked = document.createElement('div');
+        blocked.id = 'burst-blocked';
+        blocked.className = 'cobrowse-block';
+        blocked.style.cssText = 'width: 123px; height: 45px';
+        blocked.textContent = 'BURST-BLOCKED-SECRET';
+        const masked = document.createElement('div');
+        masked.setAttribute('data-cobrowse-mask', '');
+        masked.innerHTML = '<img id="burst-image" width="64" height="48" src="/demo/id-photo.svg?burst">';
+        section.append(list, box, blocked, masked);
+        document.querySelector('main').append(section);
+        box.scrollTop = 150;
+        window.__countLayout = true;""")
+    wait_for("the SDK's callback and the observer after it ran", lambda: customer.js("return window.__burstHandled"))
+    handled = customer.js("return { reads: window.__layoutReads, sent: window.__sentInWindow };")
+    assert "mutations" in handled["sent"], \
+        f"the SDK sent no mutations frame between the burst and the observer after its own (sent {handled['sent']}): the test proves nothing"
+    reads = handled["reads"]
+    assert not reads, f"the SDK read layout {len(reads)} times while handling the adds, e.g.: " + "; ".join(reads[:5])
+
+    wait_for("the agent's view has the 300 added items", lambda: agent.in_view(
+        "return doc.querySelectorAll('#layout-burst .burst-item').length"), check=lambda count: count == 300)
+    wait_for("the added box's scroll position (150) reaches the agent's view", lambda: agent.in_view(
+        "const box = doc.getElementById('burst-scroller'); return box ? Math.round(box.scrollTop) : null;"),
+        check=lambda top: top == 150)
+    blocked = wait_for("the added blocked element arrives as a box of its size (123 × 45)", lambda: agent.in_view("""
+        const element = doc.getElementById('burst-blocked');
+        if (!element) return null;
+        const box = element.getBoundingClientRect();
+        return { w: Math.round(box.width), h: Math.round(box.height), text: element.textContent,
+                 marked: element.hasAttribute('data-cb-blocked') };"""),
+        check=lambda value: value is not None and value["w"] == 123 and value["h"] == 45)
+    assert blocked["marked"] and "BURST-BLOCKED-SECRET" not in blocked["text"], f"the blocked element arrived with its content: {blocked}"
+    image = wait_for("the added masked image arrives at its size (64 × 48) without its source", lambda: agent.in_view("""
+        const image = doc.getElementById('burst-image');
+        if (!image) return null;
+        const box = image.getBoundingClientRect();
+        return { w: Math.round(box.width), h: Math.round(box.height), src: image.getAttribute('src') || '' };"""),
+        check=lambda value: value is not None and value["w"] == 64 and value["h"] == 48)
+    assert image["src"].startswith("data:image/gif") and "id-photo" not in image["src"], \
+        f"the masked image's source reached the agent: {image['src'][:80]!r}"
+    sent = [frame.json() for frame in customer.browser.frames("sent")]
+    leaked = [secret for secret in ("BURST-BLOCKED-SECRET", "id-photo.svg?burst")
+              if any(isinstance(frame, dict) and secret in json.dumps(frame) for frame in sent)]
+    assert not leaked, f"{leaked} left the customer's browser"
 
 
 @test

@@ -96,11 +96,13 @@ function selectorDependencies(selectors) {
   let any = false;
   let structural = false;
   for (const selector of selectors) {
+    // Each attribute selector is taken out whole: a bracket or quote left over is one this
+    // reading cannot follow (a `]` inside a quoted value, say), and makes `any`.
     const outside = selector.replace(/\[([^\]]*)\]/g, (_, inside) => {
       const name = /^\s*(?:[\w*-]*\|)?([\w-]+)/.exec(inside);
       if (name) names.add(name[1].toLowerCase());
       else any = true;
-      return '[]';
+      return '';
     });
     if (/[\\"'[\]]/.test(outside)) any = true;
     if (outside.includes('#')) names.add('id');
@@ -166,6 +168,13 @@ export class Masking {
   }
 
   get structural() { return !this.disabled && this.dependencies.structural; }
+
+  /**
+   * Whether what the rules match in an element depends only on its own attributes and its
+   * ancestors' (no pseudo-classes, no sibling combinators): then an attribute change can
+   * change the status of its element and its descendants only.
+   */
+  get local() { return !this.dependencies.any && !this.dependencies.structural; }
 
   /**
    * A masked element's attribute as sent (lower-case name, value already safe), or undefined

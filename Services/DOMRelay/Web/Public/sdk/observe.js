@@ -7,6 +7,8 @@ import { isFrameElement, readableFrameDocument, windowOf, topPagePoint } from '.
 const SCROLL_THROTTLE_MS = 100;
 const CURSOR_THROTTLE_MS = 50;
 const RESIZE_THROTTLE_MS = 200;
+/** Longest wait for the layout pass when no animation frame comes (a hidden page). */
+const LAYOUT_PASS_MS = 100;
 
 export class PageObserver {
   /**
@@ -27,6 +29,8 @@ export class PageObserver {
     /** The last state sent per control: a masked field sends one frame when it fills, not one per keystroke. */
     this.sentInputs = new WeakMap();
     this.restoreSetters = [];
+    /** The scheduled layout pass ({ frame, timer }), or null. */
+    this.layoutPass = null;
   }
 
   start() {
@@ -86,6 +90,7 @@ export class PageObserver {
     this.listeners = [];
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
+    this.cancelLayoutPass();
     for (const restore of this.restoreSetters) restore();
     this.restoreSetters = [];
   }
@@ -96,6 +101,8 @@ export class PageObserver {
    */
   discardPending() {
     notePasswordToggles(this.mutationObserver.takeRecords());
+    this.cancelLayoutPass();
+    this.serializer.needLayout = [];
     this.pendingInputs.clear();
     this.pendingScroll.clear();
     this.sentInputs = new WeakMap();
@@ -126,14 +133,17 @@ export class PageObserver {
     const serializer = this.serializer;
     const removes = [];
     const added = new Set();
-    let recheck = false;
+    /** Adds or removes may have changed what the rules match anywhere (sibling selectors, pseudo-classes). */
+    let recheckAll = false;
+    /** Sent elements with an attribute the rules read changed: their status, and their subtrees', may differ. */
+    const retargeted = new Set();
     for (const record of records) {
       if (record.type === 'attributes') {
-        if (!recheck && mirror.has(record.target) && serializer.masking.watches(record.attributeName)) recheck = true;
+        if (mirror.has(record.target) && serializer.masking.watches(record.attributeName)) retargeted.add(record.target);
         continue;
       }
       if (record.type !== 'childList') continue;
-      if (serializer.masking.structural) recheck = true;
+      if (serializer.masking.structural) recheckAll = true;
       for (const node of record.removedNodes) {
         const id = mirror.id(node);
         if (id !== undefined) {
@@ -146,25 +156,33 @@ export class PageObserver {
     }
     if (removes.length) serializer.prune();
 
-    // Only the top-most new nodes are sent (each carries its subtree), latest sibling first,
-    // so that every `next` names a node the agent's copy already has. Nothing goes into a
-    // blocked element; a node under a masked one is masked.
+    // Only the top-most new nodes are sent (each carries its subtree). Each names as `next` its
+    // nearest following sibling the agent's copy has at that point (sent before, or earlier in
+    // this frame), so any order places them right: no sorting by document position. Nothing
+    // goes into a blocked element; a node under a masked one is masked.
     const fresh = new Set();
     const tops = [...added].filter((node) => node.isConnected && !mirror.has(node) && mirror.has(node.parentNode) &&
       !serializer.isBlocked(node.parentNode) && !hasAncestorIn(node, added));
-    tops.sort((a, b) => (a.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING ? 1 : -1));
     const adds = [];
-    for (const node of tops) {
-      const serialized = serializer.node(node, serializer.isMasked(node.parentNode), serializer.masksImagesInside(node.parentNode));
-      if (!serialized) continue;
-      const next = nextKnownSibling(node, mirror);
-      adds.push({ parent: mirror.id(node.parentNode), ...(next === undefined ? {} : { next }), node: serialized });
-      fresh.add(serialized.id);
+    // No layout is read in here (it would force a layout of the page on every change): what
+    // needs it waits for the next layout pass.
+    serializer.readsLayout = false;
+    try {
+      for (const node of tops) {
+        const serialized = serializer.node(node, serializer.isMasked(node.parentNode), serializer.masksImagesInside(node.parentNode));
+        if (!serialized) continue;
+        const next = nextKnownSibling(node, mirror);
+        adds.push({ parent: mirror.id(node.parentNode), ...(next === undefined ? {} : { next }), node: serialized });
+        fresh.add(serialized.id);
+      }
+    } finally {
+      serializer.readsLayout = true;
     }
+    if (serializer.needLayout.length) this.scheduleLayoutPass();
 
     // An element that became masked or blocked (or stopped being): what was sent of it is
     // wrong now, and only a fresh copy of the page is right.
-    if (recheck && serializer.statusChanged()) {
+    if ((recheckAll || retargeted.size) && serializer.statusChanged(recheckAll ? null : retargeted)) {
       this.hooks.statusChanged();
       return;
     }
@@ -172,6 +190,7 @@ export class PageObserver {
     const attrs = new Map();
     const texts = new Map();
     for (const record of records) {
+      if (record.type === 'childList') continue; // done above
       const id = mirror.id(record.target);
       if (id === undefined || isInside(record.target, fresh, mirror)) continue;
       if (record.type === 'attributes') {
@@ -192,6 +211,53 @@ export class PageObserver {
     if (removes.length || adds.length || attrs.size || texts.size) {
       this.send({ t: 'mutations', adds, removes, attrs: [...attrs.values()], texts: [...texts.values()] });
     }
+  }
+
+  /**
+   * The next layout pass: at the next animation frame, when the browser lays the page out
+   * anyway, or after LAYOUT_PASS_MS if no frame comes first (a hidden page gets none).
+   */
+  scheduleLayoutPass() {
+    if (this.layoutPass) return;
+    const run = () => {
+      cancelAnimationFrame(this.layoutPass.frame);
+      clearTimeout(this.layoutPass.timer);
+      this.layoutPass = null;
+      this.sendNeedingLayout();
+    };
+    this.layoutPass = { frame: requestAnimationFrame(run), timer: setTimeout(run, LAYOUT_PASS_MS) };
+  }
+
+  cancelLayoutPass() {
+    if (!this.layoutPass) return;
+    cancelAnimationFrame(this.layoutPass.frame);
+    clearTimeout(this.layoutPass.timer);
+    this.layoutPass = null;
+  }
+
+  /**
+   * The elements a change left out because they need layout (blocked elements and masked
+   * images: their rendered size), as adds of their own, where they are now. One that is gone,
+   * was sent meanwhile or now sits where nothing is sent is skipped: a later change or
+   * snapshot carries it.
+   */
+  sendNeedingLayout() {
+    // Changes not delivered yet come first, so that the mirror is the page as it is now.
+    const records = this.mutationObserver.takeRecords();
+    if (records.length) this.mutations(records);
+    const { mirror, serializer } = this;
+    const waiting = serializer.needLayout;
+    serializer.needLayout = [];
+    const adds = [];
+    for (const element of waiting) {
+      const parent = element.parentNode;
+      if (!element.isConnected || mirror.has(element) || !mirror.has(parent) || serializer.isBlocked(parent)) continue;
+      const node = serializer.node(element, serializer.isMasked(parent), serializer.masksImagesInside(parent));
+      if (!node) continue;
+      const next = nextKnownSibling(element, mirror);
+      adds.push({ parent: mirror.id(parent), ...(next === undefined ? {} : { next }), node });
+    }
+    if (adds.length) this.send({ t: 'mutations', adds, removes: [], attrs: [], texts: [] });
   }
 
   queueInput(target) {

@@ -96,6 +96,14 @@ export class Serializer {
     this.onShadowRoot = onShadowRoot;
     this.onFrameDocument = onFrameDocument;
     this.masking = new Masking(null);
+    /**
+     * Whether layout may be read: true for snapshots; false while a change is serialized in the
+     * MutationObserver callback, where any layout read would force a layout of the page. Then
+     * scroll positions are not read (a node scrolled after it was added fires `scroll` events,
+     * which the observer sends), and blocked elements and masked images, which need their
+     * rendered size, are left out and kept in `needLayout` for the observer to send later.
+     */
+    this.readsLayout = true;
     this.reset();
   }
 
@@ -116,6 +124,8 @@ export class Serializer {
     this.shadowRoots = new Set();
     /** Same-origin frame documents sent (in `frame`), keyed by their frame element. */
     this.frameDocuments = new Map();
+    /** Elements left out of a change because they need layout (see `readsLayout`), in order. */
+    this.needLayout = [];
   }
 
   isMasked(node) { return this.masked.has(node); }
@@ -165,13 +175,18 @@ export class Serializer {
   element(element, inheritedMasked, parentImagesMasked) {
     if (isSkipped(element) || this.isOwnNode(element)) return null;
     const own = this.masking.own(element);
-    if (own) this.statuses.set(element, own);
     const tag = element.localName;
-    const node = { id: this.mirror.assign(element), type: 'element', tag, attrs: {} };
     // As the filter classifies: images (and a <picture>'s sources) inside masked content or
     // inside a `maskImages` element are masked images, and a masked image is masked content.
     const maskedImage = (own & OWN_MASKED_IMAGE) !== 0 || ((tag === 'img' || tag === 'source') &&
       (inheritedMasked || parentImagesMasked || (own & OWN_MASKED) !== 0));
+    if (!this.readsLayout && ((own & OWN_BLOCKED) !== 0 || (maskedImage && tag === 'img'))) {
+      // Its size needs layout: nothing of it is sent (nor recorded) until the observer's next pass.
+      this.needLayout.push(element);
+      return null;
+    }
+    if (own) this.statuses.set(element, own);
+    const node = { id: this.mirror.assign(element), type: 'element', tag, attrs: {} };
     const masked = inheritedMasked || maskedImage || (own & OWN_MASKED) !== 0;
     if (masked) {
       this.masked.add(element);
@@ -200,7 +215,7 @@ export class Serializer {
       const css = cssText(element.sheet);
       if (css !== null && element.textContent.trim() === '' && css !== '') node.text = masked ? maskedText(css) : css;
     }
-    if (element.scrollTop || element.scrollLeft) node.scroll = { x: element.scrollLeft, y: element.scrollTop };
+    if (this.readsLayout && (element.scrollTop || element.scrollLeft)) node.scroll = { x: element.scrollLeft, y: element.scrollTop };
     const shadow = element.shadowRoot; // open shadow roots only; closed ones stay private
     if (shadow) {
       // Masking carries through the host into its shadow root.
@@ -257,14 +272,27 @@ export class Serializer {
   /**
    * Whether any sent element's own status differs from when it was sent: an attribute
    * change made it masked or blocked (or no longer). Then only a snapshot is right.
+   * @param targets the elements whose attributes changed, or null to check the whole page.
+   *   When the rules match by an element's own and its ancestors' attributes only (`local`), a
+   *   change can alter the status of its element and of what is inside it, nothing else: only
+   *   those are matched again, not the page.
    */
-  statusChanged() {
+  statusChanged(targets = null) {
     const checked = new Set();
     const differs = (element) => {
       if (checked.has(element) || !this.mirror.has(element)) return false;
       checked.add(element);
       return this.masking.own(element) !== (this.statuses.get(element) || 0);
     };
+    if (targets && this.masking.local) {
+      for (const target of targets) {
+        if (differs(target)) return true;
+        for (const element of target.querySelectorAll(this.masking.anySelector)) if (differs(element)) return true;
+      }
+      // Those that had a status and may have lost it.
+      for (const element of this.statuses.keys()) if (hasAncestorOrSelfIn(element, targets) && differs(element)) return true;
+      return false;
+    }
     const frameDocuments = [...this.frameDocuments].filter(([element, doc]) => element.isConnected && readableFrameDocument(element) === doc)
       .map(([, doc]) => doc);
     for (const root of [document, ...frameDocuments, ...this.shadowRoots]) {
@@ -281,6 +309,11 @@ export class Serializer {
     for (const root of this.shadowRoots) if (!this.mirror.has(root.host)) this.shadowRoots.delete(root);
     for (const element of this.frameDocuments.keys()) if (!this.mirror.has(element)) this.frameDocuments.delete(element);
   }
+}
+
+function hasAncestorOrSelfIn(element, set) {
+  for (let current = element; current; current = current.parentNode) if (set.has(current)) return true;
+  return false;
 }
 
 export function adoptedStyles(root) {
