@@ -69,25 +69,30 @@
   }
 
   /**
-   * The burst: 1,000 DOM changes in one task, as a page's script makes them (a list re-render,
-   * prices updated): 400 elements added (each a small subtree of four nodes), 200 removed, 200
-   * attributes set (100 `data-state`, 100 class toggles) and 200 texts changed.
+   * The burst: 1,000 DOM changes, as a page's script makes them (a list re-rendered, prices
+   * updated): 400 elements added (each a small subtree of four nodes), 200 removed, 200
+   * attributes set (100 `data-state`, 100 class toggles) and 200 texts changed; each change a
+   * function, in that order.
    */
-  function applyBurst() {
+  function burstChanges() {
     const cards = document.querySelectorAll('#grid .card');
+    const changes = [];
     for (let i = 0; i < 400; i++) {
-      const card = cards[(i * 2) % cards.length];
-      const badge = document.createElement('div');
-      badge.className = 'badge';
-      const strong = document.createElement('b');
-      strong.textContent = 'New';
-      badge.append(strong, ` offer ${i}`);
-      card.insertBefore(badge, card.querySelector('button'));
+      changes.push(() => {
+        const card = cards[(i * 2) % cards.length];
+        const badge = document.createElement('div');
+        badge.className = 'badge';
+        const strong = document.createElement('b');
+        strong.textContent = 'New';
+        badge.append(strong, ` offer ${i}`);
+        card.insertBefore(badge, card.querySelector('button'));
+      });
     }
-    for (let i = 0; i < 200; i++) cards[i * 4 + 1].querySelector('p.desc').remove();
-    for (let i = 0; i < 100; i++) cards[i * 3].setAttribute('data-state', `seen-${i}`);
-    for (let i = 0; i < 100; i++) cards[i * 3 + 1].classList.toggle('hot');
-    for (let i = 0; i < 200; i++) cards[i * 4 + 2].querySelector('.price').firstChild.data = `€${(i + 0.99).toFixed(2)}`;
+    for (let i = 0; i < 200; i++) changes.push(() => cards[i * 4 + 1].querySelector('p.desc').remove());
+    for (let i = 0; i < 100; i++) changes.push(() => cards[i * 3].setAttribute('data-state', `seen-${i}`));
+    for (let i = 0; i < 100; i++) changes.push(() => cards[i * 3 + 1].classList.toggle('hot'));
+    for (let i = 0; i < 200; i++) changes.push(() => { cards[i * 4 + 2].querySelector('.price').firstChild.data = `€${(i + 0.99).toFixed(2)}`; });
+    return changes;
   }
 
   const bench = {
@@ -101,13 +106,13 @@
       let snapshotMs;
       let snapshotBytes;
       if (recorder === 'ours') {
+        const sheets = document.adoptedStyleSheets.length;
         const started = CoBrowse.start({ interactionToken: 'benchmark' });
         await until('the SDK to open its socket and send start', () => bench.opening);
         // The SDK sends nothing before the page's rules are in; wait for them, so that the
-        // snapshot is taken at once when the relay's `started` arrives, and time that.
-        await until('the SDK to fetch its masking rules',
-          () => performance.getEntriesByType('resource').some((entry) => entry.name.includes('/cobrowse/rules')));
-        await pause(100);
+        // snapshot is taken at once when the relay's `started` arrives, and time that. Once it
+        // has them it adopts the customer's mark (docs/sdk.md), a sheet on the document.
+        await until('the SDK to get its masking rules', () => document.adoptedStyleSheets.length > sheets);
         const before = frames.length;
         const t0 = performance.now();
         bench.socket.deliver({
@@ -144,38 +149,58 @@
     },
 
     /**
-     * Applies the burst and times the recorder's handling: from the end of the page's changes
-     * to the end of the recorder's MutationObserver callback. A MutationObserver created now,
-     * after the recorder's, is called after it in the same checkpoint (observers are notified
-     * in the order they were created), so its callback marks the end of the recorder's. It then
-     * forces the layout the changes need, which the browser would do for the next frame anyway
-     * unless the recorder already did it in its callback.
+     * Applies the burst in `batches` parts, all in one task, each part delivered to the
+     * observers before the next (a page that awaits between its changes), and times the
+     * recorder's handling. A MutationObserver created now, after the recorder's, is called
+     * right after it in each delivery (observers are notified in the order they were created):
+     * its callback marks the end of the recorder's. After the last part it forces the layout
+     * the changes need, which the browser would do for the next frame anyway unless the
+     * recorder's callbacks already did it.
      */
-    async burst() {
+    async burst(batches = 1) {
+      const changes = burstChanges();
       const before = frames.length;
-      let handled = null;
+      let handled = 0;
+      let handlerMs = 0;
+      let applied = 0;
+      let layoutFrom = null;
       let laidOut = null;
       const sentinel = new MutationObserver(() => {
-        handled = performance.now();
+        const now = performance.now();
+        handlerMs += now - applied;
+        handled += 1;
+        if (handled < batches) return;
         sentinel.disconnect();
+        layoutFrom = now;
         void document.documentElement.offsetHeight; // the layout the burst needs
         laidOut = performance.now();
       });
       sentinel.observe(document, { childList: true, subtree: true, attributes: true, characterData: true });
+      const size = Math.ceil(changes.length / batches);
       const t0 = performance.now();
-      applyBurst();
-      const applied = performance.now();
-      await pause(0);
-      if (handled === null) throw new Error('the sentinel observer was not called');
-      const output = frames.slice(before).filter((frame) => frame.at <= handled);
+      let lastHandled = t0;
+      let applyMs = 0;
+      for (let part = 0; part < batches; part++) {
+        const from = performance.now();
+        for (const change of changes.slice(part * size, (part + 1) * size)) change();
+        applied = performance.now();
+        applyMs += applied - from;
+        // The observers' microtask was queued by this part's first change: it runs before this.
+        await null;
+        if (handled !== part + 1) throw new Error(`the observers ran ${handled} times after part ${part + 1}`);
+        lastHandled = performance.now();
+      }
+      if (laidOut === null) throw new Error('the sentinel observer did not finish');
+      const output = frames.slice(before).filter((frame) => frame.at <= lastHandled);
       const mutations = output.filter((frame) => frame.kind === 'mutations');
       if (!mutations.length) throw new Error(`the recorder sent no mutations for the burst (sent ${output.map((f) => f.kind)})`);
       const adds = mutations.reduce((sum, frame) => sum + (recorder === 'ours' ? frame.frame.adds.length : frame.frame.data.adds.length), 0);
       await quiet();
       return {
-        applyMs: applied - t0,
-        handlerMs: handled - applied,
-        layoutMs: laidOut - handled,
+        applyMs,
+        handlerMs,
+        layoutMs: laidOut - layoutFrom,
+        totalMs: laidOut - t0,
         bytes: output.reduce((sum, frame) => sum + frame.bytes, 0),
         frames: output.length,
         adds,

@@ -55,6 +55,8 @@ RULES = {"mask": [".account"], "maskImages": [], "block": [".ad-slot"], "noAgent
          "maskPage": False, "maskPlaceholders": False}
 
 CARDS = 800
+# The burst in one MutationObserver delivery, and in this many (all in one task).
+BATCHES = (1, 10)
 TABLE_ROWS = 150
 
 
@@ -199,15 +201,16 @@ def chromium():
     return driver
 
 
-def measure(driver, site, recorder):
+def measure(driver, site, recorder, batches):
+    """One fresh load of the page: the recorder's snapshot, then the burst in `batches` parts."""
     driver.get(site.url(recorder))
     result = driver.execute_async_script("""
-        const done = arguments[arguments.length - 1];
+        const [batches, done] = arguments;
         (async () => {
           const start = await window.__bench.start();
-          const burst = await window.__bench.burst();
+          const burst = await window.__bench.burst(batches);
           return { start, burst };
-        })().then(done, (error) => done({ error: String(error && error.stack || error) }));""")
+        })().then(done, (error) => done({ error: String(error && error.stack || error) }));""", batches)
     if "error" in result:
         raise SystemExit(f"sdk-burst: {recorder}: {result['error']}")
     return result
@@ -219,57 +222,64 @@ def run(rounds, public):
     try:
         version = driver.capabilities.get("browserVersion", "?")
         for recorder in ("ours", "rrweb"):  # warm-up: caches, the browser's code cache
-            measure(driver, site, recorder)
-        samples = {"ours": [], "rrweb": []}
+            measure(driver, site, recorder, 1)
+        samples = {(name, batches): [] for name in ("ours", "rrweb") for batches in BATCHES}
         for index in range(rounds):
             order = ("ours", "rrweb") if index % 2 == 0 else ("rrweb", "ours")
             for recorder in order:
-                samples[recorder].append(measure(driver, site, recorder))
+                for batches in BATCHES:
+                    samples[recorder, batches].append(measure(driver, site, recorder, batches))
             print(f"round {index + 1}/{rounds}: " + ", ".join(
-                f"{name} burst {samples[name][-1]['burst']['handlerMs']:.1f} ms, snapshot {samples[name][-1]['start']['snapshotMs']:.1f} ms"
-                for name in order), flush=True)
+                f"{name} handler {samples[name, 1][-1]['burst']['handlerMs']:.1f} ms "
+                f"({samples[name, BATCHES[-1]][-1]['burst']['handlerMs']:.1f} in {BATCHES[-1]} batches), "
+                f"snapshot {samples[name, 1][-1]['start']['snapshotMs']:.1f} ms" for name in order), flush=True)
         return version, samples
     finally:
         driver.quit()
         site.close()
 
 
-def median(samples, *path):
-    values = []
-    for sample in samples:
-        value = sample
-        for key in path:
-            value = value[key]
-        values.append(value)
-    return statistics.median(values)
+def sdk_source(public):
+    """Which SDK was measured: the working tree's at its commit (and whether it was changed), or a folder."""
+    if os.path.realpath(public) != os.path.realpath(PUBLIC):
+        return f"our SDK from {public}"
+    try:
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--", PUBLIC], capture_output=True,
+                                 text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "our SDK from the working tree"
+    return f"our SDK at {commit}" + (" with uncommitted changes" if changed else "")
 
 
-def report(version, samples, rounds):
-    ours, rrweb = samples["ours"], samples["rrweb"]
-    nodes = ours[0]["start"]["nodes"]
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def report(version, samples, rounds, source):
+    def med(name, batches, value):
+        return statistics.median(value(sample) for sample in samples[name, batches])
+
+    many = BATCHES[-1]
     rows = [
-        ("mutation burst: the recorder's handler (ms)", ("burst", "handlerMs"), 2),
-        ("mutation burst: handler + the layout that follows (ms)", None, 2),
-        ("snapshot (ms)", ("start", "snapshotMs"), 2),
-        ("burst sent (kB)", ("burst", "bytes"), 1),
-        ("snapshot sent (kB)", ("start", "snapshotBytes"), 1),
+        ("burst in one batch: the recorder's handler (ms)", 1, lambda s: s["burst"]["handlerMs"], 1, 2),
+        ("burst in one batch: handler + the layout that follows (ms)", 1,
+         lambda s: s["burst"]["handlerMs"] + s["burst"]["layoutMs"], 1, 2),
+        (f"burst in {many} batches, one task: the handlers (ms)", many, lambda s: s["burst"]["handlerMs"], 1, 2),
+        (f"burst in {many} batches: the handlers + the layout that follows (ms)", many,
+         lambda s: s["burst"]["handlerMs"] + s["burst"]["layoutMs"], 1, 2),
+        ("snapshot (ms)", 1, lambda s: s["start"]["snapshotMs"], 1, 2),
+        ("burst sent (kB)", 1, lambda s: s["burst"]["bytes"], 1000, 1),
+        ("snapshot sent (kB)", 1, lambda s: s["start"]["snapshotBytes"], 1000, 1),
     ]
+    nodes = samples["ours", 1][0]["start"]["nodes"]
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     lines = [
         f"Measured {now} on {os.cpu_count()} cores, Chromium {version} (headless): a page of {nodes} nodes, "
-        f"median of {rounds} rounds (A B, then B A, …), each recorder on a fresh load of the page.",
+        f"median of {rounds} rounds (A B, then B A, …), each measurement on a fresh load of the page; {source}.",
         "",
         f"| measurement | our SDK | rrweb {RRWEB_VERSION} record | ours / rrweb |",
         "|---|---:|---:|---:|",
     ]
-    for label, path, digits in rows:
-        if path is None:
-            a = statistics.median(s["burst"]["handlerMs"] + s["burst"]["layoutMs"] for s in ours)
-            b = statistics.median(s["burst"]["handlerMs"] + s["burst"]["layoutMs"] for s in rrweb)
-        else:
-            a, b = median(ours, *path), median(rrweb, *path)
-        if path and path[1].endswith("ytes"):
-            a, b = a / 1000, b / 1000
+    for label, batches, value, unit, digits in rows:
+        a, b = med("ours", batches, value) / unit, med("rrweb", batches, value) / unit
         lines.append(f"| {label} | {a:.{digits}f} | {b:.{digits}f} | {a / b:.2f} |")
     return "\n".join(lines)
 
@@ -302,7 +312,7 @@ def main():
     if not os.path.isfile(os.path.join(arguments.sdk, "cobrowse.js")):
         raise SystemExit(f"sdk-burst: no cobrowse.js in {arguments.sdk}")
     version, samples = run(arguments.rounds, os.path.abspath(arguments.sdk))
-    table = report(version, samples, arguments.rounds)
+    table = report(version, samples, arguments.rounds, sdk_source(os.path.abspath(arguments.sdk)))
     print(table)
     if arguments.markdown:
         write_section(table, arguments.markdown)
