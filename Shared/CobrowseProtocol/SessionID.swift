@@ -19,7 +19,7 @@ public struct SessionID: Sendable, Hashable, TextCodable {
         return SessionID(String(repeating: "0", count: 9 - text.count) + text)!
     }
 
-    /// Routing key of this session on the topic exchanges (`s.<id>`) and the consistent-hash ingest.
+    /// Routing key of this session on the topic exchanges (`s.<id>`).
     public var routingKey: String { "s.\(digits)" }
 
     public var description: String { digits }

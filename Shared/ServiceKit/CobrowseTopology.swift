@@ -1,9 +1,12 @@
 import AMQP
+import CobrowseProtocol
 
 /// The suite's exchanges and queues in one place. `deploy/rabbitmq/definitions.json` holds the
 /// same (a test keeps them equal); each service declares its part at start, idempotently.
 public enum CobrowseTopology {
-    /// Sharer → filter; consistent-hash on the session id, so one session stays on one shard.
+    /// Relays → filter: direct, routing key `shard.<n>`. A relay picks each session's shard
+    /// (`ingestShard(of:)`), so one message can carry many sessions' frames (`IngestBatch`)
+    /// and one session always stays on one shard.
     public static let ingestExchange = "cobrowse.ingest"
     /// Filter → viewers' relays, routing key `s.<session id>`.
     public static let viewExchange = "cobrowse.view"
@@ -18,8 +21,8 @@ public enum CobrowseTopology {
     /// Relays → interaction watch: who is connected to each session and how long it has been idle.
     public static let activityExchange = "cobrowse.activity"
 
-    /// Header a relay puts on what a sharer sent (milliseconds since 1970 when it arrived), which
-    /// the filter carries to the masked frames, so the viewer's relay measures the live path.
+    /// Header the filter puts on a masked frame: when the sharer's relay got the frame
+    /// (milliseconds since 1970, from its ingest record), so the viewer's relay measures the live path.
     public static let receivedAtHeader = "x-received-ms"
 
     public static let registryRPCQueue = "cobrowse.registry.rpc"
@@ -29,8 +32,17 @@ public enum CobrowseTopology {
 
     public static func ingestShardQueue(_ index: Int) -> String { "cobrowse.ingest.shard.\(index)" }
 
+    /// The routing key of an ingest shard on `cobrowse.ingest`.
+    public static func ingestRoutingKey(shard: Int) -> String { "shard.\(shard)" }
+
+    /// The shard a session's frames go to. Session ids are uniformly random, so their value
+    /// spreads sessions evenly; every relay computes the same shard for a session.
+    public static func ingestShard(of session: SessionID, count: Int = ingestShardCount) -> Int {
+        Int(session.digits)! % count
+    }
+
     static let exchanges: [String: ExchangeDeclaration] = Dictionary(uniqueKeysWithValues: [
-        ExchangeDeclaration(ingestExchange, kind: .consistentHash),
+        ExchangeDeclaration(ingestExchange, kind: .direct),
         ExchangeDeclaration(viewExchange, kind: .topic),
         ExchangeDeclaration(sharerExchange, kind: .topic),
         ExchangeDeclaration(lifecycleExchange, kind: .topic),
@@ -56,7 +68,7 @@ public enum CobrowseTopology {
             ])
         },
         bindings: (0..<ingestShardCount).map {
-            QueueBinding(queue: ingestShardQueue($0), exchange: ingestExchange, routingKey: "1")
+            QueueBinding(queue: ingestShardQueue($0), exchange: ingestExchange, routingKey: ingestRoutingKey(shard: $0))
         })
 
     public static let sessionRegistry = deadLetters.merging(Topology(

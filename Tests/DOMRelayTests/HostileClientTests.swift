@@ -131,7 +131,7 @@ import Testing
         return RelayEndpoints(hub: SocketHub(), allowedOrigins: [], maxFrameBytes: 1024, sharerBudget: limits, viewerBudget: limits,
                               firstMessageTimeout: .seconds(1), servesTLS: tls,
                               attempts: AttemptLimiter(.init(limit: 10, window: .seconds(60))),
-                              clientAddresses: try! ClientAddresses(trusted: ""), logger: Logger(label: "test"))
+                              clientAddresses: try! ClientAddresses(trusted: ""), ingest: IngestBatcher(), logger: Logger(label: "test"))
     }
 
     @Test func theSameHostAndPortAreAllowedWithTheSchemesDefaultPortWhenHostHasNone() {

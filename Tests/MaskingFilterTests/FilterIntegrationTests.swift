@@ -31,13 +31,24 @@ final class FilterFixture: @unchecked Sendable {
     }
 
     func send(_ frame: StreamFrame, session: SessionID) async throws {
-        try await connection.publishUnconfirmed(AMQPMessage(body: try JSONEncoder().encode(frame)),
-                                                exchange: CobrowseTopology.ingestExchange, routingKey: session.routingKey)
+        try await sendBatch([IngestBatch.Record(session: session, body: try JSONEncoder().encode(frame))])
     }
 
     func sendRaw(_ body: String, session: SessionID) async throws {
-        try await connection.publishUnconfirmed(AMQPMessage(body), exchange: CobrowseTopology.ingestExchange,
-                                                routingKey: session.routingKey)
+        try await sendBatch([IngestBatch.Record(session: session, body: Data(body.utf8))])
+    }
+
+    /// Records of sessions on one shard in one message, as a relay publishes them.
+    func sendBatch(_ records: [IngestBatch.Record]) async throws {
+        let shards = Set(records.map { CobrowseTopology.ingestShard(of: $0.session) })
+        precondition(shards.count == 1, "one batch goes to one shard")
+        try await sendBatchBody(IngestBatch.encode(records), shard: shards.first!)
+    }
+
+    func sendBatchBody(_ body: Data, shard: Int) async throws {
+        try await connection.publishUnconfirmed(AMQPMessage(body: body, properties: AMQPProperties(contentType: IngestBatch.contentType)),
+                                                exchange: CobrowseTopology.ingestExchange,
+                                                routingKey: CobrowseTopology.ingestRoutingKey(shard: shard))
     }
 
     func stop() async {
@@ -163,6 +174,64 @@ extension AMQPConsumer {
             if case let .mutations(m) = entry.frame.event { m.texts.first?.text } else { nil }
         }
         #expect(texts == (0..<1_000).map { "item \($0)" })
+    }
+
+    /// Sessions on one shard, as `count` distinct random ids.
+    static func sessions(onShard shard: Int, count: Int) -> [SessionID] {
+        var found: [SessionID] = []
+        while found.count < count {
+            let id = SessionID.random()
+            if CobrowseTopology.ingestShard(of: id) == shard, !found.contains(id) { found.append(id) }
+        }
+        return found
+    }
+
+    @Test func oneBatchCarriesManySessionsAndEachGetsItsOwnFramesMaskedAndInOrder() async throws {
+        let fixture = try await FilterFixture("filter-batch")
+        defer { Task { await fixture.stop() } }
+        try await fixture.startFilter()
+        let sessions = Self.sessions(onShard: 2, count: 3)
+        var views: [AMQPConsumer] = []
+        for session in sessions { views.append(try await fixture.listen(CobrowseTopology.viewExchange, session: session)) }
+        // Interleaved the way a relay gathers them: every session's snapshot, then its inputs.
+        var records: [IngestBatch.Record] = []
+        for (index, session) in sessions.enumerated() {
+            records.append(.init(session: session, body: try JSONEncoder().encode(StreamFrame(seq: 1, .snapshot(loginPage(text: "page \(index)"))))))
+        }
+        for seq in 2...4 {
+            for (index, session) in sessions.enumerated() {
+                records.append(.init(session: session, receivedAt: Date().millisecondsSince1970,
+                                     body: try JSONEncoder().encode(StreamFrame(seq: seq, .input(.init(id: 4, value: "secret \(index) \(seq)"))))))
+            }
+        }
+        try await fixture.sendBatch(records)
+        for (index, view) in views.enumerated() {
+            let received = try await view.frames(4)
+            #expect(received.map(\.frame.seq) == [1, 2, 3, 4])
+            #expect(received[0].raw.contains("page \(index)"), "another session's page: \(received[0].raw)")
+            for (_, raw) in received { #expect(!raw.contains("secret"), "a password reached the view exchange: \(raw)") }
+            #expect(received.dropFirst().allSatisfy { $0.frame.event == .input(.init(id: 4, value: "****")) })
+        }
+    }
+
+    @Test func aBatchBrokenMidwayKeepsWhatCameBeforeAndCountsTheRestAsMalformed() async throws {
+        let fixture = try await FilterFixture("filter-broken-batch")
+        defer { Task { await fixture.stop() } }
+        let filter = try await fixture.startFilter()
+        let session = Self.sessions(onShard: 1, count: 1)[0]
+        let view = try await fixture.listen(CobrowseTopology.viewExchange, session: session)
+        var body = IngestBatch.encode([.init(session: session, body: try JSONEncoder().encode(StreamFrame(seq: 1, .snapshot(loginPage()))))])
+        body.append(Data("\(session.digits) 0 999999\n{\"t\":\"input\"".utf8)) // says more bytes than follow
+        try await fixture.sendBatchBody(body, shard: 1)
+        // A batch that is not one at all, and one naming no session.
+        try await fixture.sendBatchBody(Data("not a batch".utf8), shard: 1)
+        try await fixture.sendBatchBody(Data("12345 0 2\n{}".utf8), shard: 1)
+        try await fixture.send(StreamFrame(seq: 2, .input(.init(id: 9, value: "bob"))), session: session)
+        let received = try await view.frames(2)
+        #expect(received.map(\.frame.event.type) == ["snapshot", "input"])
+        let metrics = await filter.get("/metrics")?.body ?? ""
+        let malformed = metrics.split(separator: "\n").filter { $0.hasPrefix("cobrowse_filter_frames_total{") && $0.contains(#"reason="malformed""#) }
+        #expect(malformed.count == 1 && malformed[0].hasSuffix(" 3"), "three broken batches must be counted:\n\(metrics)")
     }
 
     @Test func malformedFramesAreDroppedAndTheFilterKeepsGoing() async throws {

@@ -10,10 +10,7 @@ extension FilterFixture {
     func send(_ frame: StreamFrame, session: SessionID, receivedAgo age: Duration) async throws {
         let milliseconds = age.components.seconds * 1000 + age.components.attoseconds / 1_000_000_000_000_000
         let stamp = Date().millisecondsSince1970 - milliseconds
-        try await connection.publishUnconfirmed(
-            AMQPMessage(body: try JSONEncoder().encode(frame),
-                        properties: AMQPProperties(headers: [CobrowseTopology.receivedAtHeader: .int(stamp)])),
-            exchange: CobrowseTopology.ingestExchange, routingKey: session.routingKey)
+        try await sendBatch([IngestBatch.Record(session: session, receivedAt: stamp, body: try JSONEncoder().encode(frame))])
     }
 }
 

@@ -151,11 +151,12 @@ public enum DOMRelayService {
     static func start(_ configuration: ServiceConfiguration, logger: Logger) async throws -> ServiceParts {
         let relay = try RelayConfiguration(configuration.environment)
         let hub = SocketHub()
+        let ingest = IngestBatcher()
         let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
                                        sharerBudget: relay.sharerBudget, viewerBudget: relay.viewerBudget,
                                        firstMessageTimeout: relay.firstMessageTimeout, servesTLS: relay.tls != nil,
                                        attempts: AttemptLimiter(relay.wrongAttempts), clientAddresses: relay.clientAddresses,
-                                       logger: logger)
+                                       ingest: ingest, logger: logger)
         var devTokens: ContactCenterTokens?
         if let secret = relay.devTokenSecret {
             logger.warning("DEV_MODE=1: serving /demo/ and token endpoints that sign as the contact center; never in production")
@@ -173,6 +174,9 @@ public enum DOMRelayService {
             maxWebSocketFrame: relay.maxFrameBytes,
             tls: relay.tls,
             work: { connection in
+                // What the sockets send the filter, published a batch per shard at a time.
+                let publisher = Task { await ingest.run(on: connection) }
+                defer { publisher.cancel() }
                 // Rules reload beside the sockets (the relay hands each page its current rules).
                 let watcher = Task { await rules.watch(logger: logger) }
                 defer { watcher.cancel() }
@@ -232,7 +236,7 @@ public enum DOMRelayService {
                         if view.state == .ended {
                             await hub.deliverEnded(view)
                         } else if hasViewers {
-                            try await endpoints.requestSnapshot("the relay reconnected", session: id, on: connection)
+                            try endpoints.requestSnapshot("the relay reconnected", session: id)
                         }
                     } catch let refusal as RegistryRefusal where refusal.code == .unknownSession {
                         logger.warning("a session with sockets here is unknown to the registry", metadata: ["session": "\(id)"])

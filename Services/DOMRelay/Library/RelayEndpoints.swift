@@ -31,6 +31,8 @@ struct RelayEndpoints: Sendable {
     let attempts: AttemptLimiter
     /// Who the client is behind the load balancer (`TRUSTED_PROXIES`).
     let clientAddresses: ClientAddresses
+    /// What goes to the masking filter, batched per ingest shard.
+    let ingest: IngestBatcher
     let logger: Logger
 
     func add(to router: Router<ServiceWebSocketRequestContext>) {
@@ -317,9 +319,7 @@ struct RelayEndpoints: Sendable {
         defer {
             if let lastSeq {
                 let paused = StreamFrame(seq: lastSeq + 1, .paused(.init(url: nil, stream: stream)))
-                if let body = try? JSONEncoder().encode(paused) {
-                    Task { try? await publishIngest(body, session: session.id, on: connection) }
-                }
+                if let body = try? JSONEncoder().encode(paused) { sendToFilter(body, session: session.id) }
             }
         }
         try await serve(.sharer, session: session.id, outbound: outbound, registry: registry) {
@@ -374,11 +374,7 @@ struct RelayEndpoints: Sendable {
                     lastSeq = seq
                     continue
                 }
-                do {
-                    try await publishIngest(body, session: session.id, on: connection, stamped: true)
-                } catch let error as AMQPError where error.isTransient {
-                    RelayMetrics.refused(.sharer, "broker-down")
-                }
+                if !sendToFilter(body, session: session.id, stamped: true) { RelayMetrics.refused(.sharer, "relay-busy") }
                 lastSeq = seq
                 if head.t == "snapshot" { stream = head.stream }
             }
@@ -397,25 +393,25 @@ struct RelayEndpoints: Sendable {
     /// alone do not: a page can animate by itself.
     static let customerActivity: Set<String> = ["snapshot", "input", "click", "scroll", "cursor", "viewport"]
 
-    /// `stamped`: a sharer's frame, marked with when it arrived so the viewers' relays can
+    /// Queues a message for the session's masking filter (`IngestBatcher`); false when the relay
+    /// holds too much for the broker already and dropped it. `stamped`: a sharer's frame, marked
+    /// with when it arrived, so the filter can shed it when late and the viewers' relays can
     /// measure the live path (the filter carries the mark over to the masked frame).
-    func publishIngest(_ body: Data, session: SessionID, on connection: AMQPConnection, stamped: Bool = false) async throws {
-        let headers: AMQPTable = stamped ? [CobrowseTopology.receivedAtHeader: .int(Date().millisecondsSince1970)] : [:]
-        try await connection.publishUnconfirmed(
-            AMQPMessage(body: body, properties: AMQPProperties(contentType: "application/json", headers: headers)),
-            exchange: CobrowseTopology.ingestExchange, routingKey: session.routingKey)
+    @discardableResult
+    func sendToFilter(_ body: Data, session: SessionID, stamped: Bool = false) -> Bool {
+        ingest.enqueue(IngestBatch.Record(session: session, receivedAt: stamped ? Date().millisecondsSince1970 : nil, body: body))
     }
 
     /// Asks the session's sharer, wherever it is connected, for a fresh snapshot: through the
     /// filter, which alone writes to sharers and holds each session to one snapshot per interval.
-    func requestSnapshot(_ reason: String, session: SessionID, on connection: AMQPConnection) async throws {
+    func requestSnapshot(_ reason: String, session: SessionID) throws {
         RelayMetrics.resyncRequested(reason)
-        try await publishIngest(JSONEncoder().encode(RelayRequest.snapshotWanted(reason)), session: session, on: connection)
+        sendToFilter(try JSONEncoder().encode(RelayRequest.snapshotWanted(reason)), session: session)
     }
 
     /// Tells the session's sharer whether its lead agent is connected (for the customer's bar).
-    private func announce(_ lead: RelayRequest.Lead, session: SessionID, on connection: AMQPConnection) async {
-        try? await publishIngest(JSONEncoder().encode(RelayRequest.presence(lead)), session: session, on: connection)
+    private func announce(_ lead: RelayRequest.Lead, session: SessionID) {
+        if let body = try? JSONEncoder().encode(RelayRequest.presence(lead)) { sendToFilter(body, session: session) }
     }
 
     // MARK: Viewer
@@ -454,12 +450,12 @@ struct RelayEndpoints: Sendable {
         // (a reload, a dropped network, the back-forward cache) and the session goes on.
         var closedByEnd = false
         defer {
-            if lead != nil, !closedByEnd { Task { await announce(.reconnecting, session: id, on: connection) } }
+            if lead != nil, !closedByEnd { announce(.reconnecting, session: id) }
         }
         closedByEnd = try await serve(.viewer, session: id, outbound: outbound, registry: registry, lead: lead != nil) {
             // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
-            try await requestSnapshot("a viewer joined", session: id, on: connection)
-            if lead != nil { await announce(.connected, session: id, on: connection) }
+            try requestSnapshot("a viewer joined", session: id)
+            if lead != nil { announce(.connected, session: id) }
             var budget = FrameBudget(viewerBudget)
             while let message = try await iterator.next() {
                 guard try await admit(message, to: &budget, .viewer, outbound) else { continue }
@@ -484,7 +480,7 @@ struct RelayEndpoints: Sendable {
                         try await outbound.write(.text(RelayMessage.error("not-allowed", "only the lead agent asks for a resync")))
                         continue
                     }
-                    try await requestSnapshot("a viewer saw a gap", session: id, on: connection)
+                    try requestSnapshot("a viewer saw a gap", session: id)
                 case "request-write":
                     try await answerRefusal(of: registry.send(.requestWrite(session: id, agentToken: token)), to: outbound)
                 case "end":
@@ -506,7 +502,9 @@ struct RelayEndpoints: Sendable {
                         continue
                     }
                     // Through the filter, on the session's shard: it checks mode and rules in stream order.
-                    try await publishIngest(JSONEncoder().encode(AgentActionFrame(agent: lead, action: action)), session: id, on: connection)
+                    if !sendToFilter(try JSONEncoder().encode(AgentActionFrame(agent: lead, action: action)), session: id) {
+                        RelayMetrics.refused(.viewer, "relay-busy")
+                    }
                 }
             }
         }

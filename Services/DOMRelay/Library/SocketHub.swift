@@ -250,10 +250,10 @@ enum RelayMetrics {
     }
 
     /// A browser's message the relay did not pass on, by side and why (`not-supported`,
-    /// `not-allowed`, `broker-down`, `over-budget`).
-    static func refused(_ from: SocketHub.Side, _ reason: String) {
+    /// `not-allowed`, `broker-down`, `over-budget`, `relay-busy`).
+    static func refused(_ from: SocketHub.Side, _ reason: String, count: Int = 1) {
         Counter(label: "cobrowse_relay_refused_frames_total", dimensions: [("side", from == .sharer ? "sharer" : "viewer"),
-                                                                           ("reason", reason)]).increment()
+                                                                           ("reason", reason)]).increment(by: count)
     }
 
     /// A socket the relay closed for what it did (`over-budget`, `no-opening-message`).

@@ -162,36 +162,17 @@ public struct FilterWorker: Sendable {
         }
     }
 
-    /// The one field that tells an agent action from a sharer's frame.
-    private struct Head: Decodable { let t: String }
-
     private func consume(_ shard: String, modes: SessionModes) async throws {
-        struct Tracked {
-            var stream = SessionStream()
-            var lastSeen: ContinuousClock.Instant
-            /// The rules generation its snapshot was masked under.
-            var rulesGeneration: Int
-
-            /// New rules since its snapshot: the stream waits for one masked under them.
-            mutating func catchUp(with generation: Int, now: ContinuousClock.Instant) -> [SessionStream.Output] {
-                guard rulesGeneration != generation else { return [] }
-                rulesGeneration = generation
-                return stream.rulesChanged(now: now)
-            }
-        }
-        var sessions: [SessionID: Tracked] = [:]
-        let decoder = JSONDecoder(), encoder = JSONEncoder()
-        let malformed = Self.dropped("malformed"), unknownSession = Self.dropped("bad-routing-key")
-        let notForwardable = Self.dropped("not-forwardable"), wrongExchange = Self.dropped("wrong-exchange"), tooDeep = Self.dropped("too-deep")
-        let late = Self.dropped("late"), lateCursor = Self.dropped("late-cursor")
+        var processor = ShardProcessor(rules: rules, shedding: shedding, idleEviction: idleEviction, logger: logger)
+        let encoder = JSONEncoder()
+        let malformed = Self.dropped("malformed"), wrongExchange = Self.dropped("wrong-exchange")
         // Acknowledged `multiple` every so many deliveries (and on each tick), not one by one: the
         // broker's cost per message is most of the live path's. A filter that dies redelivers at
-        // most this many frames more, to a standby that has no snapshot and resyncs anyway.
+        // most this many batches more, to a standby that has no snapshot and resyncs anyway.
         let acks = BatchedAcknowledger(every: Self.ackEvery)
-        var processed = 0
         // Each shard has one active consumer; a random priority per shard and filter spreads the
         // shards over the filters (RabbitMQ ≥ 3.12 picks the highest; older ones, the first).
-        let consumer = try await connection.consume(queue: shard, prefetch: 512,
+        let consumer = try await connection.consume(queue: shard, prefetch: 256,
                                                     arguments: ["x-priority": .int(Int64.random(in: 1...1_000))])
         let (work, feed) = AsyncThrowingStream<Work, any Error>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -211,129 +192,33 @@ public struct FilterWorker: Sendable {
             }
             defer { group.cancelAll() }
             for try await item in work {
-                let now = ContinuousClock.now
                 guard case let .delivery(delivery) = item else {
                     acks.flush()
-                    let generation = rules.generation
-                    for (session, var tracked) in sessions {
-                        let outputs = tracked.catchUp(with: generation, now: now) + tracked.stream.retryResync(now: now)
-                        guard !outputs.isEmpty else { continue }
-                        sessions[session] = tracked
-                        try await publish(outputs, session: session, encoder: encoder)
-                    }
+                    for result in processor.tick(now: .now) { try await publish(result, encoder: encoder) }
                     continue
                 }
-                // Every outcome is final: a bad frame is dropped, never requeued.
+                // Every outcome is final: a bad record is dropped, never requeued.
                 defer { acks.processed(delivery) }
                 // Only what came through the ingest exchange (where relays publish): a message put
-                // on a shard straight through the default exchange is no one's frame.
+                // on a shard straight through the default exchange is no one's batch.
                 guard delivery.exchange == CobrowseTopology.ingestExchange else {
                     wrongExchange.increment()
                     continue
                 }
-                guard delivery.routingKey.hasPrefix("s."), let session = SessionID(String(delivery.routingKey.dropFirst(2))) else {
-                    unknownSession.increment()
-                    continue
-                }
-                let head = (try? decoder.decode(Head.self, from: delivery.body))?.t
-                if head == RelayRequest.Kind.snapshotWanted.rawValue || head == RelayRequest.Kind.presence.rawValue {
-                    guard let request = try? decoder.decode(RelayRequest.self, from: delivery.body) else {
+                var reader = IngestBatch.Reader(delivery.body)
+                while true {
+                    let record: IngestBatch.Record
+                    do {
+                        guard let next = try reader.next() else { break }
+                        record = next
+                    } catch {
+                        // Only a broken relay writes this: what came before it was handled.
                         malformed.increment()
-                        continue
+                        logger.warning("dropped the rest of an ingest batch", metadata: ["shard": "\(shard)", "error": "\(error)"])
+                        break
                     }
-                    switch request.t {
-                    case .snapshotWanted:
-                        var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
-                        let outputs = tracked.stream.snapshotWanted(request.reason ?? "a viewer asked", now: now)
-                        sessions[session] = tracked
-                        try await publish(outputs, session: session, encoder: encoder)
-                    case .presence:
-                        guard let lead = request.lead else {
-                            malformed.increment()
-                            continue
-                        }
-                        try await publish([.presence(lead)], session: session, encoder: encoder)
-                    }
-                    continue
-                }
-                if head == "agent" {
-                    guard let frame = try? decoder.decode(AgentActionFrame.self, from: delivery.body) else {
-                        malformed.increment()
-                        continue
-                    }
-                    var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
-                    let outputs = tracked.stream.agentAction(frame.action, mode: modes.mode(of: session))
-                    sessions[session] = tracked
-                    for case let .view(notice) in outputs {
-                        if case let .actionDropped(dropped) = notice.event { Self.actions("dropped", dropped.reason.rawValue).increment() }
-                    }
-                    try await publish(outputs, session: session, encoder: encoder)
-                    continue
-                }
-                // A frame that waited past the shedding limit is dropped before it is parsed.
-                if let stamp = delivery.properties.headers[CobrowseTopology.receivedAtHeader]?.intValue {
-                    let waitedMilliseconds = max(0, Date().millisecondsSince1970 - stamp)
-                    let waited = Duration.milliseconds(waitedMilliseconds)
-                    Self.ingestWait.recordMilliseconds(waitedMilliseconds)
-                    if let threshold = shedding.threshold, waited > threshold, let type = head {
-                        var outputs: [SessionStream.Output]?
-                        var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
-                        switch shedding.verdict(type: type, waited: waited) {
-                        case .process:
-                            break
-                        case .skipCursor:
-                            guard let seq = FrameCoding.head(of: delivery.body)?.seq else {
-                                malformed.increment()
-                                continue
-                            }
-                            lateCursor.increment()
-                            outputs = tracked.stream.skipCursor(seq: seq, now: now)
-                        case .shed:
-                            late.increment()
-                            outputs = tracked.stream.refused(
-                                "fell behind: a frame waited \(waitedMilliseconds) ms on its shard (shed after \(shedding.frames.map { "\($0)" } ?? "never"))",
-                                now: now)
-                        }
-                        if let outputs {
-                            tracked.lastSeen = now
-                            sessions[session] = tracked
-                            try await publish(outputs, session: session, encoder: encoder)
-                            continue
-                        }
-                    }
-                }
-                let frame: StreamFrame
-                do {
-                    frame = try FrameCoding.decode(delivery.body)
-                } catch let error as FrameTooDeep {
-                    // Refused unread, like a snapshot the mirror refuses: the stream waits for a new one.
-                    tooDeep.increment()
-                    logger.info("dropped a frame too deep to read", metadata: ["session": "\(session)", "nesting": "\(error.nesting)"])
-                    var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
-                    let outputs = tracked.stream.refused(
-                        "too deep: the page is nested deeper than \(StreamLimits.maxNodeDepth) elements", now: now)
-                    tracked.lastSeen = now
-                    sessions[session] = tracked
-                    try await publish(outputs, session: session, encoder: encoder)
-                    continue
-                } catch {
-                    malformed.increment()
-                    logger.debug("dropped malformed frame", metadata: ["session": "\(session)"])
-                    continue
-                }
-                let generation = rules.generation
-                var tracked = sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: generation)
-                let outputs = tracked.catchUp(with: generation, now: now)
-                    + tracked.stream.process(frame, now: now, rules: rules.compiledRules(for:))
-                Self.maskedElements.increment(by: tracked.stream.takeMaskedCount())
-                tracked.lastSeen = now
-                sessions[session] = tracked
-                if outputs.isEmpty, frame.event.type != "snapshot" { notForwardable.increment() }
-                try await publish(outputs, session: session, encoder: encoder,
-                                  receivedAt: delivery.properties.headers[CobrowseTopology.receivedAtHeader])
-                processed += 1
-                if processed % 10_000 == 0 {
-                    sessions = sessions.filter { now - $0.value.lastSeen < idleEviction }
+                    let result = processor.handle(record, mode: modes.mode(of:))
+                    try await publish(result, encoder: encoder)
                 }
             }
         }
@@ -342,11 +227,12 @@ public struct FilterWorker: Sendable {
     /// Deliveries settled by one `multiple` acknowledgement (at most; a tick settles the rest).
     static let ackEvery = 64
 
-    /// `receivedAt`: when the sharer's relay got the frame these outputs come from, passed on.
-    private func publish(_ outputs: [SessionStream.Output], session: SessionID, encoder: JSONEncoder,
-                         receivedAt: AMQPFieldValue? = nil) async throws {
-        let headers: AMQPTable = receivedAt.map { [CobrowseTopology.receivedAtHeader: $0] } ?? [:]
-        for output in outputs {
+    /// Publishes what one record produced: masked frames to the session's viewers (marked with
+    /// when the sharer's relay got the frame), everything else to its sharer.
+    private func publish(_ result: ShardProcessor.Result, encoder: JSONEncoder) async throws {
+        let session = result.session
+        let headers: AMQPTable = result.receivedAt.map { [CobrowseTopology.receivedAtHeader: .int($0)] } ?? [:]
+        for output in result.outputs {
             switch output {
             case let .view(masked):
                 try await connection.publishUnconfirmed(

@@ -14,6 +14,8 @@ COBROWSE_RUN_DIR="$COBROWSE_ROOT/.run"
 # The Debian package's /usr/sbin/rabbitmq* wrappers `su` to the rabbitmq
 # user and drop our environment, so call the real scripts directly.
 RABBITMQ_BIN_DIR="${RABBITMQ_BIN_DIR:-/usr/lib/rabbitmq/bin}"
+# Extra Erlang VM flags of every local broker: no scheduler busy-waiting (see BROKER_ENV).
+BROKER_ERL_ARGS="${BROKER_ERL_ARGS:-+sbwt none +sbwtdcpu none +sbwtdio none}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -148,6 +150,10 @@ _broker_profile() {
         # Point away from /etc/rabbitmq so the system files never apply.
         RABBITMQ_ADVANCED_CONFIG_FILE="$BROKER_DIR/advanced.config"
         RABBITMQ_CONF_ENV_FILE="$BROKER_DIR/rabbitmq-env.conf"
+        # Erlang's schedulers spin for a while before they sleep: on a small machine shared with
+        # the services that spinning is CPU the services lose (docs/benchmarks.md, "Where the
+        # time goes"). docker-compose.yml sets the same.
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="$BROKER_ERL_ARGS"
     )
 }
 

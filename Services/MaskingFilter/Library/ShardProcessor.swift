@@ -1,0 +1,182 @@
+import CobrowseProtocol
+import Foundation
+import Logging
+import MaskingRules
+import Metrics
+
+/// The sessions of one ingest shard, and what to do with each record a relay sent for them:
+/// masked frames for the viewers, approved actions and snapshot requests for the sharer. No I/O:
+/// `FilterWorker` feeds it records in delivery order and publishes what it returns.
+struct ShardProcessor {
+    /// What one record (or one tick) produced for one session.
+    struct Result {
+        var session: SessionID
+        var outputs: [SessionStream.Output]
+        /// When the sharer's relay got the frame these outputs come from, passed on to the viewers.
+        var receivedAt: Int64? = nil
+    }
+
+    private struct Tracked {
+        var stream = SessionStream()
+        var lastSeen: ContinuousClock.Instant
+        /// The rules generation its snapshot was masked under.
+        var rulesGeneration: Int
+
+        /// New rules since its snapshot: the stream waits for one masked under them.
+        mutating func catchUp(with generation: Int, now: ContinuousClock.Instant) -> [SessionStream.Output] {
+            guard rulesGeneration != generation else { return [] }
+            rulesGeneration = generation
+            return stream.rulesChanged(now: now)
+        }
+    }
+
+    private var sessions: [SessionID: Tracked] = [:]
+    private var processed = 0
+    private let decoder = JSONDecoder()
+    let rules: MaskingRulesSource
+    let shedding: SheddingPolicy
+    /// A session without frames for this long is forgotten (its viewers will ask for a resync).
+    let idleEviction: Duration
+    let logger: Logger
+
+    init(rules: MaskingRulesSource, shedding: SheddingPolicy, idleEviction: Duration, logger: Logger) {
+        self.rules = rules
+        self.shedding = shedding
+        self.idleEviction = idleEviction
+        self.logger = logger
+    }
+
+    /// Sessions currently tracked on this shard.
+    var sessionCount: Int { sessions.count }
+
+    private static let malformed = FilterWorker.dropped("malformed"), notForwardable = FilterWorker.dropped("not-forwardable")
+    private static let tooDeep = FilterWorker.dropped("too-deep"), late = FilterWorker.dropped("late")
+    private static let lateCursor = FilterWorker.dropped("late-cursor")
+
+    private func tracked(_ session: SessionID, now: ContinuousClock.Instant) -> Tracked {
+        sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
+    }
+
+    /// Time passed: snapshots not yet come are asked again, sessions masked under older rules
+    /// wait for a new snapshot.
+    mutating func tick(now: ContinuousClock.Instant) -> [Result] {
+        let generation = rules.generation
+        var results: [Result] = []
+        for (session, var tracked) in sessions {
+            let outputs = tracked.catchUp(with: generation, now: now) + tracked.stream.retryResync(now: now)
+            guard !outputs.isEmpty else { continue }
+            sessions[session] = tracked
+            results.append(Result(session: session, outputs: outputs))
+        }
+        return results
+    }
+
+    /// One record of an ingest batch: a sharer's frame, an agent action, or a relay's request.
+    /// `mode` tells a session's mode (pointer unless the registry said write).
+    mutating func handle(_ record: IngestBatch.Record, mode: (SessionID) -> SessionMode,
+                         now: ContinuousClock.Instant = .now) -> Result {
+        let session = record.session, body = record.body
+        var result = Result(session: session, outputs: [])
+        guard let head = FrameCoding.head(of: body) else {
+            Self.malformed.increment()
+            return result
+        }
+        switch head.t {
+        case RelayRequest.Kind.snapshotWanted.rawValue, RelayRequest.Kind.presence.rawValue:
+            guard let request = try? decoder.decode(RelayRequest.self, from: body) else {
+                Self.malformed.increment()
+                return result
+            }
+            switch request.t {
+            case .snapshotWanted:
+                var tracked = tracked(session, now: now)
+                result.outputs = tracked.stream.snapshotWanted(request.reason ?? "a viewer asked", now: now)
+                sessions[session] = tracked
+            case .presence:
+                guard let lead = request.lead else {
+                    Self.malformed.increment()
+                    return result
+                }
+                result.outputs = [.presence(lead)]
+            }
+            return result
+        case "agent":
+            guard let frame = try? decoder.decode(AgentActionFrame.self, from: body) else {
+                Self.malformed.increment()
+                return result
+            }
+            var tracked = tracked(session, now: now)
+            result.outputs = tracked.stream.agentAction(frame.action, mode: mode(session))
+            sessions[session] = tracked
+            for case let .view(notice) in result.outputs {
+                if case let .actionDropped(dropped) = notice.event { FilterWorker.actions("dropped", dropped.reason.rawValue).increment() }
+            }
+            return result
+        default:
+            break
+        }
+        // A frame that waited past the shedding limit is dropped before it is parsed.
+        if let stamp = record.receivedAt {
+            let waitedMilliseconds = max(0, Date().millisecondsSince1970 - stamp)
+            let waited = Duration.milliseconds(waitedMilliseconds)
+            FilterWorker.ingestWait.recordMilliseconds(waitedMilliseconds)
+            if let threshold = shedding.threshold, waited > threshold {
+                var tracked = tracked(session, now: now)
+                switch shedding.verdict(type: head.t, waited: waited) {
+                case .process:
+                    break
+                case .skipCursor:
+                    guard let seq = head.seq else {
+                        Self.malformed.increment()
+                        return result
+                    }
+                    Self.lateCursor.increment()
+                    result.outputs = tracked.stream.skipCursor(seq: seq, now: now)
+                    tracked.lastSeen = now
+                    sessions[session] = tracked
+                    return result
+                case .shed:
+                    Self.late.increment()
+                    result.outputs = tracked.stream.refused(
+                        "fell behind: a frame waited \(waitedMilliseconds) ms on its shard (shed after \(shedding.frames.map { "\($0)" } ?? "never"))",
+                        now: now)
+                    tracked.lastSeen = now
+                    sessions[session] = tracked
+                    return result
+                }
+            }
+        }
+        let frame: StreamFrame
+        do {
+            frame = try FrameCoding.decode(body)
+        } catch let error as FrameTooDeep {
+            // Refused unread, like a snapshot the mirror refuses: the stream waits for a new one.
+            Self.tooDeep.increment()
+            logger.info("dropped a frame too deep to read", metadata: ["session": "\(session)", "nesting": "\(error.nesting)"])
+            var tracked = tracked(session, now: now)
+            result.outputs = tracked.stream.refused(
+                "too deep: the page is nested deeper than \(StreamLimits.maxNodeDepth) elements", now: now)
+            tracked.lastSeen = now
+            sessions[session] = tracked
+            return result
+        } catch {
+            Self.malformed.increment()
+            logger.debug("dropped malformed frame", metadata: ["session": "\(session)"])
+            return result
+        }
+        let generation = rules.generation
+        var tracked = tracked(session, now: now)
+        result.outputs = tracked.catchUp(with: generation, now: now)
+            + tracked.stream.process(frame, now: now, rules: rules.compiledRules(for:))
+        FilterWorker.maskedElements.increment(by: tracked.stream.takeMaskedCount())
+        tracked.lastSeen = now
+        sessions[session] = tracked
+        if result.outputs.isEmpty, frame.event.type != "snapshot" { Self.notForwardable.increment() }
+        result.receivedAt = record.receivedAt
+        processed += 1
+        if processed % 10_000 == 0 {
+            sessions = sessions.filter { now - $0.value.lastSeen < idleEviction }
+        }
+        return result
+    }
+}

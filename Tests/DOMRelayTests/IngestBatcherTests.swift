@@ -1,0 +1,90 @@
+import AMQP
+import CobrowseProtocol
+@testable import DOMRelay
+import Foundation
+import ServiceKit
+import TestSupport
+import Testing
+
+/// The relay's batching of what goes to the filter, through a real broker: one message per
+/// shard and round, each session's records in order, a bound on what may wait.
+@Suite struct IngestBatcherTests {
+    static func session(onShard shard: Int) -> SessionID {
+        while true {
+            let id = SessionID.random()
+            if CobrowseTopology.ingestShard(of: id) == shard { return id }
+        }
+    }
+
+    @Test func recordsGoToTheirSessionsShardInOrderAndBusyRoundsShareMessages() async throws {
+        let url = try await TestBroker.isolatedVirtualHost("ingest-batcher")
+        let connection = try await AMQPConnection.connect(url: url)
+        defer { Task { await connection.close() } }
+        _ = try await connection.declare(CobrowseTopology.ingest)
+        let shard0 = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(0), prefetch: 1000, autoAck: true)
+        let shard3 = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(3), prefetch: 1000, autoAck: true)
+        let batcher = IngestBatcher()
+        let a = Self.session(onShard: 0), b = Self.session(onShard: 3)
+        // Everything queued before the publishing task runs: one round, one message per shard.
+        for seq in 1...300 {
+            #expect(batcher.enqueue(.init(session: a, receivedAt: Int64(seq), body: Data("a\(seq)".utf8))))
+            #expect(batcher.enqueue(.init(session: b, body: Data("b\(seq)".utf8))))
+        }
+        let publisher = Task { await batcher.run(on: connection) }
+        defer { publisher.cancel() }
+        var onShard0: [IngestBatch.Record] = [], messages0 = 0
+        for try await delivery in shard0 {
+            #expect(delivery.properties.contentType == IngestBatch.contentType)
+            let decoded = IngestBatch.decode(delivery.body)
+            #expect(decoded.error == nil)
+            onShard0 += decoded.records
+            messages0 += 1
+            if onShard0.count == 300 { break }
+        }
+        #expect(messages0 == 1)
+        #expect(onShard0.map(\.session) == Array(repeating: a, count: 300))
+        #expect(onShard0.map { String(decoding: $0.body, as: UTF8.self) } == (1...300).map { "a\($0)" })
+        #expect(onShard0.map(\.receivedAt) == (1...300).map { Int64($0) })
+        var onShard3: [IngestBatch.Record] = []
+        for try await delivery in shard3 {
+            onShard3 += IngestBatch.decode(delivery.body).records
+            if onShard3.count == 300 { break }
+        }
+        #expect(onShard3.map { String(decoding: $0.body, as: UTF8.self) } == (1...300).map { "b\($0)" })
+        #expect(onShard3.allSatisfy { $0.receivedAt == nil })
+    }
+
+    @Test func aBigRecordStartsAMessageOfItsOwnAndOrderStillHolds() async throws {
+        let url = try await TestBroker.isolatedVirtualHost("ingest-batcher-big")
+        let connection = try await AMQPConnection.connect(url: url)
+        defer { Task { await connection.close() } }
+        _ = try await connection.declare(CobrowseTopology.ingest)
+        let shard = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(1), prefetch: 1000, autoAck: true)
+        let batcher = IngestBatcher(limits: .init(messageBytes: 1024))
+        let session = Self.session(onShard: 1)
+        let bodies = [Data("small 1".utf8), Data(repeating: 0x61, count: 4000), Data("small 2".utf8)]
+        for body in bodies { batcher.enqueue(.init(session: session, body: body)) }
+        let publisher = Task { await batcher.run(on: connection) }
+        defer { publisher.cancel() }
+        var received: [Data] = [], messages = 0
+        for try await delivery in shard {
+            received += IngestBatch.decode(delivery.body).records.map(\.body)
+            messages += 1
+            if received.count == 3 { break }
+        }
+        #expect(received == bodies)
+        #expect(messages == 3)
+    }
+
+    @Test func pastTheBoundNewRecordsAreRefusedNotQueued() {
+        // No publishing task: nothing drains.
+        let batcher = IngestBatcher(limits: .init(bufferedBytes: 10_000))
+        let session = SessionID.random()
+        var accepted = 0
+        for _ in 0..<100 where batcher.enqueue(.init(session: session, body: Data(count: 1000))) { accepted += 1 }
+        #expect(accepted == 9) // 1,048 bytes each counted, 10,000 allowed
+        // One record always fits an empty buffer, however big (a snapshot over the bound).
+        let empty = IngestBatcher(limits: .init(bufferedBytes: 10))
+        #expect(empty.enqueue(.init(session: session, body: Data(count: 5000))))
+    }
+}
