@@ -256,7 +256,7 @@ public enum DOMRelayService {
                                on connection: AMQPConnection, logger: Logger) async {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
-            guard await hub.brokerConnected else { continue }
+            guard hub.brokerConnected else { continue }
             let report = await hub.activityReport(relay: relay)
             do {
                 try await connection.publishUnconfirmed(

@@ -332,10 +332,9 @@ struct RelayEndpoints: Sendable {
                 }
                 let body = Data(text.utf8)
                 RelayMetrics.received(.sharer, bytes: body.count)
-                // Past Foundation's nesting limit (a page over ~255 elements deep), the head is read
-                // by a scan; the filter decodes the frame, or refuses it as too deep.
-                guard let head = (try? JSONDecoder().decode(FrameHead.self, from: body))
-                    ?? FrameCoding.head(of: body).map({ FrameHead(t: $0.t, seq: $0.seq, stream: $0.stream) }) else {
+                // The head is read by a scan of the top level (any depth; the filter decodes the
+                // frame, or refuses it as too deep), not by decoding the whole frame here.
+                guard let head = FrameCoding.head(of: body).map({ FrameHead(t: $0.t, seq: $0.seq, stream: $0.stream) }) else {
                     try await outbound.write(.text(RelayMessage.error("malformed-frame", "a frame is a JSON object with t and seq")))
                     continue
                 }
@@ -369,7 +368,7 @@ struct RelayEndpoints: Sendable {
                 if Self.customerActivity.contains(head.t) { await activity.touch(session.id) }
                 // Without the broker a frame cannot be forwarded: it is dropped (the filter sees the
                 // gap and asks for a snapshot once the broker is back), and the socket stays open.
-                guard await hub.brokerConnected else {
+                guard hub.brokerConnected else {
                     RelayMetrics.refused(.sharer, "broker-down")
                     lastSeq = seq
                     continue
@@ -497,7 +496,7 @@ struct RelayEndpoints: Sendable {
                     }
                     // Without the broker an action cannot reach the filter: dropped (a pointer move is
                     // stale a moment later), never holding the console's socket.
-                    guard await hub.brokerConnected else {
+                    guard hub.brokerConnected else {
                         RelayMetrics.refused(.viewer, "broker-down")
                         continue
                     }

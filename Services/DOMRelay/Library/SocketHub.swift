@@ -42,18 +42,20 @@ actor SocketHub {
     func attach(connection: AMQPConnection, queue: String) {
         self.connection = connection
         self.queue = queue
-        brokerConnected = true
+        connected.store(true, ordering: .relaxed)
     }
 
     /// The connection to publish on, or nil while the relay has none.
     var broker: AMQPConnection? { connection }
 
     /// Whether the broker connection is up now (false while it reconnects): a sharer's frames
-    /// are dropped meanwhile instead of holding its socket.
-    private(set) var brokerConnected = false
+    /// are dropped meanwhile instead of holding its socket. Read for every frame, so it is an
+    /// atomic outside the actor rather than a hop into it.
+    nonisolated var brokerConnected: Bool { connected.load(ordering: .relaxed) }
+    private nonisolated let connected = Atomic(false)
 
     func brokerConnection(up: Bool) {
-        brokerConnected = up
+        connected.store(up, ordering: .relaxed)
     }
 
     /// The sessions this relay holds sockets for, and whether any of them is a viewer.

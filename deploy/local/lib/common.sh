@@ -14,8 +14,9 @@ COBROWSE_RUN_DIR="$COBROWSE_ROOT/.run"
 # The Debian package's /usr/sbin/rabbitmq* wrappers `su` to the rabbitmq
 # user and drop our environment, so call the real scripts directly.
 RABBITMQ_BIN_DIR="${RABBITMQ_BIN_DIR:-/usr/lib/rabbitmq/bin}"
-# Extra Erlang VM flags of every local broker: no scheduler busy-waiting (see BROKER_ENV).
-BROKER_ERL_ARGS="${BROKER_ERL_ARGS:-+sbwt none +sbwtdcpu none +sbwtdio none}"
+# Extra Erlang VM flags of every local broker: no scheduler busy-waiting (see BROKER_ENV);
+# BROKER_ERL_ARGS= (empty) keeps the VM's defaults, to measure the difference.
+BROKER_ERL_ARGS="${BROKER_ERL_ARGS-+sbwt none +sbwtdcpu none +sbwtdio none}"
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
