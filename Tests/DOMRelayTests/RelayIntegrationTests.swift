@@ -140,6 +140,12 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         #expect(await eventually { relay.log.contains("TLS_KEY_FILE") })
     }
 
+    @Test func anIngestBatchWindowOutOfRangeIsRefusedAtStartNamingTheVariable() async throws {
+        let relay = try ServiceProcess("dom-relay", environment: ["AMQP_URL": try TestBroker.url(), "INGEST_BATCH_WINDOW": "5000"])
+        #expect(await relay.waitForExit() == 2)
+        #expect(await eventually { relay.log.contains("INGEST_BATCH_WINDOW") })
+    }
+
     @Test func aDrainedRelayClosesItsSocketsAndTheSharerResumesOnAnother() async throws {
         let suite = try await SuiteFixture("relay-drain")
         defer { Task { await suite.stop() } }

@@ -49,10 +49,14 @@ public struct RelayConfiguration: Sendable {
     public static let trustedProxies = EnvironmentVariable(
         "TRUSTED_PROXIES", default: "",
         "Comma-separated addresses or IPv4 networks (`10.0.0.0/8`) of proxies whose `X-Forwarded-For` names the client (the load balancer); empty: the connected address is the client.")
+    public static let ingestBatchWindow = EnvironmentVariable(
+        "INGEST_BATCH_WINDOW", default: "5",
+        "Milliseconds a busy relay gathers what goes to the masking filter into one message per ingest shard (`0`: never wait; each round takes what came meanwhile). Longer: less CPU per frame under load, more latency.")
     public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, activityReportInterval,
                                    tlsCertificate, tlsKey, MaskingRulesConfiguration.variable,
                                    sharerFramesPerSecond, sharerBytesPerSecond, viewerFramesPerSecond, viewerBytesPerSecond,
-                                   budgetCloseAfter, firstMessageTimeout, wrongIDLimit, wrongIDWindow, trustedProxies]
+                                   budgetCloseAfter, firstMessageTimeout, wrongIDLimit, wrongIDWindow, trustedProxies,
+                                   ingestBatchWindow]
 
     public var allowedOrigins: Set<String>
     public var maxFrameBytes: Int
@@ -67,6 +71,7 @@ public struct RelayConfiguration: Sendable {
     public var firstMessageTimeout: Duration
     var wrongAttempts: AttemptLimiter.Limits
     var clientAddresses: ClientAddresses
+    var ingest: IngestBatcher.Limits
 
     public init(_ environment: ServiceEnvironment) throws {
         tls = try Self.tls(certificate: environment.string(Self.tlsCertificate), key: environment.string(Self.tlsKey))
@@ -84,6 +89,7 @@ public struct RelayConfiguration: Sendable {
         firstMessageTimeout = try environment.seconds(Self.firstMessageTimeout, in: 0.1...3600)
         wrongAttempts = AttemptLimiter.Limits(limit: try environment.int(Self.wrongIDLimit, in: 1...1_000_000),
                                               window: try environment.seconds(Self.wrongIDWindow, in: 1...86400))
+        ingest = IngestBatcher.Limits(window: .milliseconds(try environment.int(Self.ingestBatchWindow, in: 0...1000)))
         let proxies = environment.string(Self.trustedProxies)
         do {
             clientAddresses = try ClientAddresses(trusted: proxies)
@@ -151,7 +157,7 @@ public enum DOMRelayService {
     static func start(_ configuration: ServiceConfiguration, logger: Logger) async throws -> ServiceParts {
         let relay = try RelayConfiguration(configuration.environment)
         let hub = SocketHub()
-        let ingest = IngestBatcher()
+        let ingest = IngestBatcher(limits: relay.ingest)
         let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
                                        sharerBudget: relay.sharerBudget, viewerBudget: relay.viewerBudget,
                                        firstMessageTimeout: relay.firstMessageTimeout, servesTLS: relay.tls != nil,

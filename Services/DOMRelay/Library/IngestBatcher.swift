@@ -15,7 +15,7 @@ import Synchronization
 /// shards' messages in the order their records came, on one channel.
 final class IngestBatcher: Sendable {
     struct Limits: Sendable {
-        /// How long a busy relay gathers records before the next round.
+        /// How long a busy relay gathers records before the next round (`INGEST_BATCH_WINDOW`).
         var window: Duration = .milliseconds(5)
         /// A message is closed at this size; a bigger record (a snapshot) goes in one of its own.
         var messageBytes = 256 << 10
@@ -103,7 +103,7 @@ final class IngestBatcher: Sendable {
                     }
                 }
             }
-            if busy { try? await Task.sleep(for: limits.window) }
+            if busy, limits.window > .zero { try? await Task.sleep(for: limits.window) }
         }
     }
 
