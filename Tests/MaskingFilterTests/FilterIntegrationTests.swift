@@ -234,6 +234,25 @@ extension AMQPConsumer {
         #expect(malformed.count == 1 && malformed[0].hasSuffix(" 3"), "three broken batches must be counted:\n\(metrics)")
     }
 
+    @Test func aRecordOnAShardItsSessionDoesNotHashToIsDroppedAndCounted() async throws {
+        let fixture = try await FilterFixture("filter-wrong-shard")
+        defer { Task { await fixture.stop() } }
+        let filter = try await fixture.startFilter()
+        let stray = Self.sessions(onShard: 2, count: 1)[0], session = Self.sessions(onShard: 3, count: 1)[0]
+        let strayView = try await fixture.listen(CobrowseTopology.viewExchange, session: stray)
+        let view = try await fixture.listen(CobrowseTopology.viewExchange, session: session)
+        // The stray session's snapshot put on shard 3, before a snapshot of shard 3's own session.
+        try await fixture.sendBatchBody(IngestBatch.encode([
+            .init(session: stray, body: try JSONEncoder().encode(StreamFrame(seq: 1, .snapshot(loginPage(text: "stray"))))),
+            .init(session: session, body: try JSONEncoder().encode(StreamFrame(seq: 1, .snapshot(loginPage(text: "own"))))),
+        ]), shard: 3)
+        // The batch is handled in order: once the own snapshot is out, the stray one was dropped.
+        #expect(try await view.frames(1)[0].raw.contains("own"))
+        #expect((try? await strayView.take(1, within: .milliseconds(500))) == nil, "a record on the wrong shard was forwarded")
+        let metrics = await filter.get("/metrics")?.body ?? ""
+        #expect(metrics.contains(#"reason="wrong-shard""#), "\(metrics)")
+    }
+
     @Test func malformedFramesAreDroppedAndTheFilterKeepsGoing() async throws {
         let fixture = try await FilterFixture("filter-poison")
         defer { Task { await fixture.stop() } }

@@ -14,7 +14,8 @@ public struct FilterWorker: Sendable {
     let connection: AMQPConnection
     let logger: Logger
     let rules: MaskingRulesSource
-    let shards: [String]
+    /// The ingest shards this filter consumes, by number.
+    let shards: [Int]
     /// A session without frames for this long is forgotten (its viewers will ask for a resync).
     let idleEviction: Duration
     /// When a frame that waited too long on its shard is shed rather than masked.
@@ -30,7 +31,7 @@ public struct FilterWorker: Sendable {
     }
 
     public init(connection: AMQPConnection, logger: Logger, rules: MaskingRulesSource,
-                shards: [String] = (0..<CobrowseTopology.ingestShardCount).map(CobrowseTopology.ingestShardQueue),
+                shards: [Int] = Array(0..<CobrowseTopology.ingestShardCount),
                 idleEviction: Duration = .seconds(1800), shedding: SheddingPolicy = SheddingPolicy()) {
         self.connection = connection
         self.logger = logger
@@ -162,17 +163,17 @@ public struct FilterWorker: Sendable {
         }
     }
 
-    private func consume(_ shard: String, modes: SessionModes) async throws {
+    private func consume(_ shard: Int, modes: SessionModes) async throws {
         var processor = ShardProcessor(rules: rules, shedding: shedding, idleEviction: idleEviction, logger: logger)
         let encoder = JSONEncoder()
-        let malformed = Self.dropped("malformed"), wrongExchange = Self.dropped("wrong-exchange")
+        let malformed = Self.dropped("malformed"), wrongExchange = Self.dropped("wrong-exchange"), wrongShard = Self.dropped("wrong-shard")
         // Acknowledged `multiple` every so many deliveries (and on each tick), not one by one: the
         // broker's cost per message is most of the live path's. A filter that dies redelivers at
         // most this many batches more, to a standby that has no snapshot and resyncs anyway.
         let acks = BatchedAcknowledger(every: Self.ackEvery)
         // Each shard has one active consumer; a random priority per shard and filter spreads the
         // shards over the filters (RabbitMQ ≥ 3.12 picks the highest; older ones, the first).
-        let consumer = try await connection.consume(queue: shard, prefetch: 256,
+        let consumer = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(shard), prefetch: 256,
                                                     arguments: ["x-priority": .int(Int64.random(in: 1...1_000))])
         let (work, feed) = AsyncThrowingStream<Work, any Error>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -216,6 +217,12 @@ public struct FilterWorker: Sendable {
                         malformed.increment()
                         logger.warning("dropped the rest of an ingest batch", metadata: ["shard": "\(shard)", "error": "\(error)"])
                         break
+                    }
+                    // A session lives on one shard: a record on another (a relay counting shards
+                    // differently) would split its stream between two tasks.
+                    guard CobrowseTopology.ingestShard(of: record.session) == shard else {
+                        wrongShard.increment()
+                        continue
                     }
                     let result = processor.handle(record, mode: modes.mode(of:))
                     try await publish(result, encoder: encoder)
