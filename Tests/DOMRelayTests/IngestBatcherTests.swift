@@ -16,13 +16,23 @@ import Testing
         }
     }
 
-    @Test func recordsGoToTheirSessionsShardInOrderAndBusyRoundsShareMessages() async throws {
-        let url = try await TestBroker.isolatedVirtualHost("ingest-batcher")
-        let connection = try await AMQPConnection.connect(url: url)
-        defer { Task { await connection.close() } }
+    /// A connection to a virtual host of its own, with the ingest exchange and shards declared.
+    static func ingestTopology(_ name: String) async throws -> AMQPConnection {
+        let connection = try await AMQPConnection.connect(url: try await TestBroker.isolatedVirtualHost(name))
         _ = try await connection.declare(CobrowseTopology.ingest)
-        let shard0 = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(0), prefetch: 1000, autoAck: true)
-        let shard3 = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(3), prefetch: 1000, autoAck: true)
+        return connection
+    }
+
+    /// What reaches one ingest shard, acknowledged as it arrives.
+    static func consume(shard: Int, on connection: AMQPConnection) async throws -> AMQPConsumer {
+        try await connection.consume(queue: CobrowseTopology.ingestShardQueue(shard), prefetch: 1000, autoAck: true)
+    }
+
+    @Test func recordsGoToTheirSessionsShardInOrderAndBusyRoundsShareMessages() async throws {
+        let connection = try await Self.ingestTopology("ingest-batcher")
+        defer { Task { await connection.close() } }
+        let shard0 = try await Self.consume(shard: 0, on: connection)
+        let shard3 = try await Self.consume(shard: 3, on: connection)
         let batcher = IngestBatcher()
         let a = Self.session(onShard: 0), b = Self.session(onShard: 3)
         // Everything queued before the publishing task runs: one round, one message per shard.
@@ -55,11 +65,9 @@ import Testing
     }
 
     @Test func aBigRecordStartsAMessageOfItsOwnAndOrderStillHolds() async throws {
-        let url = try await TestBroker.isolatedVirtualHost("ingest-batcher-big")
-        let connection = try await AMQPConnection.connect(url: url)
+        let connection = try await Self.ingestTopology("ingest-batcher-big")
         defer { Task { await connection.close() } }
-        _ = try await connection.declare(CobrowseTopology.ingest)
-        let shard = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(1), prefetch: 1000, autoAck: true)
+        let shard = try await Self.consume(shard: 1, on: connection)
         let batcher = IngestBatcher(limits: .init(messageBytes: 1024))
         let session = Self.session(onShard: 1)
         let bodies = [Data("small 1".utf8), Data(repeating: 0x61, count: 4000), Data("small 2".utf8)]

@@ -106,9 +106,4 @@ final class IngestBatcher: Sendable {
             if busy, limits.window > .zero { try? await Task.sleep(for: limits.window) }
         }
     }
-
-    /// Ends `run` once what is queued has been published.
-    func finish() {
-        wake.finish()
-    }
 }
