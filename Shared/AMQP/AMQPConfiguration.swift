@@ -6,7 +6,22 @@ import Foundation
 /// `amqps://…` with query parameters `cacertfile`, `certfile`, `keyfile`, `verify`
 /// (`verify_peer` | `verify_none`), `heartbeat` (seconds), `connection_timeout` (ms),
 /// `frame_max`, `channel_max`, `name` (connection name shown in the management UI).
+/// A comma-separated list of such URLs names the nodes of one cluster: they must differ only
+/// in host and port, and the connection moves to the next node when its own cannot be reached.
 public struct AMQPConfiguration: Sendable, Equatable {
+    /// One broker node's address.
+    public struct Endpoint: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        public var description: String { "\(host):\(port)" }
+    }
+
     /// TLS settings for `amqps://`. Peer and hostname verification are on unless turned off.
     public struct TLS: Sendable, Equatable {
         public var caCertificatePath: String?
@@ -62,6 +77,20 @@ public struct AMQPConfiguration: Sendable, Equatable {
     /// Shown in the RabbitMQ management UI, so operators can tell services apart.
     public var connectionName: String?
     public var reconnect = ReconnectPolicy()
+    /// The cluster's other nodes, tried in turn after `host`/`port` (see `endpoints`).
+    public var failoverEndpoints: [Endpoint] = []
+
+    /// Every node to try, in order: `host`/`port` first, then `failoverEndpoints`.
+    public var endpoints: [Endpoint] { [Endpoint(host: host, port: port)] + failoverEndpoints }
+
+    /// This configuration aimed at one of its endpoints alone (for TLS, the name checked is that host).
+    public func at(_ endpoint: Endpoint) -> AMQPConfiguration {
+        var copy = self
+        copy.host = endpoint.host
+        copy.port = endpoint.port
+        copy.failoverEndpoints = []
+        return copy
+    }
 
     public init(host: String = "localhost", port: Int? = nil, virtualHost: String = "/",
                 user: String = "guest", password: String = "guest", tls: TLS? = nil) {
@@ -73,8 +102,34 @@ public struct AMQPConfiguration: Sendable, Equatable {
         self.tls = tls
     }
 
-    /// Parses an AMQP URI; throws `AMQPError.invalidURL` saying what is wrong.
+    /// Parses an AMQP URI, or a comma-separated list of them (one per cluster node, differing
+    /// only in host and port); throws `AMQPError.invalidURL` saying what is wrong.
     public init(url: String) throws {
+        let urls = url.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard urls.count > 1 else {
+            try self.init(single: url)
+            return
+        }
+        guard !urls.contains(where: \.isEmpty) else {
+            throw AMQPError.invalidURL(url: Self.redacted(url), reason: "an empty entry in the list of URLs")
+        }
+        try self.init(single: urls[0])
+        let first = self
+        for other in urls.dropFirst() {
+            let node = try AMQPConfiguration(single: other)
+            guard node.at(Endpoint(host: host, port: port)) == first else {
+                throw AMQPError.invalidURL(url: Self.redacted(url), reason:
+                    "the URLs of a list must differ only in host and port (scheme, user, password, virtual host and parameters alike)")
+            }
+            let endpoint = Endpoint(host: node.host, port: node.port)
+            guard !endpoints.contains(endpoint) else {
+                throw AMQPError.invalidURL(url: Self.redacted(url), reason: "\(endpoint) is listed twice")
+            }
+            failoverEndpoints.append(endpoint)
+        }
+    }
+
+    private init(single url: String) throws {
         func invalid(_ reason: String) -> AMQPError { .invalidURL(url: Self.redacted(url), reason: reason) }
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw invalid("not a URL")
@@ -140,26 +195,31 @@ public struct AMQPConfiguration: Sendable, Equatable {
         }
     }
 
-    /// The URL with its password replaced, safe to log.
+    /// The URL (or each URL of a list) with its password replaced, safe to log.
     public static func redacted(_ url: String) -> String {
+        if url.contains(",") {
+            return url.split(separator: ",", omittingEmptySubsequences: false).map { redacted(String($0)) }.joined(separator: ",")
+        }
         guard var components = URLComponents(string: url), components.password != nil else { return url }
         components.password = "****"
         return components.string ?? "<unparseable URL>"
     }
 
-    /// `host:port` with the scheme, for logs and errors.
-    public var endpointDescription: String { "\(tls == nil ? "amqp" : "amqps")://\(host):\(port)" }
+    /// `host:port` with the scheme (one per node, comma-separated), for logs and errors.
+    public var endpointDescription: String {
+        endpoints.map { "\(tls == nil ? "amqp" : "amqps")://\($0)" }.joined(separator: ",")
+    }
 }
 
 /// Printing a configuration never shows the password: `"\(configuration)"`, `debugPrint`,
 /// `dump` and any value that holds one (a service's description in swift-service-lifecycle's
 /// debug log, say) show `****` instead.
 extension AMQPConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
-    /// `amqp://user:****@host:port/vhost` (the virtual host percent-encoded as in a URL).
+    /// `amqp://user:****@host:port/vhost` (the virtual host percent-encoded as in a URL), one per node.
     public var redactedURL: String {
         let vhost = virtualHost.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? ""
         let name = user.addingPercentEncoding(withAllowedCharacters: .urlUserAllowed) ?? ""
-        return "\(tls == nil ? "amqp" : "amqps")://\(name):****@\(host):\(port)/\(vhost)"
+        return endpoints.map { "\(tls == nil ? "amqp" : "amqps")://\(name):****@\($0)/\(vhost)" }.joined(separator: ",")
     }
 
     public var description: String { "AMQPConfiguration(\(redactedURL))" }
@@ -174,7 +234,7 @@ extension AMQPConfiguration: CustomStringConvertible, CustomDebugStringConvertib
             "host": host, "port": port, "virtualHost": virtualHost, "user": user, "password": "****", "tls": tls as Any,
             "heartbeat": heartbeat, "connectionTimeout": connectionTimeout, "operationTimeout": operationTimeout,
             "disconnectedWaitLimit": disconnectedWaitLimit, "frameMax": frameMax, "channelMax": channelMax,
-            "connectionName": connectionName as Any, "reconnect": reconnect,
+            "connectionName": connectionName as Any, "reconnect": reconnect, "failoverEndpoints": failoverEndpoints,
         ], displayStyle: .struct)
     }
 }

@@ -136,6 +136,9 @@ final class ConnectionDriver: @unchecked Sendable {
     private var stopped = false
     private var lastError: AMQPError?
     private var reconnectAttempt = 0
+    /// Which of `configuration.endpoints` to try first: the node last connected to, or after
+    /// losing it, the next one (its node may have died; the cluster's others hold the queues).
+    private var endpointIndex = 0
     private var confirms = ConfirmTracker()
     private var rpcs: [String: RPCRequest] = [:]
     private var consumers: [String: ConsumerRecord] = [:]
@@ -246,15 +249,32 @@ final class ConnectionDriver: @unchecked Sendable {
         shutdown()
     }
 
-    /// Opens a link and brings the recorded topology and consumers back.
+    /// Opens a link to the first node that answers, trying each once from `endpointIndex`,
+    /// and brings the recorded topology and consumers back there.
     private func connect() throws {
-        let link = try BrokerLink(configuration: configuration)
-        try establish(on: link)
-        self.link = link
-        lastError = nil
-        connectedGauge.record(1)
-        status.set(.connected, error: nil)
-        logger.info("AMQP connected", metadata: ["endpoint": "\(configuration.endpointDescription)"])
+        let endpoints = configuration.endpoints
+        var failure: any Error = AMQPError.closed
+        for offset in 0..<endpoints.count {
+            let index = (endpointIndex + offset) % endpoints.count
+            let node = configuration.at(endpoints[index])
+            do {
+                let link = try BrokerLink(configuration: node)
+                try establish(on: link)
+                self.link = link
+                endpointIndex = index
+                lastError = nil
+                connectedGauge.record(1)
+                status.set(.connected, error: nil)
+                logger.info("AMQP connected", metadata: ["endpoint": "\(node.endpointDescription)"])
+                return
+            } catch {
+                failure = error
+                if endpoints.count > 1 {
+                    logger.info("AMQP node unavailable; trying the next", metadata: ["endpoint": "\(node.endpointDescription)", "error": "\(error)"])
+                }
+            }
+        }
+        throw failure
     }
 
     private func takeMailbox() -> [Command] {
@@ -723,6 +743,7 @@ final class ConnectionDriver: @unchecked Sendable {
         incoming.removeAll()
         channelEpoch.removeAll()
         reconnectAttempt = 0
+        endpointIndex = (endpointIndex + 1) % configuration.endpoints.count
     }
 
     /// One reconnect attempt after its backoff delay; commands wait (bounded) meanwhile.

@@ -6,7 +6,7 @@ import Logging
 public struct ServiceConfiguration: Sendable {
     public static let amqpURL = EnvironmentVariable(
         "AMQP_URL", default: "amqp://guest:guest@localhost:5672/%2F",
-        "Broker URL (`amqp://` or `amqps://`, RabbitMQ URI query parameters such as `cacertfile`, `heartbeat`).")
+        "Broker URL (`amqp://` or `amqps://`, RabbitMQ URI query parameters such as `cacertfile`, `heartbeat`); for a cluster, one URL per node, comma-separated, differing only in host and port: the service moves to the next node when its own goes.")
     public static let httpHost = EnvironmentVariable("HTTP_HOST", default: "0.0.0.0", "Address the HTTP server binds.")
     public static let logLevel = EnvironmentVariable(
         "LOG_LEVEL", default: "info", "`trace`, `debug`, `info`, `notice`, `warning`, `error` or `critical`.")

@@ -70,6 +70,34 @@ import Testing
         #expect(try AMQPConfiguration(url: "amqp://u:p@h/%2F").redactedURL == "amqp://u:****@h:5672/%2F")
     }
 
+    @Test func aListOfURLsNamesTheNodesOfOneCluster() throws {
+        let configuration = try AMQPConfiguration(
+            url: "amqp://u:secret@node-1:5672/%2F?heartbeat=5, amqp://u:secret@node-2:5673/%2F?heartbeat=5,amqp://u:secret@node-3/%2F?heartbeat=5")
+        #expect(configuration.endpoints.map(\.description) == ["node-1:5672", "node-2:5673", "node-3:5672"])
+        #expect(configuration.heartbeat == .seconds(5))
+        let third = configuration.at(configuration.endpoints[2])
+        #expect(third.host == "node-3" && third.failoverEndpoints.isEmpty && third.password == "secret")
+        #expect(configuration.redactedURL == "amqp://u:****@node-1:5672/%2F,amqp://u:****@node-2:5673/%2F,amqp://u:****@node-3:5672/%2F")
+        #expect(!AMQPConfiguration.redacted("amqp://u:secret@a/,amqp://u:secret@b/").contains("secret"))
+        #expect(try AMQPConfiguration(url: "amqp://u:p@h/").endpoints.count == 1)
+    }
+
+    /// One cluster, one set of credentials: a list whose URLs differ in anything but the node is
+    /// a mistake, refused at start rather than discovered at the first failover.
+    @Test(arguments: [
+        "amqp://u:p@a/,amqp://u:other@b/", "amqp://u:p@a/,amqps://u:p@b/", "amqp://u:p@a/one,amqp://u:p@b/two",
+        "amqp://u:p@a/?heartbeat=5,amqp://u:p@b/", "amqp://u:p@a/,,amqp://u:p@b/", "amqp://u:p@a/,amqp://u:p@a:5672/",
+        "amqp://u:p@a/,not a url",
+    ])
+    func rejectsListsWhoseNodesDisagree(url: String) {
+        #expect {
+            try AMQPConfiguration(url: url)
+        } throws: { error in
+            guard case let .invalidURL(redacted, reason) = error as? AMQPError else { return false }
+            return !reason.isEmpty && !redacted.contains(":p@")
+        }
+    }
+
     @Test func reconnectBackoffGrowsAndIsCapped() {
         let policy = AMQPConfiguration.ReconnectPolicy(initialDelay: .milliseconds(100), maxDelay: .seconds(2))
         #expect(policy.delay(attempt: 0) <= .milliseconds(120))
