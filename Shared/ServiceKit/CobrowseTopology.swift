@@ -20,6 +20,8 @@ public enum CobrowseTopology {
     public static let interactionsExchange = "contact.interactions"
     /// Relays → interaction watch: who is connected to each session and how long it has been idle.
     public static let activityExchange = "cobrowse.activity"
+    /// Filters → filters: each filter's heartbeat, from which all of them share out the ingest shards.
+    public static let filterPresenceExchange = "cobrowse.filter.presence"
 
     /// Header the filter puts on a masked frame: when the sharer's relay got the frame
     /// (milliseconds since 1970, from its ingest record), so the viewer's relay measures the live path.
@@ -28,7 +30,8 @@ public enum CobrowseTopology {
     public static let registryRPCQueue = "cobrowse.registry.rpc"
     public static let interactionsQueue = "interaction-watch.interactions"
     public static let deadLetterQueue = "cobrowse.dead.letters"
-    public static let ingestShardCount = 4
+    /// The shard count of `definitions.json` and of services that do not set `INGEST_SHARDS`.
+    public static let ingestShardCount = 16
 
     public static func ingestShardQueue(_ index: Int) -> String { "cobrowse.ingest.shard.\(index)" }
 
@@ -49,50 +52,84 @@ public enum CobrowseTopology {
         ExchangeDeclaration(deadLetterExchange, kind: .topic),
         ExchangeDeclaration(interactionsExchange, kind: .topic),
         ExchangeDeclaration(activityExchange, kind: .topic),
+        ExchangeDeclaration(filterPresenceExchange, kind: .fanout),
     ].map { ($0.name, $0) })
 
-    /// Dead letters are kept (bounded) for operators to inspect.
+    /// A durable queue replicated over the cluster's nodes (Raft): it survives any minority of
+    /// nodes dying. What operators tune on it (TTL, length, dead-lettering) is in `policies`.
+    static func quorumQueue(_ name: String, singleActiveConsumer: Bool = false) -> QueueDeclaration {
+        var arguments: AMQPTable = ["x-queue-type": "quorum"]
+        if singleActiveConsumer { arguments["x-single-active-consumer"] = true }
+        return QueueDeclaration(name, durable: true, arguments: arguments)
+    }
+
+    /// Dead letters are kept (bounded by a policy) for operators to inspect.
     public static let deadLetters = Topology(
         exchanges: [exchanges[deadLetterExchange]!],
-        queues: [QueueDeclaration(deadLetterQueue, arguments: ["x-max-length": 100_000])],
+        queues: [quorumQueue(deadLetterQueue)],
         bindings: [QueueBinding(queue: deadLetterQueue, exchange: deadLetterExchange, routingKey: "#")])
 
-    /// Ingest shards: one active consumer each (order per session), bounded, stale frames expire
-    /// (a viewer resyncs from a fresh snapshot anyway), overflow refused so the relay knows.
-    public static let ingest = Topology(
-        exchanges: [exchanges[ingestExchange]!],
-        queues: (0..<ingestShardCount).map {
-            QueueDeclaration(ingestShardQueue($0), arguments: [
-                "x-single-active-consumer": true, "x-max-length": 100_000, "x-overflow": "reject-publish",
-                "x-message-ttl": 60_000, "x-dead-letter-exchange": .string(deadLetterExchange),
-            ])
-        },
-        bindings: (0..<ingestShardCount).map {
-            QueueBinding(queue: ingestShardQueue($0), exchange: ingestExchange, routingKey: ingestRoutingKey(shard: $0))
-        })
+    /// One ingest shard: one active consumer (order per session). Transient and classic on
+    /// purpose: a stale frame is worth nothing (a viewer resyncs from a fresh snapshot), so
+    /// frames are never written to disk nor replicated, and when the node holding the queue dies
+    /// the broker deletes it and the filters declare it again on a node that lives.
+    public static func ingestShardDeclaration(_ index: Int) -> QueueDeclaration {
+        QueueDeclaration(ingestShardQueue(index), durable: false, arguments: ["x-single-active-consumer": true])
+    }
+
+    /// Ingest shard `index` with its binding: what a filter declares for each shard.
+    public static func ingestShardTopology(_ index: Int) -> Topology {
+        Topology(queues: [ingestShardDeclaration(index)],
+                 bindings: [QueueBinding(queue: ingestShardQueue(index), exchange: ingestExchange, routingKey: ingestRoutingKey(shard: index))])
+    }
+
+    /// Every ingest shard of a count, with the exchange.
+    public static func ingest(shards count: Int) -> Topology {
+        (0..<count).reduce(Topology(exchanges: [exchanges[ingestExchange]!])) { $0.merging(ingestShardTopology($1)) }
+    }
 
     public static let sessionRegistry = deadLetters.merging(Topology(
         exchanges: [exchanges[lifecycleExchange]!],
-        queues: [QueueDeclaration(registryRPCQueue, arguments: [
-            "x-single-active-consumer": true, "x-message-ttl": 30_000, "x-dead-letter-exchange": .string(deadLetterExchange),
-        ])]))
+        queues: [quorumQueue(registryRPCQueue, singleActiveConsumer: true)]))
 
     public static let domRelay = deadLetters.merging(Topology(exchanges: [
         exchanges[ingestExchange]!, exchanges[viewExchange]!, exchanges[sharerExchange]!, exchanges[lifecycleExchange]!,
         exchanges[activityExchange]!,
     ]))
 
-    public static let maskingFilter = deadLetters.merging(ingest).merging(Topology(exchanges: [
-        exchanges[viewExchange]!, exchanges[sharerExchange]!, exchanges[lifecycleExchange]!,
+    /// The filter's fixed part; the shards it declares itself, as many as `INGEST_SHARDS` says.
+    public static let maskingFilter = deadLetters.merging(Topology(exchanges: [
+        exchanges[ingestExchange]!, exchanges[viewExchange]!, exchanges[sharerExchange]!, exchanges[lifecycleExchange]!,
+        exchanges[filterPresenceExchange]!,
     ]))
 
     public static let interactionWatch = deadLetters.merging(Topology(
         exchanges: [exchanges[interactionsExchange]!, exchanges[lifecycleExchange]!, exchanges[activityExchange]!],
-        queues: [QueueDeclaration(interactionsQueue, arguments: [
-            "x-single-active-consumer": true, "x-dead-letter-exchange": .string(deadLetterExchange),
-        ])],
+        queues: [quorumQueue(interactionsQueue, singleActiveConsumer: true)],
         bindings: [QueueBinding(queue: interactionsQueue, exchange: interactionsExchange, routingKey: "#")]))
+
+    /// What operators tune on the suite's queues, applied by the broker (`definitions.json`'s
+    /// `policies`), so a change needs no redeclaration: a queue's arguments cannot change
+    /// once it exists, a policy can at any time.
+    public static let policies: [BrokerPolicy] = [
+        BrokerPolicy(name: "cobrowse-registry-rpc", pattern: "^cobrowse\\.registry\\.rpc$", definition: [
+            // A request nobody served in 30 s is dead: its caller gave up long ago.
+            "message-ttl": 30_000, "dead-letter-exchange": .string(deadLetterExchange),
+        ]),
+        BrokerPolicy(name: "cobrowse-interactions", pattern: "^interaction-watch\\.interactions$", definition: [
+            "dead-letter-exchange": .string(deadLetterExchange),
+        ]),
+        BrokerPolicy(name: "cobrowse-dead-letters", pattern: "^cobrowse\\.dead\\.letters$", definition: [
+            "max-length": 100_000,
+        ]),
+        // Bounded, stale frames expire, overflow refused so the relay knows.
+        BrokerPolicy(name: "cobrowse-ingest-shards", pattern: "^cobrowse\\.ingest\\.shard\\.[0-9]+$", definition: [
+            "max-length": 100_000, "overflow": "reject-publish", "message-ttl": 60_000,
+            "dead-letter-exchange": .string(deadLetterExchange),
+        ]),
+    ]
 
     /// Everything, as `definitions.json` should hold it.
     public static let all = sessionRegistry.merging(domRelay).merging(maskingFilter).merging(interactionWatch)
+        .merging(ingest(shards: ingestShardCount))
 }

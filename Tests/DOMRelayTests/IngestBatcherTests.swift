@@ -19,7 +19,7 @@ import Testing
     /// A connection to a virtual host of its own, with the ingest exchange and shards declared.
     static func ingestTopology(_ name: String) async throws -> AMQPConnection {
         let connection = try await AMQPConnection.connect(url: try await TestBroker.isolatedVirtualHost(name))
-        _ = try await connection.declare(CobrowseTopology.ingest)
+        _ = try await connection.declare(CobrowseTopology.ingest(shards: CobrowseTopology.ingestShardCount))
         return connection
     }
 

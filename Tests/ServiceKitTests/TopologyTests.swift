@@ -13,9 +13,17 @@ import Testing
         struct Exchange: Decodable { let name, type: String; let durable, auto_delete, `internal`: Bool; let arguments: [String: Value] }
         struct Queue: Decodable { let name: String; let durable, auto_delete: Bool; let arguments: [String: Value] }
         struct Binding: Decodable { let source, destination, routing_key: String; let arguments: [String: Value] }
+        struct Policy: Decodable {
+            let name, pattern, vhost: String
+            let applyTo: String
+            let priority: Int
+            let definition: [String: Value]
+            enum CodingKeys: String, CodingKey { case name, pattern, vhost, priority, definition, applyTo = "apply-to" }
+        }
         let exchanges: [Exchange]
         let queues: [Queue]
         let bindings: [Binding]
+        let policies: [Policy]
     }
 
     private enum Value: Decodable {
@@ -50,10 +58,44 @@ import Testing
         let bindings = json.bindings.map {
             QueueBinding(queue: $0.destination, exchange: $0.source, routingKey: $0.routing_key, arguments: $0.arguments.mapValues(\.field))
         }
+        let policies = json.policies.map {
+            BrokerPolicy(name: $0.name, pattern: $0.pattern, definition: $0.definition.mapValues(\.field), priority: $0.priority,
+                         applyTo: $0.applyTo)
+        }
         let all = CobrowseTopology.all
         #expect(Set(exchanges) == Set(all.exchanges))
         #expect(Set(queues) == Set(all.queues))
         #expect(Set(bindings) == Set(all.bindings))
+        #expect(Set(policies) == Set(CobrowseTopology.policies))
+        #expect(json.policies.allSatisfy { $0.vhost == "/" })
+    }
+
+    /// What operators tune lives in policies, so the durable queues carry only what cannot be a
+    /// policy (their type, single active consumer); the replicated ones are quorum queues.
+    @Test func durableQueuesAreQuorumQueuesTunedByPolicies() throws {
+        let tunable: Set<String> = ["x-message-ttl", "x-max-length", "x-overflow", "x-dead-letter-exchange", "x-max-length-bytes"]
+        for queue in CobrowseTopology.all.queues {
+            #expect(Set(queue.arguments.keys).isDisjoint(with: tunable), "\(queue.name) sets a tunable argument; put it in a policy")
+            if queue.durable {
+                #expect(queue.arguments["x-queue-type"] == .string("quorum"), "\(queue.name) is durable but not a quorum queue")
+            } else {
+                #expect(queue.name.hasPrefix("cobrowse.ingest.shard."), "\(queue.name) is transient")
+            }
+            let policies = CobrowseTopology.policies.filter { queue.name.wholeMatch(of: try! Regex($0.pattern)) != nil }
+            #expect(policies.count <= 1, "\(queue.name) matches several policies: \(policies.map(\.name))")
+        }
+        for policy in CobrowseTopology.policies {
+            let regex = try Regex(policy.pattern)
+            #expect(CobrowseTopology.all.queues.contains { $0.name.firstMatch(of: regex) != nil }, "\(policy.name) matches no queue")
+        }
+    }
+
+    /// The broker loaded definitions.json: its policies apply to the suite's queues there.
+    @Test func brokerAppliesTheDefinitionsPoliciesToTheQueues() async throws {
+        let queues = try await TestBroker.managementGET("/api/queues/%2F") as? [[String: Any]] ?? []
+        let rpc = try #require(queues.first { $0["name"] as? String == CobrowseTopology.registryRPCQueue })
+        #expect(rpc["policy"] as? String == "cobrowse-registry-rpc")
+        #expect(rpc["type"] as? String == "quorum")
     }
 
     /// The private test broker loaded definitions.json at boot; declaring the code's topology

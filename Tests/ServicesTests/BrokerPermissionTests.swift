@@ -29,7 +29,9 @@ import Testing
     static let services = [
         ServiceUser(user: "cobrowse-registry", topology: CobrowseTopology.sessionRegistry, ownQueue: false),
         ServiceUser(user: "cobrowse-relay", topology: CobrowseTopology.domRelay, ownQueue: true),
-        ServiceUser(user: "cobrowse-filter", topology: CobrowseTopology.maskingFilter, ownQueue: true),
+        // The filter declares its fixed part at start and every ingest shard once it runs.
+        ServiceUser(user: "cobrowse-filter", topology: CobrowseTopology.maskingFilter
+            .merging(CobrowseTopology.ingest(shards: CobrowseTopology.ingestShardCount)), ownQueue: true),
         ServiceUser(user: "cobrowse-watch", topology: CobrowseTopology.interactionWatch, ownQueue: true),
     ]
 
@@ -111,6 +113,9 @@ import Testing
         for shard in 0..<CobrowseTopology.ingestShardCount {
             #expect(try Self.whoMay(\.read, CobrowseTopology.ingestShardQueue(shard)) == [Self.filter])
         }
+        // The filters' heartbeats, from which they share out the shards, are theirs alone.
+        #expect(try Self.whoMay(\.write, CobrowseTopology.filterPresenceExchange) == [Self.filter])
+        #expect(try Self.whoMay(\.read, CobrowseTopology.filterPresenceExchange) == [Self.filter])
         // Dead letters are the operators' (the management UI, as the administrator).
         #expect(try Self.whoMay(\.read, CobrowseTopology.deadLetterQueue).isEmpty)
     }
@@ -231,7 +236,7 @@ import Testing
         }
         if service.user == "cobrowse-relay" {
             await #expect {
-                _ = try await connection.declare(CobrowseTopology.ingest)
+                _ = try await connection.declare(CobrowseTopology.ingest(shards: CobrowseTopology.ingestShardCount))
             } throws: { error in
                 Self.isAccessRefused(error, naming: CobrowseTopology.ingestShardQueue(0))
             }

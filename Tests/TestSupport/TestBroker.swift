@@ -126,7 +126,21 @@ extension TestBroker {
             try await managementPUT("\(management)/api/permissions/\(encoded)/\(user.name)", body: String(decoding: body, as: UTF8.self),
                                     user: base.user, password: base.password)
         }
+        // The policies too (TTLs, lengths, dead-lettering of the suite's queues), as on "/".
+        for policy in try definedPolicies() {
+            let body = try JSONSerialization.data(withJSONObject: policy.filter { $0.key != "vhost" && $0.key != "name" })
+            let policyName = (policy["name"] as? String ?? "").addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            try await managementPUT("\(management)/api/policies/\(encoded)/\(policyName)", body: String(decoding: body, as: UTF8.self),
+                                    user: base.user, password: base.password)
+        }
         return "amqp://\(base.user):\(base.password)@\(base.host):\(base.port)/\(encoded)"
+    }
+
+    /// The policies of `definitions.json` on "/", as the management API takes them.
+    public static func definedPolicies() throws -> [[String: Any]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: BrokerUser.definitionsPath))
+        let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+        return (json?["policies"] as? [[String: Any]] ?? []).filter { $0["vhost"] as? String == "/" }
     }
 
     /// `url` (any virtual host of the private broker) with `user`'s credentials: for the local

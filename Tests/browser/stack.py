@@ -187,6 +187,14 @@ def defined_permissions():
             for entry in definitions["permissions"] if entry["vhost"] == "/"}
 
 
+def defined_policies():
+    """[{name, pattern, apply-to, priority, definition}] on "/" in definitions.json."""
+    with open(DEFINITIONS, encoding="utf-8") as handle:
+        definitions = json.load(handle)
+    return [{key: value for key, value in entry.items() if key != "vhost"}
+            for entry in definitions.get("policies", []) if entry["vhost"] == "/"]
+
+
 class Management:
     """The broker's management API (basic auth with the AMQP URL's user, the administrator)."""
 
@@ -215,14 +223,17 @@ class Management:
 
     def create_vhost(self, name):
         """A fresh virtual host where the administrator (the tests standing in for a filter or
-        the contact center) may do anything and every other user of definitions.json has
-        exactly its permissions on "/". Returns the administrator's URL for it."""
+        the contact center) may do anything, every other user of definitions.json has
+        exactly its permissions on "/", and the policies are those of "/". Returns the administrator's URL for it."""
         quoted = urllib.parse.quote(name, safe="")
         grants = [(f"/api/vhosts/{quoted}", {}),
                   (f"/api/permissions/{quoted}/{urllib.parse.quote(self.user, safe='')}",
                    {"configure": ".*", "write": ".*", "read": ".*"})]
         grants += [(f"/api/permissions/{quoted}/{urllib.parse.quote(user, safe='')}", permissions)
                    for user, permissions in defined_permissions().items() if user != self.user]
+        # The policies too (TTLs, lengths, dead-lettering of the suite's queues), as on "/".
+        grants += [(f"/api/policies/{quoted}/{urllib.parse.quote(policy['name'], safe='')}", policy)
+                   for policy in defined_policies()]
         for path, body in grants:
             status = self.request("PUT", path, body)
             if status not in (200, 201, 204):

@@ -56,7 +56,7 @@ public struct RelayConfiguration: Sendable {
                                    tlsCertificate, tlsKey, MaskingRulesConfiguration.variable,
                                    sharerFramesPerSecond, sharerBytesPerSecond, viewerFramesPerSecond, viewerBytesPerSecond,
                                    budgetCloseAfter, firstMessageTimeout, wrongIDLimit, wrongIDWindow, trustedProxies,
-                                   ingestBatchWindow]
+                                   ingestBatchWindow, IngestShards.variable]
 
     public var allowedOrigins: Set<String>
     public var maxFrameBytes: Int
@@ -72,6 +72,8 @@ public struct RelayConfiguration: Sendable {
     var wrongAttempts: AttemptLimiter.Limits
     var clientAddresses: ClientAddresses
     var ingest: IngestBatcher.Limits
+    /// `INGEST_SHARDS`: what a session's shard is counted modulo.
+    public var ingestShards: Int
 
     public init(_ environment: ServiceEnvironment) throws {
         tls = try Self.tls(certificate: environment.string(Self.tlsCertificate), key: environment.string(Self.tlsKey))
@@ -90,6 +92,7 @@ public struct RelayConfiguration: Sendable {
         wrongAttempts = AttemptLimiter.Limits(limit: try environment.int(Self.wrongIDLimit, in: 1...1_000_000),
                                               window: try environment.seconds(Self.wrongIDWindow, in: 1...86400))
         ingest = IngestBatcher.Limits(window: .milliseconds(try environment.int(Self.ingestBatchWindow, in: 0...1000)))
+        ingestShards = try IngestShards.count(environment)
         let proxies = environment.string(Self.trustedProxies)
         do {
             clientAddresses = try ClientAddresses(trusted: proxies)
@@ -157,7 +160,7 @@ public enum DOMRelayService {
     static func start(_ configuration: ServiceConfiguration, logger: Logger) async throws -> ServiceParts {
         let relay = try RelayConfiguration(configuration.environment)
         let hub = SocketHub()
-        let ingest = IngestBatcher(limits: relay.ingest)
+        let ingest = IngestBatcher(limits: relay.ingest, shardCount: relay.ingestShards)
         let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
                                        sharerBudget: relay.sharerBudget, viewerBudget: relay.viewerBudget,
                                        firstMessageTimeout: relay.firstMessageTimeout, servesTLS: relay.tls != nil,
@@ -180,6 +183,7 @@ public enum DOMRelayService {
             maxWebSocketFrame: relay.maxFrameBytes,
             tls: relay.tls,
             work: { connection in
+                try await IngestShards.check(relay.ingestShards, on: connection, logger: logger)
                 // What the sockets send the filter, published a batch per shard at a time.
                 let publisher = Task { await ingest.run(on: connection) }
                 defer { publisher.cancel() }

@@ -7,15 +7,19 @@ import Metrics
 import ServiceKit
 import Synchronization
 
-/// Consumes the ingest shards and publishes each session's masked stream to `cobrowse.view`.
-/// Each shard is processed by one task in delivery order, and a session always hashes to one
-/// shard, so per-session order holds and no session state is shared between tasks.
+/// Consumes the ingest shards the filter group gives this filter and publishes each session's
+/// masked stream to `cobrowse.view`. Each shard is processed by one task in delivery order, and
+/// a session always hashes to one shard, so per-session order holds and no session state is
+/// shared between tasks. A shard that moves to another filter takes its sessions with it: the
+/// new filter has no snapshot of them and asks each sharer for one.
 public struct FilterWorker: Sendable {
     let connection: AMQPConnection
     let logger: Logger
     let rules: MaskingRulesSource
-    /// The ingest shards this filter consumes, by number.
-    let shards: [Int]
+    /// How many ingest shards there are (`INGEST_SHARDS`, the same in every relay and filter).
+    let shardCount: Int
+    /// Names this filter in its group.
+    let instanceID: String
     /// A session without frames for this long is forgotten (its viewers will ask for a resync).
     let idleEviction: Duration
     /// When a frame that waited too long on its shard is shed rather than masked.
@@ -31,12 +35,13 @@ public struct FilterWorker: Sendable {
     }
 
     public init(connection: AMQPConnection, logger: Logger, rules: MaskingRulesSource,
-                shards: [Int] = Array(0..<CobrowseTopology.ingestShardCount),
+                shardCount: Int = CobrowseTopology.ingestShardCount, instanceID: String = "masking-filter",
                 idleEviction: Duration = .seconds(1800), shedding: SheddingPolicy = SheddingPolicy()) {
         self.connection = connection
         self.logger = logger
         self.rules = rules
-        self.shards = shards
+        self.shardCount = shardCount
+        self.instanceID = instanceID
         self.idleEviction = idleEviction
         self.shedding = shedding
     }
@@ -89,12 +94,61 @@ public struct FilterWorker: Sendable {
     }
 
     public func run() async throws {
+        try await IngestShards.check(shardCount, on: connection, logger: logger)
+        // Every shard exists whoever consumes it, so relays' frames always have a queue to wait in.
+        try await connection.declare(CobrowseTopology.ingest(shards: shardCount))
         let modes = SessionModes()
+        let (assignments, assign) = AsyncStream<[Int]>.makeStream(bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await followModes(into: modes) }
-            for shard in shards { group.addTask { try await consume(shard, modes: modes) } }
+            group.addTask {
+                try await FilterGroup(connection: connection, instanceID: instanceID, shardCount: shardCount, logger: logger)
+                    .run { assign.yield($0) }
+            }
+            group.addTask { try await serveShards(assignments, modes: modes) }
             defer { group.cancelAll() }
             try await group.next()
+        }
+    }
+
+    /// Keeps one task per assigned shard: stops those given away (after settling what they
+    /// handled), starts those taken on.
+    private func serveShards(_ assignments: AsyncStream<[Int]>, modes: SessionModes) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running: [Int: Task<Void, any Error>] = [:]
+            defer { for task in running.values { task.cancel() } }
+            for await shards in assignments {
+                let wanted = Set(shards)
+                for (shard, task) in running where !wanted.contains(shard) {
+                    task.cancel()
+                    _ = await task.result
+                    running[shard] = nil
+                }
+                for shard in shards where running[shard] == nil {
+                    let task = Task { try await serve(shard, modes: modes) }
+                    running[shard] = task
+                    // A shard that fails for good fails the filter (the group is its watcher).
+                    group.addTask { try await task.value }
+                }
+            }
+        }
+    }
+
+    /// Consumes one shard until cancelled. The broker cancels the consumer when the queue goes
+    /// (its node died: a transient queue is deleted with it): declare it again and go on.
+    private func serve(_ shard: Int, modes: SessionModes) async throws {
+        var attempt = 0
+        while !Task.isCancelled {
+            do {
+                try await connection.declare(CobrowseTopology.ingestShardTopology(shard))
+                try await consume(shard, modes: modes)
+                return
+            } catch let AMQPError.consumerCancelled(queue) {
+                logger.warning("the broker cancelled an ingest shard's consumer; declaring the shard again",
+                               metadata: ["queue": "\(queue)"])
+                attempt += 1
+                try await Task.sleep(for: connection.configuration.reconnect.delay(attempt: attempt))
+            }
         }
     }
 
@@ -171,10 +225,9 @@ public struct FilterWorker: Sendable {
         // broker's cost per message is most of the live path's. A filter that dies redelivers at
         // most this many batches more, to a standby that has no snapshot and resyncs anyway.
         let acks = BatchedAcknowledger(every: Self.ackEvery)
-        // Each shard has one active consumer; a random priority per shard and filter spreads the
-        // shards over the filters (RabbitMQ ≥ 3.12 picks the highest; older ones, the first).
-        let consumer = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(shard), prefetch: 256,
-                                                    arguments: ["x-priority": .int(Int64.random(in: 1...1_000))])
+        // Each shard has one active consumer: while two filters both think a shard theirs, the
+        // broker feeds one of them.
+        let consumer = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(shard), prefetch: 256)
         let (work, feed) = AsyncThrowingStream<Work, any Error>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -220,7 +273,7 @@ public struct FilterWorker: Sendable {
                     }
                     // A session lives on one shard: a record on another (a relay counting shards
                     // differently) would split its stream between two tasks.
-                    guard CobrowseTopology.ingestShard(of: record.session) == shard else {
+                    guard CobrowseTopology.ingestShard(of: record.session, count: shardCount) == shard else {
                         wrongShard.increment()
                         continue
                     }
@@ -229,6 +282,9 @@ public struct FilterWorker: Sendable {
                 }
             }
         }
+        // Given away: settle what was handled; the rest goes back to the queue, for the next filter.
+        acks.flush()
+        await consumer.cancel()
     }
 
     /// Deliveries settled by one `multiple` acknowledgement (at most; a tick settles the rest).

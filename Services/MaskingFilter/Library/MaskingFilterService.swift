@@ -24,16 +24,18 @@ public enum MaskingFilterService {
         name: "masking-filter",
         defaultHTTPPort: 8082,
         topology: CobrowseTopology.maskingFilter,
-        variables: [MaskingRulesConfiguration.variable, shedFramesAfter, shedCursorsAfter],
+        variables: [MaskingRulesConfiguration.variable, shedFramesAfter, shedCursorsAfter, IngestShards.variable],
         start: { configuration, logger in
             let rules = try MaskingRulesConfiguration.load(configuration.environment)
             let shedding = try shedding(configuration.environment)
+            let shardCount = try IngestShards.count(configuration.environment)
             return ServiceParts { connection in
                 // Rules reload beside the stream; sessions pick up a new generation on their next frame or tick.
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await rules.watch(logger: logger) }
                     defer { group.cancelAll() }
-                    try await FilterWorker(connection: connection, logger: logger, rules: rules, shedding: shedding).run()
+                    try await FilterWorker(connection: connection, logger: logger, rules: rules, shardCount: shardCount,
+                                           instanceID: configuration.instanceID, shedding: shedding).run()
                 }
             }
         }

@@ -1,0 +1,117 @@
+import AMQP
+import Foundation
+import Logging
+import Metrics
+import ServiceKit
+
+/// The running filters and the ingest shards this one takes among them. Each filter publishes
+/// a heartbeat on `cobrowse.filter.presence` (fanout) and hears everyone's on a queue of its
+/// own; from the members heard lately every filter computes the same `ShardAssignment`. While
+/// two filters briefly disagree, a shard's single active consumer keeps it to one of them.
+struct FilterGroup: Sendable {
+    let connection: AMQPConnection
+    /// This filter's name in the group: unique per process, sorted with the others'.
+    let member: String
+    let shardCount: Int
+    let heartbeat: Duration
+    let expiry: Duration
+    let logger: Logger
+
+    static let members = Gauge(label: "cobrowse_filter_group_members")
+    static let owned = Gauge(label: "cobrowse_filter_shards_owned")
+    static let disagreements = Counter(label: "cobrowse_filter_group_shard_count_mismatches_total")
+
+    init(connection: AMQPConnection, instanceID: String, shardCount: Int, heartbeat: Duration = .seconds(1),
+         expiry: Duration = .milliseconds(3500), logger: Logger) {
+        self.connection = connection
+        // Two processes may share an INSTANCE_ID (the host name by default): the suffix tells them apart.
+        member = "\(instanceID)-\(UUID().uuidString.prefix(8).lowercased())"
+        self.shardCount = shardCount
+        self.heartbeat = heartbeat
+        self.expiry = expiry
+        self.logger = logger
+    }
+
+    private enum Event: Sendable {
+        case heard(FilterPresence)
+        case tick
+    }
+
+    /// Runs until cancelled (then says goodbye), calling `assign` with this filter's shards at
+    /// once (alone, it takes them all) and again whenever the group changes.
+    func run(assign: @escaping @Sendable ([Int]) async -> Void) async throws {
+        let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
+        try await connection.bind(QueueBinding(queue: queue.name, exchange: CobrowseTopology.filterPresenceExchange, routingKey: ""))
+        let consumer = try await connection.consume(queue: queue.name, prefetch: 64, autoAck: true)
+        var membership = FilterMembership(expiry: expiry)
+        var current: [Int]?
+        let decoder = JSONDecoder()
+        let (events, feed) = AsyncThrowingStream<Event, any Error>.makeStream()
+        defer { sayGoodbye() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await delivery in consumer {
+                        if let presence = try? decoder.decode(FilterPresence.self, from: delivery.body) { feed.yield(.heard(presence)) }
+                    }
+                    feed.finish()
+                } catch {
+                    feed.finish(throwing: error)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    feed.yield(.tick)
+                    try await Task.sleep(for: heartbeat)
+                }
+            }
+            defer { group.cancelAll() }
+            for try await event in events {
+                let now = ContinuousClock.now
+                switch event {
+                case .tick:
+                    try? await publish(FilterPresence(filter: member, shards: shardCount))
+                    _ = membership.expire(now: now)
+                case let .heard(presence) where presence.filter == member:
+                    continue
+                case let .heard(presence) where presence.shards != shardCount:
+                    // Sharing shards with a filter that counts them differently would split sessions.
+                    Self.disagreements.increment()
+                    logger.error("a filter counts a different number of ingest shards; ignoring it until INGEST_SHARDS agrees",
+                                 metadata: ["filter": "\(presence.filter)", "its": "\(presence.shards)", "ours": "\(shardCount)"])
+                    continue
+                case let .heard(presence):
+                    if presence.leaving {
+                        _ = membership.left(presence.filter)
+                    } else {
+                        _ = membership.heard(presence.filter, at: now)
+                    }
+                }
+                let shards = ShardAssignment.shards(of: member, among: membership.members, count: shardCount)
+                guard shards != current else { continue }
+                current = shards
+                Self.members.record(membership.members.union([member]).count)
+                Self.owned.record(shards.count)
+                logger.info("ingest shards assigned", metadata: [
+                    "filters": "\(membership.members.union([member]).count)", "shards": "\(shards.map(String.init).joined(separator: ","))",
+                ])
+                await assign(shards)
+            }
+        }
+    }
+
+    private func publish(_ presence: FilterPresence) async throws {
+        try await connection.publishUnconfirmed(
+            AMQPMessage(body: try JSONEncoder().encode(presence), properties: AMQPProperties(contentType: "application/json")),
+            exchange: CobrowseTopology.filterPresenceExchange, routingKey: "")
+    }
+
+    /// Tells the others at once, so they take this filter's shards without waiting for `expiry`.
+    private func sayGoodbye() {
+        let goodbye = FilterPresence(filter: member, shards: shardCount, leaving: true)
+        let connection = connection
+        Task { try? await connection.publishUnconfirmed(
+            AMQPMessage(body: try JSONEncoder().encode(goodbye), properties: AMQPProperties(contentType: "application/json")),
+            exchange: CobrowseTopology.filterPresenceExchange, routingKey: "") }
+    }
+}
