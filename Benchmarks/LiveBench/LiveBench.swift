@@ -43,7 +43,7 @@ struct LiveBench: AsyncParsableCommand {
         if let markdown { try MarkdownSection.write(table, section: "live-bench", into: markdown) }
     }
 
-    private func render(live: [Double], baseline: [Double], throughput: Double, snapshots: [Double]) -> String {
+    private func render(live: [Double], baseline: [Double], throughput: LiveSession.Throughput, snapshots: [Double]) -> String {
         func ms(_ value: Double) -> String { String(format: "%.2f", value * 1000) }
         let l = Percentiles(live), b = Percentiles(baseline), s = Percentiles(snapshots)
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -59,8 +59,9 @@ struct LiveBench: AsyncParsableCommand {
         | snapshot of \(pageElements) elements, sent → shown to the viewer (5 rounds) | \(ms(s.p50)) | — | — | \(ms(s.max)) |
 
         Live path p50 / broker hop p50: \(String(format: "%.1f", l.p50 / max(b.p50, 1e-9)))× (the path has two broker hops, \
-        two WebSocket hops and the filter's masking). Throughput: \(Int(throughput)) frames/s end to end \
-        (\(burst) frames sent back to back).
+        two WebSocket hops and the filter's masking). Throughput: \(Int(throughput.perSecond)) frames/s end to end \
+        (\(burst) cursor frames sent back to back, \(throughput.delivered) delivered: the filter skips a cursor that \
+        waited on its shard longer than `SHED_CURSORS_AFTER`, as the next one supersedes it).
         """
     }
 }
@@ -83,10 +84,12 @@ final class BenchSocket: Sendable {
     private let (outgoing, outbox) = AsyncStream<String>.makeStream()
     let received: AsyncStream<(text: String, at: ContinuousClock.Instant)>
     private let task: Task<Void, any Error>
+    private let inbox: AsyncStream<(text: String, at: ContinuousClock.Instant)>.Continuation
 
     init(_ url: String) {
         let (received, inbox) = AsyncStream<(text: String, at: ContinuousClock.Instant)>.makeStream()
         self.received = received
+        self.inbox = inbox
         let outgoing = self.outgoing
         var headers = HTTPFields()
         headers[.origin] = url.replacingOccurrences(of: "ws://", with: "http://").components(separatedBy: "/ws/").first
@@ -105,6 +108,9 @@ final class BenchSocket: Sendable {
     }
 
     func send(_ text: String) { outbox.yield(text) }
+
+    /// Puts `text` among what was received, as if it had arrived now (a reader's own timer).
+    func mark(_ text: String) { inbox.yield((text, .now)) }
 
     func send(_ object: [String: Any]) {
         send(String(decoding: try! JSONSerialization.data(withJSONObject: object), as: UTF8.self))
@@ -217,19 +223,45 @@ struct LiveSession {
         return latencies
     }
 
-    /// Frames sent back to back; frames per second from the first send to the last arrival.
-    mutating func throughput(count: Int) async throws -> Double {
+    /// What arrived of a burst: frames per second from the first send to the last arrival.
+    struct Throughput {
+        let perSecond: Double
+        let delivered: Int
+    }
+
+    /// Cursor frames sent back to back. The filter skips cursors that waited too long (a later
+    /// one supersedes them), so not all arrive: the burst is over when the last one has, or when
+    /// nothing has come for `quietFor`.
+    mutating func throughput(count: Int, quietFor: Duration = .seconds(3)) async throws -> Throughput {
         let start = ContinuousClock.now
         for index in 0..<count { sharer.send(#"{"t":"cursor","seq":\#(seq + 1 + index),"x":\#(index),"y":1}"#) }
         seq += count
-        var received = 0
-        while received < count, let (text, at) = await viewerMessages.next() {
-            guard text.contains("\"t\":\"cursor\"") else { continue }
-            received += 1
-            if received == count { return Double(count) / (at - start).seconds }
+        let lastArrival = Mutex(start)
+        let viewer = self.viewer
+        let watchdog = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(250))
+                if ContinuousClock.now - lastArrival.withLock({ $0 }) > quietFor {
+                    viewer.mark(Self.quiet)
+                    return
+                }
+            }
         }
-        throw ValidationError("only \(received) of \(count) frames arrived")
+        defer { watchdog.cancel() }
+        var received = 0, last = start
+        while let (text, at) = await viewerMessages.next(), text != Self.quiet {
+            guard text.contains("\"t\":\"cursor\""), let object = Self.object(text), let x = object["x"] as? Double else { continue }
+            received += 1
+            last = at
+            lastArrival.withLock { $0 = at }
+            if Int(x) == count - 1 { break }
+        }
+        guard received > 0 else { throw ValidationError("none of \(count) frames arrived") }
+        return Throughput(perSecond: Double(received) / (last - start).seconds, delivered: received)
     }
+
+    /// What the watchdog puts among the viewer's messages when the stream has gone quiet.
+    static let quiet = "<quiet>"
 
     func close() {
         sharer.close()
