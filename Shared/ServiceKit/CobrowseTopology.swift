@@ -122,10 +122,10 @@ public enum CobrowseTopology {
         BrokerPolicy(name: "cobrowse-dead-letters", pattern: "^cobrowse\\.dead\\.letters$", definition: [
             "max-length": 100_000,
         ]),
-        // Bounded, stale frames expire, overflow refused so the relay knows.
+        // Bounded, overflow refused so the relay knows; stale frames expire and are gone: a page
+        // that was never masked must not wait in the dead letters (a quorum queue, on disk).
         BrokerPolicy(name: "cobrowse-ingest-shards", pattern: "^cobrowse\\.ingest\\.shard\\.[0-9]+$", definition: [
             "max-length": 100_000, "overflow": "reject-publish", "message-ttl": 60_000,
-            "dead-letter-exchange": .string(deadLetterExchange),
         ]),
     ]
 
