@@ -19,6 +19,7 @@ import Testing
                               MaskingFilterService.definition, InteractionWatchService.definition]
     static let base = ["docker-compose.yml"]
     static let withTLS = ["docker-compose.yml", "docker-compose.tls.yml"]
+    static let withCluster = ["docker-compose.yml", "docker-compose.cluster.yml"]
 
     // MARK: Helpers
 
@@ -77,12 +78,14 @@ import Testing
         switch files {
         case base: try baseServices.get()
         case withTLS: try tlsServices.get()
+        case withCluster: try clusterServices.get()
         default: try readServices(files)
         }
     }
 
     nonisolated(unsafe) static let baseServices = Result { try readServices(base) }
     nonisolated(unsafe) static let tlsServices = Result { try readServices(withTLS) }
+    nonisolated(unsafe) static let clusterServices = Result { try readServices(withCluster) }
 
     static func readServices(_ files: [String]) throws -> [String: [String: Any]] {
         guard let services = try configuration(files)["services"] as? [String: [String: Any]] else {
@@ -160,7 +163,7 @@ import Testing
 
     // MARK: The compose files
 
-    @Test(arguments: [base, withTLS])
+    @Test(arguments: [base, withTLS, withCluster])
     func composeFilesAreValid(files: [String]) throws {
         let result = try Self.dockerCompose(files, "config", "-q")
         #expect(result.status == 0, "docker-compose \(files) config: \(result.stderr)")
@@ -175,7 +178,7 @@ import Testing
         #expect(services.filter { Self.isTool($0.value) }.keys.sorted() == ["cobrowse-ctl"])
     }
 
-    @Test(arguments: [base, withTLS])
+    @Test(arguments: [base, withTLS, withCluster])
     func everyContainerHasAHealthcheck(files: [String]) throws {
         for (name, service) in try Self.services(files) where !Self.isTool(service) {
             let test = (service["healthcheck"] as? [String: Any])?["test"] as? [String]
@@ -187,7 +190,7 @@ import Testing
     /// declared) is what the load balancer checks before sending a relay traffic. A broker outage
     /// makes every /ready 503 while the services stay up and reconnect: that is not a reason to
     /// call them unhealthy (docs/operations.md).
-    @Test(arguments: [base, withTLS])
+    @Test(arguments: [base, withTLS, withCluster])
     func servicesAreCheckedOnHealthAtTheirPort(files: [String]) throws {
         let services = try Self.services(files)
         for definition in Self.definitions {
@@ -201,7 +204,7 @@ import Testing
         }
     }
 
-    @Test(arguments: [base, withTLS])
+    @Test(arguments: [base, withTLS, withCluster])
     func onlyTheLoadBalancerGrafanaAndTheManagementUIArePublished(files: [String]) throws {
         let services = try Self.services(files)
         var published: [String: [String]] = [:]
@@ -229,7 +232,7 @@ import Testing
         let ctlSources = Self.swiftSources(under: ["Tools/CobrowseCtl"]).compactMap { try? String(contentsOf: $0, encoding: .utf8) }
         let ctlVariables = Set(try ctlSources.flatMap { try Self.matches(#"environment\("([A-Z0-9_]+)"\)"#, in: $0) })
         #expect(ctlVariables.contains("MANAGEMENT_URL"), "cobrowse-ctl no longer reads MANAGEMENT_URL: \(ctlVariables)")
-        for files in [Self.base, Self.withTLS] {
+        for files in [Self.base, Self.withTLS, Self.withCluster] {
             let services = try Self.services(files)
             for definition in Self.definitions {
                 let known = Set(definition.allVariables.map(\.name))
@@ -343,6 +346,71 @@ import Testing
         let haproxy = try Self.text("deploy/lb/haproxy.cfg")
         #expect(haproxy.contains(".if defined(LB_TLS_CERT)") && haproxy.contains(#"ssl crt "${LB_TLS_CERT}""#))
         #expect(haproxy.contains("${LB_HTTPS_PORT}") && Self.environment(of: lb)["LB_HTTPS_PORT"] != nil)
+    }
+
+    /// docker-compose.cluster.yml: three RabbitMQ nodes of one cluster (deploy/rabbitmq/cluster.conf),
+    /// PostgreSQL under two registries, two filters, and every service given the three nodes,
+    /// the services starting at different nodes.
+    @Test func theClusterOverrideRunsThreeBrokerNodesPostgreSQLAndServicesOnAllNodes() throws {
+        let services = try Self.services(Self.withCluster)
+        #expect(Set(services.keys) == ["rabbitmq", "rabbitmq-2", "rabbitmq-3", "postgres", "session-registry", "dom-relay",
+                                       "masking-filter", "interaction-watch", "lb", "prometheus", "grafana", "cobrowse-ctl"])
+        let clusterConf = try Self.text("deploy/rabbitmq/cluster.conf")
+        #expect(clusterConf.contains("\ncluster_formation.peer_discovery_backend = classic_config\n"))
+        let nodes = try Self.matches(#"\ncluster_formation\.classic_config\.nodes\.\d+ = rabbit@(\S+)"#, in: clusterConf)
+        #expect(nodes == ["rabbitmq", "rabbitmq-2", "rabbitmq-3"])
+        var cookies = Set<String>(), dataVolumes = Set<String>()
+        for node in nodes {
+            let service = try #require(services[node], "\(node) is not a compose service")
+            // The node name is rabbit@<hostname>: the name cluster.conf lists.
+            #expect(service["hostname"] as? String == node)
+            let volumes = (service["volumes"] as? [Any] ?? []).map { "\($0)" }
+            #expect(volumes.contains { $0.contains("deploy/rabbitmq/cluster.conf:/etc/rabbitmq/conf.d/") }, "\(node) does not read cluster.conf")
+            #expect(volumes.contains { $0.contains("deploy/rabbitmq/rabbitmq.conf:/etc/rabbitmq/rabbitmq.conf") })
+            #expect(volumes.contains { $0.contains("deploy/rabbitmq/definitions.json:/etc/rabbitmq/definitions.json") })
+            let data = try #require(volumes.first { $0.contains(":/var/lib/rabbitmq:") }, "\(node) has no data volume")
+            // A named volume of its own, not a host folder.
+            #expect(!data.hasPrefix("/") && !data.hasPrefix("."), "\(node)'s data: \(data)")
+            dataVolumes.insert(String(data.prefix { $0 != ":" }))
+            cookies.insert(Self.environment(of: service)["RABBITMQ_ERLANG_COOKIE"] ?? "")
+        }
+        #expect(dataVolumes.count == nodes.count, "the nodes share a data volume: \(dataVolumes)")
+        #expect(cookies.count == 1 && !cookies.contains(""), "the nodes do not share one Erlang cookie")
+        for node in nodes.dropFirst() {
+            let dependsOn = services[node]?["depends_on"] as? [String: [String: String]]
+            #expect(dependsOn?["rabbitmq"]?["condition"] == "service_healthy", "\(node) does not wait for node 1 to form the cluster")
+        }
+
+        let postgres = try #require(services["postgres"])
+        #expect((postgres["image"] as? String ?? "").hasPrefix("postgres:"))
+        #expect(Self.environment(of: postgres)["POSTGRES_USER"] == "cobrowse" && Self.environment(of: postgres)["POSTGRES_DB"] == "cobrowse")
+        let postgresCheck = ((postgres["healthcheck"] as? [String: Any])?["test"] as? [String] ?? []).joined(separator: " ")
+        #expect(postgresCheck.contains("pg_isready"), "postgres healthcheck: \(postgresCheck)")
+        #expect((postgres["volumes"] as? [Any] ?? []).contains { "\($0)".hasPrefix("postgres-data:/var/lib/postgresql/data") })
+
+        var firstNodes: [String: String] = [:]
+        for definition in Self.definitions {
+            let service = try #require(services[definition.name])
+            let dependsOn = service["depends_on"] as? [String: [String: String]] ?? [:]
+            for node in nodes {
+                #expect(dependsOn[node]?["condition"] == "service_healthy", "\(definition.name) does not wait for \(node)")
+            }
+            let configuration = try ServiceConfiguration(serviceName: definition.name, defaultHTTPPort: definition.defaultHTTPPort,
+                                                         environment: ServiceEnvironment(Self.environment(of: service)))
+            #expect(configuration.amqp.endpoints.map(\.host).sorted() == nodes, "\(definition.name): \(configuration.amqp.endpoints)")
+            #expect(configuration.amqp.endpoints.allSatisfy { $0.port == 5672 })
+            #expect(configuration.amqp.user == Self.brokerUsers[definition.name])
+            firstNodes[definition.name] = configuration.amqp.host
+        }
+        #expect(Set(firstNodes.values).count == nodes.count, "the services do not start at different nodes: \(firstNodes)")
+
+        let registry = try #require(services["session-registry"])
+        #expect((registry["deploy"] as? [String: Any])?["replicas"] as? Int == 2)
+        #expect((services["masking-filter"]?["deploy"] as? [String: Any])?["replicas"] as? Int == 2)
+        let database = Self.environment(of: registry)["REGISTRY_DATABASE"] ?? ""
+        #expect(database.hasPrefix("postgres://cobrowse:") && database.hasSuffix("@postgres:5432/cobrowse"), "REGISTRY_DATABASE: \(database)")
+        let registryDependsOn = registry["depends_on"] as? [String: [String: String]]
+        #expect(registryDependsOn?["postgres"]?["condition"] == "service_healthy")
     }
 
     // MARK: The load balancer

@@ -4,7 +4,8 @@
 # It starts a PRIVATE RabbitMQ node per profile ("test", "run", "faults" or "bench"): its own
 # node name, ports, epmd port, HOME (so its own Erlang cookie) and data
 # folder under <repo>/.run. A system RabbitMQ on 5672/25672/4369 (or any
-# other node) is never contacted, stopped or reconfigured.
+# other node) is never contacted, stopped or reconfigured. lib/cluster.sh (sourced at the end)
+# builds three-node clusters ("cluster-test", "cluster-run") from the same node profiles.
 
 set -euo pipefail
 
@@ -63,6 +64,10 @@ ensure_packages() {
 # _broker_profile PROFILE — sets BROKER_* globals, BROKER_ENV (VAR=value
 # list used for both rabbitmq-server and rabbitmqctl) for one profile.
 _broker_profile() {
+    # Single-node defaults; a cluster node's profile changes them.
+    BROKER_HOME=
+    BROKER_EPMD_SIBLINGS=
+    BROKER_DEFINITIONS="$COBROWSE_ROOT/deploy/rabbitmq/definitions.json"
     case "${1:-}" in
         test)
             BROKER_NODE=cobrowse-test@localhost
@@ -127,16 +132,45 @@ _broker_profile() {
             BROKER_TLS_DIR=
             BROKER_WIPE=1 # every benchmark starts from the definitions file
             ;;
-        *) die "unknown broker profile '${1:-}' (expected: test, run, faults or bench)" ;;
+        cluster-test-[1-3] | cluster-run-[1-3])
+            # Node N of a local three-node cluster (lib/cluster.sh). Each node has its own ports
+            # (node 1 x96xx, node 2 x97xx, node 3 x98xx), below the ephemeral range and clear of
+            # the other profiles; the nodes of a cluster share one epmd (they find each other
+            # through it) and one HOME (one Erlang cookie), each node its own data folder.
+            local n="${1##*-}" cluster="${1%-*}" base
+            case "$cluster" in
+                cluster-test) base=29600 BROKER_NODE="cobrowse-ct$n@localhost" BROKER_WIPE=1 ;;
+                # Keeps its queues and messages across local runs, as "run" does.
+                cluster-run) base=30600 BROKER_NODE="cobrowse-cr$n@localhost" BROKER_WIPE=0 ;;
+            esac
+            local port=$((base + (n - 1) * 100))
+            BROKER_AMQP_PORT=$((port + 72))
+            BROKER_AMQPS_PORT=
+            BROKER_MGMT_PORT=$((port + 73))
+            BROKER_PROM_PORT=$((port + 92))
+            BROKER_DIST_PORT=$((port + 74))
+            BROKER_EPMD_PORT=$((base + 69))
+            BROKER_CTL_DIST_MIN=$((port + 80))
+            BROKER_HOME="$COBROWSE_RUN_DIR/$cluster"
+            BROKER_DIR="$BROKER_HOME/node$n"
+            BROKER_TLS_DIR=
+            # The other nodes in our epmd: broker_stop leaves it running while one of them is.
+            local i
+            for i in 1 2 3; do ((i == n)) || BROKER_EPMD_SIBLINGS+="${BROKER_NODE%%[1-3]@*}$i "; done
+            # Only node 1 imports definitions.json; the others get everything by joining it.
+            ((n == 1)) || BROKER_DEFINITIONS=
+            ;;
+        *) die "unknown broker profile '${1:-}' (expected: test, run, faults, bench, or cluster-test-N / cluster-run-N with N 1 to 3)" ;;
     esac
     BROKER_PROFILE="$1"
+    BROKER_HOME="${BROKER_HOME:-$BROKER_DIR}"
     BROKER_SHORTNAME="${BROKER_NODE%@*}"
     BROKER_CONSOLE_LOG="$BROKER_DIR/console.log"   # rabbitmq-server stdout/stderr
     BROKER_WRAPPER_PID="$BROKER_DIR/server.pid"    # pid of the rabbitmq-server script
     BROKER_BEAM_PID="$BROKER_DIR/rabbitmq.pid"     # pid of the Erlang VM (written by RabbitMQ)
     BROKER_CTL="$COBROWSE_RUN_DIR/$1-rabbitmqctl"  # generated wrapper, see broker_start
     BROKER_ENV=(
-        HOME="$BROKER_DIR" # private .erlang.cookie, shared by server and CLI
+        HOME="$BROKER_HOME" # private .erlang.cookie, shared by server and CLI (and a cluster's nodes)
         ERL_EPMD_PORT="$BROKER_EPMD_PORT"
         RABBITMQ_NODENAME="$BROKER_NODE"
         RABBITMQ_NODE_PORT="$BROKER_AMQP_PORT"
@@ -181,13 +215,17 @@ _port_open() {
     (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# _node_registered — true if our node name is registered in our epmd.
+# _node_registered [SHORTNAME...] — true if our node name (or one of SHORTNAME...) is registered
+# in our epmd.
 _node_registered() {
-    local names
+    local names name
     _port_open "$BROKER_EPMD_PORT" || return 1
     # Captured first: with pipefail, grep -q closing the pipe early could fail it.
     names="$(epmd -port "$BROKER_EPMD_PORT" -names 2>/dev/null || true)"
-    grep -q "^name $BROKER_SHORTNAME at port " <<<"$names"
+    for name in "${@:-$BROKER_SHORTNAME}"; do
+        grep -q "^name $name at port " <<<"$names" && return 0
+    done
+    return 1
 }
 
 _broker_write_config() {
@@ -197,7 +235,6 @@ _broker_write_config() {
 listeners.tcp.default = $BROKER_AMQP_PORT
 management.tcp.port = $BROKER_MGMT_PORT
 prometheus.tcp.port = $BROKER_PROM_PORT
-load_definitions = $COBROWSE_ROOT/deploy/rabbitmq/definitions.json
 # The users are definitions.json's (the administrator, one per service, cobrowse-ctl and the
 # monitor); let them log in from any address.
 loopback_users = none
@@ -206,6 +243,9 @@ log.file.level = info
 log.console = true
 log.console.level = warning
 EOF
+    if [[ -n "$BROKER_DEFINITIONS" ]]; then
+        printf 'load_definitions = %s\n' "$BROKER_DEFINITIONS" >>"$conf"
+    fi
     if [[ -n "$BROKER_AMQPS_PORT" ]]; then
         cat >>"$conf" <<EOF
 listeners.ssl.default = $BROKER_AMQPS_PORT
@@ -258,67 +298,94 @@ broker_test_environment() {
 # broker_start PROFILE — start the profile's node and wait until it is booted.
 broker_start() {
     _broker_profile "$1"
-    local profile="$1"
-    command -v epmd >/dev/null || die "epmd not found (is rabbitmq-server installed?)"
-    [[ -x "$RABBITMQ_BIN_DIR/rabbitmq-server" ]] || die "$RABBITMQ_BIN_DIR/rabbitmq-server not found"
+    local profile="$1" started=$SECONDS
+    _broker_check_installed
 
     # A leftover node of ours (crashed script, earlier run) is stopped first.
     broker_stop "$profile"
-
-    local port
-    for port in $BROKER_AMQP_PORT $BROKER_AMQPS_PORT $BROKER_MGMT_PORT $BROKER_PROM_PORT $BROKER_DIST_PORT; do
-        ! _port_open "$port" || die "port $port is already in use by another process; cannot start the $profile broker"
-    done
+    _broker_check_ports
 
     if ((BROKER_WIPE)); then rm -rf "$BROKER_DIR"; fi
-    mkdir -p "$BROKER_DIR/log" "$BROKER_DIR/mnesia"
-    chmod 700 "$BROKER_DIR"
     # (Re)make the TLS files if missing or expiring within a day.
     if [[ -n "$BROKER_AMQPS_PORT" ]] &&
         ! openssl x509 -checkend 86400 -noout -in "$BROKER_TLS_DIR/server.pem" >/dev/null 2>&1; then
         make_test_tls "$BROKER_TLS_DIR"
     fi
+    _broker_launch
+    _broker_await_startup $((SECONDS + 60)) || {
+        _broker_stop_and_fail "$profile" $? 60
+    }
+    if ! _broker_definitions_loaded; then
+        broker_stop "$profile" || true
+        _broker_fail "broker is up but deploy/rabbitmq/definitions.json was not loaded (no cobrowse user, cobrowse.ingest exchange or service users)"
+    fi
+    log "RabbitMQ node $BROKER_NODE is up after $((SECONDS - started)) s"
+}
+
+_broker_check_installed() {
+    command -v epmd >/dev/null || die "epmd not found (is rabbitmq-server installed?)"
+    [[ -x "$RABBITMQ_BIN_DIR/rabbitmq-server" ]] || die "$RABBITMQ_BIN_DIR/rabbitmq-server not found"
+}
+
+# _broker_check_ports — dies if another process holds one of the current node's ports.
+_broker_check_ports() {
+    local port
+    for port in $BROKER_AMQP_PORT $BROKER_AMQPS_PORT $BROKER_MGMT_PORT $BROKER_PROM_PORT $BROKER_DIST_PORT; do
+        ! _port_open "$port" || die "port $port is already in use by another process; cannot start RabbitMQ node $BROKER_NODE ($BROKER_PROFILE)"
+    done
+}
+
+# _broker_launch — starts the current profile's node in the background on its data folder as
+# it is, and returns at once (_broker_await_startup waits for it).
+_broker_launch() {
+    mkdir -p "$BROKER_DIR/log" "$BROKER_DIR/mnesia"
+    chmod 700 "$BROKER_DIR" "$BROKER_HOME"
     _broker_write_config
     _broker_write_ctl_wrapper
     rm -f "$BROKER_WRAPPER_PID" "$BROKER_BEAM_PID"
 
     log "starting RabbitMQ node $BROKER_NODE (AMQP $BROKER_AMQP_PORT${BROKER_AMQPS_PORT:+, AMQPS $BROKER_AMQPS_PORT}, management $BROKER_MGMT_PORT)"
-    local started=$SECONDS
     # setsid: own session, so a Ctrl-C in the terminal reaches our trap
     # (which stops the node cleanly) rather than killing the node directly.
     (cd "$BROKER_DIR" && exec setsid env "${BROKER_ENV[@]}" "$RABBITMQ_BIN_DIR/rabbitmq-server" \
         >"$BROKER_CONSOLE_LOG" 2>&1 </dev/null) &
     echo $! >"$BROKER_WRAPPER_PID"
+}
 
-    # Wait for full boot (plugins started, definitions imported). Until the
-    # node has registered in epmd, await_startup fails at once, so poll.
-    local deadline=$((SECONDS + 60)) left
+# _broker_await_startup DEADLINE — waits until the current profile's node has fully booted
+# (plugins started, definitions imported). Returns 1 when $SECONDS reaches DEADLINE first, 2 if
+# rabbitmq-server exits.
+_broker_await_startup() {
+    local deadline=$1 left
+    # Until the node has registered in epmd, await_startup fails at once, so poll.
     while true; do
         left=$((deadline - SECONDS > 1 ? deadline - SECONDS : 1))
         if env "${BROKER_ENV[@]}" timeout $((left + 10)) "$RABBITMQ_BIN_DIR/rabbitmqctl" -q \
             await_startup --timeout "$left" >/dev/null 2>&1; then
-            break
+            return 0
         fi
-        if ! _pid_alive "$BROKER_WRAPPER_PID"; then
-            _broker_fail "rabbitmq-server exited during startup"
-        fi
-        if ((SECONDS >= deadline)); then
-            broker_stop "$profile" || true
-            _broker_fail "RabbitMQ did not finish starting within 60 s"
-        fi
+        _pid_alive "$BROKER_WRAPPER_PID" || return 2
+        ((SECONDS < deadline)) || return 1
         sleep 1
     done
+}
 
-    # RabbitMQ boots even when definitions.json fails to import (it only
-    # logs it); catch that here rather than as confusing test failures.
-    if ! curl -fs -o /dev/null -u cobrowse:cobrowse \
-        "http://127.0.0.1:$BROKER_MGMT_PORT/api/exchanges/%2F/cobrowse.ingest" ||
-        ! curl -fs -o /dev/null -u cobrowse:cobrowse \
-            "http://127.0.0.1:$BROKER_MGMT_PORT/api/permissions/%2F/cobrowse-filter"; then
-        broker_stop "$profile" || true
-        _broker_fail "broker is up but deploy/rabbitmq/definitions.json was not loaded (no cobrowse user, cobrowse.ingest exchange or service users)"
-    fi
-    log "RabbitMQ node $BROKER_NODE is up after $((SECONDS - started)) s"
+# _broker_definitions_loaded — RabbitMQ boots even when definitions.json fails to import (it
+# only logs it); this catches that before it shows as confusing test failures.
+_broker_definitions_loaded() {
+    curl -fs -o /dev/null -u cobrowse:cobrowse \
+        "http://127.0.0.1:$BROKER_MGMT_PORT/api/exchanges/%2F/cobrowse.ingest" &&
+        curl -fs -o /dev/null -u cobrowse:cobrowse \
+            "http://127.0.0.1:$BROKER_MGMT_PORT/api/permissions/%2F/cobrowse-filter"
+}
+
+# _broker_stop_and_fail PROFILE STATUS SECONDS — after _broker_await_startup returned STATUS:
+# stops the profile's node and fails with its logs.
+_broker_stop_and_fail() {
+    broker_stop "$1" || true
+    _broker_profile "$1"
+    if (($2 == 2)); then _broker_fail "rabbitmq-server exited during startup"; fi
+    _broker_fail "RabbitMQ did not finish starting within $3 s"
 }
 
 _broker_fail() {
@@ -385,8 +452,9 @@ broker_stop() {
     done
     rm -f "$BROKER_WRAPPER_PID" "$BROKER_BEAM_PID"
 
-    # Our epmd (on our own port) outlives the node; end it too.
-    if _port_open "$BROKER_EPMD_PORT"; then
+    # Our epmd (on our own port) outlives the node; end it too, unless another node of our
+    # cluster still uses it.
+    if _port_open "$BROKER_EPMD_PORT" && { [[ -z "$BROKER_EPMD_SIBLINGS" ]] || ! _node_registered $BROKER_EPMD_SIBLINGS; }; then
         epmd -port "$BROKER_EPMD_PORT" -kill >/dev/null 2>&1 || true
     fi
 }
@@ -425,3 +493,6 @@ make_test_tls() {
         chmod 644 ./*.pem ./*.key
     )
 }
+
+# shellcheck source=cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/cluster.sh"
