@@ -481,6 +481,10 @@ final class ConnectionDriver: @unchecked Sendable {
             let tag = String(amqp: m.consumer_tag)
             if let consumer = consumers[tag] {
                 logger.warning("broker cancelled consumer", metadata: ["queue": "\(consumer.queue)"])
+                // The channel stays open on the broker's side: close it before its number is
+                // handed to the next consumer (opening an open channel ends the connection).
+                _ = amqp_channel_close(link.state, channel, 200)
+                channelEpoch[channel] = nil
                 removeConsumer(consumer, error: .consumerCancelled(queue: consumer.queue))
             }
         case AMQPMethod.channelClose:

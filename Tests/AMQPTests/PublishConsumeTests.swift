@@ -146,6 +146,33 @@ import Testing
 /// rabbitmq-c answers heartbeats only inside its own calls; the connection thread must keep
 /// calling even when the application is idle.
 @Suite struct HeartbeatTests {
+    /// A queue deleted under its consumer (in a cluster: its node died) cancels the consumer; the
+    /// connection carries on, and consuming again, on the channel number just freed, works.
+    @Test func consumerCancelledByTheBrokerEndsItsStreamAndTheConnectionCarriesOn() async throws {
+        let connection = try await TestBroker.connect()
+        let other = try await TestBroker.connect()
+        defer { Task { await connection.close(); await other.close() } }
+        let queue = TestBroker.uniqueName("cancelled")
+        try await connection.declare(QueueDeclaration(queue, durable: false))
+        let consumer = try await connection.consume(queue: queue)
+        _ = try await other.deleteQueue(queue)
+        await #expect {
+            for try await _ in consumer {}
+        } throws: { error in
+            if case .consumerCancelled(queue) = error as? AMQPError { true } else { false }
+        }
+        for round in 0..<3 {
+            try await connection.declare(QueueDeclaration(queue, durable: false))
+            let again = try await connection.consume(queue: queue)
+            try await connection.publish(AMQPMessage("round \(round)"), exchange: "", routingKey: queue)
+            let delivery = try #require(try await again.take(1).first)
+            #expect(String(decoding: delivery.body, as: UTF8.self) == "round \(round)")
+            _ = try await other.deleteQueue(queue)
+            await #expect(throws: AMQPError.self) { for try await _ in again {} }
+        }
+        #expect(connection.state == .connected)
+    }
+
     @Test func idleConnectionWithOneSecondHeartbeatStaysUp() async throws {
         var configuration = try TestBroker.configuration()
         configuration.heartbeat = .seconds(1) // the broker drops a client silent for ~2 s
