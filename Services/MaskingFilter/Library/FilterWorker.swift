@@ -135,7 +135,8 @@ public struct FilterWorker: Sendable {
     }
 
     /// Consumes one shard until cancelled. The broker cancels the consumer when the queue goes
-    /// (its node died: a transient queue is deleted with it): declare it again and go on.
+    /// (its node died: a transient queue is deleted with it): declare it again and go on, also
+    /// when that first fails (the connection is moving to another node meanwhile).
     private func serve(_ shard: Int, modes: SessionModes) async throws {
         var attempt = 0
         while !Task.isCancelled {
@@ -143,9 +144,11 @@ public struct FilterWorker: Sendable {
                 try await connection.declare(CobrowseTopology.ingestShardTopology(shard))
                 try await consume(shard, modes: modes)
                 return
-            } catch let AMQPError.consumerCancelled(queue) {
-                logger.warning("the broker cancelled an ingest shard's consumer; declaring the shard again",
-                               metadata: ["queue": "\(queue)"])
+            } catch AMQPError.closed {
+                throw AMQPError.closed // shutting down
+            } catch let error as AMQPError {
+                logger.warning("ingest shard lost its consumer; declaring it again",
+                               metadata: ["shard": "\(shard)", "error": "\(error)"])
                 attempt += 1
                 try await Task.sleep(for: connection.configuration.reconnect.delay(attempt: attempt))
             }
