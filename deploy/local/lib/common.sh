@@ -295,6 +295,20 @@ broker_test_environment() {
     export COBROWSE_TEST_RABBITMQCTL="$BROKER_CTL" # written by broker_start
 }
 
+# _broker_forget_stale_data — a node that keeps its data (the run profile) starts afresh when
+# definitions.json changed since that data was made: a queue's type and arguments cannot change
+# in place, so the services of a newer checkout would be refused (PRECONDITION_FAILED).
+_broker_forget_stale_data() {
+    local stamp="$BROKER_DIR/definitions.sha256" current
+    current="$(sha256sum "$COBROWSE_ROOT/deploy/rabbitmq/definitions.json" | cut -d' ' -f1)"
+    if [[ -d "$BROKER_DIR" && "$(cat "$stamp" 2>/dev/null || true)" != "$current" ]]; then
+        log "deploy/rabbitmq/definitions.json changed since $BROKER_DIR was made: starting that broker afresh"
+        rm -rf "$BROKER_DIR"
+    fi
+    mkdir -p "$BROKER_DIR"
+    printf '%s\n' "$current" >"$stamp"
+}
+
 # broker_start PROFILE — start the profile's node and wait until it is booted.
 broker_start() {
     _broker_profile "$1"
@@ -306,6 +320,7 @@ broker_start() {
     _broker_check_ports
 
     if ((BROKER_WIPE)); then rm -rf "$BROKER_DIR"; fi
+    _broker_forget_stale_data
     # (Re)make the TLS files if missing or expiring within a day.
     if [[ -n "$BROKER_AMQPS_PORT" ]] &&
         ! openssl x509 -checkend 86400 -noout -in "$BROKER_TLS_DIR/server.pem" >/dev/null 2>&1; then
