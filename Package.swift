@@ -194,6 +194,7 @@ let package = Package(
             dependencies: [
                 "SessionRegistry", "CobrowseProtocol", "CobrowseTokens", "ServiceKit", "AMQP", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings
