@@ -74,7 +74,9 @@ final class TCPCut: Sendable {
 }
 
 @Suite struct PostgresOutageTests {
-    @Test func whilePostgreSQLIsUnreachableCommandsAreRefusedUnavailableAndNothingIsLost() async throws {
+    // A command that never returns (the failure this guards against) fails the test instead of stalling the run.
+    @Test(.timeLimit(.minutes(3)))
+    func whilePostgreSQLIsUnreachableCommandsAreRefusedUnavailableAndNothingIsLost() async throws {
         let database = try await TestDatabase.make(.postgres)
         defer { Task { await database.remove() } }
         var location = try #require(database.postgresLocation)

@@ -126,12 +126,12 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
         let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration(connectTimeout: connectTimeout),
                                                               id: 0, logger: logger)
         do {
-            try await connection.query("SELECT pg_advisory_lock(\(migrationLock))", logger: logger)
-            try await connection.query("""
+            try await connection.checkedQuery("SELECT pg_advisory_lock(\(migrationLock))", logger: logger)
+            try await connection.checkedQuery("""
                 CREATE TABLE IF NOT EXISTS registry_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL, appliedAt BIGINT NOT NULL)
                 """, logger: logger)
             var applied = Set<Int>()
-            for try await version in try await connection.query("SELECT version FROM registry_schema", logger: logger).decode(Int.self) {
+            for try await version in try await connection.checkedQuery("SELECT version FROM registry_schema", logger: logger).decode(Int.self) {
                 applied.insert(version)
             }
             let known = Set(migrations.map(\.version))
@@ -139,23 +139,23 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
                 throw SchemaTooNew(version: newer, known: known.max() ?? 0)
             }
             for migration in migrations where !applied.contains(migration.version) {
-                try await connection.query("BEGIN", logger: logger)
+                try await connection.checkedQuery("BEGIN", logger: logger)
                 do {
                     for statement in migration.statements {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        try await connection.checkedQuery(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.query("""
+                    try await connection.checkedQuery("""
                         INSERT INTO registry_schema (version, name, appliedAt)
                         VALUES (\(migration.version), \(migration.name), \(Date().millisecondsSince1970))
                         """, logger: logger)
-                    try await connection.query("COMMIT", logger: logger)
+                    try await connection.checkedQuery("COMMIT", logger: logger)
                 } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
+                    _ = try? await connection.checkedQuery("ROLLBACK", logger: logger)
                     throw error
                 }
                 logger.info("session store schema migrated", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
-            try await connection.query("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
+            try await connection.checkedQuery("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
         } catch {
             // Closing the connection also releases the lock.
             try? await connection.close()
@@ -236,7 +236,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
         try await transaction { connection in
             try await self.lockInteraction(interactionID, connection)
             if remember {
-                try await connection.query("""
+                try await connection.checkedQuery("""
                     INSERT INTO ended_interaction (interactionID, reason, endedAt)
                     VALUES (\(interactionID), \(reason.rawValue), \(now.millisecondsSince1970)) ON CONFLICT DO NOTHING
                     """, logger: self.logger)
@@ -302,7 +302,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
     public func liveCounts() async throws -> [SessionState: Int] {
         try await withConnection { connection in
             var counts: [SessionState: Int] = [.idle: 0, .active: 0]
-            let rows = try await connection.query("SELECT state, COUNT(*) FROM session WHERE state <> 'ended' GROUP BY state",
+            let rows = try await connection.checkedQuery("SELECT state, COUNT(*) FROM session WHERE state <> 'ended' GROUP BY state",
                                                   logger: self.logger)
             for try await (state, count) in rows.decode((String, Int).self) {
                 if let state = SessionState(rawValue: state) { counts[state] = count }
@@ -319,7 +319,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
                             publish: @escaping @Sendable (OutboxEntry) async throws -> Void) async throws -> Int {
         try await transaction { connection in
             let orphanedBefore = now.addingTimeInterval(-orphanAge.timeInterval).millisecondsSince1970
-            let rows = try await connection.query("""
+            let rows = try await connection.checkedQuery("""
                 SELECT sequence, routingKey, body FROM outbox WHERE writer = \(self.writer) OR createdAt < \(orphanedBefore)
                 ORDER BY sequence LIMIT \(limit) FOR UPDATE SKIP LOCKED
                 """, logger: self.logger)
@@ -329,7 +329,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
             }
             for entry in batch { try await publish(entry) }
             if !batch.isEmpty {
-                try await connection.query("DELETE FROM outbox WHERE sequence = ANY(\(batch.map(\.sequence)))", logger: self.logger)
+                try await connection.checkedQuery("DELETE FROM outbox WHERE sequence = ANY(\(batch.map(\.sequence)))", logger: self.logger)
             }
             return batch.count
         }
@@ -373,14 +373,14 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
     /// its error passed on as it was).
     private func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         try await withConnection { connection in
-            try await connection.query("BEGIN", logger: self.logger)
+            try await connection.checkedQuery("BEGIN", logger: self.logger)
             do {
                 let result = try await body(connection)
-                try await connection.query("COMMIT", logger: self.logger)
+                try await connection.checkedQuery("COMMIT", logger: self.logger)
                 return result
             } catch {
                 // On a broken connection the server rolls back by itself.
-                _ = try? await connection.query("ROLLBACK", logger: self.logger)
+                _ = try? await connection.checkedQuery("ROLLBACK", logger: self.logger)
                 throw error
             }
         }
@@ -389,7 +389,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
     /// Serializes, until the transaction ends, everything this store does to one interaction's
     /// sessions as a whole (creating one in it, ending it).
     private func lockInteraction(_ interactionID: String, _ connection: PostgresConnection) async throws {
-        try await connection.query("SELECT pg_advisory_xact_lock(\(Self.interactionLockSpace), hashtext(\(interactionID)))",
+        try await connection.checkedQuery("SELECT pg_advisory_xact_lock(\(Self.interactionLockSpace), hashtext(\(interactionID)))",
                                    logger: logger)
     }
 
@@ -399,7 +399,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
     private func values<T: PostgresDecodable & Sendable>(_ type: T.Type, _ query: PostgresQuery,
                                               _ connection: PostgresConnection) async throws -> [T] {
         var values: [T] = []
-        for try await value in try await connection.query(query, logger: logger).decode(T.self) { values.append(value) }
+        for try await value in try await connection.checkedQuery(query, logger: logger).decode(T.self) { values.append(value) }
         return values
     }
 
@@ -412,7 +412,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
         var records: [SessionRecord] = []
         let columns = (String, String, String, String, String, String, Int64?, String?, String, String, Int64, Int64?, Int64?,
                        String?, String?).self
-        for try await c in try await connection.query(query, logger: logger).decode(columns) {
+        for try await c in try await connection.checkedQuery(query, logger: logger).decode(columns) {
             records.append(try SessionRow(
                 id: c.0, customerKeyHash: c.1, interactionID: c.2, channel: c.3, state: c.4, mode: c.5, writeRequestPendingUntil: c.6,
                 leadAgentID: c.7, observers: c.8, modeChanges: c.9, createdAt: c.10, joinedAt: c.11, endedAt: c.12, endReason: c.13,
@@ -423,7 +423,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
 
     private func update(_ record: SessionRecord, _ connection: PostgresConnection) async throws {
         let row = try SessionRow(record)
-        try await connection.query("""
+        try await connection.checkedQuery("""
             UPDATE session SET state = \(row.state), mode = \(row.mode), writeRequestPendingUntil = \(row.writeRequestPendingUntil),
                 leadAgentID = \(row.leadAgentID), observers = \(row.observers)::jsonb, modeChanges = \(row.modeChanges)::jsonb,
                 joinedAt = \(row.joinedAt), endedAt = \(row.endedAt), endReason = \(row.endReason), endedBy = \(row.endedBy)
@@ -434,10 +434,22 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
     private func enqueue(_ kind: SessionEvent.Kind, record: SessionRecord, by actor: Actor, now: Date,
                          _ connection: PostgresConnection) async throws {
         let event = try OutboxEvent(kind, record: record, by: actor, now: now)
-        try await connection.query("""
+        try await connection.checkedQuery("""
             INSERT INTO outbox (routingKey, body, writer, createdAt)
             VALUES (\(event.routingKey), \(event.body), \(writer), \(now.millisecondsSince1970))
             """, logger: logger)
+    }
+}
+
+extension PostgresConnection {
+    /// `query`, refused at once on a connection that has closed. postgres-nio 1.33 never answers
+    /// a query written to a closed connection whose handlers are gone, and the pool may lease one
+    /// just after the server went away: that would hold the registry's RPC consumer (one command
+    /// at a time) for ever. What is left is the moment between this check and the write.
+    @discardableResult
+    fileprivate func checkedQuery(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        guard !isClosed else { throw PostgresSessionStore.Unavailable(description: "the connection to PostgreSQL has closed") }
+        return try await self.query(query, logger: logger)
     }
 }
 
