@@ -22,15 +22,19 @@ public struct ServiceParts: Sendable {
     public var maxWebSocketFrame: Int
     /// Serve HTTPS (and WSS) with this; nil: plain HTTP (TLS ends at a proxy, or nowhere).
     public var tls: TLSConfiguration?
+    /// What the routes and the work use and must outlive them (a database's connection pool):
+    /// run from the start, shut down after the HTTP server and the broker connection.
+    public var services: [any Service]
 
     public init(addRoutes: @escaping @Sendable (Router<ServiceRequestContext>) -> Void = { _ in },
                 addWebSocketRoutes: (@Sendable (Router<ServiceWebSocketRequestContext>) -> Void)? = nil,
-                maxWebSocketFrame: Int = 1 << 20, tls: TLSConfiguration? = nil,
+                maxWebSocketFrame: Int = 1 << 20, tls: TLSConfiguration? = nil, services: [any Service] = [],
                 work: @escaping @Sendable (AMQPConnection) async throws -> Void) {
         self.addRoutes = addRoutes
         self.addWebSocketRoutes = addWebSocketRoutes
         self.maxWebSocketFrame = maxWebSocketFrame
         self.tls = tls
+        self.services = services
         self.work = work
     }
 
@@ -113,7 +117,8 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
                        server: server,
                        configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort),
                                             serverName: definition.name),
-                       services: [broker],
+                       // A service group shuts its services down in reverse order: the parts' last.
+                       services: parts.services + [broker],
                        onServerRunning: { channel in
                            // The bound port, for HTTP_PORT=0 (tests let the kernel pick one).
                            logger.info("listening", metadata: ["http-port": "\(channel.localAddress?.port ?? -1)"])

@@ -15,30 +15,43 @@ private final class TestClock: Sendable {
     func advance(_ seconds: TimeInterval) { date.withLock { $0 = $0.addingTimeInterval(seconds) } }
 }
 
-/// A registry handler over a real SQLite file, a real token verifier and a clock the test moves.
+/// A registry handler over a real store (a fresh database of each kind), a real token verifier
+/// and a clock the test moves.
 private final class HandlerHarness: Sendable {
     static let secret = "handler-tests-contact-center-secret"
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
-    let path: String
-    let store: SessionStore
+    let database: TestDatabase
+    let opened: TestStore
     let handler: RegistryHandler
     let tokens: ContactCenterTokens
     let clock: TestClock
 
-    init(rules: SessionRules = SessionRules()) async throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("registry-handler-\(UUID().uuidString).sqlite").path
-        store = try SessionStore(path: path, instanceID: "handler-tests")
+    init(_ kind: StoreKind, rules: SessionRules = SessionRules()) async throws {
+        database = try await TestDatabase.make(kind)
+        opened = try await database.open(instanceID: "handler-tests")
         tokens = await ContactCenterTokens.hs256(Self.secret)
         let verifier = try await TokenVerifier(key: .hs256(secret: Self.secret))
         let clock = TestClock(Self.t0)
         self.clock = clock
-        handler = RegistryHandler(store: store, verifier: verifier, rules: rules, logger: Logger(label: "registry-handler-tests"),
+        handler = RegistryHandler(store: opened.store, verifier: verifier, rules: rules, logger: Logger(label: "registry-handler-tests"),
                                   now: { clock.now })
     }
 
     deinit {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        // The store's pool stops with `opened`; the database goes after it.
+        Task { [database] in await database.remove() }
+    }
+
+    var store: any SessionStoring { opened.store }
+
+    /// Publishes (here: collects) and removes every event in the outbox, oldest first.
+    func drainedEvents() async throws -> [OutboxEntry] {
+        let collected = Mutex<[OutboxEntry]>([])
+        while try await store.drainOutbox(limit: 100, orphanAge: .seconds(60), now: now, publish: { entry in
+            collected.withLock { $0.append(entry) }
+        }) > 0 {}
+        return collected.withLock { $0 }
     }
 
     var now: Date { clock.now }
@@ -81,8 +94,9 @@ private final class HandlerHarness: Sendable {
 @Suite struct RegistryHandlerTests {
     // MARK: Create and join
 
-    @Test func createReturnsAnIdleSessionWithACustomerKey() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func createReturnsAnIdleSessionWithACustomerKey(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let reply = try await h.send(.create(interactionToken: try await h.interactionToken("ix-42", channel: .voice)))
         #expect(reply.refusal == nil)
         #expect(reply.version == RegistryProtocol.version)
@@ -105,8 +119,9 @@ private final class HandlerHarness: Sendable {
         #expect(stored.customerKeyHash.count == 64)
     }
 
-    @Test func theCustomerKeyFromCreateProvesTheCustomer() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func theCustomerKeyFromCreateProvesTheCustomer(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, key) = try await h.create()
         let reply = try await h.send(.end(session: session.id, by: .customer(key: key)))
         #expect(reply.refusal == nil)
@@ -114,16 +129,18 @@ private final class HandlerHarness: Sendable {
         #expect(reply.customerKey == nil) // handed out by create only
     }
 
-    @Test func everyCreateHasItsOwnIDAndKey() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func everyCreateHasItsOwnIDAndKey(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let first = try await h.create()
         let second = try await h.create()
         #expect(first.session.id != second.session.id)
         #expect(first.key != second.key)
     }
 
-    @Test func joinWithAnAgentTokenActivatesTheSession() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func joinWithAnAgentTokenActivatesTheSession(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, _) = try await h.create()
         h.advance(5)
         let reply = try await h.join(session.id, agent: "agent-1")
@@ -135,8 +152,9 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.store.session(session.id)?.view == joined)
     }
 
-    @Test func getReturnsTheStoredSession() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func getReturnsTheStoredSession(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, _) = try await h.active()
         let reply = try await h.send(.get(session: session.id))
         #expect(try reply.get() == session)
@@ -144,8 +162,9 @@ private final class HandlerHarness: Sendable {
 
     // MARK: Malformed requests
 
-    @Test func garbageBytesAreRefusedAsMalformed() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func garbageBytesAreRefusedAsMalformed(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let reply = await h.handler.reply(to: Data([0xFF, 0x00, 0x13, 0x37, 0x7B]))
         let refusal = try #require(reply.refusal)
         #expect(refusal.code == .malformedRequest)
@@ -154,36 +173,41 @@ private final class HandlerHarness: Sendable {
         #expect(reply.session == nil)
     }
 
-    @Test func anEmptyObjectIsRefusedNamingTheMissingVersion() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anEmptyObjectIsRefusedNamingTheMissingVersion(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let refusal = try #require(await h.send(json: "{}").refusal)
         #expect(refusal.code == .malformedRequest)
         #expect(refusal.message == "not a registry request: missing field 'version'")
     }
 
-    @Test func aMissingFieldIsRefusedNamingIt() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aMissingFieldIsRefusedNamingIt(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let refusal = try #require(await h.send(json: #"{"version":1,"command":"join","sessionID":"123456789"}"#).refusal)
         #expect(refusal.code == .malformedRequest)
         #expect(refusal.message == "not a registry request: missing field 'agentToken'")
     }
 
-    @Test func aBadSessionIDIsRefusedNamingTheField() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aBadSessionIDIsRefusedNamingTheField(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let refusal = try #require(await h.send(json: #"{"version":1,"command":"get","sessionID":"12345"}"#).refusal)
         #expect(refusal.code == .malformedRequest)
         #expect(refusal.message == "not a registry request: field 'sessionID': '12345' is not a session id (nine digits)")
     }
 
-    @Test func anUnknownCommandIsRefusedNamingIt() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anUnknownCommandIsRefusedNamingIt(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let refusal = try #require(await h.send(json: #"{"version":1,"command":"teleport"}"#).refusal)
         #expect(refusal.code == .malformedRequest)
         #expect(refusal.message.contains("unknown command 'teleport'"))
     }
 
-    @Test func aBodyOverTheLimitIsRefusedUnread() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aBodyOverTheLimitIsRefusedUnread(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let request = try JSONEncoder.cobrowse.encode(RegistryRequest(.create(interactionToken: try await h.interactionToken())))
         // A valid request padded past the limit: refused for its size alone.
         let body = request + Data(repeating: 0x20, count: RegistryHandler.maxRequestBytes + 1 - request.count)
@@ -194,8 +218,9 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.store.outboxCount() == 0)
     }
 
-    @Test func aBodyOfExactlyTheLimitIsRead() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aBodyOfExactlyTheLimitIsRead(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let request = try JSONEncoder.cobrowse.encode(RegistryRequest(.create(interactionToken: try await h.interactionToken())))
         let body = request + Data(repeating: 0x20, count: RegistryHandler.maxRequestBytes - request.count)
         let reply = await h.handler.reply(to: body)
@@ -203,8 +228,9 @@ private final class HandlerHarness: Sendable {
         #expect(reply.session?.state == .idle)
     }
 
-    @Test func aNewerVersionIsRefusedUnsupportedVersion() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aNewerVersionIsRefusedUnsupportedVersion(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let token = try await h.interactionToken()
         let refusal = try #require(await h.send(json: #"{"version":99,"command":"create","interactionToken":"\#(token)"}"#).refusal)
         #expect(refusal.code == .unsupportedVersion)
@@ -214,8 +240,9 @@ private final class HandlerHarness: Sendable {
 
     // MARK: Tokens
 
-    @Test func anExpiredAgentTokenIsRefused() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anExpiredAgentTokenIsRefused(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, _) = try await h.create()
         for expires in [h.now.addingTimeInterval(-1), h.now] {
             let token = try await h.agentToken("agent-1", expires: expires)
@@ -225,16 +252,18 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.store.session(session.id)?.view.state == .idle)
     }
 
-    @Test func anExpiredInteractionTokenIsRefused() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anExpiredInteractionTokenIsRefused(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let token = try await h.interactionToken(expires: h.now.addingTimeInterval(-60))
         let refusal = try #require(try await h.send(.create(interactionToken: token)).refusal)
         #expect(refusal.code == .expiredToken)
         #expect(try await h.store.outboxCount() == 0)
     }
 
-    @Test func aTokenSignedWithAnotherSecretIsInvalid() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aTokenSignedWithAnotherSecretIsInvalid(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, _) = try await h.create()
         let forger = await ContactCenterTokens.hs256("another-secret-that-is-also-32-bytes-long")
         let forged = try await forger.agent("agent-1", expires: h.now.addingTimeInterval(600))
@@ -246,30 +275,34 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.store.session(session.id)?.view.state == .idle)
     }
 
-    @Test func anAgentTokenIsNotAnInteractionToken() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anAgentTokenIsNotAnInteractionToken(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let refusal = try #require(try await h.send(.create(interactionToken: try await h.agentToken("agent-1"))).refusal)
         #expect(refusal.code == .invalidToken)
         #expect(try await h.store.outboxCount() == 0)
     }
 
-    @Test func anInteractionTokenIsNotAnAgentToken() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anInteractionTokenIsNotAnAgentToken(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, _) = try await h.create()
         let refusal = try #require(try await h.send(.join(session: session.id, agentToken: try await h.interactionToken())).refusal)
         #expect(refusal.code == .invalidToken)
     }
 
-    @Test func aTokenThatIsNotAJWTIsInvalid() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aTokenThatIsNotAJWTIsInvalid(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         #expect(try await h.send(.create(interactionToken: "not.a.jwt")).refusal?.code == .invalidToken)
         #expect(try await h.send(.create(interactionToken: "")).refusal?.code == .invalidToken)
     }
 
     // MARK: Sessions and parties
 
-    @Test func anUnknownSessionIsRefused() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anUnknownSessionIsRefused(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let missing = SessionID("987654321")!
         for command in [RegistryCommand.get(session: missing),
                         .join(session: missing, agentToken: try await h.agentToken("agent-1")),
@@ -294,9 +327,9 @@ private final class HandlerHarness: Sendable {
         }
     }
 
-    @Test(arguments: CustomerCommand.allCases)
-    func aWrongCustomerKeyIsNotAllowed(_ kind: CustomerCommand) async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases, CustomerCommand.allCases)
+    func aWrongCustomerKeyIsNotAllowed(_ store: StoreKind, _ kind: CustomerCommand) async throws {
+        let h = try await HandlerHarness(store)
         let (session, key) = try await h.active()
         let pending = try await h.send(.requestWrite(session: session.id, agentToken: try await h.agentToken("agent-1"))).get()
         let events = try await h.store.outboxCount()
@@ -314,8 +347,9 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.send(kind.command(session.id, key: key)).refusal == nil)
     }
 
-    @Test func anAgentWhoIsNotTheLeadCannotEnd() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anAgentWhoIsNotTheLeadCannotEnd(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, _) = try await h.active(agent: "agent-1")
         _ = try await h.join(session.id, agent: "sup-1", role: .supervisor).get()
 
@@ -331,15 +365,17 @@ private final class HandlerHarness: Sendable {
         #expect(lead.endedBy == .agent("agent-1"))
     }
 
-    @Test func noAgentCanEndASessionNobodyHasJoined() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func noAgentCanEndASessionNobodyHasJoined(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, _) = try await h.create()
         let reply = try await h.send(.end(session: session.id, by: .agent(token: try await h.agentToken("agent-1"))))
         #expect(reply.refusal?.code == .notAllowed)
     }
 
-    @Test func endingTwiceIsRefusedSessionEnded() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func endingTwiceIsRefusedSessionEnded(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, key) = try await h.active()
         h.advance(30)
         let ended = try await h.send(.end(session: session.id, by: .customer(key: key))).get()
@@ -359,8 +395,9 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.store.session(session.id)?.view == ended)
     }
 
-    @Test func systemAndAdministratorEndsRecordWhoAndWhy() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func systemAndAdministratorEndsRecordWhoAndWhy(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (first, _) = try await h.active(agent: "agent-1")
         let bySystem = try await h.send(.end(session: first.id, by: .system(name: "interaction-watch", reason: .interactionTransferred))).get()
         #expect(bySystem.endReason == .interactionTransferred)
@@ -372,8 +409,9 @@ private final class HandlerHarness: Sendable {
         #expect(byAdministrator.endedBy == .administrator)
     }
 
-    @Test func anEndedSessionCannotBeJoined() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anEndedSessionCannotBeJoined(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, key) = try await h.create()
         _ = try await h.send(.end(session: session.id, by: .customer(key: key))).get()
         let refusal = try #require(try await h.join(session.id, agent: "agent-1").refusal)
@@ -381,15 +419,17 @@ private final class HandlerHarness: Sendable {
         #expect(refusal.message == "session ended; start a new one")
     }
 
-    @Test func aSecondAgentIsRefusedSessionTaken() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aSecondAgentIsRefusedSessionTaken(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, _) = try await h.active(agent: "agent-1")
         #expect(try await h.join(session.id, agent: "agent-2").refusal?.code == .sessionTaken)
         #expect(try await h.store.session(session.id)?.view.leadAgentID == "agent-1")
     }
 
-    @Test func aSupervisorWatchesOnlyAnActiveSession() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aSupervisorWatchesOnlyAnActiveSession(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, _) = try await h.create()
         #expect(try await h.join(session.id, agent: "sup-1", role: .supervisor).refusal?.code == .notActive)
         _ = try await h.join(session.id, agent: "agent-1").get()
@@ -398,8 +438,9 @@ private final class HandlerHarness: Sendable {
         #expect(watched.leadAgentID == "agent-1")
     }
 
-    @Test func oneAgentCannotLeadTwoLiveSessionsUntilTheFirstEnds() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func oneAgentCannotLeadTwoLiveSessionsUntilTheFirstEnds(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (first, firstKey) = try await h.active(agent: "agent-1", interaction: "ix-1")
         let (second, _) = try await h.create(interaction: "ix-2")
 
@@ -416,8 +457,9 @@ private final class HandlerHarness: Sendable {
         #expect(joined.leadAgentID == "agent-1")
     }
 
-    @Test func aSupervisorMayWatchSeveralSessions() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aSupervisorMayWatchSeveralSessions(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (first, _) = try await h.active(agent: "agent-1", interaction: "ix-1")
         let (second, _) = try await h.active(agent: "agent-2", interaction: "ix-2")
         #expect(try await h.join(first.id, agent: "sup-1", role: .supervisor).refusal == nil)
@@ -426,8 +468,9 @@ private final class HandlerHarness: Sendable {
 
     // MARK: Write mode
 
-    @Test func writeModeNeedsTheCustomersApproval() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func writeModeNeedsTheCustomersApproval(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, key) = try await h.active()
         let token = try await h.agentToken("agent-1")
         h.advance(10)
@@ -446,15 +489,17 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.store.session(session.id)?.view == revoked)
     }
 
-    @Test func disabledWriteModeIsRefusedThroughTheHandler() async throws {
-        let h = try await HandlerHarness(rules: SessionRules(writeModeEnabled: false))
+    @Test(arguments: StoreKind.allCases)
+    func disabledWriteModeIsRefusedThroughTheHandler(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind, rules: SessionRules(writeModeEnabled: false))
         let (session, _) = try await h.active()
         let refusal = try #require(try await h.send(.requestWrite(session: session.id, agentToken: try await h.agentToken("agent-1"))).refusal)
         #expect(refusal.code == .writeModeDisabled)
     }
 
-    @Test func aPendingWriteRequestExpiresOnlyAfterItsDeadline() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aPendingWriteRequestExpiresOnlyAfterItsDeadline(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let rules = SessionRules()
         let (session, key) = try await h.active()
         let requested = try await h.send(.requestWrite(session: session.id, agentToken: try await h.agentToken("agent-1"))).get()
@@ -474,7 +519,7 @@ private final class HandlerHarness: Sendable {
         #expect(lapsed.mode == .pointer)
         #expect(lapsed.modeChanges.last == ModeChange(kind: .timedOut, at: lapsedAt, by: .system("write-request-timer")))
         #expect(try await h.store.outboxCount() == events + 1)
-        let entry = try #require(try await h.store.outbox(limit: 100, orphanAge: .seconds(60), now: lapsedAt).last)
+        let entry = try #require(try await h.drainedEvents().last)
         #expect(entry.routingKey == "s.\(session.id.digits).mode-request-declined")
 
         // Nothing left to expire, and nothing left to answer.
@@ -483,8 +528,9 @@ private final class HandlerHarness: Sendable {
         #expect(refusal.code == .noPendingWriteRequest)
     }
 
-    @Test func expiryLapsesOnlyTheRequestsPastTheirDeadline() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func expiryLapsesOnlyTheRequestsPastTheirDeadline(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (early, _) = try await h.active(agent: "agent-1", interaction: "ix-1")
         let (late, _) = try await h.active(agent: "agent-2", interaction: "ix-2")
         _ = try await h.send(.requestWrite(session: early.id, agentToken: try await h.agentToken("agent-1"))).get()
@@ -498,8 +544,9 @@ private final class HandlerHarness: Sendable {
 
     // MARK: Outbox and reports
 
-    @Test func theOutboxHoldsOneEventPerChange() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func theOutboxHoldsOneEventPerChange(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, key) = try await h.create()
         #expect(try await h.store.outboxCount() == 1)
         let agentToken = try await h.agentToken("agent-1")
@@ -521,7 +568,8 @@ private final class HandlerHarness: Sendable {
             #expect(try await h.store.outboxCount() == expected, "after \(command.name)")
         }
 
-        let entries = try await h.store.outbox(limit: 100, orphanAge: .seconds(60), now: h.now)
+        let entries = try await h.drainedEvents()
+        #expect(try await h.store.outboxCount() == 0, "drained")
         let prefix = "s.\(session.id.digits)."
         #expect(entries.map(\.routingKey) == ["created", "activated", "observer-joined", "mode-requested", "mode-changed",
                                              "mode-changed", "ended"].map { prefix + $0 })
@@ -532,8 +580,9 @@ private final class HandlerHarness: Sendable {
         #expect(zip(entries, events).allSatisfy { $0.routingKey == $1.routingKey })
     }
 
-    @Test func aRefusedCommandAddsNoEvent() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aRefusedCommandAddsNoEvent(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (session, key) = try await h.active(agent: "agent-1")
         let (idle, _) = try await h.create(interaction: "ix-2")
         let events = try await h.store.outboxCount()
@@ -556,8 +605,9 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.store.outboxCount() == events)
     }
 
-    @Test func liveCountsReportIdleAndActiveSessions() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func liveCountsReportIdleAndActiveSessions(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         #expect(try await h.store.liveCounts() == [.idle: 0, .active: 0])
 
         let (active, _) = try await h.active(agent: "agent-1", interaction: "ix-1")
@@ -571,8 +621,9 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.store.liveCounts() == [.idle: 2, .active: 0])
     }
 
-    @Test func sessionsOfAnInteractionAreListedOldestFirst() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func sessionsOfAnInteractionAreListedOldestFirst(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (first, firstKey) = try await h.create(interaction: "ix-A")
         _ = try await h.send(.end(session: first.id, by: .customer(key: firstKey))).get()
         h.advance(60)
@@ -590,8 +641,9 @@ private final class HandlerHarness: Sendable {
 
     // MARK: Interactions
 
-    @Test func anEndedInteractionEndsAllItsLiveSessionsOnceAndBarsNewOnes() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anEndedInteractionEndsAllItsLiveSessionsOnceAndBarsNewOnes(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (idle, _) = try await h.create(interaction: "ix-end")
         let (active, _) = try await h.active(agent: "ana", interaction: "ix-end")
         let (other, _) = try await h.create(interaction: "ix-other")
@@ -605,8 +657,9 @@ private final class HandlerHarness: Sendable {
         #expect(refusal?.code == .interactionEnded)
     }
 
-    @Test func aTransferEndsOnlySessionsCreatedBeforeItAndBarsNothing() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func aTransferEndsOnlySessionsCreatedBeforeItAndBarsNothing(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (before, _) = try await h.create(interaction: "ix-t")
         let transferredAt = h.now
         h.advance(60)
@@ -618,14 +671,16 @@ private final class HandlerHarness: Sendable {
         #expect(try await h.send(.create(interactionToken: try await h.interactionToken("ix-t"))).session != nil)
     }
 
-    @Test func anInteractionEndsSessionsOnlyWithAnInteractionReason() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func anInteractionEndsSessionsOnlyWithAnInteractionReason(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let reply = try await h.send(.endInteraction(interactionID: "ix", reason: .inactivity, occurredAt: h.now, system: "x"))
         #expect(reply.refusal?.code == .malformedRequest)
     }
 
-    @Test func listLiveHasIdleAndActiveSessionsOldestFirstAndNoEndedOnes() async throws {
-        let h = try await HandlerHarness()
+    @Test(arguments: StoreKind.allCases)
+    func listLiveHasIdleAndActiveSessionsOldestFirstAndNoEndedOnes(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
         let (first, firstKey) = try await h.create(interaction: "ix-a")
         h.advance(1)
         let (second, _) = try await h.active(agent: "ana", interaction: "ix-b")

@@ -8,19 +8,20 @@ import TestSupport
 import Testing
 
 /// A `session-registry` process on its own virtual host of the private broker, with its own
-/// database file, driven over AMQP as the relays and the watch will drive it.
+/// database (a SQLite file or a PostgreSQL database), driven over AMQP as the relays and the
+/// watch will drive it.
 final class RegistryFixture: @unchecked Sendable {
     let url: String
-    let database: String
+    let database: TestDatabase
     let connection: AMQPConnection
     let client: RegistryClient
     let tokens: ContactCenterTokens
     var processes: [ServiceProcess] = []
 
     /// `rpcTimeout` bounds each call, queueing included: a burst of calls is answered one by one.
-    init(_ name: String, rpcTimeout: Duration = .seconds(20)) async throws {
+    init(_ name: String, store: StoreKind, rpcTimeout: Duration = .seconds(20)) async throws {
         url = try await TestBroker.isolatedVirtualHost(name)
-        database = FileManager.default.temporaryDirectory.appendingPathComponent("registry-\(UUID().uuidString).sqlite").path
+        database = try await TestDatabase.make(store)
         connection = try await AMQPConnection.connect(url: url)
         client = RegistryClient(connection: connection, timeout: rpcTimeout)
         tokens = await ContactCenterTokens.hs256()
@@ -29,7 +30,7 @@ final class RegistryFixture: @unchecked Sendable {
     /// Starts a registry process (another one shares the database and stands by).
     @discardableResult
     func start(_ extra: [String: String] = [:]) async throws -> ServiceProcess {
-        var environment = ["AMQP_URL": url, "REGISTRY_DATABASE": database, "TOKEN_HS256_SECRET": ContactCenterTokens.secret,
+        var environment = ["AMQP_URL": url, "REGISTRY_DATABASE": database.value, "TOKEN_HS256_SECRET": ContactCenterTokens.secret,
                            "ADMIN_TOKEN": "admin-secret", "INSTANCE_ID": "registry-\(processes.count)"]
         environment.merge(extra) { $1 }
         let process = try await ServiceProcess.ready("session-registry", environment: environment)
@@ -55,7 +56,7 @@ final class RegistryFixture: @unchecked Sendable {
     func stop() async {
         for process in processes where process.process.isRunning { _ = await process.terminate() }
         await connection.close()
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+        await database.remove()
     }
 }
 
@@ -66,8 +67,9 @@ extension AMQPConsumer {
 }
 
 @Suite struct RegistryIntegrationTests {
-    @Test func fullLifecycleOverAMQPWithEveryEventOnTheExchange() async throws {
-        let registry = try await RegistryFixture("lifecycle")
+    @Test(arguments: StoreKind.allCases)
+    func fullLifecycleOverAMQPWithEveryEventOnTheExchange(_ store: StoreKind) async throws {
+        let registry = try await RegistryFixture("lifecycle", store: store)
         defer { Task { await registry.stop() } }
         try await registry.start()
         let events = try await registry.lifecycleEvents()
@@ -94,8 +96,9 @@ extension AMQPConsumer {
         #expect(refused.refusal == .sessionEnded)
     }
 
-    @Test func badRequestsGetAnErrorReplyAndTheConsumerKeepsServing() async throws {
-        let registry = try await RegistryFixture("malformed")
+    @Test(arguments: StoreKind.allCases)
+    func badRequestsGetAnErrorReplyAndTheConsumerKeepsServing(_ store: StoreKind) async throws {
+        let registry = try await RegistryFixture("malformed", store: store)
         defer { Task { await registry.stop() } }
         try await registry.start()
         for body in [Data("not json".utf8), Data("{}".utf8), Data(#"{"version":1,"command":"teleport"}"#.utf8),
@@ -112,8 +115,9 @@ extension AMQPConsumer {
         #expect(dead.messageCount == 0, "bad input is answered, not dead-lettered")
     }
 
-    @Test func everyRefusalReachesTheCallerWithItsReason() async throws {
-        let registry = try await RegistryFixture("refusals")
+    @Test(arguments: StoreKind.allCases)
+    func everyRefusalReachesTheCallerWithItsReason(_ store: StoreKind) async throws {
+        let registry = try await RegistryFixture("refusals", store: store)
         defer { Task { await registry.stop() } }
         try await registry.start()
         let tokens = registry.tokens
@@ -136,8 +140,9 @@ extension AMQPConsumer {
         #expect(try await registry.send(.answerWrite(session: first.id, customerKey: "guess", approve: true)).refusal?.code == .notAllowed)
     }
 
-    @Test func disabledWriteModeIsRefusedWithThatReason() async throws {
-        let registry = try await RegistryFixture("nowrite")
+    @Test(arguments: StoreKind.allCases)
+    func disabledWriteModeIsRefusedWithThatReason(_ store: StoreKind) async throws {
+        let registry = try await RegistryFixture("nowrite", store: store)
         defer { Task { await registry.stop() } }
         try await registry.start(["WRITE_MODE_ENABLED": "false"])
         let session = try await registry.session(.create(interactionToken: registry.tokens.interaction()))
@@ -148,8 +153,9 @@ extension AMQPConsumer {
         #expect(refusal?.message.contains("disabled") == true)
     }
 
-    @Test func unansweredWriteRequestTimesOutAndStaysPointer() async throws {
-        let registry = try await RegistryFixture("timeout")
+    @Test(arguments: StoreKind.allCases)
+    func unansweredWriteRequestTimesOutAndStaysPointer(_ store: StoreKind) async throws {
+        let registry = try await RegistryFixture("timeout", store: store)
         defer { Task { await registry.stop() } }
         try await registry.start(["WRITE_REQUEST_TIMEOUT": "1"])
         let events = try await registry.lifecycleEvents()
@@ -163,9 +169,10 @@ extension AMQPConsumer {
         #expect(seen.last?.session.modeChanges.last?.kind == .timedOut)
     }
 
-    @Test func thousandConcurrentCreatesAndJoinsKeepIDsUniqueAndAgentsToOneSession() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func thousandConcurrentCreatesAndJoinsKeepIDsUniqueAndAgentsToOneSession(_ store: StoreKind) async throws {
         // A thousand calls at once on a shared, busy machine: the last waits for all the others.
-        let registry = try await RegistryFixture("concurrency", rpcTimeout: .seconds(180))
+        let registry = try await RegistryFixture("concurrency", store: store, rpcTimeout: .seconds(180))
         defer { Task { await registry.stop() } }
         try await registry.start()
         let tokens = registry.tokens
@@ -208,8 +215,9 @@ extension AMQPConsumer {
         #expect(leads.count == sessionsOfAgent.values.reduce(0) { $0 + $1.count })
     }
 
-    @Test func killedRegistryRestartsWithEverySessionAsItWas() async throws {
-        let registry = try await RegistryFixture("kill9")
+    @Test(arguments: StoreKind.allCases)
+    func killedRegistryRestartsWithEverySessionAsItWas(_ store: StoreKind) async throws {
+        let registry = try await RegistryFixture("kill9", store: store)
         defer { Task { await registry.stop() } }
         let first = try await registry.start(["WRITE_REQUEST_TIMEOUT": "15"])
         let tokens = registry.tokens
@@ -235,8 +243,9 @@ extension AMQPConsumer {
         #expect(lapsed)
     }
 
-    @Test func standbyTakesOverWhenTheActiveRegistryDies() async throws {
-        let registry = try await RegistryFixture("standby")
+    @Test(arguments: StoreKind.allCases)
+    func standbyTakesOverWhenTheActiveRegistryDies(_ store: StoreKind) async throws {
+        let registry = try await RegistryFixture("standby", store: store)
         defer { Task { await registry.stop() } }
         let active = try await registry.start()
         let standby = try await registry.start()
@@ -259,8 +268,9 @@ extension Sequence where Element: Sendable {
 }
 
 @Suite struct ReportingAPITests {
-    @Test func reportsNeedTheAdminTokenAndAnswerByInteractionAgentTimeAndLiveCount() async throws {
-        let registry = try await RegistryFixture("reporting")
+    @Test(arguments: StoreKind.allCases)
+    func reportsNeedTheAdminTokenAndAnswerByInteractionAgentTimeAndLiveCount(_ store: StoreKind) async throws {
+        let registry = try await RegistryFixture("reporting", store: store)
         defer { Task { await registry.stop() } }
         let process = try await registry.start()
         let tokens = registry.tokens
@@ -296,8 +306,9 @@ extension Sequence where Element: Sendable {
         #expect(await process.get("/api/sessions/999999999", headers: admin)?.status == 404)
     }
 
-    @Test func adminAPIIsOffWithoutAToken() async throws {
-        let registry = try await RegistryFixture("noadmin")
+    @Test(arguments: StoreKind.allCases)
+    func adminAPIIsOffWithoutAToken(_ store: StoreKind) async throws {
+        let registry = try await RegistryFixture("noadmin", store: store)
         defer { Task { await registry.stop() } }
         let process = try await registry.start(["ADMIN_TOKEN": ""])
         let response = await process.get("/api/sessions/live", headers: ["Authorization": "Bearer "])
@@ -320,7 +331,7 @@ extension Sequence where Element: Sendable {
             openssl.waitUntilExit()
             try #require(openssl.terminationStatus == 0)
         }
-        let registry = try await RegistryFixture("rs256")
+        let registry = try await RegistryFixture("rs256", store: .sqlite)
         defer { Task { await registry.stop() } }
         try await registry.start(["TOKEN_HS256_SECRET": "", "TOKEN_RS256_PUBLIC_KEY_FILE": "\(directory)/public.pem"])
         let rsa = try await ContactCenterTokens.rs256(privateKeyPEM: String(contentsOfFile: "\(directory)/key.pem", encoding: .utf8))

@@ -7,13 +7,13 @@ import ServiceKit
 /// Publishes the store's outbox to `cobrowse.lifecycle`, in order, with confirms, and removes
 /// what the broker confirmed. At-least-once: after a crash an event may be published twice.
 public struct OutboxPublisher: Sendable {
-    let store: SessionStore
+    let store: any SessionStoring
     let connection: AMQPConnection
     let logger: Logger
     /// How long before another process's unpublished events count as orphaned and are taken over.
     let orphanAge: Duration
 
-    public init(store: SessionStore, connection: AMQPConnection, logger: Logger, orphanAge: Duration = .seconds(10)) {
+    public init(store: any SessionStoring, connection: AMQPConnection, logger: Logger, orphanAge: Duration = .seconds(10)) {
         self.store = store
         self.connection = connection
         self.logger = logger
@@ -50,27 +50,23 @@ public struct OutboxPublisher: Sendable {
 
     /// Publishes everything currently in the outbox.
     public func drain() async throws {
-        while true {
-            let batch = try await store.outbox(limit: 200, orphanAge: orphanAge, now: Date())
-            guard !batch.isEmpty else { return }
-            for entry in batch {
-                let message = AMQPMessage(body: entry.body, properties: AMQPProperties(
-                    contentType: "application/json", persistent: true, type: "session-event"))
-                try await connection.publish(message, exchange: CobrowseTopology.lifecycleExchange, routingKey: entry.routingKey)
-            }
-            try await store.removeFromOutbox(batch.map(\.sequence))
-        }
+        let connection = self.connection
+        while try await store.drainOutbox(limit: 200, orphanAge: orphanAge, now: Date(), publish: { entry in
+            let message = AMQPMessage(body: entry.body, properties: AMQPProperties(
+                contentType: "application/json", persistent: true, type: "session-event"))
+            try await connection.publish(message, exchange: CobrowseTopology.lifecycleExchange, routingKey: entry.routingKey)
+        }) > 0 {}
     }
 }
 
 /// Lapses pending write requests once their time is up (the customer did not answer).
 /// Runs in every registry process; the store's transactions make that safe.
 public struct WriteRequestSweeper: Sendable {
-    let store: SessionStore
+    let store: any SessionStoring
     let rules: SessionRules
     let logger: Logger
 
-    public init(store: SessionStore, rules: SessionRules, logger: Logger) {
+    public init(store: any SessionStoring, rules: SessionRules, logger: Logger) {
         self.store = store
         self.rules = rules
         self.logger = logger

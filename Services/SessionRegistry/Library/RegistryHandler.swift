@@ -7,13 +7,13 @@ import Logging
 /// transaction. Bad input of any kind is a refusal, never a thrown error, so the RPC consumer
 /// acks every request exactly once and nothing is requeued forever.
 public struct RegistryHandler: Sendable {
-    let store: SessionStore
+    let store: any SessionStoring
     let verifier: TokenVerifier
     let rules: SessionRules
     let logger: Logger
     let now: @Sendable () -> Date
 
-    public init(store: SessionStore, verifier: TokenVerifier, rules: SessionRules, logger: Logger,
+    public init(store: any SessionStoring, verifier: TokenVerifier, rules: SessionRules, logger: Logger,
                 now: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.verifier = verifier
@@ -67,10 +67,8 @@ public struct RegistryHandler: Sendable {
 
         case let .join(id, token):
             let agent = try await verifier.agent(token, now: now)
-            let store = self.store
-            return .ok(try await store.change(id, by: agent.actor, now: now) { record, db in
-                let busy = agent.role == .agent ? try store.agentLeadsAnotherLiveSession(agent.id, except: id, db) : false
-                return try rules.join(&record, agent: agent, agentHoldsAnotherLiveSession: busy, now: now)
+            return .ok(try await store.change(id, by: agent.actor, now: now) { record, context in
+                try rules.join(&record, agent: agent, agentHoldsAnotherLiveSession: context.actorLeadsAnotherLiveSession, now: now)
             }.view, actor: agent.actor)
 
         case let .requestWrite(id, token):

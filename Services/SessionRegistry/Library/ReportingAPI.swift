@@ -11,11 +11,11 @@ import ServiceKit
 /// - `GET /api/sessions/{id}`
 /// - `POST /api/sessions/{id}/end` — ends a session as administrator
 public struct ReportingAPI: Sendable {
-    let store: SessionStore
+    let store: any SessionStoring
     let handler: RegistryHandler
     let adminToken: String?
 
-    public init(store: SessionStore, handler: RegistryHandler, adminToken: String?) {
+    public init(store: any SessionStoring, handler: RegistryHandler, adminToken: String?) {
         self.store = store
         self.handler = handler
         self.adminToken = adminToken
@@ -25,7 +25,7 @@ public struct ReportingAPI: Sendable {
         let api = router.group("api/sessions").add(middleware: AdminTokenMiddleware(token: adminToken))
         api.get { request, _ in
             let query = request.uri.queryParameters
-            let filter: SessionStore.Filter
+            let filter: SessionFilter
             if let interaction = query["interaction"] {
                 filter = .interaction(String(interaction))
             } else if let agent = query["agent"] {

@@ -4,12 +4,16 @@ import Foundation
 import Logging
 import Metrics
 import ServiceKit
+import ServiceLifecycle
 
 /// What the registry reads from its environment, beyond what every service reads.
 public struct RegistryConfiguration: Sendable {
     public static let database = EnvironmentVariable(
         "REGISTRY_DATABASE", default: "session-registry.sqlite",
-        "SQLite file of the sessions (WAL). Two registry processes on one host may share it (active + standby).")
+        "Where the sessions are kept: a SQLite file (WAL) for registries on one host (an active and a standby may share it), "
+            + "or a PostgreSQL URL `postgres://user:password@host:port/database?sslmode=…` for registries on several hosts "
+            + "(`sslmode`: `disable`, `prefer` (the default), `require`, `verify-full` with `sslrootcert=` a CA file). "
+            + "Logs show the password as `****`.")
     public static let hs256Secret = EnvironmentVariable(
         "TOKEN_HS256_SECRET", default: "", "Shared secret (≥ 32 bytes) of the contact center's HS256 tokens (this or the next is required).")
     public static let rs256PublicKeyFile = EnvironmentVariable(
@@ -24,14 +28,20 @@ public struct RegistryConfiguration: Sendable {
 
     public static let variables = [database, hs256Secret, rs256PublicKeyFile, issuer, writeModeEnabled, writeRequestTimeout, adminToken]
 
-    public var databasePath: String
+    public var database: RegistryDatabase
     public var tokenKey: TokenVerifier.Key
     public var issuer: String?
     public var rules: SessionRules
     public var adminToken: String?
 
     public init(_ environment: ServiceEnvironment) throws {
-        databasePath = environment.string(Self.database)
+        let database = environment.string(Self.database)
+        do {
+            self.database = try RegistryDatabase(database)
+        } catch {
+            throw ConfigurationError(variable: Self.database.name, value: PostgresLocation.redacted(database),
+                                     expected: "a SQLite file or postgres://user:password@host:port/database[?sslmode=…] (\(error))")
+        }
         let secret = environment.string(Self.hs256Secret)
         let keyFile = environment.string(Self.rs256PublicKeyFile)
         switch (secret.isEmpty, keyFile.isEmpty) {
@@ -73,12 +83,16 @@ public enum SessionRegistryService {
 
     static func start(_ configuration: ServiceConfiguration, logger: Logger) async throws -> ServiceParts {
         let registry = try RegistryConfiguration(configuration.environment)
-        let store: SessionStore
+        let store: any SessionStoring, storeServices: [any Service]
         do {
-            store = try SessionStore(path: registry.databasePath, instanceID: configuration.instanceID)
+            (store, storeServices) = try await registry.database.open(instanceID: configuration.instanceID, logger: logger)
         } catch {
-            throw ConfigurationError(variable: RegistryConfiguration.database.name, value: registry.databasePath,
-                                     expected: "a writable SQLite file (\(error))")
+            let expected = switch registry.database {
+            case .sqlite: "a writable SQLite file"
+            case .postgres: "a reachable PostgreSQL database this registry may log in to and migrate"
+            }
+            throw ConfigurationError(variable: RegistryConfiguration.database.name, value: registry.database.description,
+                                     expected: "\(expected) (\(RegistryDatabase.describe(error)))")
         }
         let verifier: TokenVerifier
         do {
@@ -88,12 +102,13 @@ public enum SessionRegistryService {
                                      expected: "an RSA public key (\(error))")
         }
         let handler = RegistryHandler(store: store, verifier: verifier, rules: registry.rules, logger: logger)
-        logger.info("session store open", metadata: ["database": "\(registry.databasePath)",
+        logger.info("session store open", metadata: ["database": "\(registry.database)",
                                                       "writeMode": "\(registry.rules.writeModeEnabled ? "enabled" : "disabled")"])
         return ServiceParts(
             addRoutes: { router in
                 ReportingAPI(store: store, handler: handler, adminToken: registry.adminToken).add(to: router)
             },
+            services: storeServices,
             work: { connection in
                 try await serve(connection: connection, store: store, handler: handler, rules: registry.rules, logger: logger)
             })
@@ -101,7 +116,7 @@ public enum SessionRegistryService {
 
     /// Serves RPC requests, publishes the outbox, lapses stale write requests and reports live
     /// counts, until the connection closes.
-    static func serve(connection: AMQPConnection, store: SessionStore, handler: RegistryHandler, rules: SessionRules,
+    static func serve(connection: AMQPConnection, store: any SessionStoring, handler: RegistryHandler, rules: SessionRules,
                       logger: Logger) async throws {
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let live = [SessionState.idle, .active].map { ($0, Gauge(label: "cobrowse_sessions_live", dimensions: [("state", $0.rawValue)])) }

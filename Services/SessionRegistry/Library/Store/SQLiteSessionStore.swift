@@ -2,25 +2,11 @@ import CobrowseProtocol
 import Foundation
 import GRDB
 
-/// Durable sessions in SQLite (GRDB, WAL). Every change is one write transaction that also
-/// appends the lifecycle event to an outbox, so a crash between commit and publish loses no
-/// event (the outbox is drained by `OutboxPublisher`). Several processes may share the file:
-/// SQLite serializes their write transactions.
-public final class SessionStore: Sendable {
-    /// One lifecycle event waiting to be published.
-    public struct OutboxEntry: Sendable {
-        public let sequence: Int64
-        public let routingKey: String
-        public let body: Data
-    }
-
-    /// Which sessions a report asks for.
-    public enum Filter: Sendable {
-        case interaction(String)
-        case agent(String)
-        case created(from: Date, to: Date)
-    }
-
+/// Durable sessions in SQLite (GRDB, WAL): the store of a registry on one host. Every change
+/// is one write transaction that also appends the lifecycle event to an outbox, so a crash
+/// between commit and publish loses no event (the outbox is drained by `OutboxPublisher`).
+/// Several processes on the host may share the file: SQLite serializes their write transactions.
+public final class SQLiteSessionStore: SessionStoring {
     let pool: DatabasePool
     /// Names this process in the outbox, so two registries do not publish each other's events.
     let writer: String
@@ -91,8 +77,6 @@ public final class SessionStore: Sendable {
 
     // MARK: Changes
 
-    /// Creates a session with a fresh id. Ids are never reused, so an ended session's id can
-    /// never be joined again.
     public func create(grant: InteractionGrant, customerKeyHash: String, now: Date) async throws -> SessionRecord {
         try await pool.write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM ended_interaction WHERE interactionID = ?",
@@ -110,14 +94,14 @@ public final class SessionStore: Sendable {
         }
     }
 
-    /// Reads a session, applies `change` and, if it returns an event, saves the session and the
-    /// event together. A refusal thrown by `change` rolls everything back.
     public func change(_ id: SessionID, by actor: Actor, now: Date,
-                       _ change: @escaping @Sendable (inout SessionRecord, Database) throws -> SessionEvent.Kind?) async throws -> SessionRecord {
+                       _ change: @escaping @Sendable (inout SessionRecord, SessionChangeContext) throws -> SessionEvent.Kind?)
+        async throws -> SessionRecord {
         do {
             return try await pool.write { db in
                 guard var record = try self.fetch(id, db) else { throw RegistryRefusal.unknownSession(id) }
-                if let kind = try change(&record, db) {
+                let context = SessionChangeContext(actorLeadsAnotherLiveSession: try self.actorLeadsAnotherLiveSession(actor, except: id, db))
+                if let kind = try change(&record, context) {
                     try self.update(record, db)
                     try self.enqueue(kind, record: record, by: actor, now: now, db)
                 }
@@ -129,16 +113,14 @@ public final class SessionStore: Sendable {
         }
     }
 
-    /// Whether `agentID` leads a live session other than `id`.
-    public func agentLeadsAnotherLiveSession(_ agentID: String, except id: SessionID, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db, sql: """
+    /// Whether `actor` is an agent leading a live session other than `id`.
+    private func actorLeadsAnotherLiveSession(_ actor: Actor, except id: SessionID, _ db: Database) throws -> Bool {
+        guard case let .agent(agentID) = actor else { return false }
+        return try Bool.fetchOne(db, sql: """
             SELECT 1 FROM session WHERE leadAgentID = ? AND state != 'ended' AND id != ?
             """, arguments: [agentID, id.digits]) == true
     }
 
-    /// Ends the live sessions of an interaction (only those created before `createdBefore`, if
-    /// given) in one transaction; `remember` records the interaction as ended. Returns the
-    /// sessions it ended: none when called again with the same event.
     public func endInteraction(_ interactionID: String, reason: EndReason, createdBefore: Date?, remember: Bool,
                                by actor: Actor, rules: SessionRules, now: Date) async throws -> [SessionView] {
         try await pool.write { db in
@@ -161,7 +143,6 @@ public final class SessionStore: Sendable {
         }
     }
 
-    /// Lapses every write request past its deadline; returns how many.
     public func expireWriteRequests(rules: SessionRules, now: Date) async throws -> Int {
         try await pool.write { db in
             let ids = try String.fetchAll(db, sql: """
@@ -185,7 +166,7 @@ public final class SessionStore: Sendable {
         try await pool.read { db in try self.fetch(id, db) }
     }
 
-    public func sessions(_ filter: Filter, limit: Int = 1000) async throws -> [SessionView] {
+    public func sessions(_ filter: SessionFilter, limit: Int) async throws -> [SessionView] {
         try await pool.read { db in
             let rows: [Row]
             switch filter {
@@ -205,14 +186,12 @@ public final class SessionStore: Sendable {
         }
     }
 
-    /// Every live session, oldest first.
     public func liveSessions() async throws -> [SessionView] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM session WHERE state != 'ended' ORDER BY createdAt").map { try Self.record($0).view }
         }
     }
 
-    /// Live sessions by state, for dashboards.
     public func liveCounts() async throws -> [SessionState: Int] {
         try await pool.read { db in
             var counts: [SessionState: Int] = [.idle: 0, .active: 0]
@@ -225,23 +204,23 @@ public final class SessionStore: Sendable {
 
     // MARK: Outbox
 
-    /// The oldest events this process wrote, plus any another process left behind longer than
-    /// `orphanAge` ago (it died before publishing them).
-    public func outbox(limit: Int, orphanAge: Duration, now: Date) async throws -> [OutboxEntry] {
-        try await pool.read { db in
+    /// Reads, publishes, then removes: two processes draining at once may both publish an
+    /// orphaned event (at least once, as after a crash).
+    public func drainOutbox(limit: Int, orphanAge: Duration, now: Date,
+                            publish: @escaping @Sendable (OutboxEntry) async throws -> Void) async throws -> Int {
+        let batch = try await pool.read { db in
             try Row.fetchAll(db, sql: """
                 SELECT sequence, routingKey, body FROM outbox WHERE writer = ? OR createdAt < ? ORDER BY sequence LIMIT ?
                 """, arguments: [self.writer, now.addingTimeInterval(-orphanAge.timeInterval).millisecondsSince1970, limit]).map {
                 OutboxEntry(sequence: $0["sequence"], routingKey: $0["routingKey"], body: $0["body"])
             }
         }
-    }
-
-    public func removeFromOutbox(_ sequences: [Int64]) async throws {
-        guard !sequences.isEmpty else { return }
+        guard !batch.isEmpty else { return 0 }
+        for entry in batch { try await publish(entry) }
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM outbox WHERE sequence IN (\(sequences.map(String.init).joined(separator: ",")))")
+            try db.execute(sql: "DELETE FROM outbox WHERE sequence IN (\(batch.map { String($0.sequence) }.joined(separator: ",")))")
         }
+        return batch.count
     }
 
     public func outboxCount() async throws -> Int {
@@ -250,31 +229,24 @@ public final class SessionStore: Sendable {
 
     // MARK: Rows
 
-    private static let encoder = JSONEncoder.cobrowse
-    private static let decoder = JSONDecoder.cobrowse
-
     private func fetch(_ id: SessionID, _ db: Database) throws -> SessionRecord? {
         try Row.fetchOne(db, sql: "SELECT * FROM session WHERE id = ?", arguments: [id.digits]).map(Self.record)
     }
 
     private func arguments(_ record: SessionRecord) throws -> StatementArguments {
-        let s = record.view
+        let row = try SessionRow(record)
         return [
-            "id": s.id.digits, "customerKeyHash": record.customerKeyHash, "interactionID": s.interactionID,
-            "channel": s.channel.rawValue, "state": s.state.rawValue, "mode": s.mode.rawValue,
-            "writeRequestPendingUntil": s.writeRequestPendingUntil?.millisecondsSince1970, "leadAgentID": s.leadAgentID,
-            "observers": String(decoding: try Self.encoder.encode(s.observers), as: UTF8.self),
-            "modeChanges": String(decoding: try Self.encoder.encode(s.modeChanges), as: UTF8.self),
-            "createdAt": s.createdAt.millisecondsSince1970, "joinedAt": s.joinedAt?.millisecondsSince1970,
-            "endedAt": s.endedAt?.millisecondsSince1970,
-            "endReason": s.endReason?.rawValue, "endedBy": s.endedBy?.description,
+            "id": row.id, "customerKeyHash": row.customerKeyHash, "interactionID": row.interactionID, "channel": row.channel,
+            "state": row.state, "mode": row.mode, "writeRequestPendingUntil": row.writeRequestPendingUntil,
+            "leadAgentID": row.leadAgentID, "observers": row.observers, "modeChanges": row.modeChanges,
+            "createdAt": row.createdAt, "joinedAt": row.joinedAt, "endedAt": row.endedAt, "endReason": row.endReason,
+            "endedBy": row.endedBy,
         ]
     }
 
     private func insert(_ record: SessionRecord, _ db: Database) throws {
         try db.execute(sql: """
-            INSERT INTO session (id, customerKeyHash, interactionID, channel, state, mode, writeRequestPendingUntil,
-                leadAgentID, observers, modeChanges, createdAt, joinedAt, endedAt, endReason, endedBy)
+            INSERT INTO session (\(SessionRow.columns))
             VALUES (:id, :customerKeyHash, :interactionID, :channel, :state, :mode, :writeRequestPendingUntil,
                 :leadAgentID, :observers, :modeChanges, :createdAt, :joinedAt, :endedAt, :endReason, :endedBy)
             """, arguments: try arguments(record))
@@ -290,35 +262,17 @@ public final class SessionStore: Sendable {
     }
 
     private func enqueue(_ kind: SessionEvent.Kind, record: SessionRecord, by actor: Actor, now: Date, _ db: Database) throws {
-        let event = SessionEvent(kind: kind, at: now, by: actor, session: record.view)
+        let event = try OutboxEvent(kind, record: record, by: actor, now: now)
         try db.execute(sql: "INSERT INTO outbox (routingKey, body, writer, createdAt) VALUES (?, ?, ?, ?)",
-                       arguments: [event.routingKey, try Self.encoder.encode(event), writer, now.millisecondsSince1970])
-    }
-
-    private static func instant(_ milliseconds: Int64?) -> Date? {
-        milliseconds.map(Date.init(millisecondsSince1970:))
+                       arguments: [event.routingKey, event.body, writer, now.millisecondsSince1970])
     }
 
     private static func record(_ row: Row) throws -> SessionRecord {
-        func required<T>(_ value: T?, _ column: String) throws -> T {
-            guard let value else { throw DatabaseError(message: "session row has an invalid \(column)") }
-            return value
-        }
-        let view = SessionView(
-            id: try required(SessionID(row["id"] as String), "id"),
-            state: try required(SessionState(rawValue: row["state"]), "state"),
-            mode: try required(SessionMode(rawValue: row["mode"]), "mode"),
-            writeRequestPendingUntil: instant(row["writeRequestPendingUntil"]),
-            interactionID: row["interactionID"],
-            channel: try required(InteractionChannel(rawValue: row["channel"]), "channel"),
-            leadAgentID: row["leadAgentID"],
-            observers: try decoder.decode([String].self, from: Data((row["observers"] as String).utf8)),
-            createdAt: try required(instant(row["createdAt"]), "createdAt"),
-            joinedAt: instant(row["joinedAt"]),
-            endedAt: instant(row["endedAt"]),
-            endReason: (row["endReason"] as String?).flatMap(EndReason.init(rawValue:)),
-            endedBy: (row["endedBy"] as String?).flatMap(Actor.init),
-            modeChanges: try decoder.decode([ModeChange].self, from: Data((row["modeChanges"] as String).utf8)))
-        return SessionRecord(view: view, customerKeyHash: row["customerKeyHash"])
+        try SessionRow(
+            id: row["id"], customerKeyHash: row["customerKeyHash"], interactionID: row["interactionID"], channel: row["channel"],
+            state: row["state"], mode: row["mode"], writeRequestPendingUntil: row["writeRequestPendingUntil"],
+            leadAgentID: row["leadAgentID"], observers: row["observers"], modeChanges: row["modeChanges"],
+            createdAt: row["createdAt"], joinedAt: row["joinedAt"], endedAt: row["endedAt"], endReason: row["endReason"],
+            endedBy: row["endedBy"]).record()
     }
 }
