@@ -449,8 +449,13 @@ import Testing
             #expect((scrape["metrics_path"] as? String ?? "/metrics") == "/metrics")
         }
         let rabbitmq = try #require(job("rabbitmq"))
-        let targets = (rabbitmq["static_configs"] as? [[String: Any]] ?? []).flatMap { $0["targets"] as? [String] ?? [] }
-        #expect(targets == ["rabbitmq:15692"])
+        // Every node of the compose cluster (docker-compose.cluster.yml), through DNS: the single
+        // broker of docker-compose.yml is the first of them.
+        let nodes = (rabbitmq["dns_sd_configs"] as? [[String: Any]] ?? []).filter { $0["port"] as? Int == 15692 }
+            .flatMap { $0["names"] as? [String] ?? [] }
+        #expect(nodes == ["rabbitmq", "rabbitmq-2", "rabbitmq-3"])
+        let cluster = try Self.text("docker-compose.cluster.yml")
+        for node in nodes { #expect(cluster.contains("\n  \(node):"), "\(node) is not a service of docker-compose.cluster.yml") }
         let brokerConfiguration = try Self.text("deploy/rabbitmq/rabbitmq.conf")
         let perObject = rabbitmq["metrics_path"] as? String == "/metrics/per-object"
             || brokerConfiguration.contains("prometheus.return_per_object_metrics = true")
