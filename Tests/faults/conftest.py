@@ -26,8 +26,13 @@ def stack():
 
 
 @pytest.fixture(autouse=True)
-def healthy(stack):
-    """Every scenario starts with every proxy healed and every service running and ready."""
+def healthy(request):
+    """Every scenario on the stack starts with every proxy healed and every service running and
+    ready. (The cluster scenarios, test_cluster.py, have a stack of their own and skip this.)"""
+    if "stack" not in request.fixturenames:
+        yield
+        return
+    stack = request.getfixturevalue("stack")
     for name in stack.services:
         stack.proxies.heal(name)
     for service in stack.services.values():

@@ -174,13 +174,15 @@ class Broker:
 
 
 class Service:
-    """One service process; `start()` again after it stopped or was killed."""
+    """One service process; `start()` again after it stopped or was killed. `spec` (executable,
+    broker user, proxy port, HTTP port) and `run_dir` (where its log goes) default to this
+    suite's SERVICES and RUN_DIR; the cluster suite (cluster_harness.py) gives its own."""
 
-    def __init__(self, name, env):
+    def __init__(self, name, env, spec=None, run_dir=None):
         self.name = name
-        self.executable, self.user, self.proxy_port, self.port = SERVICES[name]
+        self.executable, self.user, self.proxy_port, self.port = spec or SERVICES[name]
         self.env = env
-        self.log_path = os.path.join(RUN_DIR, f"{name}.log")
+        self.log_path = os.path.join(run_dir or RUN_DIR, f"{name}.log")
         self.process = None
         self._log = None
 
@@ -300,6 +302,21 @@ class Proxies:
         self._log.close()
 
 
+def service_environment(executable, run_dir):
+    """The suite's settings for one kind of service (besides AMQP_URL): the registry's database
+    in `run_dir` and its secrets, the watch's short graces, the relays' dev mode, reports and
+    limits."""
+    if executable == "session-registry":
+        return {"REGISTRY_DATABASE": os.path.join(run_dir, "registry.sqlite"), "TOKEN_HS256_SECRET": TOKEN_SECRET,
+                "ADMIN_TOKEN": ADMIN_TOKEN}
+    if executable == "interaction-watch":
+        return dict(WATCH_ENV)
+    if executable == "dom-relay":
+        return {"DEV_MODE": "1", "DEV_TOKEN_SECRET": TOKEN_SECRET, "ACTIVITY_REPORT_INTERVAL": ACTIVITY_REPORT_INTERVAL,
+                **LIMITS}
+    return {}
+
+
 class Stack:
     def __init__(self):
         self.broker = Broker()
@@ -323,18 +340,8 @@ class Stack:
             else:
                 user_password = (user, user)
             users[name] = f"amqp://{user_password[0]}:{user_password[1]}@127.0.0.1:{proxy_port}/%2F"
-        relay_env = {"DEV_MODE": "1", "DEV_TOKEN_SECRET": TOKEN_SECRET, "ACTIVITY_REPORT_INTERVAL": ACTIVITY_REPORT_INTERVAL,
-                     **LIMITS}
-        envs = {
-            "session-registry": {"REGISTRY_DATABASE": os.path.join(RUN_DIR, "registry.sqlite"),
-                                 "TOKEN_HS256_SECRET": TOKEN_SECRET, "ADMIN_TOKEN": ADMIN_TOKEN},
-            "masking-filter": {},
-            "interaction-watch": dict(WATCH_ENV),
-            "relay-a": dict(relay_env),
-            "relay-b": dict(relay_env),
-        }
-        for name in SERVICES:
-            self.services[name] = Service(name, dict(envs[name], AMQP_URL=users[name]))
+        for name, (executable, _, _, _) in SERVICES.items():
+            self.services[name] = Service(name, dict(service_environment(executable, RUN_DIR), AMQP_URL=users[name]))
         for service in self.services.values():
             service.start()
         self.wait_all_ready()
