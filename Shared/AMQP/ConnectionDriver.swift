@@ -363,9 +363,33 @@ final class ConnectionDriver: @unchecked Sendable {
     private func expireRPCs() {
         guard !rpcs.isEmpty else { return }
         let now = ContinuousClock.now
+        var expired = 0
         for (id, request) in rpcs where request.deadline <= now {
             rpcs[id] = nil
+            expired += 1
             request.complete(.failure(.timedOut(operation: "RPC to '\(request.routingKey)'", after: request.timeout)))
+        }
+        if expired > 0, let link, link.failure == nil { renewRPCChannel(on: link) }
+    }
+
+    /// A request nobody answered may be the channel's fault, not the server's: RabbitMQ 3.10
+    /// never delivers to a channel whose first publish to a quorum queue came just as the queue's
+    /// leader died (the cluster fault suite saw every later request on it time out). A new
+    /// channel costs a round trip; the replies still owed on the old one are lost with it (their
+    /// requests time out in turn).
+    private func renewRPCChannel(on link: BrokerLink) {
+        logger.info("an RPC timed out: opening a new RPC channel")
+        _ = amqp_channel_close(link.state, Self.rpcChannel, 200)
+        for (id, request) in rpcs {
+            rpcs[id] = nil
+            request.complete(.failure(.connectionLost(reason: "the RPC channel was renewed after a timeout")))
+        }
+        do {
+            try openRPCChannel(on: link)
+        } catch let error as AMQPError {
+            link.markFailed(error) // reconnect: every channel anew
+        } catch {
+            link.markFailed(.library(operation: "renew RPC channel", reason: "\(error)"))
         }
     }
 

@@ -14,13 +14,16 @@ public struct BrokerService: Service, CustomStringConvertible {
     let readiness: Readiness
     let logger: Logger
     let work: @Sendable (AMQPConnection) async throws -> Void
+    let beforeClose: (@Sendable (AMQPConnection) async -> Void)?
 
     public init(configuration: AMQPConfiguration, topology: Topology, readiness: Readiness, logger: Logger,
+                beforeClose: (@Sendable (AMQPConnection) async -> Void)? = nil,
                 work: @escaping @Sendable (AMQPConnection) async throws -> Void) {
         self.configuration = configuration
         self.topology = topology
         self.readiness = readiness
         self.logger = logger
+        self.beforeClose = beforeClose
         self.work = work
     }
 
@@ -54,7 +57,11 @@ public struct BrokerService: Service, CustomStringConvertible {
         } onGracefulShutdown: {
             logger.info("shutting down: closing the broker connection")
             readiness.lost(Self.brokerCondition)
-            Task { await connection.close() }
+            let beforeClose = beforeClose
+            Task {
+                await beforeClose?(connection)
+                await connection.close()
+            }
         }
         logger.info("stopped")
     }

@@ -25,16 +25,21 @@ public struct ServiceParts: Sendable {
     /// What the routes and the work use and must outlive them (a database's connection pool):
     /// run from the start, shut down after the HTTP server and the broker connection.
     public var services: [any Service]
+    /// Last words on the broker at graceful shutdown, before its connection closes (a filter's
+    /// goodbye to the others); bounded by the broker's own timeouts.
+    public var beforeClose: (@Sendable (AMQPConnection) async -> Void)?
 
     public init(addRoutes: @escaping @Sendable (Router<ServiceRequestContext>) -> Void = { _ in },
                 addWebSocketRoutes: (@Sendable (Router<ServiceWebSocketRequestContext>) -> Void)? = nil,
                 maxWebSocketFrame: Int = 1 << 20, tls: TLSConfiguration? = nil, services: [any Service] = [],
+                beforeClose: (@Sendable (AMQPConnection) async -> Void)? = nil,
                 work: @escaping @Sendable (AMQPConnection) async throws -> Void) {
         self.addRoutes = addRoutes
         self.addWebSocketRoutes = addWebSocketRoutes
         self.maxWebSocketFrame = maxWebSocketFrame
         self.tls = tls
         self.services = services
+        self.beforeClose = beforeClose
         self.work = work
     }
 
@@ -91,7 +96,7 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
     OperationalEndpoints.add(to: router, service: definition.name, readiness: readiness, registry: ServiceMetrics.registry)
     parts.addRoutes(router)
     let broker = BrokerService(configuration: configuration.amqp, topology: definition.topology, readiness: readiness,
-                               logger: logger, work: parts.work)
+                               logger: logger, beforeClose: parts.beforeClose, work: parts.work)
     // Every connection passes the guard first (a deadline for its first request, a cap per
     // address), then HTTP with an idle timeout between requests, then WebSocket if upgraded.
     let limits = configuration.connectionLimits, counts = ConnectionCounts(), closures = ClosureLog(logger: logger)

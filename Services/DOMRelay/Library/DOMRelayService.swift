@@ -242,12 +242,13 @@ public enum DOMRelayService {
             for (id, hasViewers) in sessions {
                 group.addTask {
                     do {
+                        // At once, not after the registry's answer: in a cluster that answer may
+                        // wait for a quorum queue's new leader, and the filter, which may have
+                        // asked for a snapshot itself meanwhile, counts a late request as another.
+                        // (For a session that turns out ended, the request is dropped unread.)
+                        if hasViewers { try endpoints.requestSnapshot("the relay reconnected", session: id) }
                         let view = try await registry.send(.get(session: id)).get()
-                        if view.state == .ended {
-                            await hub.deliverEnded(view)
-                        } else if hasViewers {
-                            try endpoints.requestSnapshot("the relay reconnected", session: id)
-                        }
+                        if view.state == .ended { await hub.deliverEnded(view) }
                     } catch let refusal as RegistryRefusal where refusal.code == .unknownSession {
                         logger.warning("a session with sockets here is unknown to the registry", metadata: ["session": "\(id)"])
                     } catch {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import ServiceKit
+import Synchronization
 
 /// The running filters and the ingest shards this one takes among them. Each filter publishes
 /// a heartbeat on `cobrowse.filter.presence` (fanout) and hears everyone's on a queue of its
@@ -18,18 +19,25 @@ struct FilterGroup: Sendable {
     let logger: Logger
 
     static let members = Gauge(label: "cobrowse_filter_group_members")
+    /// Members of this process that said goodbye (the process is stopping).
+    private static let departed = Mutex<Set<String>>([])
     static let owned = Gauge(label: "cobrowse_filter_shards_owned")
     static let disagreements = Counter(label: "cobrowse_filter_group_shard_count_mismatches_total")
 
-    init(connection: AMQPConnection, instanceID: String, shardCount: Int, heartbeat: Duration = .seconds(1),
+    init(connection: AMQPConnection, member: String, shardCount: Int, heartbeat: Duration = .seconds(1),
          expiry: Duration = .milliseconds(3500), logger: Logger) {
         self.connection = connection
-        // Two processes may share an INSTANCE_ID (the host name by default): the suffix tells them apart.
-        member = "\(instanceID)-\(UUID().uuidString.prefix(8).lowercased())"
+        self.member = member
         self.shardCount = shardCount
         self.heartbeat = heartbeat
         self.expiry = expiry
         self.logger = logger
+    }
+
+    /// A filter's name in the group: its instance id, plus a suffix, since two processes may
+    /// share an INSTANCE_ID (the host name by default).
+    static func memberName(instanceID: String) -> String {
+        "\(instanceID)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     private enum Event: Sendable {
@@ -47,7 +55,6 @@ struct FilterGroup: Sendable {
         var current: [Int]?
         let decoder = JSONDecoder()
         let (events, feed) = AsyncThrowingStream<Event, any Error>.makeStream()
-        defer { sayGoodbye() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
@@ -70,7 +77,10 @@ struct FilterGroup: Sendable {
                 let now = ContinuousClock.now
                 switch event {
                 case .tick:
-                    try? await publish(FilterPresence(filter: member, shards: shardCount))
+                    // No heartbeat after the goodbye: it would deal this filter in again.
+                    if !Self.departed.withLock({ $0.contains(member) }) {
+                        try? await publish(FilterPresence(filter: member, shards: shardCount))
+                    }
                     _ = membership.expire(now: now)
                 case let .heard(presence) where presence.filter == member:
                     continue
@@ -101,17 +111,25 @@ struct FilterGroup: Sendable {
     }
 
     private func publish(_ presence: FilterPresence) async throws {
+        try await Self.publish(presence, on: connection)
+    }
+
+    private static func publish(_ presence: FilterPresence, on connection: AMQPConnection) async throws {
         try await connection.publishUnconfirmed(
             AMQPMessage(body: try JSONEncoder().encode(presence), properties: AMQPProperties(contentType: "application/json")),
             exchange: CobrowseTopology.filterPresenceExchange, routingKey: "")
     }
 
-    /// Tells the others at once, so they take this filter's shards without waiting for `expiry`.
-    private func sayGoodbye() {
-        let goodbye = FilterPresence(filter: member, shards: shardCount, leaving: true)
-        let connection = connection
-        Task { try? await connection.publishUnconfirmed(
-            AMQPMessage(body: try JSONEncoder().encode(goodbye), properties: AMQPProperties(contentType: "application/json")),
-            exchange: CobrowseTopology.filterPresenceExchange, routingKey: "") }
+    /// Tells the others, before the connection closes at shutdown, so they take this filter's
+    /// shards at once instead of after `expiry`.
+    static func sayGoodbye(member: String, shardCount: Int, on connection: AMQPConnection, logger: Logger) async {
+        departed.withLock { _ = $0.insert(member) }
+        do {
+            try await publish(FilterPresence(filter: member, shards: shardCount, leaving: true), on: connection)
+            logger.info("said goodbye to the other filters")
+        } catch {
+            logger.warning("could not say goodbye to the other filters; they take the shards after the heartbeat expiry",
+                           metadata: ["error": "\(error)"])
+        }
     }
 }

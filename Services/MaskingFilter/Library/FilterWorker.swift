@@ -18,8 +18,8 @@ public struct FilterWorker: Sendable {
     let rules: MaskingRulesSource
     /// How many ingest shards there are (`INGEST_SHARDS`, the same in every relay and filter).
     let shardCount: Int
-    /// Names this filter in its group.
-    let instanceID: String
+    /// Names this filter in its group (`FilterGroup.memberName`).
+    let member: String
     /// A session without frames for this long is forgotten (its viewers will ask for a resync).
     let idleEviction: Duration
     /// When a frame that waited too long on its shard is shed rather than masked.
@@ -35,13 +35,14 @@ public struct FilterWorker: Sendable {
     }
 
     public init(connection: AMQPConnection, logger: Logger, rules: MaskingRulesSource,
-                shardCount: Int = CobrowseTopology.ingestShardCount, instanceID: String = "masking-filter",
+                shardCount: Int = CobrowseTopology.ingestShardCount,
+                member: String,
                 idleEviction: Duration = .seconds(1800), shedding: SheddingPolicy = SheddingPolicy()) {
         self.connection = connection
         self.logger = logger
         self.rules = rules
         self.shardCount = shardCount
-        self.instanceID = instanceID
+        self.member = member
         self.idleEviction = idleEviction
         self.shedding = shedding
     }
@@ -102,56 +103,67 @@ public struct FilterWorker: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await followModes(into: modes) }
             group.addTask {
-                try await FilterGroup(connection: connection, instanceID: instanceID, shardCount: shardCount, logger: logger)
-                    .run { assign.yield($0) }
+                let filters = FilterGroup(connection: connection, member: member, shardCount: shardCount, logger: logger)
+                var attempt = 0
+                while !Task.isCancelled {
+                    do {
+                        try await filters.run { assign.yield($0) }
+                    } catch AMQPError.closed {
+                        throw AMQPError.closed // the filter is stopping
+                    } catch {
+                        // Its queue's consumer cancelled, say: hear the others again; the shards stay as they are.
+                        logger.warning("lost the other filters' heartbeats; listening again", metadata: ["error": "\(error)"])
+                    }
+                    attempt += 1
+                    try await Task.sleep(for: connection.configuration.reconnect.delay(attempt: attempt))
+                }
             }
-            group.addTask { try await serveShards(assignments, modes: modes) }
+            group.addTask { await serveShards(assignments, modes: modes) }
             defer { group.cancelAll() }
             try await group.next()
         }
     }
 
     /// Keeps one task per assigned shard: stops those given away (after settling what they
-    /// handled), starts those taken on.
-    private func serveShards(_ assignments: AsyncStream<[Int]>, modes: SessionModes) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var running: [Int: Task<Void, any Error>] = [:]
-            defer { for task in running.values { task.cancel() } }
-            for await shards in assignments {
-                let wanted = Set(shards)
-                for (shard, task) in running where !wanted.contains(shard) {
-                    task.cancel()
-                    _ = await task.result
-                    running[shard] = nil
-                }
-                for shard in shards where running[shard] == nil {
-                    let task = Task { try await serve(shard, modes: modes) }
-                    running[shard] = task
-                    // A shard that fails for good fails the filter (the group is its watcher).
-                    group.addTask { try await task.value }
-                }
+    /// handled), starts those taken on. A shard's task ends only when it is given away or the
+    /// filter stops (`serve` retries everything else).
+    private func serveShards(_ assignments: AsyncStream<[Int]>, modes: SessionModes) async {
+        var running: [Int: Task<Void, Never>] = [:]
+        defer { for task in running.values { task.cancel() } }
+        for await shards in assignments {
+            let wanted = Set(shards)
+            for (shard, task) in running where !wanted.contains(shard) {
+                task.cancel()
+                await task.value
+                running[shard] = nil
+            }
+            for shard in shards where running[shard] == nil {
+                running[shard] = Task { await serve(shard, modes: modes) }
             }
         }
     }
 
-    /// Consumes one shard until cancelled. The broker cancels the consumer when the queue goes
-    /// (its node died: a transient queue is deleted with it): declare it again and go on, also
-    /// when that first fails (the connection is moving to another node meanwhile).
-    private func serve(_ shard: Int, modes: SessionModes) async throws {
+    /// Consumes one shard until cancelled or the connection closes for good. The broker cancels
+    /// the consumer when the queue goes (its node died: a transient queue is deleted with it):
+    /// declare it again and go on, also when that first fails (the connection is moving to
+    /// another node meanwhile). Whatever else goes wrong is logged and retried the same way: a
+    /// shard this filter owns must never be left without its consumer.
+    private func serve(_ shard: Int, modes: SessionModes) async {
         var attempt = 0
         while !Task.isCancelled {
             do {
                 try await connection.declare(CobrowseTopology.ingestShardTopology(shard))
                 try await consume(shard, modes: modes)
-                return
+                if Task.isCancelled { return }
             } catch AMQPError.closed {
-                throw AMQPError.closed // shutting down
-            } catch let error as AMQPError {
+                return // the filter is stopping
+            } catch {
+                if Task.isCancelled { return }
                 logger.warning("ingest shard lost its consumer; declaring it again",
                                metadata: ["shard": "\(shard)", "error": "\(error)"])
-                attempt += 1
-                try await Task.sleep(for: connection.configuration.reconnect.delay(attempt: attempt))
             }
+            attempt += 1
+            try? await Task.sleep(for: connection.configuration.reconnect.delay(attempt: attempt))
         }
     }
 

@@ -29,13 +29,16 @@ public enum MaskingFilterService {
             let rules = try MaskingRulesConfiguration.load(configuration.environment)
             let shedding = try shedding(configuration.environment)
             let shardCount = try IngestShards.count(configuration.environment)
-            return ServiceParts { connection in
+            let member = FilterGroup.memberName(instanceID: configuration.instanceID)
+            return ServiceParts(beforeClose: { connection in
+                await FilterGroup.sayGoodbye(member: member, shardCount: shardCount, on: connection, logger: logger)
+            }) { connection in
                 // Rules reload beside the stream; sessions pick up a new generation on their next frame or tick.
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await rules.watch(logger: logger) }
                     defer { group.cancelAll() }
                     try await FilterWorker(connection: connection, logger: logger, rules: rules, shardCount: shardCount,
-                                           instanceID: configuration.instanceID, shedding: shedding).run()
+                                           member: member, shedding: shedding).run()
                 }
             }
         }
