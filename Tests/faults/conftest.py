@@ -8,21 +8,12 @@ sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import pytest  # noqa: E402
 
-from harness import FAULT_LINES, Stack, StackError, report  # noqa: E402
+from harness import FAULT_LINES, Stack, StackError, running  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def stack():
-    stack = Stack()
-    try:
-        stack.start()
-    except BaseException:
-        stack.stop()
-        raise
-    for note in stack.notes:
-        report(f"NOTE {note}")
-    yield stack
-    stack.stop()
+    yield from running(Stack())
 
 
 @pytest.fixture(autouse=True)

@@ -97,6 +97,20 @@ def report(line):
     print(line, flush=True)
 
 
+def running(stack):
+    """A fixture's body: starts `stack` (stopping what did start if that fails), reports its
+    notes, yields it, and stops it."""
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()
+        raise
+    for note in stack.notes:
+        report(f"NOTE {note}")
+    yield stack
+    stack.stop()
+
+
 class StackError(Exception):
     """The suite's environment could not be set up."""
 

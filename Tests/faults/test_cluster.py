@@ -19,7 +19,7 @@ import time
 import pytest
 
 from cluster_harness import FILTERS, NODES, RPC_QUEUE, ClusterStack
-from harness import RELAYS, WATCH_ENV, StackError, report
+from harness import RELAYS, WATCH_ENV, StackError, report, running
 from load import Load, now, percentile, secs, summary
 from test_faults import basic_failures, end_and_check, run, verdict, warm_up
 
@@ -32,16 +32,7 @@ CUSTOMER_GRACE = float(WATCH_ENV["CUSTOMER_ABSENT_GRACE"])
 
 @pytest.fixture(scope="module")
 def cluster():
-    stack = ClusterStack()
-    try:
-        stack.start()
-    except BaseException:
-        stack.stop()
-        raise
-    for note in stack.notes:
-        report(f"NOTE {note}")
-    yield stack
-    stack.stop()
+    yield from running(ClusterStack())
 
 
 def prepare(cluster, filters):
