@@ -28,11 +28,14 @@ public struct ServiceParts: Sendable {
     /// Last words on the broker at graceful shutdown, before its connection closes (a filter's
     /// goodbye to the others); bounded by the broker's own timeouts.
     public var beforeClose: (@Sendable (AMQPConnection) async -> Void)?
+    /// Declarations that depend on the configuration (the filter's `INGEST_SHARDS` shards),
+    /// made with the definition's before the service says it is ready.
+    public var topology: Topology
 
     public init(addRoutes: @escaping @Sendable (Router<ServiceRequestContext>) -> Void = { _ in },
                 addWebSocketRoutes: (@Sendable (Router<ServiceWebSocketRequestContext>) -> Void)? = nil,
                 maxWebSocketFrame: Int = 1 << 20, tls: TLSConfiguration? = nil, services: [any Service] = [],
-                beforeClose: (@Sendable (AMQPConnection) async -> Void)? = nil,
+                beforeClose: (@Sendable (AMQPConnection) async -> Void)? = nil, topology: Topology = Topology(),
                 work: @escaping @Sendable (AMQPConnection) async throws -> Void) {
         self.addRoutes = addRoutes
         self.addWebSocketRoutes = addWebSocketRoutes
@@ -40,6 +43,7 @@ public struct ServiceParts: Sendable {
         self.tls = tls
         self.services = services
         self.beforeClose = beforeClose
+        self.topology = topology
         self.work = work
     }
 
@@ -95,7 +99,7 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
     let router = Router(context: ServiceRequestContext.self)
     OperationalEndpoints.add(to: router, service: definition.name, readiness: readiness, registry: ServiceMetrics.registry)
     parts.addRoutes(router)
-    let broker = BrokerService(configuration: configuration.amqp, topology: definition.topology, readiness: readiness,
+    let broker = BrokerService(configuration: configuration.amqp, topology: definition.topology.merging(parts.topology), readiness: readiness,
                                logger: logger, beforeClose: parts.beforeClose, work: parts.work)
     // Every connection passes the guard first (a deadline for its first request, a cap per
     // address), then HTTP with an idle timeout between requests, then WebSocket if upgraded.

@@ -96,8 +96,6 @@ public struct FilterWorker: Sendable {
 
     public func run() async throws {
         try await IngestShards.check(shardCount, on: connection, logger: logger)
-        // Every shard exists whoever consumes it, so relays' frames always have a queue to wait in.
-        try await connection.declare(CobrowseTopology.ingest(shards: shardCount))
         let modes = SessionModes()
         let (assignments, assign) = AsyncStream<[Int]>.makeStream(bufferingPolicy: .bufferingNewest(1))
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -30,9 +30,11 @@ public enum MaskingFilterService {
             let shedding = try shedding(configuration.environment)
             let shardCount = try IngestShards.count(configuration.environment)
             let member = FilterGroup.memberName(instanceID: configuration.instanceID)
+            // Every shard exists before the filter says it is ready, whoever consumes it, so
+            // relays' frames always have a queue to wait in.
             return ServiceParts(beforeClose: { connection in
                 await FilterGroup.sayGoodbye(member: member, shardCount: shardCount, on: connection, logger: logger)
-            }) { connection in
+            }, topology: CobrowseTopology.ingest(shards: shardCount)) { connection in
                 // Rules reload beside the stream; sessions pick up a new generation on their next frame or tick.
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { await rules.watch(logger: logger) }
