@@ -19,8 +19,10 @@ final class FilterFixture: @unchecked Sendable {
 
     @discardableResult
     func startFilter(_ environment: [String: String] = [:]) async throws -> ServiceProcess {
-        let filter = try await ServiceProcess.ready("masking-filter", environment: environment.merging(
-            ["AMQP_URL": url, "INSTANCE_ID": "filter-\(filters.count)"]) { $1 })
+        // Shedding is for an overloaded filter, and a test run loads this machine: generous limits
+        // unless a test sets its own, so no frame a test waits for is shed.
+        let filter = try await ServiceProcess.ready("masking-filter", environment: SheddingIntegrationTests.limits
+            .merging(environment) { $1 }.merging(["AMQP_URL": url, "INSTANCE_ID": "filter-\(filters.count)"]) { $1 })
         filters.append(filter)
         return filter
     }
