@@ -46,8 +46,11 @@ public final class SuiteFixture: @unchecked Sendable {
     /// A customer starts sharing on `relay`: the socket and the `started` reply.
     public func share(on relay: Int = 0, interaction: String = "ix-\(UUID().uuidString.prefix(8))",
                       channel: InteractionChannel = .chat) async throws -> (socket: SocketPeer, started: [String: Any]) {
+        // The token first: a relay closes a socket whose opening message is late
+        // (FIRST_MESSAGE_TIMEOUT), and signing may wait on a loaded machine.
+        let token = try await tokens.interaction(interaction, channel: channel)
         let sharer = socket(relay, "/ws/share")
-        sharer.send(["t": "start", "interactionToken": try await tokens.interaction(interaction, channel: channel)])
+        sharer.send(["t": "start", "interactionToken": token])
         guard let started = await sharer.next(type: "started") else { throw TestBroker.Failure("no 'started' for a new share") }
         return (sharer, started)
     }
@@ -55,8 +58,9 @@ public final class SuiteFixture: @unchecked Sendable {
     /// An agent's console joins `session` on `relay`; throws unless it joined.
     public func join(_ session: String, on relay: Int = 1, agent: String = "agent-\(UUID().uuidString.prefix(8))",
                      role: AgentRole = .agent) async throws -> SocketPeer {
+        let token = try await tokens.agent(agent, role: role)
         let viewer = socket(relay, "/ws/view")
-        viewer.send(["t": "join", "agentToken": try await tokens.agent(agent, role: role), "sessionId": session])
+        viewer.send(["t": "join", "agentToken": token, "sessionId": session])
         guard await viewer.next(type: "joined") != nil else { throw TestBroker.Failure("agent \(agent) could not join \(session)") }
         return viewer
     }
