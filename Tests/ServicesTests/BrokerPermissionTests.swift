@@ -28,7 +28,9 @@ import Testing
 
     static let services = [
         ServiceUser(user: "cobrowse-registry", topology: CobrowseTopology.sessionRegistry, ownQueue: false),
-        ServiceUser(user: "cobrowse-relay", topology: CobrowseTopology.domRelay, ownQueue: true),
+        // Both declare the ingest shards at start; only the filter reads them.
+        ServiceUser(user: "cobrowse-relay", topology: CobrowseTopology.domRelay
+            .merging(CobrowseTopology.ingest(shards: CobrowseTopology.ingestShardCount)), ownQueue: true),
         // The filter declares its fixed part at start and every ingest shard once it runs.
         ServiceUser(user: "cobrowse-filter", topology: CobrowseTopology.maskingFilter
             .merging(CobrowseTopology.ingest(shards: CobrowseTopology.ingestShardCount)), ownQueue: true),
@@ -235,8 +237,9 @@ import Testing
             }
         }
         if service.user == "cobrowse-relay" {
+            // The relay declares the shards it publishes into, but cannot take the filter's part.
             await #expect {
-                _ = try await connection.declare(CobrowseTopology.ingest(shards: CobrowseTopology.ingestShardCount))
+                _ = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(0))
             } throws: { error in
                 Self.isAccessRefused(error, naming: CobrowseTopology.ingestShardQueue(0))
             }
