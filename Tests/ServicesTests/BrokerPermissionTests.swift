@@ -28,9 +28,7 @@ import Testing
 
     static let services = [
         ServiceUser(user: "cobrowse-registry", topology: CobrowseTopology.sessionRegistry, ownQueue: false),
-        // Both declare the ingest shards at start; only the filter reads them.
-        ServiceUser(user: "cobrowse-relay", topology: CobrowseTopology.domRelay
-            .merging(CobrowseTopology.ingest(shards: CobrowseTopology.ingestShardCount)), ownQueue: true),
+        ServiceUser(user: "cobrowse-relay", topology: CobrowseTopology.domRelay, ownQueue: true),
         // The filter declares its fixed part at start and every ingest shard once it runs.
         ServiceUser(user: "cobrowse-filter", topology: CobrowseTopology.maskingFilter
             .merging(CobrowseTopology.ingest(shards: CobrowseTopology.ingestShardCount)), ownQueue: true),
@@ -237,9 +235,8 @@ import Testing
             }
         }
         if service.user == "cobrowse-relay" {
-            // The relay declares the shards it publishes into, but cannot take the filter's part.
             await #expect {
-                _ = try await connection.consume(queue: CobrowseTopology.ingestShardQueue(0))
+                _ = try await connection.declare(CobrowseTopology.ingest(shards: CobrowseTopology.ingestShardCount))
             } throws: { error in
                 Self.isAccessRefused(error, naming: CobrowseTopology.ingestShardQueue(0))
             }

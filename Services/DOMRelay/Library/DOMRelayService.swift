@@ -182,10 +182,6 @@ public enum DOMRelayService {
             addWebSocketRoutes: { router in endpoints.add(to: router) },
             maxWebSocketFrame: relay.maxFrameBytes,
             tls: relay.tls,
-            // The shards it publishes into, declared (never read) by the relay too: after its node
-            // died, the relay declares them on the node it reconnects to before it asks its
-            // sharers for snapshots, so those snapshots never meet a shard not yet declared again.
-            topology: CobrowseTopology.ingest(shards: relay.ingestShards),
             work: { connection in
                 try await IngestShards.check(relay.ingestShards, on: connection, logger: logger)
                 // What the sockets send the filter, published a batch per shard at a time.
