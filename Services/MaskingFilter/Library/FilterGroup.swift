@@ -45,8 +45,8 @@ struct FilterGroup: Sendable {
         case tick
     }
 
-    /// Runs until cancelled (then says goodbye), calling `assign` with this filter's shards at
-    /// once (alone, it takes them all) and again whenever the group changes.
+    /// Runs until cancelled, calling `assign` with this filter's shards at once (alone, it takes
+    /// them all) and again whenever the group changes. (The goodbye is `sayGoodbye`'s, at shutdown.)
     func run(assign: @escaping @Sendable ([Int]) async -> Void) async throws {
         let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
         try await connection.bind(QueueBinding(queue: queue.name, exchange: CobrowseTopology.filterPresenceExchange, routingKey: ""))
@@ -79,7 +79,7 @@ struct FilterGroup: Sendable {
                 case .tick:
                     // No heartbeat after the goodbye: it would deal this filter in again.
                     if !Self.departed.withLock({ $0.contains(member) }) {
-                        try? await publish(FilterPresence(filter: member, shards: shardCount))
+                        try? await Self.publish(FilterPresence(filter: member, shards: shardCount), on: connection)
                     }
                     _ = membership.expire(now: now)
                 case let .heard(presence) where presence.filter == member:
@@ -100,18 +100,15 @@ struct FilterGroup: Sendable {
                 let shards = ShardAssignment.shards(of: member, among: membership.members, count: shardCount)
                 guard shards != current else { continue }
                 current = shards
-                Self.members.record(membership.members.union([member]).count)
+                let filters = membership.members.union([member]).count
+                Self.members.record(filters)
                 Self.owned.record(shards.count)
                 logger.info("ingest shards assigned", metadata: [
-                    "filters": "\(membership.members.union([member]).count)", "shards": "\(shards.map(String.init).joined(separator: ","))",
+                    "filters": "\(filters)", "shards": "\(shards.map(String.init).joined(separator: ","))",
                 ])
                 await assign(shards)
             }
         }
-    }
-
-    private func publish(_ presence: FilterPresence) async throws {
-        try await Self.publish(presence, on: connection)
     }
 
     private static func publish(_ presence: FilterPresence, on connection: AMQPConnection) async throws {

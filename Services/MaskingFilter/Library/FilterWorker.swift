@@ -102,18 +102,9 @@ public struct FilterWorker: Sendable {
             group.addTask { try await followModes(into: modes) }
             group.addTask {
                 let filters = FilterGroup(connection: connection, member: member, shardCount: shardCount, logger: logger)
-                var attempt = 0
-                while !Task.isCancelled {
-                    do {
-                        try await filters.run { assign.yield($0) }
-                    } catch AMQPError.closed {
-                        throw AMQPError.closed // the filter is stopping
-                    } catch {
-                        // Its queue's consumer cancelled, say: hear the others again; the shards stay as they are.
-                        logger.warning("lost the other filters' heartbeats; listening again", metadata: ["error": "\(error)"])
-                    }
-                    attempt += 1
-                    try await Task.sleep(for: connection.configuration.reconnect.delay(attempt: attempt))
+                // Its queue's consumer cancelled, say: hear the others again; the shards stay as they are.
+                try await keepRunning("lost the other filters' heartbeats; listening again") {
+                    try await filters.run { assign.yield($0) }
                 }
             }
             group.addTask { await serveShards(assignments, modes: modes) }
@@ -147,18 +138,26 @@ public struct FilterWorker: Sendable {
     /// another node meanwhile). Whatever else goes wrong is logged and retried the same way: a
     /// shard this filter owns must never be left without its consumer.
     private func serve(_ shard: Int, modes: SessionModes) async {
+        try? await keepRunning("ingest shard lost its consumer; declaring it again", ["shard": "\(shard)"]) {
+            try await connection.declare(CobrowseTopology.ingestShardTopology(shard))
+            try await consume(shard, modes: modes)
+        }
+    }
+
+    /// Runs `body` again and again (with the reconnect backoff between runs, and `problem`
+    /// logged when it failed) until the task is cancelled, or the connection closes for good,
+    /// which it rethrows.
+    private func keepRunning(_ problem: Logger.Message, _ metadata: Logger.Metadata = [:],
+                             _ body: () async throws -> Void) async throws {
         var attempt = 0
         while !Task.isCancelled {
             do {
-                try await connection.declare(CobrowseTopology.ingestShardTopology(shard))
-                try await consume(shard, modes: modes)
-                if Task.isCancelled { return }
+                try await body()
             } catch AMQPError.closed {
-                return // the filter is stopping
+                throw AMQPError.closed // the filter is stopping
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("ingest shard lost its consumer; declaring it again",
-                               metadata: ["shard": "\(shard)", "error": "\(error)"])
+                logger.warning(problem, metadata: metadata.merging(["error": "\(error)"]) { $1 })
             }
             attempt += 1
             try? await Task.sleep(for: connection.configuration.reconnect.delay(attempt: attempt))
