@@ -117,9 +117,16 @@ public final class AMQPConnection: Sendable {
         }
     }
 
+    /// Mandatory messages of `publishUnconfirmed` that the broker could not route, in the order
+    /// it returned them. One stream per connection: a single reader, for as long as the
+    /// connection lives. Unread returns beyond a bound are logged and dropped.
+    public var returnedMessages: AsyncStream<AMQPReturnedMessage> { driver.returns }
+
     /// Queues a message for the socket without waiting for a confirm. Waits (bounded) while the
-    /// connection is down or the outgoing buffer is full, then throws `notConnected`.
-    public func publishUnconfirmed(_ message: AMQPMessage, exchange: String, routingKey: String) async throws {
+    /// connection is down or the outgoing buffer is full, then throws `notConnected`. A
+    /// `mandatory` message that no queue takes comes back on `returnedMessages`.
+    public func publishUnconfirmed(_ message: AMQPMessage, exchange: String, routingKey: String,
+                                   mandatory: Bool = false) async throws {
         let limit = configuration.disconnectedWaitLimit
         let deadline = ContinuousClock.now + limit
         if driver.status.state != .connected {
@@ -128,7 +135,7 @@ public final class AMQPConnection: Sendable {
                     : AMQPError.notConnected(waited: limit, lastError: lastError?.description)
             }
         }
-        let request = PublishRequest(message: message, exchange: exchange, routingKey: routingKey, mandatory: false,
+        let request = PublishRequest(message: message, exchange: exchange, routingKey: routingKey, mandatory: mandatory,
                                      waiter: nil, deadline: deadline)
         while true {
             switch driver.trySubmitPublish(request) {

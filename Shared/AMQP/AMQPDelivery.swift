@@ -80,3 +80,21 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         }
     }
 }
+
+/// A mandatory message published without a confirm that the broker could not route to any
+/// queue (basic.return), handed back so its publisher can hold it and try again.
+public struct AMQPReturnedMessage: Sendable {
+    public let message: AMQPMessage
+    /// `AMQPError.returned`, with the broker's reply code and text, exchange and routing key.
+    public let error: AMQPError
+
+    public var exchange: String {
+        if case let .returned(_, _, exchange, _) = error { return exchange }
+        return ""
+    }
+
+    public var routingKey: String {
+        if case let .returned(_, _, _, routingKey) = error { return routingKey }
+        return ""
+    }
+}

@@ -114,6 +114,8 @@ final class ConnectionDriver: @unchecked Sendable {
     static let replyToQueue = "amq.rabbitmq.reply-to"
     static let rpcConsumerTag = "cobrowse-rpc-replies"
     static let maxMailbox = 65_536
+    /// Returned messages nobody has read yet; beyond it they are logged and dropped.
+    static let maxReturnsWaiting = 4_096
 
     private struct Mailbox {
         var commands: [Command] = []
@@ -124,6 +126,9 @@ final class ConnectionDriver: @unchecked Sendable {
     let configuration: AMQPConfiguration
     let logger: Logger
     let status: ConnectionStatus
+    /// Mandatory messages of the fast path that the broker could not route (basic.return).
+    let returns: AsyncStream<AMQPReturnedMessage>
+    private let returnsContinuation: AsyncStream<AMQPReturnedMessage>.Continuation
     private let mailbox = Mutex(Mailbox())
     private let wakeFD: Int32
 
@@ -161,6 +166,7 @@ final class ConnectionDriver: @unchecked Sendable {
         self.configuration = configuration
         self.logger = logger
         self.status = ConnectionStatus()
+        (returns, returnsContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingOldest(Self.maxReturnsWaiting))
         self.wakeFD = cobrowse_wake_fd()
         let name = configuration.connectionName ?? ProcessInfo.processInfo.processName
         publishedConfirmed = Counter(label: "amqp_published_total", dimensions: [("connection", name), ("confirm", "true")])
@@ -565,8 +571,11 @@ final class ConnectionDriver: @unchecked Sendable {
                     request.complete(.failure(error))
                 }
             default:
+                // The fast path: nobody waits, so whoever published reads `returns` (or not).
                 publishFailures.increment()
-                logger.warning("returned unroutable message", metadata: ["error": "\(error)"])
+                if case .dropped = returnsContinuation.yield(AMQPReturnedMessage(message: message, error: error)) {
+                    logger.warning("returned unroutable message", metadata: ["error": "\(error)"])
+                }
             }
         }
     }
@@ -854,6 +863,7 @@ final class ConnectionDriver: @unchecked Sendable {
         for request in rpcs.values { request.complete(.failure(reason)) }
         rpcs.removeAll()
         failEverything(reason)
+        returnsContinuation.finish()
         connectedGauge.record(0)
         logger.info("AMQP connection closed")
         status.set(.closed, error: stopped ? lastError : nil)

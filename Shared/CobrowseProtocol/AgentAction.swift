@@ -130,8 +130,9 @@ public enum ActionRefusal: String, Sendable, Codable, CaseIterable {
 
 /// What a relay asks of the session's sharer on the viewers' behalf, through the filter (the only
 /// service that may write to `cobrowse.sharer`), on the session's ingest key so it stays in order
-/// with the stream: `{"t":"snapshot-wanted","reason":…}` (a viewer joined or saw a gap; the filter
-/// asks the sharer at most once per `SessionStream.resyncInterval`) and
+/// with the stream: `{"t":"snapshot-wanted","reason":…,"at":…}` (a viewer joined or saw a gap; the
+/// filter asks the sharer at most once per `SessionStream.resyncInterval`, and not at all when a
+/// snapshot the sharer sent after `at` has already come) and
 /// `{"t":"presence","lead":"connected"|"reconnecting"}` (the lead agent's console joined, or went
 /// away without the session ending), which the filter passes to the sharer as it is.
 public struct RelayRequest: Sendable, Equatable, Codable {
@@ -148,14 +149,20 @@ public struct RelayRequest: Sendable, Equatable, Codable {
     public var t: Kind
     public var reason: String?
     public var lead: Lead?
+    /// When the relay made a `snapshot-wanted` request (ms since 1970, the relay's clock).
+    public var at: Int64?
 
-    public static func snapshotWanted(_ reason: String) -> RelayRequest { RelayRequest(t: .snapshotWanted, reason: reason) }
+    public static func snapshotWanted(_ reason: String, at: Int64? = nil) -> RelayRequest {
+        RelayRequest(t: .snapshotWanted, reason: reason, at: at)
+    }
+
     public static func presence(_ lead: Lead) -> RelayRequest { RelayRequest(t: .presence, lead: lead) }
 
-    public init(t: Kind, reason: String? = nil, lead: Lead? = nil) {
+    public init(t: Kind, reason: String? = nil, lead: Lead? = nil, at: Int64? = nil) {
         self.t = t
         self.reason = reason
         self.lead = lead
+        self.at = at
     }
 }
 

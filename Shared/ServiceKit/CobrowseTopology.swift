@@ -38,6 +38,12 @@ public enum CobrowseTopology {
     /// The routing key of an ingest shard on `cobrowse.ingest`.
     public static func ingestRoutingKey(shard: Int) -> String { "shard.\(shard)" }
 
+    /// The shard of an ingest routing key (`shard.<n>`); nil for any other key.
+    public static func ingestShard(routingKey: String) -> Int? {
+        guard routingKey.hasPrefix("shard.") else { return nil }
+        return Int(routingKey.dropFirst("shard.".count))
+    }
+
     /// The shard a session's frames go to. Session ids are uniformly random, so their value
     /// spreads sessions evenly; every relay computes the same shard for a session.
     public static func ingestShard(of session: SessionID, count: Int = ingestShardCount) -> Int {

@@ -31,6 +31,34 @@ import Testing
         try await connection.publish(AMQPMessage("hello?"), exchange: exchange, routingKey: "nobody.home")
         try await connection.deleteExchange(exchange)
     }
+
+    @Test func unroutableMandatoryMessageOfTheFastPathComesBackOnTheReturnedStreamInOrder() async throws {
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let exchange = TestBroker.uniqueName("noroute-fast")
+        try await connection.declare(ExchangeDeclaration(exchange, kind: .direct, durable: false, autoDelete: false))
+        let queue = TestBroker.uniqueName("routed")
+        try await connection.declare(QueueDeclaration(queue, durable: false, autoDelete: false))
+        try await connection.bind(QueueBinding(queue: queue, exchange: exchange, routingKey: "home"))
+        for n in 1...3 {
+            try await connection.publishUnconfirmed(AMQPMessage("lost \(n)"), exchange: exchange, routingKey: "nobody.home", mandatory: true)
+            try await connection.publishUnconfirmed(AMQPMessage("kept \(n)"), exchange: exchange, routingKey: "home", mandatory: true)
+        }
+        // Not mandatory: dropped by the broker, never returned.
+        try await connection.publishUnconfirmed(AMQPMessage("dropped"), exchange: exchange, routingKey: "nobody.home")
+        var returned: [AMQPReturnedMessage] = []
+        for await message in connection.returnedMessages {
+            returned.append(message)
+            if returned.count == 3 { break }
+        }
+        #expect(returned.map { String(decoding: $0.message.body, as: UTF8.self) } == ["lost 1", "lost 2", "lost 3"])
+        #expect(returned.allSatisfy { $0.exchange == exchange && $0.routingKey == "nobody.home" })
+        #expect(returned.first?.error == AMQPError.returned(code: 312, text: "NO_ROUTE", exchange: exchange, routingKey: "nobody.home"))
+        // The routed ones reached their queue.
+        #expect(await eventually { (try? await connection.inspectQueue(queue).messageCount) == 3 })
+        try await connection.deleteQueue(queue)
+        try await connection.deleteExchange(exchange)
+    }
 }
 
 /// Request/reply over direct reply-to.

@@ -84,6 +84,49 @@ import Testing
         #expect(messages == 3)
     }
 
+    @Test func aMessageNoQueueTakesIsHeldAndDeliveredInOrderOnceTheShardIsDeclaredAgain() async throws {
+        let connection = try await Self.ingestTopology("ingest-batcher-held")
+        defer { Task { await connection.close() } }
+        // Shard 2's queue is gone (its node died); a filter declares it again a moment later.
+        _ = try await connection.deleteQueue(CobrowseTopology.ingestShardQueue(2))
+        let batcher = IngestBatcher(limits: .init(window: .zero, retryInterval: .milliseconds(20)))
+        let session = Self.session(onShard: 2)
+        let publisher = Task { await batcher.run(on: connection) }
+        defer { publisher.cancel() }
+        batcher.enqueue(.init(session: session, body: Data("snapshot".utf8)))
+        // Records that come after the returned one wait behind it, in order.
+        #expect(await eventually { batcher.returnedMessages >= 1 })
+        for seq in 1...50 { batcher.enqueue(.init(session: session, body: Data("frame \(seq)".utf8))) }
+        _ = try await connection.declare(CobrowseTopology.ingestShardTopology(2))
+        let shard = try await Self.consume(shard: 2, on: connection)
+        var received: [String] = []
+        for try await delivery in shard {
+            received += IngestBatch.decode(delivery.body).records.map { String(decoding: $0.body, as: UTF8.self) }
+            if received.count >= 51 { break }
+        }
+        #expect(received == ["snapshot"] + (1...50).map { "frame \($0)" })
+    }
+
+    @Test func aMessageNoQueueTakesForTheWholeHoldIsDroppedAndCountedAsNoRoute() async throws {
+        let connection = try await Self.ingestTopology("ingest-batcher-no-route")
+        defer { Task { await connection.close() } }
+        _ = try await connection.deleteQueue(CobrowseTopology.ingestShardQueue(5))
+        let batcher = IngestBatcher(limits: .init(window: .zero, holdFor: .milliseconds(300), retryInterval: .milliseconds(20)))
+        let publisher = Task { await batcher.run(on: connection) }
+        defer { publisher.cancel() }
+        for seq in 1...3 { batcher.enqueue(.init(session: Self.session(onShard: 5), body: Data("lost \(seq)".utf8))) }
+        #expect(await eventually { batcher.recordsDroppedForNoRoute == 3 })
+        #expect(batcher.returnedMessages >= 1)
+        // Declared afterwards, the shard receives nothing of what was dropped, and new records flow.
+        _ = try await connection.declare(CobrowseTopology.ingestShardTopology(5))
+        let shard = try await Self.consume(shard: 5, on: connection)
+        batcher.enqueue(.init(session: Self.session(onShard: 5), body: Data("after".utf8)))
+        for try await delivery in shard {
+            #expect(IngestBatch.decode(delivery.body).records.map { String(decoding: $0.body, as: UTF8.self) } == ["after"])
+            break
+        }
+    }
+
     @Test func pastTheBoundNewRecordsAreRefusedNotQueued() {
         // No publishing task: nothing drains.
         let batcher = IngestBatcher(limits: .init(bufferedBytes: 10_000))

@@ -312,6 +312,27 @@ struct Failure: Error, CustomStringConvertible {
         #expect(h.stream.retryResync(now: h.now + .seconds(5)).isEmpty)
     }
 
+    @Test func aViewerRequestMadeBeforeTheCurrentSnapshotReachedTheSharersRelayIsAlreadyAnswered() {
+        var h = Harness()
+        // The filter asked by itself ("no snapshot yet"); the snapshot came through the sharer's
+        // relay at 10,000 ms; the viewers' relay had asked at 9,990 ms, and its request arrives last.
+        #expect(Self.resyncs(h.send(.viewport(Size(w: 1, h: 1)))) == ["no snapshot yet"])
+        h.advance(.milliseconds(300))
+        h.nextSeq = 1
+        _ = h.stream.process(StreamFrame(seq: 1, Self.snapshot(Self.page())), receivedAt: 10_000, now: h.now)
+        #expect(h.stream.snapshotWanted("the relay reconnected", madeAt: 9_990, now: h.now).isEmpty)
+        h.advance(.seconds(5))
+        #expect(h.stream.retryResync(now: h.now).isEmpty, "nothing held back either")
+        // A request made after that snapshot (a viewer joined since) is not answered by it.
+        #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", madeAt: 10_001, now: h.now)) == ["a viewer joined"])
+        // Nor is one that says nothing of its time, or one against a snapshot of unknown time.
+        h.advance(.seconds(5))
+        #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", now: h.now)) == ["a viewer joined"])
+        h.sendSnapshot()
+        h.advance(.seconds(5))
+        #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", madeAt: 1, now: h.now)) == ["a viewer joined"])
+    }
+
     @Test func aResyncThatGoesUnansweredIsAskedAgainWhileTheStreamIsQuiet() {
         var h = Harness()
         #expect(Self.resyncs(h.send(.viewport(Size(w: 1, h: 1)))).count == 1)

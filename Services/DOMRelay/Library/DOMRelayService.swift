@@ -160,7 +160,7 @@ public enum DOMRelayService {
     static func start(_ configuration: ServiceConfiguration, logger: Logger) async throws -> ServiceParts {
         let relay = try RelayConfiguration(configuration.environment)
         let hub = SocketHub()
-        let ingest = IngestBatcher(limits: relay.ingest, shardCount: relay.ingestShards)
+        let ingest = IngestBatcher(limits: relay.ingest, shardCount: relay.ingestShards, logger: logger)
         let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
                                        sharerBudget: relay.sharerBudget, viewerBudget: relay.viewerBudget,
                                        firstMessageTimeout: relay.firstMessageTimeout, servesTLS: relay.tls != nil,

@@ -405,7 +405,8 @@ struct RelayEndpoints: Sendable {
     /// filter, which alone writes to sharers and holds each session to one snapshot per interval.
     func requestSnapshot(_ reason: String, session: SessionID) throws {
         RelayMetrics.resyncRequested(reason)
-        sendToFilter(try JSONEncoder().encode(RelayRequest.snapshotWanted(reason)), session: session)
+        sendToFilter(try JSONEncoder().encode(RelayRequest.snapshotWanted(reason, at: Date().millisecondsSince1970)),
+                     session: session)
     }
 
     /// Tells the session's sharer whether its lead agent is connected (for the customer's bar).

@@ -29,6 +29,8 @@ public struct SessionStream: Sendable {
     private var waitingSince: ContinuousClock.Instant?
     /// A viewer's request for a snapshot not yet passed on (the per-session budget was spent).
     private var pendingRequest: String?
+    /// When the sharer's relay got the current snapshot (ms since 1970; nil: not known).
+    private var snapshotReceivedAt: Int64?
     /// Resync requests for one session go out at most this often.
     static let resyncInterval: Duration = .seconds(2)
     /// A sharer that sends no snapshot for this long is gone: stop asking.
@@ -48,7 +50,8 @@ public struct SessionStream: Sendable {
     private var reportedMasked = 0
 
     /// Processes one sharer frame. `rules` gives the masking rules of a page by its URL.
-    public mutating func process(_ frame: StreamFrame, now: ContinuousClock.Instant = .now,
+    /// `receivedAt` is when the sharer's relay got the frame (ms since 1970), if it said.
+    public mutating func process(_ frame: StreamFrame, receivedAt: Int64? = nil, now: ContinuousClock.Instant = .now,
                                  rules: (String) -> CompiledPageRules = { _ in CompiledPageRules(PageRules()) }) -> [Output] {
         if case let .snapshot(snapshot) = frame.event {
             reportedMasked = 0
@@ -62,6 +65,7 @@ public struct SessionStream: Sendable {
             if mirror.isTitleMasked { clean.title = clean.title.map(StreamSanitizer.maskText) }
             pageURL = URL(string: snapshot.url)
             hasSnapshot = true
+            snapshotReceivedAt = receivedAt
             stream = snapshot.stream
             waitingSince = nil
             pendingRequest = nil
@@ -212,8 +216,12 @@ public struct SessionStream: Sendable {
 
     /// A viewer needs a snapshot to start from (it joined, or saw a gap). The sharer is asked at
     /// once, or as soon as the session's budget allows: however many viewers ask, a page uploads
-    /// at most one snapshot per `resyncInterval`.
-    public mutating func snapshotWanted(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
+    /// at most one snapshot per `resyncInterval`. A request made (`madeAt`, ms since 1970) before
+    /// the current snapshot reached the sharer's relay is already answered: the viewers got that
+    /// snapshot after they asked. (Requests and frames come through different relays, so a
+    /// request may arrive after the snapshot that answers it, e.g. after a broker node's loss.)
+    public mutating func snapshotWanted(_ reason: String, madeAt: Int64? = nil, now: ContinuousClock.Instant) -> [Output] {
+        if hasSnapshot, let madeAt, let snapshotReceivedAt, snapshotReceivedAt >= madeAt { return [] }
         pendingRequest = reason
         return request(reason, now: now)
     }

@@ -90,7 +90,7 @@ struct ShardProcessor {
             switch request.t {
             case .snapshotWanted:
                 var tracked = tracked(session, now: now)
-                result.outputs = tracked.stream.snapshotWanted(request.reason ?? "a viewer asked", now: now)
+                result.outputs = tracked.stream.snapshotWanted(request.reason ?? "a viewer asked", madeAt: request.at, now: now)
                 sessions[session] = tracked
             case .presence:
                 guard let lead = request.lead else {
@@ -167,7 +167,7 @@ struct ShardProcessor {
         let generation = rules.generation
         var tracked = tracked(session, now: now)
         result.outputs = tracked.catchUp(with: generation, now: now)
-            + tracked.stream.process(frame, now: now, rules: rules.compiledRules(for:))
+            + tracked.stream.process(frame, receivedAt: record.receivedAt, now: now, rules: rules.compiledRules(for:))
         FilterWorker.maskedElements.increment(by: tracked.stream.takeMaskedCount())
         tracked.lastSeen = now
         sessions[session] = tracked
