@@ -15,10 +15,30 @@ import Testing
     /// Filters agree without talking: each computes its share from the same members.
     @Test func theShareDependsOnlyOnTheMembers() {
         let members: Set = ["b", "a", "c"]
-        #expect(ShardAssignment.shards(of: "a", among: members, count: 6) == [0, 3])
-        #expect(ShardAssignment.shards(of: "c", among: ["c", "a", "b"], count: 6) == [2, 5])
+        let owners = ShardAssignment.owners(among: members, count: 16)
+        for member in members {
+            #expect(ShardAssignment.shards(of: member, among: members.subtracting([member]), count: 16)
+                == owners.indices.filter { owners[$0] == member })
+        }
         // A filter that has heard no one yet takes everything.
         #expect(ShardAssignment.shards(of: "a", among: [], count: 4) == [0, 1, 2, 3])
+    }
+
+    /// A filter joining takes about its share from the others, and the others keep the rest:
+    /// only the shards that change hands resync their sessions. (Dealing shard s to the member
+    /// at s % n, as before, moved about two thirds of them from two filters to three.)
+    @Test(arguments: [2, 3, 4, 7])
+    func aJoiningOrLeavingFilterMovesLittleMoreThanItsShare(before: Int) {
+        for trial in 0..<20 {
+            let members = Set((0..<before).map { "filter-\(trial)-\($0)" })
+            let joined = members.union(["newcomer-\(trial)"])
+            let old = ShardAssignment.owners(among: members, count: 16)
+            let new = ShardAssignment.owners(among: joined, count: 16)
+            let moved = zip(old, new).filter { $0 != $1 }
+            // Evenness moves a few more between the others than the newcomer's own share.
+            #expect(moved.count <= 16 / joined.count + 4, "\(before) -> \(before + 1), trial \(trial): \(moved.count) moved")
+            #expect(moved.filter { $0.1 != "newcomer-\(trial)" }.count <= 4)
+        }
     }
 }
 
@@ -48,5 +68,29 @@ import Testing
         let changed7 = membership.left("a")
         #expect(!changed7)
         #expect(membership.members.isEmpty)
+    }
+
+    @Test func aNewcomerWaitsToSettleAndADepartureChangesTheSharesAtOnce() {
+        let start = ContinuousClock.now
+        var membership = FilterMembership(expiry: .seconds(3), settle: .milliseconds(1500), startedAt: start)
+        var may: [Bool] = []
+        may.append(membership.mayAssign(now: start + .seconds(1))) // a starting filter listens first
+        _ = membership.heard("a", at: start + .milliseconds(200))
+        _ = membership.heard("b", at: start + .milliseconds(1000))
+        may.append(membership.mayAssign(now: start + .milliseconds(2400))) // b came 1.4 s ago
+        may.append(membership.mayAssign(now: start + .milliseconds(2500)))
+        may.append(membership.mayAssign(now: start + .milliseconds(2600))) // and stays settled
+        #expect(may == [false, false, true, true])
+        // A known member's heartbeat changes nothing; a newcomer waits again.
+        _ = membership.heard("a", at: start + .seconds(3))
+        let afterKnown = membership.mayAssign(now: start + .seconds(3))
+        _ = membership.heard("c", at: start + .seconds(3))
+        let afterNewcomer = membership.mayAssign(now: start + .seconds(4))
+        #expect(afterKnown && !afterNewcomer)
+        // Someone leaving is applied at once, newcomers included.
+        _ = membership.left("a")
+        let afterLeaving = membership.mayAssign(now: start + .seconds(4))
+        #expect(afterLeaving)
+        #expect(membership.members == ["b", "c"])
     }
 }

@@ -24,13 +24,17 @@ struct FilterGroup: Sendable {
     static let owned = Gauge(label: "cobrowse_filter_shards_owned")
     static let disagreements = Counter(label: "cobrowse_filter_group_shard_count_mismatches_total")
 
+    /// How long the shares wait for more newcomers (`FilterMembership.settle`).
+    let settle: Duration
+
     init(connection: AMQPConnection, member: String, shardCount: Int, heartbeat: Duration = .seconds(1),
-         expiry: Duration = .milliseconds(3500), logger: Logger) {
+         expiry: Duration = .milliseconds(3500), settle: Duration = .milliseconds(1500), logger: Logger) {
         self.connection = connection
         self.member = member
         self.shardCount = shardCount
         self.heartbeat = heartbeat
         self.expiry = expiry
+        self.settle = settle
         self.logger = logger
     }
 
@@ -45,13 +49,15 @@ struct FilterGroup: Sendable {
         case tick
     }
 
-    /// Runs until cancelled, calling `assign` with this filter's shards at once (alone, it takes
-    /// them all) and again whenever the group changes. (The goodbye is `sayGoodbye`'s, at shutdown.)
+    /// Runs until cancelled, calling `assign` with this filter's shards once it has listened for
+    /// the others for `settle` (alone, it takes them all), and again whenever the group changes:
+    /// at once when a filter leaves, `settle` after the last newcomer when filters join. (The
+    /// goodbye is `sayGoodbye`'s, at shutdown.)
     func run(assign: @escaping @Sendable ([Int]) async -> Void) async throws {
         let queue = try await connection.declare(QueueDeclaration.serverNamedExclusive())
         try await connection.bind(QueueBinding(queue: queue.name, exchange: CobrowseTopology.filterPresenceExchange, routingKey: ""))
         let consumer = try await connection.consume(queue: queue.name, prefetch: 64, autoAck: true)
-        var membership = FilterMembership(expiry: expiry)
+        var membership = FilterMembership(expiry: expiry, settle: settle, startedAt: .now)
         var current: [Int]?
         let decoder = JSONDecoder()
         let (events, feed) = AsyncThrowingStream<Event, any Error>.makeStream()
@@ -67,18 +73,21 @@ struct FilterGroup: Sendable {
                 }
             }
             group.addTask {
+                // Ticks four times per heartbeat, so a settled join is applied promptly.
                 while !Task.isCancelled {
                     feed.yield(.tick)
-                    try await Task.sleep(for: heartbeat)
+                    try await Task.sleep(for: heartbeat / 4)
                 }
             }
             defer { group.cancelAll() }
+            var lastHeartbeat: ContinuousClock.Instant?
             for try await event in events {
                 let now = ContinuousClock.now
                 switch event {
                 case .tick:
                     // No heartbeat after the goodbye: it would deal this filter in again.
-                    if !Self.departed.withLock({ $0.contains(member) }) {
+                    if lastHeartbeat.map({ now - $0 >= heartbeat }) ?? true, !Self.departed.withLock({ $0.contains(member) }) {
+                        lastHeartbeat = now
                         try? await Self.publish(FilterPresence(filter: member, shards: shardCount), on: connection)
                     }
                     _ = membership.expire(now: now)
@@ -97,6 +106,7 @@ struct FilterGroup: Sendable {
                         _ = membership.heard(presence.filter, at: now)
                     }
                 }
+                guard membership.mayAssign(now: now) else { continue }
                 let shards = ShardAssignment.shards(of: member, among: membership.members, count: shardCount)
                 guard shards != current else { continue }
                 current = shards
