@@ -137,11 +137,11 @@ let package = Package(
         .product(name: "Metrics", package: "swift-metrics"),
     ])
     + [
-        // The operators' command line: interaction events, live sessions, queues.
+        // The operators' command line: interaction events, live sessions, queues, masking rules.
         .target(
             name: "CobrowseCtl",
             dependencies: [
-                "AMQP", "CobrowseProtocol", "ServiceKit",
+                "AMQP", "CobrowseProtocol", "ServiceKit", "MaskingRules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

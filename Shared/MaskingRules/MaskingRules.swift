@@ -14,6 +14,15 @@ public struct MaskingRules: Sendable {
         public var block: [String]?
         public var noAgent: [String]?
         public var maskPage: Bool?
+        /// `private`: every text and value is masked unless an `unmask` selector allows it;
+        /// `public` (the default): only what the rules name is masked.
+        public var mode: String?
+        /// In private mode, the elements (with what is inside) whose text and values are shown,
+        /// unless a `mask` rule or a built-in masks them anyway.
+        public var unmask: [String]?
+        /// PII detectors turned on (`true`) or off (`false`) by name; the others stay as they are
+        /// (all on by default).
+        public var detectors: [String: Bool]?
     }
 
     struct File: Codable {
@@ -49,7 +58,11 @@ public struct MaskingRules: Sendable {
         }
         guard (file.version ?? 1) == 1 else { throw MaskingRulesError("unsupported version \(file.version ?? 0) (expected 1)") }
         for (index, set) in (file.rules ?? []).enumerated() {
-            for (field, selectors) in [("mask", set.mask), ("maskImages", set.maskImages), ("block", set.block), ("noAgent", set.noAgent)] {
+            if let mode = set.mode, mode != "private", mode != "public" {
+                throw MaskingRulesError("rules[\(index)].mode: '\(mode)' is neither private nor public")
+            }
+            for (field, selectors) in [("mask", set.mask), ("maskImages", set.maskImages), ("block", set.block), ("noAgent", set.noAgent),
+                                       ("unmask", set.unmask)] {
                 for selector in selectors ?? [] {
                     do {
                         _ = try CSSSelector(selector)
@@ -57,6 +70,10 @@ public struct MaskingRules: Sendable {
                         throw MaskingRulesError("rules[\(index)].\(field): \(error)")
                     }
                 }
+            }
+            for name in (set.detectors ?? [:]).keys where !BuiltInTables.detectors.contains(where: { $0.name == name }) {
+                throw MaskingRulesError("rules[\(index)].detectors: unknown detector '\(name)' (known: "
+                    + BuiltInTables.detectors.map(\.name).joined(separator: ", ") + ")")
             }
             if let site = set.site, site != "*", URL(string: site)?.host == nil {
                 throw MaskingRulesError("rules[\(index)].site: '\(site)' is neither * nor an origin such as https://shop.example")
@@ -66,21 +83,42 @@ public struct MaskingRules: Sendable {
                   customerMark: file.customerMark ?? Self.defaultCustomerMark)
     }
 
+    /// A page URL as the rules see it: its origin (`site`), and its path with the query (`urls`).
+    public static func address(of url: String) -> (origin: String, path: String)? {
+        // URLComponents keeps the path as written (URL.path drops a trailing slash).
+        guard let parsed = URLComponents(string: url), let host = parsed.host else { return nil }
+        let origin = "\(parsed.scheme ?? "https")://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
+        let path = (parsed.percentEncodedPath.isEmpty ? "/" : parsed.percentEncodedPath) + (parsed.percentEncodedQuery.map { "?\($0)" } ?? "")
+        return (origin, path)
+    }
+
+    /// The rule sets that apply to a page, with their place in the file, in file order.
+    public func ruleSets(for url: String) -> [(index: Int, set: RuleSet)] {
+        guard let (origin, path) = Self.address(of: url) else { return [] }
+        return sets.enumerated().filter { _, set in
+            ((set.site ?? "*") == "*" || set.site?.lowercased() == origin.lowercased())
+                && (set.urls ?? ["*"]).contains(where: { Self.glob($0, matches: path) })
+        }.map { (index: $0.offset, set: $0.element) }
+    }
+
     /// The rules for one page: every matching set, united (rules only ever add masking).
     public func page(for url: String) -> PageRules {
         var rules = PageRules(maskPlaceholders: maskPlaceholders, customerMark: customerMark)
-        // URLComponents keeps the path as written (URL.path drops a trailing slash).
-        guard let parsed = URLComponents(string: url), let host = parsed.host else { return rules }
-        let origin = "\(parsed.scheme ?? "https")://\(host)" + (parsed.port.map { ":\($0)" } ?? "")
-        let path = (parsed.percentEncodedPath.isEmpty ? "/" : parsed.percentEncodedPath) + (parsed.percentEncodedQuery.map { "?\($0)" } ?? "")
-        for set in sets where (set.site ?? "*") == "*" || set.site?.lowercased() == origin.lowercased() {
-            guard (set.urls ?? ["*"]).contains(where: { Self.glob($0, matches: path) }) else { continue }
+        for (_, set) in ruleSets(for: url) {
             rules.mask += set.mask ?? []
             rules.maskImages += set.maskImages ?? []
             rules.block += set.block ?? []
             rules.noAgent += set.noAgent ?? []
             rules.maskPage = rules.maskPage || (set.maskPage ?? false)
+            if set.mode == "private" { rules.mode = .private }
+            rules.unmask += set.unmask ?? []
+            // Later sets override earlier ones, detector by detector.
+            for (name, on) in set.detectors ?? [:] {
+                if on, !rules.detectors.contains(name) { rules.detectors.append(name) }
+                if !on { rules.detectors.removeAll { $0 == name } }
+            }
         }
+        rules.detectors = BuiltInTables.detectors.map(\.name).filter(rules.detectors.contains)
         return rules
     }
 
@@ -113,6 +151,15 @@ public struct PageRules: Sendable, Equatable, Codable {
     public var maskPage = false
     public var maskPlaceholders: Bool
     public var customerMark: String
+    /// The PII detectors that run on this page, by name, in the order they run.
+    public var detectors: [String] = BuiltInTables.detectors.map(\.name)
+    /// Private: everything is masked but what `unmask` selects (any matching rule set makes a page private).
+    public var mode = Mode.public
+    public var unmask: [String] = []
+
+    public enum Mode: String, Sendable, Codable {
+        case `public`, `private`
+    }
 
     public init(maskPlaceholders: Bool = false, customerMark: String = MaskingRules.defaultCustomerMark) {
         self.maskPlaceholders = maskPlaceholders
@@ -125,21 +172,18 @@ public enum BuiltInRules {
     public static let maskMarkers = ["[data-cobrowse-mask]", ".cobrowse-mask"]
     public static let blockMarkers = ["[data-cobrowse-block]", ".cobrowse-block"]
     public static let noAgentMarkers = ["[data-cobrowse-noagent]", ".cobrowse-noagent"]
-    /// The customer can always submit; the agent never does it for them.
+    /// The customer can always submit; the agent never does it for them. Disabled and read-only
+    /// controls take no action from the agent either (the SDK refuses them), and the console
+    /// frames them green like any no-agent element.
     public static let noAgentDefaults = [
         "input[type=submit]", "input[type=image]", "button[type=submit]", "form button:not([type])",
+        "input[disabled]", "button[disabled]", "select[disabled]", "textarea[disabled]", "input[readonly]", "textarea[readonly]",
     ]
-    /// `autocomplete` tokens whose fields are masked whatever the rules say.
-    public static let sensitiveAutocomplete: Set<String> = [
-        "cc-number", "cc-csc", "current-password", "new-password", "one-time-code",
-    ]
-
+    /// `autocomplete` tokens whose fields are masked whatever the rules say (`BuiltInTables`).
+    public static let sensitiveAutocomplete = Set(BuiltInTables.alwaysMaskedAutocomplete)
     /// Parts of an input's `name`, `id` or `autocomplete` (compared in lower case, anywhere in
-    /// the value) that make it sound like a secret: its value is masked whatever the rules say,
-    /// in the SDK and the filter alike, so that a stale SDK that missed a "show password" toggle
-    /// still cannot reveal a PIN or a one-time code. The SDK reads this list from the relay
-    /// (`/sdk/built-in-rules.js`), never a copy of its own.
-    public static let secretFieldHints = ["pass", "pwd", "pin", "otp", "cvc", "cvv", "secret"]
+    /// the value) that make it sound like a secret (`BuiltInTables.secretFieldHints`).
+    public static let secretFieldHints = BuiltInTables.secretFieldHints
 
     /// An input whose `name`, `id` or `autocomplete` contains one of `secretFieldHints`.
     public static func isSecretNamed<Element: SelectableElement>(_ element: Element) -> Bool {
@@ -152,7 +196,8 @@ public enum BuiltInRules {
 
     /// Password and hidden inputs, and credential or card fields by `autocomplete`.
     public static func isAlwaysMasked<Element: SelectableElement>(_ element: Element) -> Bool {
-        if element.tagName == "input", let type = element.attribute("type")?.lowercased(), type == "password" || type == "hidden" {
+        if element.tagName == "input", let type = element.attribute("type")?.lowercased(),
+           BuiltInTables.alwaysMaskedInputTypes.contains(type) {
             return true
         }
         guard let autocomplete = element.attribute("autocomplete")?.lowercased() else { return false }
@@ -174,6 +219,9 @@ public struct ElementRules: Sendable, Equatable {
     /// inside is masked.
     public var masksImagesInside = false
     public var noAgent = false
+    /// Selected by `unmask` in private mode: it and what is inside are not masked by the mode
+    /// (rules and built-ins still mask).
+    public var unmasked = false
 
     public init() {}
 }
@@ -185,7 +233,10 @@ public struct CompiledPageRules: Sendable {
     let maskImages: CSSSelector?
     let block: CSSSelector
     let noAgent: CSSSelector
+    let unmask: CSSSelector?
     let referencedAttributes: Set<String>
+    /// What the page's PII detectors mask in free text.
+    public let redactor: PIIRedactor
 
     /// Selectors were checked when the file loaded; one that fails here is left out.
     public init(_ page: PageRules) {
@@ -199,9 +250,11 @@ public struct CompiledPageRules: Sendable {
         maskImages = compile(page.maskImages)
         block = compile(BuiltInRules.blockMarkers + page.block)!
         noAgent = compile(BuiltInRules.noAgentMarkers + BuiltInRules.noAgentDefaults + page.noAgent)!
+        unmask = page.mode == .private ? compile(page.unmask) : nil
         var names: Set<String> = ["type", "autocomplete", "name", "id"] // the always-masked and secret-name checks
-        for selector in [mask, block, noAgent] + (maskImages.map { [$0] } ?? []) { names.formUnion(selector.referencedAttributes) }
+        for selector in [mask, block, noAgent] + [maskImages, unmask].compactMap({ $0 }) { names.formUnion(selector.referencedAttributes) }
         referencedAttributes = names
+        redactor = PIIRedactor(enabled: Set(page.detectors))
     }
 
     /// Whether changing this attribute can change how any element is classified (a `style`
@@ -220,6 +273,7 @@ public struct CompiledPageRules: Sendable {
         result.maskedImage = element.tagName == "img" && (page.maskPage || matchesImageRule)
         result.masksImagesInside = element.tagName != "img" && matchesImageRule
         result.noAgent = noAgent.matches(element)
+        result.unmasked = unmask?.matches(element) == true
         return result
     }
 }

@@ -261,3 +261,69 @@ final class CtlFixture: @unchecked Sendable {
         var consumers: Int
     }
 }
+
+/// `cobrowse-ctl rules`: the real binary on files, as an administrator runs it.
+@Suite struct CobrowseCtlRulesTests {
+    static func write(_ text: String, _ suffix: String = ".json") throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("ctl-rules-\(UUID().uuidString)\(suffix)").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func checkExitsNonZeroOnErrorsAndPrintsEveryFinding() async throws {
+        let bad = try Self.write(#"{"rules": [{"mask": ["a ~ b"], "mode": "secret"}]}"#)
+        let run = try await CommandRun.run("cobrowse-ctl", ["rules", "check", bad])
+        #expect(run.status == 1, "\(run)")
+        #expect(run.stdout.contains("error: rules[0].mask[0]: 'a ~ b': selector 'a ~ b': the '~' combinator is not supported"))
+        #expect(run.stdout.contains("error: rules[0].mode: must be \"private\" or \"public\""))
+        #expect(run.stdout.contains(": 2 errors, 0 warnings"))
+    }
+
+    @Test func warningsPassUnlessStrictAndSampleURLsComeFromAFile() async throws {
+        let rules = try Self.write(##"{"rules": [{"urls": ["/nowhere*"], "mask": ["#a"]}]}"##)
+        let urls = try Self.write("# pages of the site\nhttps://shop.example/cart\n", ".txt")
+        let lenient = try await CommandRun.run("cobrowse-ctl", ["rules", "check", rules, "--urls", urls])
+        #expect(lenient.status == 0, "\(lenient)")
+        #expect(lenient.stdout.contains("warning: rules[0].urls[0]: '/nowhere*' matches none of the 1 sample URLs of site *"))
+        let strict = try await CommandRun.run("cobrowse-ctl", ["rules", "check", rules, "--urls", urls, "--strict"])
+        #expect(strict.status == 1, "\(strict)")
+        let notAURL = try Self.write("cart\n", ".txt")
+        let refused = try await CommandRun.run("cobrowse-ctl", ["rules", "check", rules, "--urls", notAURL])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("'cart' in \(notAURL) is not an absolute page URL"), "\(refused)")
+        let missing = try await CommandRun.run("cobrowse-ctl", ["rules", "check", "/nonexistent/rules.json"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("cannot read the rules file '/nonexistent/rules.json'"), "\(missing)")
+    }
+
+    @Test func explainNamesTheRuleSetsAndTheElementsEachSelectorMatches() async throws {
+        let rules = try Self.write("""
+        {"rules": [
+          {"mask": [".balance"], "noAgent": ["#close"]},
+          {"urls": ["/account*"], "mode": "private", "unmask": ["header"], "detectors": {"phone": false}},
+          {"urls": ["/cart*"], "block": ["#chat"]}
+        ]}
+        """)
+        let html = try Self.write("""
+        <!DOCTYPE html><html><head><title>x</title><script>if (a < b) {}</script></head>
+        <body><header><nav>Shop</nav></header>
+        <p class="balance">1</p><div><span class='balance big'>2</span></div>
+        <input type=password id=pw><input name="member-pin"><button id="close" disabled>Close</button>
+        <!-- <p class="balance">in a comment</p> --></body></html>
+        """, ".html")
+        let run = try await CommandRun.run("cobrowse-ctl", ["rules", "explain", rules, "https://shop.example/account/7", "--html", html])
+        #expect(run.status == 0, "\(run)")
+        #expect(run.stdout.contains("rule sets: rules[0] (site *, urls *), rules[1] (site *, urls /account*)"))
+        #expect(run.stdout.contains("mode: private"))
+        #expect(run.stdout.contains("detectors: iban, card, ssn, email"))
+        #expect(run.stdout.contains("mask .balance  (rules[0])  -> 2: p.balance, span.balance.big"))
+        #expect(run.stdout.contains("unmask header  (rules[1])  -> 1: header"))
+        #expect(run.stdout.contains("always masked (built-in): input#pw"))
+        #expect(run.stdout.contains("value masked (secret-named): input[name=member-pin]\n"), "#pw is always masked, not secret-named")
+        #expect(run.stdout.contains("no agent action: 1 element (button#close)"))
+        #expect(!run.stdout.contains("#chat"), "the cart's rule set does not apply to /account/7")
+        let bad = try await CommandRun.run("cobrowse-ctl", ["rules", "explain", rules, "account/7"])
+        #expect(bad.status == 64, "\(bad)")
+        #expect(bad.stderr.contains("'account/7' is not an absolute page URL"))
+    }
+}

@@ -350,12 +350,38 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
             let json = try #require(line.firstRange(of: "[").map { line[$0.lowerBound...] }?.split(separator: "]").first)
             return try JSONDecoder().decode([String].self, from: Data((json + "]").utf8))
         }
+        for (name, table) in BuiltInTables.byExportName {
+            #expect(try exported(name) == table, "\(name) as served")
+        }
         #expect(try exported("SECRET_FIELD_HINTS") == BuiltInRules.secretFieldHints)
         #expect(Set(try exported("ALWAYS_MASKED_AUTOCOMPLETE")) == BuiltInRules.sensitiveAutocomplete)
         // The SDK imports it and keeps no list of its own.
         let masking = try #require(await relay.get("/sdk/masking.js"))
         #expect(masking.body.contains("from './built-in-rules.js'"))
         #expect(!masking.body.contains("'one-time-code'"), "the SDK has its own copy of the autocomplete tokens")
+    }
+
+    /// No script of the SDK or the console writes a built-in table out again: each table's
+    /// members, quoted as a script would list them, appear in none of them.
+    @Test func noScriptKeepsACopyOfABuiltInTable() throws {
+        let web = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appending(path: "Services/DOMRelay/Web/Public")
+        let scripts = try #require(FileManager.default.enumerator(at: web, includingPropertiesForKeys: nil))
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "js" }
+        #expect(scripts.count >= 10)
+        for script in scripts {
+            let text = try String(contentsOf: script, encoding: .utf8)
+            for (name, table) in BuiltInTables.byExportName where table.count > 1 {
+                // Two members in a row, as a list literal has them: a copy, however spaced or quoted.
+                for pair in zip(table, table.dropFirst()) {
+                    for quote in ["'", "\""] {
+                        let pattern = "\(quote)\(pair.0)\(quote)\\s*,\\s*\(quote)\(pair.1)\(quote)"
+                        #expect(text.range(of: pattern, options: .regularExpression) == nil,
+                                "\(script.lastPathComponent) lists \(name) itself (\(pair.0), \(pair.1))")
+                    }
+                }
+            }
+        }
     }
 
     @Test func devModeWithoutTheSigningSecretRefusesToStart() async throws {

@@ -1,5 +1,6 @@
 import CobrowseProtocol
 import Foundation
+import MaskingRules
 @testable import MaskingFilter
 import Testing
 
@@ -455,8 +456,60 @@ struct Failure: Error, CustomStringConvertible {
     @Test func inputOnATextFieldPassesUnchanged() throws {
         var h = Harness()
         h.sendSnapshot()
-        let event = StreamEvent.Input(id: 9, value: "bob@example.com")
+        let event = StreamEvent.Input(id: 9, value: "Bob Smith, 12 High Street")
         #expect(try Self.input(h.send(.input(event))) == event)
+    }
+
+    @Test func privateModeMasksEveryTextAndValueButWhatUnmaskSelectsAndRulesStillMaskThere() throws {
+        var page = PageRules()
+        page.mode = .private
+        page.unmask = ["#public", "form"]
+        page.mask = ["#public .secret"]
+        let rules = CompiledPageRules(page)
+        var field = DOMNode.element(6, "input", ["id": "q", "value": "shoes"])
+        field.value = "shoes"
+        var hidden = DOMNode.element(17, "input", ["id": "token", "type": "password", "value": "hunter2"])
+        hidden.value = "hunter2"
+        let root = DOMNode.element(1, "html", [:], [
+            .element(12, "head", [:], [
+                .element(13, "title", [:], [.text(14, "Account 123")]),
+                .element(15, "style", [:], [.text(16, "p { color: red }")]),
+            ]),
+            .element(2, "body", [:], [
+                .element(3, "p", ["title": "balance"], [.text(4, "Balance 1,234")]),
+                .element(5, "div", ["id": "public"], [.text(7, "Opening hours"), .element(8, "span", ["class": "secret"], [.text(9, "code 77")])]),
+                .element(10, "form", [:], [field, hidden]),
+                .element(18, "img", ["src": "/photo.jpg", "alt": "me"]),
+            ]),
+        ])
+        var stream = SessionStream()
+        let frame = try Self.onlyView(stream.process(StreamFrame(seq: 1, Self.snapshot(root)), rules: { _ in rules }))
+        guard case let .snapshot(snapshot) = frame.event else { throw Failure("expected a snapshot, got \(frame.event)") }
+        let sent = snapshot.root
+        func text(_ id: Int) -> String? { Self.find(id, in: sent)?.text }
+        #expect(text(14) == "****", "the title, by the mode")
+        #expect(text(16) == "p { color: red }", "a <style>'s CSS is the page's look")
+        #expect(text(4) == "****")
+        #expect(Self.find(3, in: sent)?.attrs?["title"] == "****")
+        #expect(text(7) == "Opening hours", "under unmask")
+        #expect(text(9) == "****", "a mask rule inside an unmasked region still masks")
+        #expect(Self.find(6, in: sent)?.value == "shoes")
+        #expect(Self.find(17, in: sent)?.value == "****", "built-ins still mask")
+        #expect(Self.find(18, in: sent)?.attrs?["src"] == nil, "images under the mode are masked images")
+        // Public mode (the default) with the same rules shows what no rule names.
+        var publicStream = SessionStream()
+        page.mode = .public
+        let shown = try Self.onlyView(publicStream.process(StreamFrame(seq: 1, Self.snapshot(root)), rules: { _ in CompiledPageRules(page) }))
+        guard case let .snapshot(publicSnapshot) = shown.event else { throw Failure("expected a snapshot") }
+        #expect(Self.find(4, in: publicSnapshot.root)?.text == "Balance 1,234")
+    }
+
+    @Test func personalDataTypedIntoATextFieldIsMaskedByTheDetectors() throws {
+        var h = Harness()
+        h.sendSnapshot()
+        let typed = StreamEvent.Input(id: 9, value: "mail bob@example.com, card 4111 1111 1111 1111")
+        #expect(try Self.input(h.send(.input(typed))) == .init(id: 9, value: "mail ****, card ****"))
+        #expect(h.stream.detectorHits == ["email": 1, "card": 1])
     }
 
     @Test(arguments: [5, 6, 999])

@@ -77,10 +77,40 @@ def push_one_session():
             "const view = document.querySelector('iframe'); "
             "return view && view.contentDocument && view.contentDocument.body ? view.contentDocument.body.innerText : ''"),
             check=lambda text: heading in text)
+        tour_demo_pages(customer, agent)
         return session
     finally:
         customer.quit()
         agent.quit()
+
+
+# The demo pages that hold secrets (text starting ZZSECRET, and personal data no rule names):
+# with the shipped deploy/masking/rules.json, none may reach the agent.
+DEMO_SECRET_PAGES = ["masking.html", "statement.html", "private.html", "pii.html", "frames.html", "show-password.html"]
+PERSONAL_DATA = ["4111 1111 1111 1111", "DE89 3704 0044 0532 0130 00", "078-05-1120", "jane.doe@example.com", "+1 415 555 0100"]
+
+
+def tour_demo_pages(customer, agent):
+    """The customer visits every demo page with secrets while the agent watches; then every
+    frame the agent's console received is searched for them."""
+    for page in DEMO_SECRET_PAGES:
+        customer.get(f"http://127.0.0.1:8080/demo/{page}")
+        wait_for(f"the agent console follows the customer to {page}",
+                 lambda: agent.js("const e = document.getElementById('customer-url'); return e ? e.textContent : ''"),
+                 check=lambda url, page=page: (url or "").strip().endswith(f"/demo/{page}"), within=60)
+        # The page's snapshot reached the agent (the view shows the page's <main>).
+        wait_for(f"the agent's view shows {page}", lambda: agent.js(
+            "const view = document.querySelector('iframe'); const doc = view && view.contentDocument; "
+            "return !!(doc && doc.querySelector('main, body > *'))"), within=60)
+    leaks = []
+    for frame in agent.frames("received"):
+        payload = frame.payload if isinstance(frame.payload, str) else str(frame.payload)
+        found = [secret for secret in ["ZZSECRET", *PERSONAL_DATA] if secret in payload]
+        if found:
+            leaks.append((found, payload[:160]))
+    assert not leaks, (f"with deploy/masking/rules.json the agent received demo secrets in {len(leaks)} frames, "
+                       f"e.g. {leaks[:3]}")
+    print(f"PASS the agent saw {len(DEMO_SECRET_PAGES)} demo pages with secrets and received none of them")
 
 
 def main():

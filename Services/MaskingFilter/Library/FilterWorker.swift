@@ -28,6 +28,10 @@ public struct FilterWorker: Sendable {
     static let forwarded = Counter(label: "cobrowse_filter_frames_total", dimensions: [("result", "forwarded")])
     static let resyncs = Counter(label: "cobrowse_filter_resync_requests_total")
     static let maskedElements = Counter(label: "cobrowse_filter_masked_elements_total")
+    /// PII the filter's detectors masked (what the SDK missed), by detector.
+    static func detectorHits(_ detector: String) -> Counter {
+        Counter(label: "cobrowse_filter_detector_hits_total", dimensions: [("detector", detector)])
+    }
     /// How long sharers' frames waited between their relay and this filter (the shards' lag).
     static let ingestWait = Metrics.Timer(label: "cobrowse_filter_ingest_wait_seconds")
     static func dropped(_ reason: String) -> Counter {

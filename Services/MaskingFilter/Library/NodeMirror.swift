@@ -18,8 +18,11 @@ struct NodeMirror {
         var children: [Int] = []
         /// What the rules say about the element itself.
         var own = ElementRules()
-        /// Masked by its own rules or an ancestor's.
+        /// Masked by its own rules or an ancestor's, or by private mode.
         var masked = false
+        /// Masked by a rule, a marker or a built-in (its own or an ancestor's): an `unmask`
+        /// selector cannot undo that, only private mode's default.
+        var ruleMasked = false
         /// Inside (or itself) an element whose images are all masked.
         var imagesMasked = false
     }
@@ -33,6 +36,8 @@ struct NodeMirror {
     var rules = CompiledPageRules(PageRules())
     /// Elements masked, blocked or image-masked so far (for metrics).
     private(set) var maskedElements = 0
+    /// What each PII detector masked so far, by name (for metrics and the session's record).
+    private(set) var detectorHits: [String: Int] = [:]
 
     var count: Int { entries.count }
 
@@ -147,7 +152,15 @@ struct NodeMirror {
     mutating func setText(_ id: Int, _ text: String) -> String? {
         guard let entry = entries[id] else { return nil }
         entries[id]?.text = text
-        return entry.masked ? StreamSanitizer.maskText(text) : text
+        if entry.masked { return StreamSanitizer.maskText(text) }
+        return entry.type == .text ? redacted(text) : text
+    }
+
+    /// Free text with the PII the page's detectors find masked (`PIIRedactor`), counted.
+    private mutating func redacted(_ text: String) -> String {
+        let (clean, hits) = rules.redactor.redact(text)
+        for (name, count) in hits { detectorHits[name, default: 0] += count }
+        return clean
     }
 
     /// A form control's new state, masked as needed; nil if nothing may be sent.
@@ -158,7 +171,11 @@ struct NodeMirror {
             return StreamEvent.Input(id: input.id, value: StreamSanitizer.mask(ifNotEmpty: value), checked: input.checked,
                                      selected: input.selected)
         }
-        guard entry.masked else { return input }
+        guard entry.masked else {
+            var clean = input
+            clean.value = input.value.map { redacted($0) }
+            return clean
+        }
         // A masked control's choice (checked, selected) is not sent at all.
         guard let value = input.value else { return nil }
         return StreamEvent.Input(id: input.id, value: StreamSanitizer.mask(ifNotEmpty: value))
@@ -174,14 +191,15 @@ struct NodeMirror {
         for (name, value) in node.attrs ?? [:] where !Self.isViewMarker(name.lowercased()) { attrs[name.lowercased()] = value }
         entries[node.id] = Entry(type: node.type, tag: node.tag?.lowercased(), attrs: attrs, text: node.text, value: node.value,
                                  parent: parent)
-        let inherited = parent.flatMap { entries[$0]?.masked } ?? false
-        if node.type == .element { classify(node.id, inherited: inherited) } else { entries[node.id]?.masked = inherited }
+        let inherited = inheritance(from: parent)
+        if node.type == .element { classify(node.id, inherited: inherited) } else { inherit(node.id, inherited) }
         guard let entry = entries[node.id] else { return nil }
 
         var clean = DOMNode(id: node.id, type: node.type, tag: node.tag)
         switch node.type {
         case .text, .comment:
-            clean.text = entry.masked ? node.text.map(StreamSanitizer.maskText) : node.text
+            clean.text = entry.masked ? node.text.map(StreamSanitizer.maskText)
+                : node.type == .text ? node.text.map { redacted($0) } : node.text
             return clean
         case .element:
             break
@@ -194,7 +212,8 @@ struct NodeMirror {
         if entry.own.maskedImage { clean.rect = node.rect }
         // A <style>'s CSS inserted by scripts travels as the element's text.
         clean.text = entry.masked ? node.text.map(StreamSanitizer.maskText) : node.text
-        clean.value = entry.masked || entry.own.valueMasked ? node.value.map { StreamSanitizer.mask(ifNotEmpty: $0) } : node.value
+        clean.value = entry.masked || entry.own.valueMasked ? node.value.map { StreamSanitizer.mask(ifNotEmpty: $0) }
+            : node.value.map { redacted($0) }
         clean.checked = entry.masked ? nil : node.checked
         clean.scroll = node.scroll
         clean.adoptedStyles = node.adoptedStyles
@@ -214,8 +233,20 @@ struct NodeMirror {
         }
     }
 
+    /// What a node inherits from its parent: masked (`masked`), and by a rule (`ruleMasked`).
+    private func inheritance(from parent: Int?) -> (masked: Bool, byRule: Bool) {
+        guard let entry = parent.flatMap({ entries[$0] }) else { return (false, false) }
+        return (entry.masked, entry.ruleMasked)
+    }
+
+    /// A text or comment node is masked as its parent is.
+    private mutating func inherit(_ id: Int, _ inherited: (masked: Bool, byRule: Bool)) {
+        entries[id]?.masked = inherited.masked
+        entries[id]?.ruleMasked = inherited.byRule
+    }
+
     /// Applies the rules to an element already in `entries` (its ancestors too).
-    private mutating func classify(_ id: Int, inherited: Bool) {
+    private mutating func classify(_ id: Int, inherited: (masked: Bool, byRule: Bool)) {
         var own = rules.classify(MirrorElement(entries: entries, id: id))
         if own.alwaysMasked || everAlwaysMasked.contains(id) {
             own.alwaysMasked = true
@@ -224,7 +255,7 @@ struct NodeMirror {
         }
         // Images inside masked content are masked images too, and so are a <picture>'s sources.
         let parentMasksImages = entries[id]?.parent.flatMap { entries[$0]?.imagesMasked } ?? false
-        if let tag = entries[id]?.tag, tag == "img" || tag == "source", own.masked || inherited || parentMasksImages {
+        if let tag = entries[id]?.tag, tag == "img" || tag == "source", own.masked || inherited.masked || parentMasksImages {
             own.maskedImage = true
         }
         entries[id]?.imagesMasked = own.masksImagesInside || parentMasksImages
@@ -234,12 +265,18 @@ struct NodeMirror {
         }
         entries[id]?.own = own
         // A masked image's describing attributes (alt, title…) are masked with it.
-        entries[id]?.masked = inherited || own.masked || own.maskedImage
+        let byRule = inherited.byRule || own.masked || own.maskedImage
+        // Private mode masks from the root down, except under `unmask`; a <style>'s CSS is the
+        // page's look, not its content.
+        let isRoot = entries[id]?.parent == nil
+        let byMode = rules.page.mode == .private && !own.unmasked && entries[id]?.tag != "style" && (isRoot || inherited.masked)
+        entries[id]?.ruleMasked = byRule
+        entries[id]?.masked = byRule || byMode
     }
 
     /// The attributes a view gets for an element: sanitized, masked, reduced if blocked,
     /// without image sources if image-masked, plus the view markers the console frames.
-    private func renderedAttributes(_ entry: Entry) -> [String: String] {
+    private mutating func renderedAttributes(_ entry: Entry) -> [String: String] {
         var result: [String: String] = [:]
         for (name, value) in entry.attrs where StreamSanitizer.allows(attribute: name, value: value, on: entry.tag) {
             if entry.own.blocked && !Self.blockedKeeps.contains(name) { continue }
@@ -259,11 +296,11 @@ struct NodeMirror {
         var pending = [id]
         while let current = pending.popLast() {
             guard let before = entries[current] else { continue }
-            let inherited = before.parent.flatMap { entries[$0]?.masked } ?? false
+            let inherited = inheritance(from: before.parent)
             if before.type == .element {
                 classify(current, inherited: inherited)
             } else {
-                entries[current]?.masked = inherited
+                inherit(current, inherited)
             }
             guard let after = entries[current] else { continue }
             if (before.masked && !after.masked) || (before.own.blocked && !after.own.blocked)
@@ -306,7 +343,7 @@ struct NodeMirror {
     }
 
     /// Re-sends a node that just became masked in its masked form.
-    private func remask(_ entry: Entry, id: Int, into effects: inout Effects) {
+    private mutating func remask(_ entry: Entry, id: Int, into effects: inout Effects) {
         switch entry.type {
         case .text, .comment:
             if let text = entry.text, StreamSanitizer.maskText(text) != text { effects.texts.append(.init(id: id, text: StreamSanitizer.mask)) }
@@ -326,9 +363,9 @@ struct NodeMirror {
     /// An attribute as a view gets it: unchanged on unmasked elements; on masked ones, content
     /// masked, choices and URLs (which name accounts, photos, documents) not sent, and images
     /// in inline styles removed. Nil: not sent.
-    private func rendered(_ name: String, _ value: String, masked: Bool, valueMasked: Bool = false, tag: String?) -> String? {
+    private mutating func rendered(_ name: String, _ value: String, masked: Bool, valueMasked: Bool = false, tag: String?) -> String? {
         if valueMasked, name == "value" { return StreamSanitizer.mask(ifNotEmpty: value) }
-        guard masked else { return value }
+        guard masked else { return redacted(value) }
         if Self.maskedAttributes.contains(name) || (name == "placeholder" && rules.page.maskPlaceholders)
             || (name.hasPrefix("data-") && !name.hasPrefix("data-cobrowse-")) {
             return StreamSanitizer.mask(ifNotEmpty: value)
@@ -339,18 +376,11 @@ struct NodeMirror {
         return value
     }
 
-    /// Attributes that carry an element's content, masked on masked elements.
-    static let maskedAttributes: Set<String> = [
-        "value", "title", "alt", "aria-label", "label", "aria-description", "aria-valuetext", "aria-placeholder",
-    ]
-    /// Not sent from masked elements: a control's choice, and URLs.
-    static let droppedWhenMasked: Set<String> = [
-        "checked", "selected", "href", "src", "srcset", "poster", "action", "formaction", "background", "xlink:href",
-        "ping", "cite", "data",
-    ]
-    /// A blocked element keeps only what sizes it.
-    static let blockedKeeps: Set<String> = ["id", "class", "style", "width", "height", "data-cobrowse-block"]
-    static let imageSources: Set<String> = ["src", "srcset", "sizes"]
+    // The tables the SDK applies too (BuiltInTables, served to it by the relay).
+    static let maskedAttributes = Set(BuiltInTables.maskedAttributes)
+    static let droppedWhenMasked = Set(BuiltInTables.droppedWhenMasked)
+    static let blockedKeeps = Set(BuiltInTables.blockedKeeps)
+    static let imageSources = Set(BuiltInTables.imageSourceAttributes)
 
     /// The attributes the console frames masked (purple) and no-agent (green) elements by.
     /// Pages cannot send them: incoming ones are dropped.

@@ -48,6 +48,20 @@ public struct SessionStream: Sendable {
     }
 
     private var reportedMasked = 0
+    private var reportedDetectorHits: [String: Int] = [:]
+
+    /// What each PII detector masked in this session so far, by name.
+    public var detectorHits: [String: Int] { mirror.detectorHits }
+
+    /// Detector hits since the last call, by name (for metrics).
+    public mutating func takeDetectorHits() -> [String: Int] {
+        let now = mirror.detectorHits
+        defer { reportedDetectorHits = now }
+        return now.reduce(into: [:]) { result, item in
+            let new = item.value - (reportedDetectorHits[item.key] ?? 0)
+            if new > 0 { result[item.key] = new }
+        }
+    }
 
     /// Processes one sharer frame. `rules` gives the masking rules of a page by its URL.
     /// `receivedAt` is when the sharer's relay got the frame (ms since 1970), if it said.

@@ -169,6 +169,7 @@ struct ShardProcessor {
         result.outputs = tracked.catchUp(with: generation, now: now)
             + tracked.stream.process(frame, receivedAt: record.receivedAt, now: now, rules: rules.compiledRules(for:))
         FilterWorker.maskedElements.increment(by: tracked.stream.takeMaskedCount())
+        for (detector, hits) in tracked.stream.takeDetectorHits() { FilterWorker.detectorHits(detector).increment(by: hits) }
         tracked.lastSeen = now
         sessions[session] = tracked
         if result.outputs.isEmpty, frame.event.type != "snapshot" { Self.notForwardable.increment() }

@@ -1,5 +1,6 @@
 import Foundation
 import CobrowseProtocol
+import MaskingRules
 
 /// What may never reach an agent's browser, and how masked values look. Pure functions over
 /// serialized nodes; the mirror decides, with the masking rules, which nodes are masked.
@@ -7,15 +8,10 @@ public enum StreamSanitizer {
     /// Every masked value, whatever its length: no length, no word shape.
     public static let mask = "****"
 
-    /// Elements dropped with everything inside: they run code or replace the page. SVG
-    /// animation elements can set any attribute of their target, `href` to a script URL included.
-    static let droppedElements: Set<String> = [
-        "script", "object", "embed", "applet", "base", "portal", "set", "animate", "animatemotion", "animatetransform",
-    ]
-    /// Attributes holding a URL the agent's browser would follow or load.
-    static let urlAttributes: Set<String> = [
-        "href", "src", "action", "formaction", "xlink:href", "data", "poster", "background", "ping", "srcset", "cite",
-    ]
+    /// Elements dropped with everything inside (`BuiltInTables.droppedElements`).
+    static let droppedElements = Set(BuiltInTables.droppedElements)
+    /// Attributes holding a URL the agent's browser would follow or load (`BuiltInTables.urlAttributes`).
+    static let urlAttributes = Set(BuiltInTables.urlAttributes)
     /// Whether an element is dropped entirely (scripts, plugins, `<base>`, refresh meta).
     public static func drops(tag: String?, attrs: [String: String]?) -> Bool {
         guard let tag = tag?.lowercased() else { return false }

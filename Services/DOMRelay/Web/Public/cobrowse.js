@@ -12,7 +12,7 @@
  *
  * This classic script only defines window.CoBrowse, keeps its subscribers, and notes the page's
  * password fields from the start (a "show password" toggle may come before sharing does). The
- * work is done by ES modules in sdk/ next to it, by job (mirror, masking, built-in-rules, rules,
+ * work is done by ES modules in sdk/ next to it, by job (mirror, masking, built-in-rules, detectors, rules,
  * customer-mark, serialize, frames, observe, bar, agent-marks, actions, end-notice, transport,
  * session), imported from this script's own address when a session starts or resumes: nothing
  * more is downloaded before. The relay lets the sites it allows read sdk/ across origins
@@ -29,8 +29,8 @@
    * The parts, all imported at once so that they download side by side (session.js alone would
    * pull in the others one level of imports at a time). The first one is the entry.
    */
-  const PARTS = ['session.js', 'transport.js', 'mirror.js', 'masking.js', 'built-in-rules.js', 'rules.js', 'customer-mark.js',
-    'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js', 'end-notice.js'];
+  const PARTS = ['session.js', 'transport.js', 'mirror.js', 'masking.js', 'built-in-rules.js', 'detectors.js', 'rules.js',
+    'customer-mark.js', 'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js', 'end-notice.js'];
   /** The value setters as the browser made them, taken now: the agent types with these (sdk/actions.js). */
   const NATIVE_VALUE_SETTERS = new Map([HTMLInputElement, HTMLTextAreaElement, HTMLSelectElement].map((type) =>
     [type, Object.getOwnPropertyDescriptor(type.prototype, 'value').set]));

@@ -4,6 +4,7 @@
 // annotations, and with the customer's consent (write mode) clicks, typing, scrolling and
 // navigation, all checked by the masking filter on the way.
 
+import { UNTYPABLE_INPUT_TYPES } from '../sdk/built-in-rules.js';
 import { Mirror } from './mirror.js';
 import { Overlay } from './overlay.js';
 
@@ -52,7 +53,7 @@ const CONTROL_SENTENCES = {
   'pointer-mode': 'In pointer mode you can point and annotate; ask the customer for control to act.',
 };
 /** Inputs the agent never types into (they are clicked, or are not the agent's business). */
-const UNTYPABLE_INPUTS = new Set(['checkbox', 'radio', 'file', 'hidden', 'submit', 'image', 'reset', 'button']);
+const UNTYPABLE_INPUTS = new Set(UNTYPABLE_INPUT_TYPES);
 
 /** What the header shows for each console state. */
 const STATE_LABELS = {

@@ -1,6 +1,7 @@
 // The customer's page, rebuilt inside the sandboxed view iframe: keeps the id ↔ node map and
 // applies snapshots, mutations, form input and scroll frames to it. Never runs page code. The
 // view is read-only unless the console's hooks let the lead agent type (write mode).
+import { DROPPED_ELEMENTS, UNRENDERED_ELEMENTS, URL_ATTRIBUTES as URL_ATTRIBUTE_LIST } from '../sdk/built-in-rules.js';
 
 const HTML_NS = 'http://www.w3.org/1999/xhtml';
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -10,10 +11,7 @@ const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 
 // Elements that would run code or replace the page; the filter already strips them, and a
 // comment stands in so that later frames naming them, or inserting before them, still fit.
-const INERT_TAGS = new Set([
-  'script', 'noscript', 'object', 'embed', 'applet', 'portal', 'base',
-  'set', 'animate', 'animatemotion', 'animatetransform',
-]);
+const INERT_TAGS = new Set([...DROPPED_ELEMENTS, ...UNRENDERED_ELEMENTS]);
 
 // SVG names are case-sensitive but arrive lower case; these are the ones that differ.
 const SVG_TAGS = new Map([
@@ -71,7 +69,7 @@ const MARKER_CSS = `
 /** What a masked image shows (it lays out like an image; the box is grey from MARKER_CSS). */
 const BLANK_IMAGE = 'data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7';
 
-const URL_ATTRIBUTES = new Set(['href', 'src', 'action', 'formaction', 'xlink:href', 'data', 'poster', 'background', 'srcset']);
+const URL_ATTRIBUTES = new Set(URL_ATTRIBUTE_LIST);
 
 /** Markup for the doctype of a fresh view document; no doctype means quirks mode, as on the page. */
 function doctypeMarkup(doctype) {

@@ -1,10 +1,11 @@
 // Agent actions: what the masking filter let through, done here only in write mode and only
 // where the rules allow it: the second gate, in case the filter's view is behind. A refusal is
 // silent for the customer (the filter told the agent).
+import { UNTYPABLE_INPUT_TYPES } from './built-in-rules.js';
 import { Masking, everAlwaysMasked } from './masking.js';
 
 /** Inputs the agent does not type into: choices (clicked instead), files, buttons, secrets. */
-const UNTYPABLE_INPUTS = new Set(['checkbox', 'radio', 'file', 'hidden', 'password', 'submit', 'image', 'reset', 'button']);
+const UNTYPABLE_INPUTS = new Set(UNTYPABLE_INPUT_TYPES);
 const DEFAULT_MASKING = new Masking(null);
 
 /** The element above, across shadow roots (a shadow root's children belong to its host). */

@@ -28,7 +28,10 @@ export class SessionBar {
         button.deny-control { background: #4b5567; }
         button.revoke-control { background: #ffd166; color: #1d2433; font-weight: 600; }
         button:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
+        .mark-explanation { font-size: 12px; opacity: .9; }
+        .mark-sample { display: inline-block; width: 1.6em; height: .8em; margin: 0 .5em 0 .2em; vertical-align: middle; }
       </style>
+      <style class="mark-style"></style>
       <div class="bar" role="region" aria-label="Co-browsing" data-mode="pointer" data-lead="connected">
         <div class="row">
           <div class="grow">
@@ -38,6 +41,7 @@ export class SessionBar {
           <button class="revoke-control" type="button" hidden>Stop control</button>
           <button class="exit" type="button">Exit</button>
         </div>
+        <div class="mark-explanation" hidden><span class="mark-sample" aria-hidden="true"></span><span class="mark-text"></span></div>
         <div class="consent row" role="group" aria-label="Request for control" hidden>
           <span class="grow" role="alert">The agent asks to control this page</span>
           <button class="allow-control" type="button">Allow</button>
@@ -59,6 +63,21 @@ export class SessionBar {
     if (!this.host.isConnected) (document.body || document.documentElement).appendChild(this.host);
   }
   status(text) { this.root.querySelector('.status').textContent = text; }
+  /**
+   * Tells the customer what the outlines on the page mean, drawn with the page's own mark
+   * (`declarations`: the rules' `customerMark`, never containing braces); on a private page,
+   * that the agent sees its layout only. Hidden when fields are not marked and the page is not private.
+   */
+  explainMarks(declarations, privatePage) {
+    const explanation = this.root.querySelector('.mark-explanation');
+    this.root.querySelector('.mark-style').textContent = declarations ? `.mark-sample { ${declarations} }` : '';
+    this.root.querySelector('.mark-sample').hidden = !declarations;
+    const texts = [];
+    if (privatePage) texts.push('This page is private: the agent sees its layout, not its text.');
+    if (declarations) texts.push('Fields outlined like this are hidden from the agent.');
+    this.root.querySelector('.mark-text').textContent = texts.join(' ');
+    explanation.hidden = texts.length === 0;
+  }
   /** Write mode shows Stop control. */
   setMode(mode) {
     this.root.querySelector('.bar').dataset.mode = mode;

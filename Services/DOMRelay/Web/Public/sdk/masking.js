@@ -1,8 +1,13 @@
 // Masking: one set of rules for this page (the relay's, or the built-ins), applied here and
 // again by masking-filter; what a masked or blocked element keeps of its text and attributes.
-// The built-in lists the filter shares (credential autocomplete tokens, secret-sounding field
-// hints) come from the relay, generated from the Swift source of truth (BuiltInRules).
-import { SECRET_FIELD_HINTS, ALWAYS_MASKED_AUTOCOMPLETE } from './built-in-rules.js';
+// The built-in tables the filter shares (always-masked fields, secret-sounding field hints,
+// what masked and blocked elements keep) come from the relay, generated from the Swift source of
+// truth (BuiltInTables): this file keeps no copy of them.
+import {
+  SECRET_FIELD_HINTS, ALWAYS_MASKED_AUTOCOMPLETE, ALWAYS_MASKED_INPUT_TYPES, MASKED_ATTRIBUTES as MASKED_ATTRIBUTE_LIST,
+  DROPPED_WHEN_MASKED as DROPPED_WHEN_MASKED_LIST, BLOCKED_KEEPS, IMAGE_SOURCE_ATTRIBUTES as IMAGE_SOURCE_LIST,
+} from './built-in-rules.js';
+import { DETECTOR_NAMES, redact } from './detectors.js';
 
 export const MASK = '****';
 
@@ -12,7 +17,7 @@ const BLOCK_MARKERS = ['[data-cobrowse-block]', '.cobrowse-block'];
 const cssString = (text) => String(text).replace(/["\\\n]/g, (character) => (character === '\n' ? '\\a ' : `\\${character}`));
 const listOf = (value) => (Array.isArray(value) ? value.filter((item) => typeof item === 'string' && item !== '') : []);
 /** Masked whatever the rules say; once masked, an element stays masked (a "show password" toggle reveals nothing). */
-const ALWAYS_MASKED = ['input[type=password i]', 'input[type=hidden i]',
+const ALWAYS_MASKED = [...listOf(ALWAYS_MASKED_INPUT_TYPES).map((type) => `input[type="${cssString(type)}" i]`),
   ...listOf(ALWAYS_MASKED_AUTOCOMPLETE).map((token) => `[autocomplete~="${cssString(token)}" i]`)];
 /**
  * Inputs whose name, id or autocomplete sounds like a secret (pass, pin, cvv, …): their values
@@ -21,14 +26,12 @@ const ALWAYS_MASKED = ['input[type=password i]', 'input[type=hidden i]',
 const SECRET_HINTED = listOf(SECRET_FIELD_HINTS).flatMap((hint) =>
   ['name', 'id', 'autocomplete'].map((attribute) => `input[${attribute}*="${cssString(hint)}" i]`));
 /** Attributes of masked elements sent as `****` (besides `data-*`, and `placeholder` when the rules say so). */
-const MASKED_ATTRIBUTES = new Set(['value', 'title', 'alt', 'aria-label', 'label', 'aria-description', 'aria-valuetext',
-  'aria-placeholder']);
+const MASKED_ATTRIBUTES = new Set(MASKED_ATTRIBUTE_LIST);
 /** Attributes of masked elements not sent at all: a control's choice, and URLs (they name accounts, photos, documents). */
-const DROPPED_WHEN_MASKED = new Set(['checked', 'selected', 'href', 'src', 'srcset', 'poster', 'action', 'formaction',
-  'background', 'xlink:href', 'ping', 'cite', 'data']);
+const DROPPED_WHEN_MASKED = new Set(DROPPED_WHEN_MASKED_LIST);
 /** All a blocked element keeps: it shows as a box of its size, nothing of what is inside. */
-export const BLOCKED_ATTRIBUTES = new Set(['id', 'class', 'style', 'width', 'height', 'data-cobrowse-block']);
-export const IMAGE_SOURCE_ATTRIBUTES = new Set(['src', 'srcset', 'sizes']);
+export const BLOCKED_ATTRIBUTES = new Set(BLOCKED_KEEPS);
+export const IMAGE_SOURCE_ATTRIBUTES = new Set(IMAGE_SOURCE_LIST);
 const DEFAULT_CUSTOMER_MARK = 'outline: 2px dashed rgba(124,58,237,.55); outline-offset: 2px';
 
 /** An element's own status (bits): what a change of rules or attributes can flip. */
@@ -39,9 +42,12 @@ export const OWN_MASKED_IMAGE = 4;
 export const OWN_MASKS_IMAGES = 8;
 /** An input named like a secret: its value (property, `value` attribute, input frames) is masked, nothing else. */
 export const OWN_VALUE_MASKED = 16;
+/** Selected by `unmask` in private mode: it and what is inside are not masked by the mode. */
+export const OWN_UNMASKED = 32;
 const NO_AGENT_MARKERS = ['[data-cobrowse-noagent]', '.cobrowse-noagent'];
 /** The customer can always submit; the agent never does it for them. */
-const NO_AGENT_DEFAULTS = ['input[type=submit i]', 'input[type=image i]', 'button[type=submit i]', 'form button:not([type])'];
+const NO_AGENT_DEFAULTS = ['input[type=submit i]', 'input[type=image i]', 'button[type=submit i]', 'form button:not([type])',
+  'input[disabled]', 'button[disabled]', 'select[disabled]', 'textarea[disabled]', 'input[readonly]', 'textarea[readonly]'];
 /**
  * Elements that were ever always-masked (a password field, say): they stay masked on this page,
  * whatever their type becomes. cobrowse.js starts it when the page loads, before any session
@@ -133,6 +139,15 @@ export class Masking {
       images.push('img');
     }
     this.maskPlaceholders = rules.maskPlaceholders === true;
+    // Private mode: every text and value is masked but under `unmask` (as NodeMirror does).
+    this.privateMode = !disabled && rules.mode === 'private';
+    const unmask = this.privateMode ? list(rules.unmask) : [];
+    this.unmaskSelector = unmask.length ? unmask.join(', ') : null;
+    // PII detectors (detectors.js): every one unless the page's rules turn some off.
+    this.detectors = disabled ? [] : (Array.isArray(rules.detectors) ? DETECTOR_NAMES.filter((name) => rules.detectors.includes(name))
+      : DETECTOR_NAMES);
+    /** What each detector masked on this page so far, by name. */
+    this.detectorHits = {};
     // Not masking: which elements the agent may not act on (checked in any case, even disabled).
     this.noAgentSelector = [...NO_AGENT_MARKERS, ...NO_AGENT_DEFAULTS, ...list(rules.noAgent)].join(', ');
     this.maskSelector = mask.join(', ');
@@ -141,13 +156,20 @@ export class Masking {
     this.blockSelector = block.join(', ');
     const hinted = SECRET_HINTED.filter(validSelector);
     this.valueSelector = hinted.length ? hinted.join(', ') : null;
-    this.anySelector = [this.maskSelector, this.alwaysSelector, this.blockSelector, this.imageSelector, this.valueSelector]
-      .filter(Boolean).join(', ');
-    this.dependencies = selectorDependencies([...mask, ...images, ...block, ...hinted]);
+    this.anySelector = [this.maskSelector, this.alwaysSelector, this.blockSelector, this.imageSelector, this.valueSelector,
+      this.unmaskSelector].filter(Boolean).join(', ');
+    this.dependencies = selectorDependencies([...mask, ...images, ...block, ...hinted, ...unmask]);
     // What the customer sees on the fields the agent does not: masked, masked images, blocked.
     const mark = typeof rules.customerMark === 'string' ? rules.customerMark.trim() : DEFAULT_CUSTOMER_MARK;
-    this.markCSS = disabled || mark === 'none' || mark === '' ? null
-      : `:is(${[...mask, ...ALWAYS_MASKED, ...hinted, ...images, ...block].join(', ')}) { ${/[{}<]/.test(mark) ? DEFAULT_CUSTOMER_MARK : mark} }`;
+    /** The mark's CSS declarations (the site's, or the default), or null when fields are not marked. */
+    this.markDeclarations = disabled || mark === 'none' || mark === '' ? null : (/[{}<]/.test(mark) ? DEFAULT_CUSTOMER_MARK : mark);
+    this.markCSS = this.markDeclarations === null ? null
+      : `:is(${[...mask, ...ALWAYS_MASKED, ...hinted, ...images, ...block].join(', ')}) { ${this.markDeclarations} }`;
+  }
+
+  /** Free text (a text node's, an attribute's or a field's value) with the PII the detectors find masked. */
+  redact(text) {
+    return redact(text, this.detectors, this.detectorHits);
   }
 
   /** The element's own status bits (not inherited from its ancestors). */
@@ -159,6 +181,7 @@ export class Masking {
     if (element.matches(this.blockSelector)) bits |= OWN_BLOCKED;
     if (this.imageSelector && element.matches(this.imageSelector)) bits |= element.localName === 'img' ? OWN_MASKED_IMAGE : OWN_MASKS_IMAGES;
     if (this.valueSelector && element.matches(this.valueSelector)) bits |= OWN_VALUE_MASKED;
+    if (this.unmaskSelector && element.matches(this.unmaskSelector)) bits |= OWN_UNMASKED;
     return bits;
   }
 

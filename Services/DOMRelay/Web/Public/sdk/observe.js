@@ -169,7 +169,7 @@ export class PageObserver {
     serializer.readsLayout = false;
     try {
       for (const node of tops) {
-        const serialized = serializer.node(node, serializer.isMasked(node.parentNode), serializer.masksImagesInside(node.parentNode));
+        const serialized = serializer.node(node, serializer.maskState(node.parentNode), serializer.masksImagesInside(node.parentNode));
         if (!serialized) continue;
         const next = nextKnownSibling(node, mirror);
         adds.push({ parent: mirror.id(node.parentNode), ...(next === undefined ? {} : { next }), node: serialized });
@@ -252,7 +252,7 @@ export class PageObserver {
     for (const element of waiting) {
       const parent = element.parentNode;
       if (!element.isConnected || mirror.has(element) || !mirror.has(parent) || serializer.isBlocked(parent)) continue;
-      const node = serializer.node(element, serializer.isMasked(parent), serializer.masksImagesInside(parent));
+      const node = serializer.node(element, serializer.maskState(parent), serializer.masksImagesInside(parent));
       if (!node) continue;
       const next = nextKnownSibling(element, mirror);
       adds.push({ parent: mirror.id(parent), ...(next === undefined ? {} : { next }), node });
@@ -273,7 +273,7 @@ export class PageObserver {
       if (id === undefined || serializer.isBlocked(element)) continue;
       const masked = serializer.isMasked(element);
       const state = {};
-      controlState(element, state, masked, serializer.isValueMasked(element));
+      controlState(element, state, masked, serializer.isValueMasked(element), (text) => serializer.masking.redact(text));
       let frame = null;
       if (element.localName === 'select' && element.multiple && !masked) {
         frame = { t: 'input', id, selected: Array.from(element.options).flatMap((o, i) => (o.selected ? [i] : [])) };

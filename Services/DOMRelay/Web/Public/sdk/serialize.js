@@ -1,7 +1,8 @@
 // Serialize: DOM → the protocol's nodes, under the page's masking; scripts, handlers and
 // secrets stay behind. Remembers each sent node's status so later changes are masked alike.
+import { DROPPED_ELEMENTS, UNRENDERED_ELEMENTS, RESOLVED_URL_ATTRIBUTES, URL_ATTRIBUTES as SCRIPT_URL_LIST } from './built-in-rules.js';
 import { Masking, BLOCKED_ATTRIBUTES, IMAGE_SOURCE_ATTRIBUTES, OWN_MASKED, OWN_BLOCKED, OWN_MASKED_IMAGE, OWN_MASKS_IMAGES,
-  OWN_VALUE_MASKED, maskedText, maskedValue } from './masking.js';
+  OWN_VALUE_MASKED, OWN_UNMASKED, maskedText, maskedValue } from './masking.js';
 import { isFrameElement, readableFrameDocument } from './frames.js';
 import { isMarkSheet } from './customer-mark.js';
 
@@ -9,12 +10,11 @@ import { isMarkSheet } from './customer-mark.js';
  * Elements never sent, with everything inside them: scripts, and what the masking filter
  * removes anyway (plugins, <base>, SVG animations, which can set any attribute of their target).
  */
-const SKIPPED_TAGS = new Set(['script', 'noscript', 'template', 'object', 'embed', 'applet', 'base', 'portal',
-  'set', 'animate', 'animatemotion', 'animatetransform']);
+const SKIPPED_TAGS = new Set([...DROPPED_ELEMENTS, ...UNRENDERED_ELEMENTS]);
 /** Attributes whose relative URLs are made absolute, so the agent's copy loads the same files. */
-const URL_ATTRIBUTES = new Set(['href', 'src', 'action', 'formaction', 'poster', 'background']);
+const URL_ATTRIBUTES = new Set(RESOLVED_URL_ATTRIBUTES);
 /** Attributes holding a URL the agent's browser would follow or load: never a script URL. */
-const SCRIPT_URL_ATTRIBUTES = new Set([...URL_ATTRIBUTES, 'xlink:href', 'data', 'ping', 'srcset', 'cite']);
+const SCRIPT_URL_ATTRIBUTES = new Set(SCRIPT_URL_LIST);
 
 /** Rounded border-box size: what the agent sees instead of a blocked element or a masked image. */
 function renderedSize(element) {
@@ -63,20 +63,20 @@ function cssText(sheet) {
  * values are `****` when not empty, and checked or selected states are not sent at all.
  * Value-masked (an input named like a secret): its value only.
  */
-export function controlState(element, node, masked, valueMasked = false) {
+export function controlState(element, node, masked, valueMasked = false, redact = (text) => text) {
   switch (element.localName) {
     case 'input': {
       const type = (element.getAttribute('type') || 'text').toLowerCase();
       if (type === 'checkbox' || type === 'radio') {
         if (!masked) node.checked = element.checked;
       } else if (type !== 'file') {
-        node.value = masked || valueMasked ? maskedValue(element.value) : element.value;
+        node.value = masked || valueMasked ? maskedValue(element.value) : redact(element.value);
       }
       break;
     }
     case 'textarea':
     case 'select':
-      node.value = masked ? maskedValue(element.value) : element.value;
+      node.value = masked ? maskedValue(element.value) : redact(element.value);
       break;
     case 'option':
       if (!masked && element.selected !== element.defaultSelected) node.checked = element.selected;
@@ -110,6 +110,8 @@ export class Serializer {
   /** Forgets every node's status (a snapshot follows). */
   reset() {
     this.masked = new WeakSet();
+    /** Masked nodes masked by private mode only (a subset of `masked`). */
+    this.privateMasked = new WeakSet();
     this.valueMasked = new WeakSet();
     /** masked text node → the text last sent for it */
     this.maskedTexts = new WeakMap();
@@ -129,6 +131,11 @@ export class Serializer {
   }
 
   isMasked(node) { return this.masked.has(node); }
+  /**
+   * What a node passes on to what is added inside it: true (masked by a rule, a marker or a
+   * built-in), 'private' (by private mode only: `unmask` undoes it) or false.
+   */
+  maskState(node) { return this.masked.has(node) ? (this.privateMasked.has(node) ? 'private' : true) : false; }
   /** An input whose value alone is masked (named like a secret); masked ones are not in here. */
   isValueMasked(node) { return this.valueMasked.has(node); }
   isBlocked(node) { return this.blocked.has(node); }
@@ -146,9 +153,10 @@ export class Serializer {
       case Node.TEXT_NODE:
       case Node.COMMENT_NODE: {
         const node = { id: this.mirror.assign(domNode), type: domNode.nodeType === Node.TEXT_NODE ? 'text' : 'comment' };
-        node.text = domNode.data;
+        node.text = domNode.nodeType === Node.TEXT_NODE ? this.masking.redact(domNode.data) : domNode.data;
         if (masked) {
           this.masked.add(domNode);
+          if (masked === 'private') this.privateMasked.add(domNode);
           node.text = maskedText(domNode.data);
           this.maskedTexts.set(domNode, node.text);
         }
@@ -161,7 +169,8 @@ export class Serializer {
 
   /** What to send for a text or comment node's text. */
   text(domNode) {
-    return this.masked.has(domNode) ? maskedText(domNode.data) : domNode.data;
+    if (this.masked.has(domNode)) return maskedText(domNode.data);
+    return domNode.nodeType === Node.TEXT_NODE ? this.masking.redact(domNode.data) : domNode.data;
   }
 
   /** Whether a text differs from what was last sent of its node (a masked text mostly repeats `****`). */
@@ -187,9 +196,15 @@ export class Serializer {
     }
     if (own) this.statuses.set(element, own);
     const node = { id: this.mirror.assign(element), type: 'element', tag, attrs: {} };
-    const masked = inheritedMasked || maskedImage || (own & OWN_MASKED) !== 0;
+    // Masked by a rule (true), or by private mode only ('private': from the root down, but not
+    // under `unmask`, and never a <style>'s CSS), as NodeMirror.classify does.
+    const byRule = inheritedMasked === true || maskedImage || (own & OWN_MASKED) !== 0;
+    const byMode = this.masking.privateMode && (own & OWN_UNMASKED) === 0 && tag !== 'style' &&
+      (inheritedMasked === 'private' || element === document.documentElement);
+    const masked = byRule ? true : (byMode ? 'private' : false);
     if (masked) {
       this.masked.add(element);
+      if (masked === 'private') this.privateMasked.add(element);
       // The page's own <title> (in its <head>), not an SVG's or a frame's.
       if (tag === 'title' && element.ownerDocument === document && element.parentElement &&
           element.parentElement.localName === 'head') this.titleMasked = true;
@@ -207,7 +222,7 @@ export class Serializer {
     if (valueMasked) this.valueMasked.add(element);
     this.attributes(element, node);
     if (maskedImage && tag === 'img') node.rect = renderedSize(element);
-    controlState(element, node, masked, valueMasked);
+    controlState(element, node, masked, valueMasked, (text) => this.masking.redact(text));
     const children = this.children(element.childNodes, masked, imagesMasked);
     if (children.length) node.children = children;
     if (element.localName === 'style' && element.sheet) {
@@ -265,7 +280,8 @@ export class Serializer {
     if (this.maskedImages.has(element) && IMAGE_SOURCE_ATTRIBUTES.has(lower)) return undefined;
     const sent = safeAttributeValue(element, lower, value);
     if (sent !== undefined && lower === 'value' && this.valueMasked.has(element)) return maskedValue(sent);
-    if (sent === undefined || !this.masked.has(element)) return sent;
+    if (sent === undefined) return sent;
+    if (!this.masked.has(element)) return this.masking.redact(sent);
     return this.masking.maskedAttribute(lower, sent, element.localName);
   }
 

@@ -328,6 +328,7 @@ export class ShareSession {
         this.masking = new Masking(rules, this.testOnlyDisableMasking);
         if (this.observer) this.observer.serializer.masking = this.masking;
         showMarks(this.masking.markCSS, this.observer ? this.observer.serializer.shadowRoots : []);
+        this.bar.explainMarks(this.masking.markDeclarations, this.masking.privateMode);
       }),
     };
     this.rulesLoading = loading;
