@@ -67,7 +67,9 @@ def push_one_session():
         customer.get("http://127.0.0.1:8080/demo/?still")
         customer.js("document.getElementById('start-cobrowse').click()")
         session = wait_for("the customer's bar shows a session", lambda: customer.js("return window.CoBrowse && CoBrowse.sessionId"))
-        status, body = http_get("http://127.0.0.1:8090/dev/agent-token?agent=local-run")
+        # An agent of its own: the local run keeps its registry between runs, and an earlier run
+        # stopped mid-session may have left its agent leading a live session (agent-busy).
+        status, body = http_get(f"http://127.0.0.1:8090/dev/agent-token?agent=local-run-{os.getpid()}-{int(time.time())}")
         assert status == 200, f"/dev/agent-token answered {status}"
         fragment = urllib.parse.urlencode({"token": json.loads(body)["token"], "session": session})
         agent.get(f"http://127.0.0.1:8090/agent/#{fragment}")
