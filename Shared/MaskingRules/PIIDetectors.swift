@@ -115,8 +115,8 @@ public struct PIIRedactor: Sendable {
         return remainder == 1
     }
 
-    /// NSRegularExpression matches from any thread; the table's patterns always compile (a test says so).
-    nonisolated(unsafe) static let compiled: [String: NSRegularExpression] = Dictionary(uniqueKeysWithValues:
+    /// The table's patterns, compiled once (they always compile: a test says so).
+    static let compiled: [String: NSRegularExpression] = Dictionary(uniqueKeysWithValues:
         BuiltInTables.detectors.compactMap { detector in
             (try? NSRegularExpression(pattern: detector.pattern)).map { (detector.name, $0) }
         })
