@@ -79,7 +79,7 @@ let package = Package(
         // The masking rules file, the CSS selector matcher, reloading; shared by relay and filter.
         .target(
             name: "MaskingRules",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
             path: "Shared/MaskingRules",
             swiftSettings: swiftSettings
         ),

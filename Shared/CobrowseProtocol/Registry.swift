@@ -39,6 +39,8 @@ public enum RegistryCommand: Sendable, Equatable {
     case endInteraction(interactionID: String, reason: EndReason, occurredAt: Date, system: String)
     /// Every live (idle or active) session, oldest first.
     case listLive
+    /// The masking filter's increment of a session's masking record (`MaskingRecord.add`).
+    case recordMasking(session: SessionID, record: MaskingRecord)
 
     public var name: String {
         switch self {
@@ -52,6 +54,7 @@ public enum RegistryCommand: Sendable, Equatable {
         case .resume: "resume"
         case .endInteraction: "endInteraction"
         case .listLive: "listLive"
+        case .recordMasking: "recordMasking"
         }
     }
 }
@@ -68,7 +71,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
 
     private enum Key: String, CodingKey {
         case version, command, sessionID, interactionToken, agentToken, customerKey, approve, by, system, reason
-        case interactionID, occurredAt
+        case interactionID, occurredAt, masking
     }
 
     public init(from decoder: any Decoder) throws {
@@ -91,6 +94,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         case "resume": command = .resume(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey))
         case "get": command = .get(session: try session())
         case "listLive": command = .listLive
+        case "recordMasking": command = .recordMasking(session: try session(), record: try c.decode(MaskingRecord.self, forKey: .masking))
         case "endInteraction":
             command = .endInteraction(interactionID: try c.decode(String.self, forKey: .interactionID),
                                       reason: try c.decode(EndReason.self, forKey: .reason),
@@ -131,6 +135,9 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
             try c.encode(key, forKey: .customerKey)
         case let .get(id): try c.encode(id, forKey: .sessionID)
         case .listLive: break
+        case let .recordMasking(id, record):
+            try c.encode(id, forKey: .sessionID)
+            try c.encode(record, forKey: .masking)
         case let .endInteraction(interactionID, reason, occurredAt, system):
             try c.encode(interactionID, forKey: .interactionID)
             try c.encode(reason, forKey: .reason)

@@ -92,6 +92,58 @@ public struct ModeChange: Sendable, Codable, Equatable {
     }
 }
 
+/// What masking did in a session, the evidence an auditor asks for: the rules it was masked under
+/// and what the masking filter masked and refused. Never holds page content. The filter reports
+/// it to the registry in increments (`RegistryCommand.recordMasking`), which the registry adds up.
+public struct MaskingRecord: Sendable, Codable, Equatable {
+    /// One agent action the filter did not pass on.
+    public struct DroppedAction: Sendable, Codable, Equatable {
+        public var at: Date
+        /// The action's type (`click`, `type`, `navigate`, …).
+        public var action: String
+        /// Why (`pointer-mode`, `masked-field`, `disabled-element`, …).
+        public var reason: String
+
+        public init(at: Date, action: String, reason: String) {
+            self.at = at
+            self.action = action
+            self.reason = reason
+        }
+    }
+
+    /// The SHA-256 (hex) of each rules file the session was masked under, in the order they
+    /// came into force (`sha256sum rules.json` gives the same).
+    public var rulesHashes: [String] = []
+    /// Elements masked, blocked or image-masked (counted once each per page load).
+    public var maskedElements = 0
+    /// Form values sent as `****` (field values and typed input).
+    public var maskedValues = 0
+    /// What each PII detector masked, by name (what reached the filter unmasked).
+    public var detectorHits: [String: Int] = [:]
+    /// The dropped agent actions, the first `droppedActionsKept` of them.
+    public var droppedActions: [DroppedAction] = []
+    /// Every dropped agent action, kept or not.
+    public var droppedActionsTotal = 0
+
+    /// Dropped actions kept per session (the count goes on).
+    public static let droppedActionsKept = 200
+
+    public init() {}
+
+    /// Nothing to report.
+    public var isEmpty: Bool { self == MaskingRecord() }
+
+    /// Adds an increment: counts summed, rules hashes and dropped actions appended.
+    public mutating func add(_ delta: MaskingRecord) {
+        for hash in delta.rulesHashes where rulesHashes.last != hash { rulesHashes.append(hash) }
+        maskedElements += delta.maskedElements
+        maskedValues += delta.maskedValues
+        for (name, hits) in delta.detectorHits { detectorHits[name, default: 0] += hits }
+        droppedActions += delta.droppedActions.prefix(max(0, Self.droppedActionsKept - droppedActions.count))
+        droppedActionsTotal += delta.droppedActionsTotal
+    }
+}
+
 /// A session as the registry reports it. Never holds page content.
 public struct SessionView: Sendable, Codable, Equatable {
     public var id: SessionID
@@ -109,11 +161,13 @@ public struct SessionView: Sendable, Codable, Equatable {
     public var endReason: EndReason?
     public var endedBy: Actor?
     public var modeChanges: [ModeChange]
+    /// What masking did in this session (nil until the masking filter first reports).
+    public var masking: MaskingRecord?
 
     public init(id: SessionID, state: SessionState, mode: SessionMode, writeRequestPendingUntil: Date?,
                 interactionID: String, channel: InteractionChannel, leadAgentID: String?, observers: [String],
                 createdAt: Date, joinedAt: Date?, endedAt: Date?, endReason: EndReason?, endedBy: Actor?,
-                modeChanges: [ModeChange]) {
+                modeChanges: [ModeChange], masking: MaskingRecord? = nil) {
         self.id = id
         self.state = state
         self.mode = mode
@@ -128,6 +182,7 @@ public struct SessionView: Sendable, Codable, Equatable {
         self.endReason = endReason
         self.endedBy = endedBy
         self.modeChanges = modeChanges
+        self.masking = masking
     }
 }
 

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// The masking rules file (`deploy/masking/rules.json`; see docs/masking.md): rule sets per
@@ -39,14 +40,18 @@ public struct MaskingRules: Sendable {
     let sets: [RuleSet]
     let maskPlaceholders: Bool
     let customerMark: String
+    /// The SHA-256 (hex) of the file's bytes, as `sha256sum` prints it; `built-in` without a file.
+    /// Sessions' masking records name the rules they were masked under by it.
+    public let sourceHash: String
 
     /// No rules file: the built-ins only (markers, always-masked fields, no-agent defaults).
-    public static let builtIn = MaskingRules(sets: [], maskPlaceholders: false, customerMark: defaultCustomerMark)
+    public static let builtIn = MaskingRules(sets: [], maskPlaceholders: false, customerMark: defaultCustomerMark, sourceHash: "built-in")
 
-    init(sets: [RuleSet], maskPlaceholders: Bool, customerMark: String) {
+    init(sets: [RuleSet], maskPlaceholders: Bool, customerMark: String, sourceHash: String) {
         self.sets = sets
         self.maskPlaceholders = maskPlaceholders
         self.customerMark = customerMark
+        self.sourceHash = sourceHash
     }
 
     public init(json: Data) throws(MaskingRulesError) {
@@ -80,7 +85,8 @@ public struct MaskingRules: Sendable {
             }
         }
         self.init(sets: file.rules ?? [], maskPlaceholders: file.maskPlaceholders ?? false,
-                  customerMark: file.customerMark ?? Self.defaultCustomerMark)
+                  customerMark: file.customerMark ?? Self.defaultCustomerMark,
+                  sourceHash: SHA256.hash(data: json).map { String(format: "%02x", $0) }.joined())
     }
 
     /// A page URL as the rules see it: its origin (`site`), and its path with the query (`urls`).

@@ -92,6 +92,70 @@ private final class HandlerHarness: Sendable {
 }
 
 @Suite struct RegistryHandlerTests {
+    // MARK: Masking record
+
+    @Test(arguments: StoreKind.allCases)
+    func maskingRecordIncrementsAddUpInTheSessionsHistoryEvenAfterItEnded(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
+        let (session, key) = try await h.create()
+        #expect(session.masking == nil, "no record before the filter reports")
+        var first = MaskingRecord()
+        first.rulesHashes = ["aaa"]
+        first.maskedElements = 3
+        first.maskedValues = 2
+        first.detectorHits = ["card": 1]
+        first.droppedActions = [.init(at: HandlerHarness.t0, action: "click", reason: "pointer-mode")]
+        first.droppedActionsTotal = 1
+        let afterFirst = try await h.send(.recordMasking(session: session.id, record: first))
+        #expect(afterFirst.refusal == nil)
+        #expect(afterFirst.session?.masking == first)
+        var second = MaskingRecord()
+        second.rulesHashes = ["aaa", "bbb"]
+        second.maskedElements = 1
+        second.detectorHits = ["card": 2, "email": 1]
+        second.droppedActions = [.init(at: HandlerHarness.t0.addingTimeInterval(5), action: "type", reason: "masked-field")]
+        second.droppedActionsTotal = 4
+        _ = try await h.send(.end(session: session.id, by: .customer(key: key)))
+        _ = try await h.send(.recordMasking(session: session.id, record: second))
+        let stored = try #require(try await h.send(.get(session: session.id)).session?.masking)
+        #expect(stored.rulesHashes == ["aaa", "bbb"], "a hash is named again only when the rules changed")
+        #expect(stored.maskedElements == 4)
+        #expect(stored.maskedValues == 2)
+        #expect(stored.detectorHits == ["card": 3, "email": 1])
+        #expect(stored.droppedActions.map(\.reason) == ["pointer-mode", "masked-field"])
+        #expect(stored.droppedActionsTotal == 5)
+        // No lifecycle event: nothing about the session's state changed.
+        let events = try await h.drainedEvents().map(\.routingKey)
+        #expect(events.count == 2, "created and ended only: \(events)")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aMaskingRecordForAnUnknownSessionOrWithNegativeCountsIsRefusedAndChangesNothing(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
+        let unknown = try await h.send(.recordMasking(session: SessionID("123456789")!, record: MaskingRecord()))
+        #expect(unknown.refusal?.code == .unknownSession)
+        let (session, _) = try await h.create()
+        var negative = MaskingRecord()
+        negative.maskedElements = -1
+        let refused = try await h.send(.recordMasking(session: session.id, record: negative))
+        #expect(refused.refusal?.code == .malformedRequest)
+        #expect(try await h.send(.get(session: session.id)).session?.masking == nil)
+        let malformed = await h.send(json: #"{"version":1,"command":"recordMasking","sessionID":"\#(session.id.digits)","masking":{"maskedElements":"many"}}"#)
+        #expect(malformed.refusal?.code == .malformedRequest)
+    }
+
+    @Test func droppedActionsAreKeptUpToTheirBoundAndCountedBeyondIt() {
+        var record = MaskingRecord()
+        var delta = MaskingRecord()
+        delta.droppedActions = Array(repeating: .init(at: Date(timeIntervalSince1970: 0), action: "click", reason: "pointer-mode"),
+                                     count: 150)
+        delta.droppedActionsTotal = 150
+        record.add(delta)
+        record.add(delta)
+        #expect(record.droppedActions.count == MaskingRecord.droppedActionsKept)
+        #expect(record.droppedActionsTotal == 300)
+    }
+
     // MARK: Create and join
 
     @Test(arguments: StoreKind.allCases)

@@ -28,6 +28,8 @@ public struct FilterWorker: Sendable {
     static let forwarded = Counter(label: "cobrowse_filter_frames_total", dimensions: [("result", "forwarded")])
     static let resyncs = Counter(label: "cobrowse_filter_resync_requests_total")
     static let maskedElements = Counter(label: "cobrowse_filter_masked_elements_total")
+    /// Masking record increments the registry did not take (refused, or no answer).
+    static let maskingReportsLost = Counter(label: "cobrowse_filter_masking_reports_lost_total")
     /// PII the filter's detectors masked (what the SDK missed), by detector.
     static func detectorHits(_ detector: String) -> Counter {
         Counter(label: "cobrowse_filter_detector_hits_total", dimensions: [("detector", detector)])
@@ -141,6 +143,25 @@ public struct FilterWorker: Sendable {
     /// declare it again and go on, also when that first fails (the connection is moving to
     /// another node meanwhile). Whatever else goes wrong is logged and retried the same way: a
     /// shard this filter owns must never be left without its consumer.
+    /// Sends the registry each session's masking record increments (`recordMasking`), without
+    /// waiting: a report the registry does not get is not sent again (its counts are lost, not
+    /// doubled), and the shard's frames never wait for the registry.
+    private func reportMasking(_ records: [(session: SessionID, record: MaskingRecord)]) {
+        guard !records.isEmpty else { return }
+        let client = RegistryClient(connection: connection)
+        let logger = self.logger
+        Task {
+            for (session, record) in records {
+                do {
+                    _ = try await client.send(.recordMasking(session: session, record: record)).get()
+                } catch {
+                    Self.maskingReportsLost.increment()
+                    logger.debug("masking record not taken", metadata: ["session": "\(session)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
     private func serve(_ shard: Int, modes: SessionModes) async {
         try? await keepRunning("ingest shard lost its consumer; declaring it again", ["shard": "\(shard)"]) {
             try await connection.declare(CobrowseTopology.ingestShardTopology(shard))
@@ -264,6 +285,8 @@ public struct FilterWorker: Sendable {
             for try await item in work {
                 guard case let .delivery(delivery) = item else {
                     acks.flush()
+                    // Before the tick, which may forget idle sessions with what they did.
+                    reportMasking(processor.takeMaskingRecords())
                     for result in processor.tick(now: .now) { try await publish(result, encoder: encoder) }
                     continue
                 }

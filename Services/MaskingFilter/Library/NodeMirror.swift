@@ -38,6 +38,8 @@ struct NodeMirror {
     private(set) var maskedElements = 0
     /// What each PII detector masked so far, by name (for metrics and the session's record).
     private(set) var detectorHits: [String: Int] = [:]
+    /// Form values (field values and typed input) sent as `****` so far.
+    private(set) var maskedValues = 0
 
     var count: Int { entries.count }
 
@@ -168,8 +170,7 @@ struct NodeMirror {
         guard let entry = entries[input.id] else { return nil }
         if let value = input.value { entries[input.id]?.value = value }
         if !entry.masked, entry.own.valueMasked, let value = input.value {
-            return StreamEvent.Input(id: input.id, value: StreamSanitizer.mask(ifNotEmpty: value), checked: input.checked,
-                                     selected: input.selected)
+            return StreamEvent.Input(id: input.id, value: maskedValue(value), checked: input.checked, selected: input.selected)
         }
         guard entry.masked else {
             var clean = input
@@ -178,7 +179,13 @@ struct NodeMirror {
         }
         // A masked control's choice (checked, selected) is not sent at all.
         guard let value = input.value else { return nil }
-        return StreamEvent.Input(id: input.id, value: StreamSanitizer.mask(ifNotEmpty: value))
+        return StreamEvent.Input(id: input.id, value: maskedValue(value))
+    }
+
+    /// A form value as `****` (empty stays empty), counted.
+    private mutating func maskedValue(_ value: String) -> String {
+        if !value.isEmpty { maskedValues += 1 }
+        return StreamSanitizer.mask(ifNotEmpty: value)
     }
 
     // MARK: Admission
@@ -212,8 +219,7 @@ struct NodeMirror {
         if entry.own.maskedImage { clean.rect = node.rect }
         // A <style>'s CSS inserted by scripts travels as the element's text.
         clean.text = entry.masked ? node.text.map(StreamSanitizer.maskText) : node.text
-        clean.value = entry.masked || entry.own.valueMasked ? node.value.map { StreamSanitizer.mask(ifNotEmpty: $0) }
-            : node.value.map { redacted($0) }
+        clean.value = entry.masked || entry.own.valueMasked ? node.value.map { maskedValue($0) } : node.value.map { redacted($0) }
         clean.checked = entry.masked ? nil : node.checked
         clean.scroll = node.scroll
         clean.adoptedStyles = node.adoptedStyles

@@ -52,6 +52,13 @@ public struct SessionStream: Sendable {
 
     /// What each PII detector masked in this session so far, by name.
     public var detectorHits: [String: Int] { mirror.detectorHits }
+    private var reportedMaskedValues = 0
+
+    /// Form values sent as `****` since the last call.
+    public mutating func takeMaskedValues() -> Int {
+        defer { reportedMaskedValues = mirror.maskedValues }
+        return max(0, mirror.maskedValues - reportedMaskedValues)
+    }
 
     /// Detector hits since the last call, by name (for metrics).
     public mutating func takeDetectorHits() -> [String: Int] {

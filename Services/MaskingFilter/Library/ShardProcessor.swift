@@ -21,6 +21,34 @@ struct ShardProcessor {
         var lastSeen: ContinuousClock.Instant
         /// The rules generation its snapshot was masked under.
         var rulesGeneration: Int
+        /// What to add to the session's masking record at the registry, not yet sent.
+        var masking = MaskingRecord()
+        /// The rules file (its hash) the record last named for this session.
+        var recordedRulesHash: String?
+
+        /// Counts a frame's masking into the record to send.
+        mutating func recordMasking(rulesHash: String) {
+            if recordedRulesHash != rulesHash {
+                recordedRulesHash = rulesHash
+                masking.rulesHashes.append(rulesHash)
+            }
+            let elements = stream.takeMaskedCount()
+            FilterWorker.maskedElements.increment(by: elements)
+            masking.maskedElements += elements
+            masking.maskedValues += stream.takeMaskedValues()
+            for (detector, hits) in stream.takeDetectorHits() {
+                FilterWorker.detectorHits(detector).increment(by: hits)
+                masking.detectorHits[detector, default: 0] += hits
+            }
+        }
+
+        /// Records an agent action the filter dropped.
+        mutating func recordDropped(_ dropped: StreamEvent.DroppedAction) {
+            masking.droppedActionsTotal += 1
+            if masking.droppedActions.count < MaskingRecord.droppedActionsKept {
+                masking.droppedActions.append(.init(at: Date(), action: dropped.action, reason: dropped.reason.rawValue))
+            }
+        }
 
         /// New rules since its snapshot: the stream waits for one masked under them.
         mutating func catchUp(with generation: Int, now: ContinuousClock.Instant) -> [SessionStream.Output] {
@@ -48,6 +76,16 @@ struct ShardProcessor {
 
     /// Sessions currently tracked on this shard.
     var sessionCount: Int { sessions.count }
+
+    /// The masking record increments not yet sent to the registry, by session; cleared here.
+    mutating func takeMaskingRecords() -> [(session: SessionID, record: MaskingRecord)] {
+        var taken: [(session: SessionID, record: MaskingRecord)] = []
+        for (session, tracked) in sessions where !tracked.masking.isEmpty {
+            taken.append((session, tracked.masking))
+            sessions[session]?.masking = MaskingRecord()
+        }
+        return taken
+    }
 
     private static let malformed = FilterWorker.dropped("malformed"), notForwardable = FilterWorker.dropped("not-forwardable")
     private static let tooDeep = FilterWorker.dropped("too-deep"), late = FilterWorker.dropped("late")
@@ -109,7 +147,10 @@ struct ShardProcessor {
             result.outputs = tracked.stream.agentAction(frame.action, mode: mode(session))
             sessions[session] = tracked
             for case let .view(notice) in result.outputs {
-                if case let .actionDropped(dropped) = notice.event { FilterWorker.actions("dropped", dropped.reason.rawValue).increment() }
+                if case let .actionDropped(dropped) = notice.event {
+                    FilterWorker.actions("dropped", dropped.reason.rawValue).increment()
+                    sessions[session]?.recordDropped(dropped)
+                }
             }
             return result
         default:
@@ -168,8 +209,7 @@ struct ShardProcessor {
         var tracked = tracked(session, now: now)
         result.outputs = tracked.catchUp(with: generation, now: now)
             + tracked.stream.process(frame, receivedAt: record.receivedAt, now: now, rules: rules.compiledRules(for:))
-        FilterWorker.maskedElements.increment(by: tracked.stream.takeMaskedCount())
-        for (detector, hits) in tracked.stream.takeDetectorHits() { FilterWorker.detectorHits(detector).increment(by: hits) }
+        tracked.recordMasking(rulesHash: rules.rules.sourceHash)
         tracked.lastSeen = now
         sessions[session] = tracked
         if result.outputs.isEmpty, frame.event.type != "snapshot" { Self.notForwardable.increment() }

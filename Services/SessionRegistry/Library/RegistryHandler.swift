@@ -134,6 +134,14 @@ public struct RegistryHandler: Sendable {
         case .listLive:
             return .list(try await store.liveSessions())
 
+        case let .recordMasking(id, delta):
+            guard delta.maskedElements >= 0, delta.maskedValues >= 0, delta.droppedActionsTotal >= delta.droppedActions.count,
+                  delta.detectorHits.values.allSatisfy({ $0 >= 0 }) else {
+                throw RegistryRefusal(.malformedRequest, "a masking record adds counts: none may be negative")
+            }
+            guard let record = try await store.recordMasking(id, adding: delta) else { throw RegistryRefusal.unknownSession(id) }
+            return .ok(record.view)
+
         case let .resume(id, key):
             guard let record = try await store.session(id) else { throw RegistryRefusal.unknownSession(id) }
             try Self.requireCustomer(key, of: record)
@@ -145,7 +153,7 @@ public struct RegistryHandler: Sendable {
     /// One line per change, with the session id (never a token or key), for operators.
     private func log(_ command: RegistryCommand, _ reply: RegistryReply) {
         switch command {
-        case .get, .resume, .listLive:
+        case .get, .resume, .listLive, .recordMasking:
             return
         case .endInteraction:
             for session in reply.sessions ?? [] {

@@ -80,6 +80,15 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
             )
             """,
         ]),
+        (2, "masking records", [
+            // What masking did in each session (MaskingRecord as JSON), added up from the filter's reports.
+            """
+            CREATE TABLE session_masking (
+                sessionID TEXT PRIMARY KEY REFERENCES session(id),
+                record TEXT NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static let oneLivePerAgentIndex = "session_one_live_per_agent"
@@ -276,7 +285,32 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
     // MARK: Reads
 
     public func session(_ id: SessionID) async throws -> SessionRecord? {
-        try await withConnection { connection in try await self.sessions(where: "id = \(id.digits)", connection).first }
+        try await withConnection { connection in
+            guard var record = try await self.sessions(where: "id = \(id.digits)", connection).first else { return nil }
+            record.view.masking = try await self.masking(id, connection)
+            return record
+        }
+    }
+
+    public func recordMasking(_ id: SessionID, adding delta: MaskingRecord) async throws -> SessionRecord? {
+        try await transaction { connection in
+            // The session row's lock orders two reports of one session.
+            guard var record = try await self.sessions(where: "id = \(id.digits) FOR UPDATE", connection).first else { return nil }
+            var masking = try await self.masking(id, connection) ?? MaskingRecord()
+            masking.add(delta)
+            let json = String(decoding: try JSONEncoder.cobrowse.encode(masking), as: UTF8.self)
+            try await connection.checkedQuery("""
+                INSERT INTO session_masking (sessionID, record) VALUES (\(id.digits), \(json))
+                ON CONFLICT (sessionID) DO UPDATE SET record = EXCLUDED.record
+                """, logger: self.logger)
+            record.view.masking = masking
+            return record
+        }
+    }
+
+    private func masking(_ id: SessionID, _ connection: PostgresConnection) async throws -> MaskingRecord? {
+        try await values(String.self, "SELECT record FROM session_masking WHERE sessionID = \(id.digits)", connection).first
+            .map { try JSONDecoder.cobrowse.decode(MaskingRecord.self, from: Data($0.utf8)) }
     }
 
     public func sessions(_ filter: SessionFilter, limit: Int) async throws -> [SessionView] {

@@ -72,6 +72,15 @@ public final class SQLiteSessionStore: SessionStoring {
                 CREATE INDEX session_live ON session(createdAt) WHERE state != 'ended';
                 """)
         }
+        migrator.registerMigration("v3: masking records") { db in
+            try db.execute(sql: """
+                -- What masking did in each session (MaskingRecord as JSON), added up from the filter's reports.
+                CREATE TABLE session_masking (
+                    sessionID TEXT PRIMARY KEY NOT NULL REFERENCES session(id),
+                    record TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
     }
 
@@ -163,7 +172,33 @@ public final class SQLiteSessionStore: SessionStoring {
     // MARK: Reads
 
     public func session(_ id: SessionID) async throws -> SessionRecord? {
-        try await pool.read { db in try self.fetch(id, db) }
+        try await pool.read { db in try self.fetch(id, db).map { try Self.withMasking($0, db) } }
+    }
+
+    public func recordMasking(_ id: SessionID, adding delta: MaskingRecord) async throws -> SessionRecord? {
+        try await pool.write { db in
+            guard let record = try self.fetch(id, db) else { return nil }
+            var masking = try Self.masking(id, db) ?? MaskingRecord()
+            masking.add(delta)
+            try db.execute(sql: """
+                INSERT INTO session_masking (sessionID, record) VALUES (?, ?)
+                ON CONFLICT (sessionID) DO UPDATE SET record = excluded.record
+                """, arguments: [id.digits, String(decoding: try JSONEncoder.cobrowse.encode(masking), as: UTF8.self)])
+            var result = record
+            result.view.masking = masking
+            return result
+        }
+    }
+
+    private static func masking(_ id: SessionID, _ db: Database) throws -> MaskingRecord? {
+        try String.fetchOne(db, sql: "SELECT record FROM session_masking WHERE sessionID = ?", arguments: [id.digits])
+            .map { try JSONDecoder.cobrowse.decode(MaskingRecord.self, from: Data($0.utf8)) }
+    }
+
+    private static func withMasking(_ record: SessionRecord, _ db: Database) throws -> SessionRecord {
+        var record = record
+        record.view.masking = try masking(record.view.id, db)
+        return record
     }
 
     public func sessions(_ filter: SessionFilter, limit: Int) async throws -> [SessionView] {

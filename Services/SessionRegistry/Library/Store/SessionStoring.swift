@@ -29,6 +29,10 @@ public protocol SessionStoring: Sendable {
 
     func session(_ id: SessionID) async throws -> SessionRecord?
 
+    /// Adds an increment to a session's masking record (`MaskingRecord.add`), live or ended, in
+    /// one transaction; nil for an unknown session. No lifecycle event: nothing changes state.
+    func recordMasking(_ id: SessionID, adding delta: MaskingRecord) async throws -> SessionRecord?
+
     /// The sessions a report asks for, oldest first.
     func sessions(_ filter: SessionFilter, limit: Int) async throws -> [SessionView]
 
