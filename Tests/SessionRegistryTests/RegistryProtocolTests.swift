@@ -24,6 +24,16 @@ import Testing
         .endInteraction(interactionID: "ix-1", reason: .interactionTransferred,
                         occurredAt: Date(millisecondsSince1970: 1_800_000_000_123), system: "interaction-watch"),
         .listLive,
+        .recordMasking(session: id, record: {
+            var record = MaskingRecord()
+            record.rulesHashes = ["built-in"]
+            record.maskedElements = 2
+            record.maskedValues = 1
+            record.detectorHits = ["card": 1]
+            record.droppedActions = [.init(at: Date(millisecondsSince1970: 1_800_000_000_123), action: "type", reason: "pointer-mode")]
+            record.droppedActionsTotal = 1
+            return record
+        }()),
     ]
 
     static func json(_ value: some Encodable) throws -> String {
@@ -60,7 +70,7 @@ import Testing
     @Test func commandNamesAreTheWireDiscriminators() {
         #expect(Self.everyCommand.map(\.name) == [
             "create", "join", "requestWrite", "answerWrite", "answerWrite", "revokeWrite", "end", "end", "end", "end", "end", "get",
-            "resume", "endInteraction", "listLive",
+            "resume", "endInteraction", "listLive", "recordMasking",
         ])
     }
 
