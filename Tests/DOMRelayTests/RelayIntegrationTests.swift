@@ -361,6 +361,30 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         #expect(!masking.body.contains("'one-time-code'"), "the SDK has its own copy of the autocomplete tokens")
     }
 
+    /// The SDK benchmark runs the SDK without a relay, so it reads the tables from the Swift source
+    /// itself (Benchmarks/SDKBurst/sdk_burst.py): what it serves must be what the relay serves.
+    @Test func theSDKBenchmarkServesTheSameBuiltInModuleAsTheRelay() async throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let run = try await CommandRun.run("/usr/bin/python3", [
+            "-c", "import sys; sys.path.insert(0, 'Benchmarks/SDKBurst'); import sdk_burst; print(sdk_burst.built_in_rules_module(), end='')",
+        ], environment: ["PYTHONDONTWRITEBYTECODE": "1"], workingDirectory: root.path)
+        #expect(run.status == 0, "\(run)")
+        func exports(_ module: String) throws -> [String: String] {
+            var found: [String: String] = [:]
+            for line in module.split(separator: "\n") where line.hasPrefix("export const ") {
+                let name = String(line.dropFirst("export const ".count).prefix { $0 != " " })
+                let json = try #require(line.firstRange(of: "Object.freeze(").map { line[$0.upperBound...].dropLast(2) })
+                // Compared as parsed values: the two JSON writers space and escape differently.
+                let value = try JSONSerialization.jsonObject(with: Data(json.utf8))
+                found[name] = String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
+            }
+            return found
+        }
+        let served = try exports(BuiltInTables.javaScriptModule)
+        #expect(served.count == BuiltInTables.byExportName.count + 1)
+        #expect(try exports(run.stdout) == served)
+    }
+
     /// No script of the SDK or the console writes a built-in table out again: each table's
     /// members, quoted as a script would list them, appear in none of them.
     @Test func noScriptKeepsACopyOfABuiltInTable() throws {

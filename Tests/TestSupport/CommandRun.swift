@@ -15,10 +15,12 @@ public struct CommandRun: Sendable, CustomStringConvertible {
     /// so the test runner's own variables (an `AMQP_URL`, say) cannot leak into the run; an
     /// `AMQP_URL` of the harness's administrator becomes the tool's own broker user's
     /// (`TestBroker.serviceURL`: `cobrowse-ctl` runs as `cobrowse-ctl`). A run
-    /// still going after `limit` is killed and fails the test with what it wrote so far.
+    /// still going after `limit` is killed and fails the test with what it wrote so far. It runs
+    /// in `workingDirectory` when given.
     public static func run(_ name: String, _ arguments: [String], environment: [String: String] = [:],
-                           within limit: Duration = .seconds(60)) async throws -> CommandRun {
+                           workingDirectory: String? = nil, within limit: Duration = .seconds(60)) async throws -> CommandRun {
         let process = Process()
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         process.executableURL = name.hasPrefix("/") ? URL(fileURLWithPath: name)
             : URL(fileURLWithPath: try TestBroker.environment("COBROWSE_BIN_DIR")).appendingPathComponent(name)
         process.arguments = arguments
