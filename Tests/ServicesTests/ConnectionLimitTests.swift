@@ -102,7 +102,11 @@ final class RawConnection {
 
     @Test func oneAddressHoldsAtMostItsCapOfConnections() async throws {
         let url = try await TestBroker.isolatedVirtualHost("limits-cap")
-        let relay = try await ServiceProcess.ready("dom-relay", environment: ["AMQP_URL": url, "MAX_CONNECTIONS_PER_ADDRESS": "5"])
+        // The held connections send nothing: the first-request deadline (10 s by default) must not
+        // close them while the test runs, or a slow run takes its closing for the cap's (seen in CI).
+        let relay = try await ServiceProcess.ready("dom-relay", environment: [
+            "AMQP_URL": url, "MAX_CONNECTIONS_PER_ADDRESS": "5", "HTTP_FIRST_REQUEST_TIMEOUT": "600",
+        ])
         defer { Task { _ = await relay.terminate() } }
         let held = try (0..<5).map { _ in try RawConnection(port: relay.httpPort, from: "127.0.0.2") }
         let sixth = try RawConnection(port: relay.httpPort, from: "127.0.0.2")
