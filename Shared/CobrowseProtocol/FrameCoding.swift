@@ -96,6 +96,16 @@ public enum FrameCoding {
         }
     }
 
+    /// A string field at the top level of a frame's JSON (one a frame type does not define,
+    /// such as the rules editor's `rules`), read at any depth; nil when absent or not a string.
+    public static func topLevelString(_ key: String, in data: Data) throws -> String? {
+        let nesting = nesting(of: data)
+        guard nesting <= StreamLimits.maxNesting else { throw FrameTooDeep(nesting: nesting) }
+        var parser = JSONParser(Array(data))
+        guard case let .object(fields) = try parser.parseDocument() else { throw malformed("a frame is a JSON object") }
+        return fields.last { $0.0 == key }.flatMap { if case let .string(value) = $0.1 { value } else { nil } }
+    }
+
     /// Encodes a frame (the filter's masked frames), however deep its nodes.
     public static func encode(_ frame: StreamFrame) throws -> Data {
         switch frame.event {

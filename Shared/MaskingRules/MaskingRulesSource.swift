@@ -8,18 +8,24 @@ import Synchronization
 /// refused and logged, and the rules in force stay.
 public final class MaskingRulesSource: Sendable {
     public let path: String?
-    private let state: Mutex<(rules: MaskingRules, generation: Int, modified: Date?)>
+    private let state: Mutex<(rules: MaskingRules, text: String, generation: Int, modified: Date?)>
     /// Compiled rules per page URL, for the current generation.
     private let compiled = Mutex<[String: CompiledPageRules]>([:])
 
     /// Loads `path` (nil or empty: the built-ins only).
     public init(path: String?) throws(MaskingRulesError) {
         self.path = path?.isEmpty == false ? path : nil
-        let (rules, modified) = try Self.read(self.path)
-        state = Mutex((rules, 0, modified))
+        let (rules, text, modified) = try Self.read(self.path)
+        state = Mutex((rules, text, 0, modified))
     }
 
     public var rules: MaskingRules { state.withLock { $0.rules } }
+
+    /// The file of the rules in force, as it was read (the built-ins: an empty rules file).
+    public var text: String { state.withLock { $0.text } }
+
+    /// What a rules file with no rules says: the built-ins only.
+    public static let emptyFile = "{\n  \"version\": 1,\n  \"rules\": []\n}\n"
 
     /// Bumped on every successful reload; streams compare it to know the rules changed.
     public var generation: Int { state.withLock { $0.generation } }
@@ -43,8 +49,8 @@ public final class MaskingRulesSource: Sendable {
         let current = state.withLock { $0.modified }
         if !force, let current, Self.modificationDate(path) == current { return false }
         do {
-            let (rules, modified) = try Self.read(path)
-            state.withLock { $0 = (rules, $0.generation + 1, modified) }
+            let (rules, text, modified) = try Self.read(path)
+            state.withLock { $0 = (rules, text, $0.generation + 1, modified) }
             compiled.withLock { $0.removeAll() }
             logger.notice("masking rules reloaded", metadata: ["path": "\(path)"])
             return true
@@ -80,8 +86,30 @@ public final class MaskingRulesSource: Sendable {
         }
     }
 
-    private static func read(_ path: String?) throws(MaskingRulesError) -> (MaskingRules, Date?) {
-        guard let path else { return (.builtIn, nil) }
+    /// Replaces the file with `data` (written beside it, then renamed over it, so a reader never
+    /// sees half a file) and puts it in force. Throws, changing nothing, when `data` is not a
+    /// valid rules file or there is no file to write.
+    public func replace(with data: Data, logger: Logger) throws(MaskingRulesError) {
+        guard let path else { throw MaskingRulesError("no rules file to write: MASKING_RULES is not set") }
+        _ = try MaskingRules(json: data)
+        let file = URL(fileURLWithPath: path)
+        let temporary = file.deletingLastPathComponent().appendingPathComponent(".\(file.lastPathComponent).\(UUID().uuidString)")
+        do {
+            try data.write(to: temporary)
+        } catch {
+            throw MaskingRulesError("cannot write \(path): \(error.localizedDescription)")
+        }
+        // rename(2) swaps the file in one step: readers see the old file or the new one.
+        guard rename(temporary.path, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: temporary)
+            throw MaskingRulesError("cannot replace \(path): \(reason)")
+        }
+        guard reload(force: true, logger: logger) else { throw MaskingRulesError("\(path) was written but did not load; see the log") }
+    }
+
+    private static func read(_ path: String?) throws(MaskingRulesError) -> (MaskingRules, String, Date?) {
+        guard let path else { return (.builtIn, emptyFile, nil) }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -89,7 +117,7 @@ public final class MaskingRulesSource: Sendable {
             throw MaskingRulesError("cannot read \(path): \(error.localizedDescription)")
         }
         do {
-            return (try MaskingRules(json: data), modificationDate(path))
+            return (try MaskingRules(json: data), String(decoding: data, as: UTF8.self), modificationDate(path))
         } catch {
             throw MaskingRulesError("\(path): \(error)")
         }

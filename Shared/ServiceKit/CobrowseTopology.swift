@@ -28,6 +28,8 @@ public enum CobrowseTopology {
     public static let receivedAtHeader = "x-received-ms"
 
     public static let registryRPCQueue = "cobrowse.registry.rpc"
+    /// Relays → any filter: the rules editor's previews (`RulesPreview`), served by every filter.
+    public static let rulesPreviewQueue = "cobrowse.filter.preview"
     public static let interactionsQueue = "interaction-watch.interactions"
     public static let deadLetterQueue = "cobrowse.dead.letters"
     /// The shard count of `definitions.json` and of services that do not set `INGEST_SHARDS`.
@@ -103,11 +105,15 @@ public enum CobrowseTopology {
         exchanges[activityExchange]!,
     ]))
 
+    /// The rules editor's preview requests carry a customer's page: transient and classic, like
+    /// the ingest shards (never on disk); a filter declares it again if its node died with it.
+    public static let rulesPreviewDeclaration = QueueDeclaration(rulesPreviewQueue, durable: false)
+
     /// The filter's fixed part; the shards it declares itself, as many as `INGEST_SHARDS` says.
     public static let maskingFilter = deadLetters.merging(Topology(exchanges: [
         exchanges[ingestExchange]!, exchanges[viewExchange]!, exchanges[sharerExchange]!, exchanges[lifecycleExchange]!,
         exchanges[filterPresenceExchange]!,
-    ]))
+    ], queues: [rulesPreviewDeclaration]))
 
     public static let interactionWatch = deadLetters.merging(Topology(
         exchanges: [exchanges[interactionsExchange]!, exchanges[lifecycleExchange]!, exchanges[activityExchange]!],

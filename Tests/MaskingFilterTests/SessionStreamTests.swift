@@ -172,6 +172,18 @@ struct Failure: Error, CustomStringConvertible {
         #expect(h.stream.hasSnapshot)
     }
 
+    @Test func eachSnapshotCountsItsMaskingOnceInTheIncrements() throws {
+        var h = Harness()
+        _ = h.sendSnapshot()
+        let first = h.stream.takeMaskingIncrement()
+        #expect(first.maskedElements > 0)
+        #expect(first.maskedValues > 0)
+        #expect(h.stream.takeMaskingIncrement() == MaskingCounts(), "nothing new masked: an empty increment")
+        _ = h.sendSnapshot()
+        // The same page again: its elements counted once more, not the running total again.
+        #expect(h.stream.takeMaskingIncrement() == first)
+    }
+
     @Test func snapshotMasksPasswordInBothValueAttributeAndValueProperty() throws {
         var h = Harness()
         let frame = try Self.onlyView(h.sendSnapshot())

@@ -79,7 +79,8 @@ import Testing
             if queue.durable {
                 #expect(queue.arguments["x-queue-type"] == .string("quorum"), "\(queue.name) is durable but not a quorum queue")
             } else {
-                #expect(queue.name.hasPrefix("cobrowse.ingest.shard."), "\(queue.name) is transient")
+                #expect(queue.name.hasPrefix("cobrowse.ingest.shard.") || queue.name == CobrowseTopology.rulesPreviewQueue,
+                        "\(queue.name) is transient")
             }
             let policies = CobrowseTopology.policies.filter { queue.name.wholeMatch(of: try! Regex($0.pattern)) != nil }
             #expect(policies.count <= 1, "\(queue.name) matches several policies: \(policies.map(\.name))")

@@ -80,16 +80,27 @@ public final class ServiceProcess: @unchecked Sendable {
     /// Any method, with an optional body; nil if the service does not answer.
     public func request(_ method: String, _ path: String, headers: [String: String] = [:],
                         body: String? = nil) async -> (status: Int, body: String)? {
+        await exchange(method, path, headers: headers, body: body.map { Data($0.utf8) }).map { ($0.status, $0.body) }
+    }
+
+    /// Any method and body, with the answer's headers (names lower case); nil if the service
+    /// does not answer within `timeout`.
+    public func exchange(_ method: String, _ path: String, headers: [String: String] = [:], body: Data? = nil,
+                         timeout: TimeInterval = 5) async -> (status: Int, headers: [String: String], body: String)? {
         let port = httpPort
         guard port > 0, let url = URL(string: "http://127.0.0.1:\(port)\(path)") else { return nil }
         var request = URLRequest(url: url)
         request.httpMethod = method
-        request.httpBody = body.map { Data($0.utf8) }
-        request.timeoutInterval = 5
+        request.httpBody = body
+        request.timeoutInterval = timeout
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         guard let (data, response) = try? await URLSession.shared.data(for: request),
               let http = response as? HTTPURLResponse else { return nil }
-        return (http.statusCode, String(decoding: data, as: UTF8.self))
+        var fields: [String: String] = [:]
+        for (name, value) in http.allHeaderFields {
+            if let name = name as? String, let value = value as? String { fields[name.lowercased()] = value }
+        }
+        return (http.statusCode, fields, String(decoding: data, as: UTF8.self))
     }
 
     /// Starts `name` and waits (bounded) until it answers `/ready`; throws with its log if not.

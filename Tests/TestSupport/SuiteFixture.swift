@@ -12,14 +12,14 @@ public final class SuiteFixture: @unchecked Sendable {
     /// The running interaction watch, if the test started one.
     public private(set) var watch: ServiceProcess?
 
-    public init(_ name: String, relayEnvironment: [String: String] = [:]) async throws {
+    public init(_ name: String, relayEnvironment: [String: String] = [:], filterEnvironment: [String: String] = [:]) async throws {
         url = try await TestBroker.isolatedVirtualHost(name)
         tokens = await ContactCenterTokens.hs256()
         let database = NSTemporaryDirectory() + "relay-\(UUID()).sqlite"
         try await start("session-registry", ["REGISTRY_DATABASE": database, "TOKEN_HS256_SECRET": ContactCenterTokens.secret])
         // Shedding is for an overloaded filter, and a test run loads this machine: limits that
         // shed no frame a test waits for.
-        try await start("masking-filter", ["SHED_CURSORS_AFTER": "5", "SHED_FRAMES_AFTER": "20"])
+        try await start("masking-filter", ["SHED_CURSORS_AFTER": "5", "SHED_FRAMES_AFTER": "20"].merging(filterEnvironment) { $1 })
         // The test WebSocket client presents the origin ws://127.0.0.1 (a listed site here).
         for index in 0..<2 {
             relays.append(try await start("dom-relay", ["ALLOWED_ORIGINS": "ws://127.0.0.1"]

@@ -52,7 +52,10 @@ public struct RelayConfiguration: Sendable {
     public static let ingestBatchWindow = EnvironmentVariable(
         "INGEST_BATCH_WINDOW", default: "5",
         "Milliseconds a busy relay gathers what goes to the masking filter into one message per ingest shard (`0`: never wait; each round takes what came meanwhile). Longer: less CPU per frame under load, more latency.")
-    public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, activityReportInterval,
+    public static let adminToken = EnvironmentVariable(
+        "ADMIN_TOKEN", default: "",
+        "Bearer token of the rules editor (`/editor/`, `/cobrowse/editor/*`, `PUT /cobrowse/rules`); unset: the editor is off, except in dev mode, where it needs no token.")
+    public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, activityReportInterval, adminToken,
                                    tlsCertificate, tlsKey, MaskingRulesConfiguration.variable,
                                    sharerFramesPerSecond, sharerBytesPerSecond, viewerFramesPerSecond, viewerBytesPerSecond,
                                    budgetCloseAfter, firstMessageTimeout, wrongIDLimit, wrongIDWindow, trustedProxies,
@@ -62,6 +65,8 @@ public struct RelayConfiguration: Sendable {
     public var maxFrameBytes: Int
     /// The dev endpoints' signing secret; nil: not in dev mode.
     public var devTokenSecret: String?
+    /// The rules editor's token; nil: no token (the editor is off, or open in dev mode).
+    public var adminToken: String?
     public var webRoot: String?
     public var activityReportInterval: Duration
     /// nil: plain HTTP.
@@ -100,6 +105,8 @@ public struct RelayConfiguration: Sendable {
             throw ConfigurationError(variable: Self.trustedProxies.name, value: proxies,
                                      expected: "comma-separated addresses or IPv4 networks like 10.0.0.0/8 (not '\(error.entry)')")
         }
+        let admin = environment.string(Self.adminToken)
+        adminToken = admin.isEmpty ? nil : admin
         let root = environment.string(Self.webRoot)
         if !root.isEmpty {
             var isFolder: ObjCBool = false
@@ -173,10 +180,13 @@ public enum DOMRelayService {
         }
         let rules = try MaskingRulesConfiguration.load(configuration.environment)
         let web = RelayWebRoutes(rules: rules, logger: logger, allowsOrigin: endpoints.allows(origin:host:), devTokens: devTokens, webRoot: relay.webRoot)
+        let editor = RulesEditorRoutes(rules: rules, adminToken: relay.adminToken, devMode: relay.devTokenSecret != nil,
+                                       maxFrameBytes: relay.maxFrameBytes, broker: { await hub.broker }, logger: logger)
         return ServiceParts(
             addRoutes: { router in
                 endpoints.addRefusals(to: router)
                 endpoints.addCustomerEnd(to: router)
+                editor.add(to: router)
                 web.add(to: router)
             },
             addWebSocketRoutes: { router in endpoints.add(to: router) },

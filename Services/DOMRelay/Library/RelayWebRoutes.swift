@@ -98,9 +98,17 @@ struct ConsolePolicy<Context: RequestContext>: RouterMiddleware {
         ].joined(separator: "; ")
     }
 
+    /// The rules editor's page is the console's policy, but frames any page of the site (the
+    /// page it edits), and its preview frame inherits the console's rules for what it rebuilds.
+    static var editorPolicy: String {
+        policy.replacingOccurrences(of: "frame-src 'self'", with: "frame-src 'self' http: https:")
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
-        if request.uri.path.hasPrefix("/agent") { response.headers[.contentSecurityPolicy] = Self.policy }
+        let path = request.uri.path
+        if path.hasPrefix("/agent") { response.headers[.contentSecurityPolicy] = Self.policy }
+        if path.hasPrefix("/editor") { response.headers[.contentSecurityPolicy] = Self.editorPolicy }
         return response
     }
 }

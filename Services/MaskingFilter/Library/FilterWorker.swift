@@ -114,6 +114,11 @@ public struct FilterWorker: Sendable {
                 }
             }
             group.addTask { await serveShards(assignments, modes: modes) }
+            group.addTask {
+                try await keepRunning("the rules editor's preview queue lost its consumer; declaring it again") {
+                    try await RulesPreviewServer(rulesInForce: rules).serve(on: connection, logger: logger)
+                }
+            }
             defer { group.cancelAll() }
             try await group.next()
         }

@@ -41,33 +41,18 @@ public struct SessionStream: Sendable {
     /// Nodes currently mirrored (for metrics and tests).
     public var mirroredNodes: Int { mirror.count }
 
-    /// Masked elements since the last call (for metrics).
-    public mutating func takeMaskedCount() -> Int {
-        defer { reportedMasked = mirror.maskedElements }
-        return max(0, mirror.maskedElements - reportedMasked)
-    }
-
-    private var reportedMasked = 0
-    private var reportedDetectorHits: [String: Int] = [:]
-
     /// What each PII detector masked in this session so far, by name.
     public var detectorHits: [String: Int] { mirror.detectorHits }
-    private var reportedMaskedValues = 0
 
-    /// Form values sent as `****` since the last call.
-    public mutating func takeMaskedValues() -> Int {
-        defer { reportedMaskedValues = mirror.maskedValues }
-        return max(0, mirror.maskedValues - reportedMaskedValues)
-    }
+    /// What the mirror had masked when `takeMaskingIncrement` last ran (its counts only grow).
+    private var reported = MaskingCounts()
 
-    /// Detector hits since the last call, by name (for metrics).
-    public mutating func takeDetectorHits() -> [String: Int] {
-        let now = mirror.detectorHits
-        defer { reportedDetectorHits = now }
-        return now.reduce(into: [:]) { result, item in
-            let new = item.value - (reportedDetectorHits[item.key] ?? 0)
-            if new > 0 { result[item.key] = new }
-        }
+    /// What was masked since the last call: elements, values and detector hits (for the
+    /// metrics and the session's masking record).
+    public mutating func takeMaskingIncrement() -> MaskingCounts {
+        let now = MaskingCounts(maskedElements: mirror.maskedElements, maskedValues: mirror.maskedValues, detectorHits: mirror.detectorHits)
+        defer { reported = now }
+        return now.subtracting(reported)
     }
 
     /// Processes one sharer frame. `rules` gives the masking rules of a page by its URL.
@@ -75,7 +60,6 @@ public struct SessionStream: Sendable {
     public mutating func process(_ frame: StreamFrame, receivedAt: Int64? = nil, now: ContinuousClock.Instant = .now,
                                  rules: (String) -> CompiledPageRules = { _ in CompiledPageRules(PageRules()) }) -> [Output] {
         if case let .snapshot(snapshot) = frame.event {
-            reportedMasked = 0
             guard let root = mirror.load(snapshot.root, rules: rules(snapshot.url), stream: snapshot.stream) else {
                 hasSnapshot = false
                 return resync("snapshot root was refused", now: now)
@@ -276,5 +260,28 @@ public struct SessionStream: Sendable {
         lastResync = now
         pendingRequest = nil
         return [.resync(reason: reason)]
+    }
+}
+
+/// Counts of what a stream masked; they only grow, so two readings subtract.
+public struct MaskingCounts: Sendable, Equatable {
+    public var maskedElements = 0
+    public var maskedValues = 0
+    public var detectorHits: [String: Int] = [:]
+
+    public init(maskedElements: Int = 0, maskedValues: Int = 0, detectorHits: [String: Int] = [:]) {
+        self.maskedElements = maskedElements
+        self.maskedValues = maskedValues
+        self.detectorHits = detectorHits
+    }
+
+    /// What this reading adds to an earlier one.
+    func subtracting(_ earlier: MaskingCounts) -> MaskingCounts {
+        MaskingCounts(maskedElements: max(0, maskedElements - earlier.maskedElements),
+                      maskedValues: max(0, maskedValues - earlier.maskedValues),
+                      detectorHits: detectorHits.reduce(into: [:]) { result, item in
+                          let new = item.value - (earlier.detectorHits[item.key] ?? 0)
+                          if new > 0 { result[item.key] = new }
+                      })
     }
 }

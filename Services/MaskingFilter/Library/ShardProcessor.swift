@@ -32,11 +32,11 @@ struct ShardProcessor {
                 recordedRulesHash = rulesHash
                 masking.rulesHashes.append(rulesHash)
             }
-            let elements = stream.takeMaskedCount()
-            FilterWorker.maskedElements.increment(by: elements)
-            masking.maskedElements += elements
-            masking.maskedValues += stream.takeMaskedValues()
-            for (detector, hits) in stream.takeDetectorHits() {
+            let increment = stream.takeMaskingIncrement()
+            FilterWorker.maskedElements.increment(by: increment.maskedElements)
+            masking.maskedElements += increment.maskedElements
+            masking.maskedValues += increment.maskedValues
+            for (detector, hits) in increment.detectorHits {
                 FilterWorker.detectorHits(detector).increment(by: hits)
                 masking.detectorHits[detector, default: 0] += hits
             }

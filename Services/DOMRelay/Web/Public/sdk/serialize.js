@@ -335,3 +335,26 @@ function hasAncestorOrSelfIn(element, set) {
 export function adoptedStyles(root) {
   return Array.from(root.adoptedStyleSheets || [], (sheet) => (isMarkSheet(sheet) ? null : cssText(sheet))).filter((css) => css);
 }
+
+/**
+ * The whole page under the serializer's masking, as a `snapshot` frame without its `seq`
+ * (docs/stream-protocol.md); `stream` names the sharer connection. The serializer forgets
+ * every node's status first: this copy starts the sequence again.
+ */
+export function snapshotFrame(serializer, stream) {
+  serializer.reset();
+  const root = serializer.node(document.documentElement);
+  // The tab title is the <title>'s text: masked with it (any masked <title>, as the filter
+  // decides), or with the whole page.
+  const frame = {
+    t: 'snapshot', stream, url: location.href,
+    title: serializer.titleMasked || serializer.masking.maskPage ? maskedText(document.title) : document.title,
+    doctype: document.doctype ? document.doctype.name : null,
+    viewport: { w: window.innerWidth, h: window.innerHeight },
+    scroll: { x: window.scrollX, y: window.scrollY },
+    root,
+  };
+  const adopted = adoptedStyles(document);
+  if (adopted.length) frame.adoptedStyles = adopted;
+  return frame;
+}

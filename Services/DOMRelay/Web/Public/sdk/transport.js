@@ -1,8 +1,8 @@
 // Transport: one socket to the relay that served the SDK (the ShareSession); starts or resumes,
 // reconnects, sends snapshots and changes, never buffers unbounded, and runs the page's side.
 import { NodeMirror } from './mirror.js';
-import { Masking, maskedText, catchUpPasswordHistory } from './masking.js';
-import { Serializer, adoptedStyles } from './serialize.js';
+import { Masking, catchUpPasswordHistory } from './masking.js';
+import { Serializer, snapshotFrame } from './serialize.js';
 import { PageObserver } from './observe.js';
 import { pageURL, fetchRules } from './rules.js';
 import { showMarks, adoptMarkSheet } from './customer-mark.js';
@@ -354,24 +354,9 @@ export class ShareSession {
     this.observer.discardPending();
     catchUpPasswordHistory(); // a field shown in the task that asked for this snapshot
     this.mirror.reset();
-    const serializer = this.observer.serializer;
-    serializer.reset();
     this.seq = 0;
     this.needsSnapshot = false;
-    const root = serializer.node(document.documentElement);
-    // The tab title is the <title>'s text: masked with it (any masked <title>, as the filter
-    // decides), or with the whole page.
-    const frame = {
-      t: 'snapshot', stream: this.streamID, url: location.href,
-      title: serializer.titleMasked || serializer.masking.maskPage ? maskedText(document.title) : document.title,
-      doctype: document.doctype ? document.doctype.name : null,
-      viewport: { w: window.innerWidth, h: window.innerHeight },
-      scroll: { x: window.scrollX, y: window.scrollY },
-      root,
-    };
-    const adopted = adoptedStyles(document);
-    if (adopted.length) frame.adoptedStyles = adopted;
-    this.send(frame);
+    this.send(snapshotFrame(this.observer.serializer, this.streamID));
   }
 
   send(frame) {
