@@ -117,6 +117,21 @@ import Testing
         let off = try #require(await closed.get("/cobrowse/editor/rules"))
         #expect(off.status == 403)
         #expect(off.body.contains("ADMIN_TOKEN"), "\(off.body)")
+
+        // Dev mode without a token: open, but with no rules file there is nothing to save to.
+        let dev = try await ServiceProcess.ready("dom-relay", environment: [
+            "AMQP_URL": suite.url, "DEV_MODE": "1", "DEV_TOKEN_SECRET": String(repeating: "d", count: 32),
+        ])
+        defer { Task { _ = await dev.terminate() } }
+        let open = try #require(await dev.get("/cobrowse/editor/rules"))
+        #expect(open.status == 200)
+        let builtIn = try #require(try JSONSerialization.jsonObject(with: Data(open.body.utf8)) as? [String: Any])
+        #expect(builtIn["hash"] as? String == "built-in")
+        #expect(builtIn["writable"] as? Bool == false)
+        #expect(builtIn["file"] is NSNull)
+        let nowhere = try #require(await dev.request("PUT", "/cobrowse/rules", body: Self.maskLoyalty))
+        #expect(nowhere.status == 409)
+        #expect(nowhere.body.contains("MASKING_RULES"), "\(nowhere.body)")
     }
 
     @Test func aDraftIsCheckedWithTheFindingsAndTheRulesItGivesThePage() async throws {
@@ -132,6 +147,9 @@ import Testing
         let findings = try #require(object["findings"] as? [[String: Any]])
         #expect(findings.contains { ($0["location"] as? String)?.contains("rules[1].block[0]") == true && $0["severity"] as? String == "error" },
                 "\(findings)")
+        let notJSON = try #require(await relay.request("POST", "/cobrowse/editor/check", headers: Self.admin, body: "{ not json"))
+        #expect(notJSON.status == 200)
+        #expect(notJSON.body.contains(#""valid":false"#) && notJSON.body.contains(#""severity":"error""#), "\(notJSON.body)")
         let good = ##"{"version": 1, "rules": [{"site": "*", "mask": ["#a"]}, {"urls": ["/account*"], "mask": ["#loyalty"]}, {"urls": ["/cart"], "maskPage": true}]}"##
         let checked = try #require(await relay.request("POST", "/cobrowse/editor/check?url=https%3A%2F%2Fshop.example%2Faccount",
                                                        headers: Self.admin, body: good))

@@ -34,6 +34,16 @@ struct RulesEditorRoutes: Sendable {
         let file: String?
         /// Whether `PUT /cobrowse/rules` can write it.
         let writable: Bool
+
+        private enum Key: String, CodingKey { case source, hash, file, writable }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(source, forKey: .source)
+            try container.encode(hash, forKey: .hash)
+            try container.encode(file, forKey: .file) // null, not absent, without a file
+            try container.encode(writable, forKey: .writable)
+        }
     }
 
     /// A draft's check: what `cobrowse-ctl rules check` says, and the rules it gives the page.

@@ -16,7 +16,8 @@
  * customer-mark, serialize, frames, observe, bar, agent-marks, actions, end-notice, transport,
  * session), imported from this script's own address when a session starts or resumes: nothing
  * more is downloaded before. The relay lets the sites it allows read sdk/ across origins
- * (CORS), as it lets them open its sockets.
+ * (CORS), as it lets them open its sockets. The rules editor's side (sdk/editing.js) loads only
+ * when the relay's editor page frames this page and asks for it.
  */
 (() => {
   'use strict';
@@ -130,6 +131,20 @@
     },
   };
   Object.defineProperty(window, 'CoBrowse', { value: Object.freeze(api), enumerable: true });
+
+  // The rules editor (docs/masking.md): a page of the relay that served this script may frame
+  // this page and turn on editor mode (sdk/editing.js). Only that origin, only the parent frame.
+  const relayOrigin = new URL(scriptURL).origin;
+  let editing = null;
+  function startEditing(event) {
+    if (editing || window.parent === window || event.source !== window.parent || event.origin !== relayOrigin) return;
+    const message = event.data;
+    if (!message || message.cobrowseEditor !== 1 || message.t !== 'hello') return;
+    editing = import(new URL('sdk/editing.js', scriptURL).href).then((module) =>
+      module.startEditing({ editor: event.source, origin: relayOrigin, passwordHistory: PASSWORD_HISTORY }));
+    editing.catch((error) => console.warn('CoBrowse: the rules editor could not start', error));
+  }
+  window.addEventListener('message', startEditing);
 
   // A session started on an earlier page of this site continues here.
   function resumeFromStorage() {
