@@ -107,7 +107,7 @@ def swift_strings(text):
 def built_in_rules_module():
     """sdk/built-in-rules.js as the relay generates it (BuiltInTables.javaScriptModule), read from
     the Swift source of truth, so the SDK masks here exactly as it does behind a relay: every
-    table `byExportName` lists, and the PII detectors."""
+    table `byExportName` lists, the PII detectors and the default customer mark."""
     with open(BUILT_IN_TABLES_SWIFT, encoding="utf-8") as source:
         text = source.read()
 
@@ -131,6 +131,10 @@ def built_in_rules_module():
     if not detectors:
         raise SystemExit(f"sdk-burst: no PIIDetector found in {BUILT_IN_TABLES_SWIFT}")
     lines.append(f"export const PII_DETECTORS = Object.freeze({json.dumps(detectors, separators=(',', ':'))});")
+    mark = re.search(r'static let defaultCustomerMark = ("(?:[^"\\]|\\.)*")', text)
+    if not mark:
+        raise SystemExit(f"sdk-burst: defaultCustomerMark not found in {BUILT_IN_TABLES_SWIFT}")
+    lines.append(f"export const DEFAULT_CUSTOMER_MARK = {json.dumps(swift_strings(mark.group(1))[0])};")
     return "\n".join(lines) + "\n"
 
 

@@ -120,6 +120,9 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
     public var maskedValues = 0
     /// What each PII detector masked, by name (what reached the filter unmasked).
     public var detectorHits: [String: Int] = [:]
+    /// What each PII detector of the SDK masked in the customer's browser, by name, as the SDK
+    /// reported it (`detected` frames): what never left the page.
+    public var sdkDetectorHits: [String: Int] = [:]
     /// The dropped agent actions, the first `droppedActionsKept` of them.
     public var droppedActions: [DroppedAction] = []
     /// Every dropped agent action, kept or not.
@@ -130,6 +133,22 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
 
     public init() {}
 
+    private enum Key: String, CodingKey {
+        case rulesHashes, maskedElements, maskedValues, detectorHits, sdkDetectorHits, droppedActions, droppedActionsTotal
+    }
+
+    /// Records stored before a field existed lack it: it reads as empty.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        rulesHashes = try c.decodeIfPresent([String].self, forKey: .rulesHashes) ?? []
+        maskedElements = try c.decodeIfPresent(Int.self, forKey: .maskedElements) ?? 0
+        maskedValues = try c.decodeIfPresent(Int.self, forKey: .maskedValues) ?? 0
+        detectorHits = try c.decodeIfPresent([String: Int].self, forKey: .detectorHits) ?? [:]
+        sdkDetectorHits = try c.decodeIfPresent([String: Int].self, forKey: .sdkDetectorHits) ?? [:]
+        droppedActions = try c.decodeIfPresent([DroppedAction].self, forKey: .droppedActions) ?? []
+        droppedActionsTotal = try c.decodeIfPresent(Int.self, forKey: .droppedActionsTotal) ?? 0
+    }
+
     /// Nothing to report.
     public var isEmpty: Bool { self == MaskingRecord() }
 
@@ -139,6 +158,7 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
         maskedElements += delta.maskedElements
         maskedValues += delta.maskedValues
         for (name, hits) in delta.detectorHits { detectorHits[name, default: 0] += hits }
+        for (name, hits) in delta.sdkDetectorHits { sdkDetectorHits[name, default: 0] += hits }
         droppedActions += delta.droppedActions.prefix(max(0, Self.droppedActionsKept - droppedActions.count))
         droppedActionsTotal += delta.droppedActionsTotal
     }

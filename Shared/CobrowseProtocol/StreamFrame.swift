@@ -214,6 +214,16 @@ public enum StreamEvent: Sendable, Equatable {
     case resumed(Location)
     /// The filter dropped an agent action (view stream only; never accepted from a sharer).
     case actionDropped(DroppedAction)
+    /// What the SDK's PII detectors masked since its last `detected` (sharer → filter only:
+    /// counted in the session's masking record, never passed to viewers).
+    case detected(Detected)
+
+    public struct Detected: Sendable, Codable, Equatable {
+        /// Detector name → values masked.
+        public var hits: [String: Int]
+
+        public init(hits: [String: Int]) { self.hits = hits }
+    }
 
     public struct DroppedAction: Sendable, Codable, Equatable {
         /// The action's type (`click`, `type`, …).
@@ -240,6 +250,7 @@ public enum StreamEvent: Sendable, Equatable {
         case .paused: "paused"
         case .resumed: "resumed"
         case .actionDropped: "action-dropped"
+        case .detected: "detected"
         }
     }
 }
@@ -271,6 +282,7 @@ public struct StreamFrame: Sendable, Equatable, Codable {
         case "paused": event = .paused(try StreamEvent.Location(from: decoder))
         case "resumed": event = .resumed(try StreamEvent.Location(from: decoder))
         case "action-dropped": event = .actionDropped(try StreamEvent.DroppedAction(from: decoder))
+        case "detected": event = .detected(try StreamEvent.Detected(from: decoder))
         case let other: throw DecodingError.dataCorruptedError(forKey: .t, in: c, debugDescription: "unknown frame type '\(other)'")
         }
     }
@@ -288,6 +300,7 @@ public struct StreamFrame: Sendable, Equatable, Codable {
         case let .cursor(v), let .click(v): try v.encode(to: encoder)
         case let .paused(v), let .resumed(v): try v.encode(to: encoder)
         case let .actionDropped(v): try v.encode(to: encoder)
+        case let .detected(v): try v.encode(to: encoder)
         }
     }
 }

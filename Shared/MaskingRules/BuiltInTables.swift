@@ -42,6 +42,21 @@ public enum BuiltInTables {
     /// a secret or a button, not text.
     public static let untypableInputTypes = ["checkbox", "radio", "file", "hidden", "password", "submit", "image", "reset", "button"]
 
+    /// Page markers that need no rules file: masked, blocked, and no agent action.
+    public static let maskMarkers = ["[data-cobrowse-mask]", ".cobrowse-mask"]
+    public static let blockMarkers = ["[data-cobrowse-block]", ".cobrowse-block"]
+    public static let noAgentMarkers = ["[data-cobrowse-noagent]", ".cobrowse-noagent"]
+    /// The customer can always submit; the agent never does it for them. Disabled and read-only
+    /// controls take no action from the agent either (the SDK refuses them), and the console
+    /// frames them green like any no-agent element. (`type` values match in any case: HTML's
+    /// selectors compare them so, and so does `CSSSelector`.)
+    public static let noAgentDefaults = [
+        "input[type=submit]", "input[type=image]", "button[type=submit]", "form button:not([type])",
+        "input[disabled]", "button[disabled]", "select[disabled]", "textarea[disabled]", "input[readonly]", "textarea[readonly]",
+    ]
+    /// How the customer sees the fields the agent does not, unless the rules file says otherwise.
+    public static let defaultCustomerMark = "outline: 2px dashed rgba(124,58,237,.55); outline-offset: 2px"
+
     /// The PII detectors, in the order they run (`PIIDetector`; docs/masking.md "PII detectors"):
     /// IBANs before cards, whose pattern would take an IBAN's digits.
     public static let detectors: [PIIDetector] = [
@@ -73,6 +88,10 @@ public enum BuiltInTables {
         "DROPPED_ELEMENTS": droppedElements,
         "UNRENDERED_ELEMENTS": unrenderedElements,
         "UNTYPABLE_INPUT_TYPES": untypableInputTypes,
+        "MASK_MARKERS": maskMarkers,
+        "BLOCK_MARKERS": blockMarkers,
+        "NO_AGENT_MARKERS": noAgentMarkers,
+        "NO_AGENT_DEFAULTS": noAgentDefaults,
     ]
 
     /// The ES module the relay serves: one frozen array per table.
@@ -85,6 +104,8 @@ public enum BuiltInTables {
         let table = Self.detectors.map { ["name": $0.name, "pattern": $0.pattern, "check": $0.check?.rawValue ?? ""] }
         let data = (try? JSONSerialization.data(withJSONObject: table, options: [.sortedKeys])) ?? Data("[]".utf8)
         lines.append("export const PII_DETECTORS = Object.freeze(\(String(decoding: data, as: UTF8.self)));")
+        let mark = (try? JSONSerialization.data(withJSONObject: [defaultCustomerMark])).map { String(decoding: $0, as: UTF8.self) } ?? "[\"\"]"
+        lines.append("export const DEFAULT_CUSTOMER_MARK = \(mark.dropFirst().dropLast());")
         return lines.joined(separator: "\n") + "\n"
     }()
 }

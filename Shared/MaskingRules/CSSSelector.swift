@@ -37,6 +37,16 @@ public struct CSSSelector: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Attributes whose values HTML's selectors compare in any case (the HTML Standard's list,
+    /// "case-sensitivity of selectors"), so that the filter matches them as the SDK's browser does.
+    static let caseInsensitiveValues: Set<String> = [
+        "accept", "accept-charset", "align", "alink", "axis", "bgcolor", "charset", "checked", "clear", "codetype", "color",
+        "compact", "declare", "defer", "dir", "direction", "disabled", "enctype", "face", "frame", "hreflang", "http-equiv",
+        "lang", "language", "link", "media", "method", "multiple", "nohref", "noresize", "noshade", "nowrap", "readonly",
+        "rel", "rev", "rules", "scope", "scrolling", "selected", "shape", "target", "text", "type", "valign", "valuetype",
+        "vlink",
+    ]
+
     /// Whether `element` matches any selector of the list.
     public func matches<Element: SelectableElement>(_ element: Element) -> Bool {
         alternatives.contains { $0.matches(element) }
@@ -98,6 +108,8 @@ public struct CSSSelector: Sendable, Equatable, CustomStringConvertible {
                 return element.attribute("class")?.split(whereSeparator: \.isWhitespace).contains { $0 == name } ?? false
             case let .attribute(name, test):
                 guard let value = element.attribute(name) else { return false }
+                // As browsers match HTML documents: `[type=submit]` selects `type="SUBMIT"` too.
+                if CSSSelector.caseInsensitiveValues.contains(name) { return test.lowercased.holds(for: value.lowercased()) }
                 return test.holds(for: value)
             case let .not(compounds):
                 return !compounds.contains { $0.matches(element) }
@@ -113,6 +125,18 @@ public struct CSSSelector: Sendable, Equatable, CustomStringConvertible {
         case contains(String)
         /// One of the whitespace-separated words.
         case word(String)
+
+        /// The same test of a lower-cased operand.
+        var lowercased: AttributeTest {
+            switch self {
+            case .present: .present
+            case let .equals(operand): .equals(operand.lowercased())
+            case let .prefix(operand): .prefix(operand.lowercased())
+            case let .suffix(operand): .suffix(operand.lowercased())
+            case let .contains(operand): .contains(operand.lowercased())
+            case let .word(operand): .word(operand.lowercased())
+            }
+        }
 
         func holds(for value: String) -> Bool {
             switch self {

@@ -35,7 +35,7 @@ public struct MaskingRules: Sendable {
         var rules: [RuleSet]?
     }
 
-    public static let defaultCustomerMark = "outline: 2px dashed rgba(124,58,237,.55); outline-offset: 2px"
+    public static let defaultCustomerMark = BuiltInTables.defaultCustomerMark
 
     let sets: [RuleSet]
     let maskPlaceholders: Bool
@@ -175,16 +175,11 @@ public struct PageRules: Sendable, Equatable, Codable {
 
 /// Page markers and defaults that need no rules file.
 public enum BuiltInRules {
-    public static let maskMarkers = ["[data-cobrowse-mask]", ".cobrowse-mask"]
-    public static let blockMarkers = ["[data-cobrowse-block]", ".cobrowse-block"]
-    public static let noAgentMarkers = ["[data-cobrowse-noagent]", ".cobrowse-noagent"]
-    /// The customer can always submit; the agent never does it for them. Disabled and read-only
-    /// controls take no action from the agent either (the SDK refuses them), and the console
-    /// frames them green like any no-agent element.
-    public static let noAgentDefaults = [
-        "input[type=submit]", "input[type=image]", "button[type=submit]", "form button:not([type])",
-        "input[disabled]", "button[disabled]", "select[disabled]", "textarea[disabled]", "input[readonly]", "textarea[readonly]",
-    ]
+    public static let maskMarkers = BuiltInTables.maskMarkers
+    public static let blockMarkers = BuiltInTables.blockMarkers
+    public static let noAgentMarkers = BuiltInTables.noAgentMarkers
+    /// What the agent may never act on without any rule (`BuiltInTables.noAgentDefaults`).
+    public static let noAgentDefaults = BuiltInTables.noAgentDefaults
     /// `autocomplete` tokens whose fields are masked whatever the rules say (`BuiltInTables`).
     public static let sensitiveAutocomplete = Set(BuiltInTables.alwaysMaskedAutocomplete)
     /// Parts of an input's `name`, `id` or `autocomplete` (compared in lower case, anywhere in

@@ -27,6 +27,8 @@ import Testing
                 ]],
             ]],
         ]))
+        // What the SDK's own detectors masked, as it reports it.
+        sharer.send(frame(["t": "detected", "seq": 2, "hits": ["email": 3]]))
         let snapshot = try #require(await agent.next(type: "snapshot"))
         #expect(!frame(snapshot).contains("4111") && !frame(snapshot).contains("hunter2"))
         // Pointer mode: typing is refused.
@@ -41,12 +43,14 @@ import Testing
         let reported = await eventually(within: .seconds(60)) {
             record = try? await registry.send(.get(session: SessionID(id)!)).get().masking
             return (record?.droppedActionsTotal ?? 0) >= 1 && (record?.detectorHits["card"] ?? 0) >= 1
+                && (record?.sdkDetectorHits["email"] ?? 0) >= 1
         }
         #expect(reported, "the registry has no masking record of the session: \(String(describing: record))")
         #expect(record?.rulesHashes == ["built-in"], "masked under the built-in rules (no rules file)")
         #expect((record?.maskedElements ?? 0) >= 1, "the password field")
         #expect(record?.maskedValues == 1, "hunter2")
         #expect(record?.detectorHits == ["card": 1])
+        #expect(record?.sdkDetectorHits == ["email": 3], "the SDK's own detections")
         #expect(record?.droppedActions.map(\.action) == ["type"])
         #expect(record?.droppedActions.map(\.reason) == ["pointer-mode"])
         let text = String(decoding: try JSONEncoder.cobrowse.encode(record), as: UTF8.self)

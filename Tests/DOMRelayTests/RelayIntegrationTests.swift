@@ -347,13 +347,14 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         #expect(module.status == 200)
         func exported(_ name: String) throws -> [String] {
             let line = try #require(module.body.split(separator: "\n").first { $0.contains("export const \(name) ") })
-            let json = try #require(line.firstRange(of: "[").map { line[$0.lowerBound...] }?.split(separator: "]").first)
-            return try JSONDecoder().decode([String].self, from: Data((json + "]").utf8))
+            let json = try #require(line.firstRange(of: "Object.freeze(").map { line[$0.upperBound...].dropLast(2) })
+            return try JSONDecoder().decode([String].self, from: Data(json.utf8))
         }
         for (name, table) in BuiltInTables.byExportName {
             #expect(try exported(name) == table, "\(name) as served")
         }
         #expect(try exported("SECRET_FIELD_HINTS") == BuiltInRules.secretFieldHints)
+        #expect(module.body.contains("export const DEFAULT_CUSTOMER_MARK = \"\(BuiltInTables.defaultCustomerMark)\";"))
         #expect(Set(try exported("ALWAYS_MASKED_AUTOCOMPLETE")) == BuiltInRules.sensitiveAutocomplete)
         // The SDK imports it and keeps no list of its own.
         let masking = try #require(await relay.get("/sdk/masking.js"))
@@ -373,15 +374,17 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
             var found: [String: String] = [:]
             for line in module.split(separator: "\n") where line.hasPrefix("export const ") {
                 let name = String(line.dropFirst("export const ".count).prefix { $0 != " " })
-                let json = try #require(line.firstRange(of: "Object.freeze(").map { line[$0.upperBound...].dropLast(2) })
+                // A frozen list or table, or a plain string.
+                let json = try #require(line.firstRange(of: "Object.freeze(").map { line[$0.upperBound...].dropLast(2) }
+                    ?? line.firstRange(of: " = ").map { line[$0.upperBound...].dropLast(1) })
                 // Compared as parsed values: the two JSON writers space and escape differently.
-                let value = try JSONSerialization.jsonObject(with: Data(json.utf8))
-                found[name] = String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]), as: UTF8.self)
+                let value = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
+                found[name] = String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
             }
             return found
         }
         let served = try exports(BuiltInTables.javaScriptModule)
-        #expect(served.count == BuiltInTables.byExportName.count + 1)
+        #expect(served.count == BuiltInTables.byExportName.count + 2, "the tables, the detectors and the customer mark")
         #expect(try exports(run.stdout) == served)
     }
 

@@ -184,6 +184,18 @@ struct Failure: Error, CustomStringConvertible {
         #expect(h.stream.takeMaskingIncrement() == first)
     }
 
+    @Test func detectedFramesAreCountedForTheRecordBoundedAndNeverReachViewers() throws {
+        var h = Harness()
+        _ = h.sendSnapshot()
+        _ = h.stream.takeMaskingIncrement()
+        let outputs = h.send(.detected(.init(hits: ["card": 2, "made-up": 5, "email": -3, "iban": 1_000_000_000])))
+        #expect(outputs.isEmpty, "a sharer's detector counts are not for viewers: \(outputs)")
+        #expect(h.stream.takeMaskingIncrement().sdkDetectorHits == ["card": 2, "iban": SessionStream.maxDetectedPerFrame],
+                "known detectors only, each bounded, never negative")
+        // It took its place in the sequence: the next frame is no gap.
+        #expect(Self.resyncs(h.send(.scroll(.init(id: 0, x: 0, y: 40)))).isEmpty)
+    }
+
     @Test func snapshotMasksPasswordInBothValueAttributeAndValueProperty() throws {
         var h = Harness()
         let frame = try Self.onlyView(h.sendSnapshot())

@@ -43,6 +43,14 @@ final class TestElement: SelectableElement {
         #expect(try !matches(selector, card), "\(selector)")
     }
 
+    @Test func typeAndOtherEnumeratedValuesMatchInAnyCaseAsInBrowsersButNamesDoNot() throws {
+        let button = TestElement("button", ["type": "SUBMIT", "name": "Pay"])
+        #expect(try CSSSelector("button[type=submit]").matches(button))
+        #expect(try CSSSelector("[type^=Sub]").matches(button))
+        #expect(try !CSSSelector("[name=pay]").matches(button), "name is compared as written")
+        #expect(try CSSSelector("[name=Pay]").matches(button))
+    }
+
     @Test mutating func descendantCombinatorsBacktrackToAHigherAncestor() throws {
         // `.shop div input`: the nearest div is .row, and .shop is further up; both are found.
         #expect(try matches(".shop div input", card))

@@ -30,6 +30,7 @@ import Testing
             record.maskedElements = 2
             record.maskedValues = 1
             record.detectorHits = ["card": 1]
+            record.sdkDetectorHits = ["email": 2]
             record.droppedActions = [.init(at: Date(millisecondsSince1970: 1_800_000_000_123), action: "type", reason: "pointer-mode")]
             record.droppedActionsTotal = 1
             return record
@@ -42,6 +43,14 @@ import Testing
 
     static func decodeRequest(_ text: String) throws -> RegistryRequest {
         try JSONDecoder.cobrowse.decode(RegistryRequest.self, from: Data(text.utf8))
+    }
+
+    @Test func aMaskingRecordStoredBeforeAFieldExistedReadsItAsEmpty() throws {
+        let stored = ##"{"rulesHashes":["built-in"],"maskedElements":2,"maskedValues":1,"detectorHits":{"card":1},"droppedActions":[],"droppedActionsTotal":0}"##
+        let record = try JSONDecoder.cobrowse.decode(MaskingRecord.self, from: Data(stored.utf8))
+        #expect(record.sdkDetectorHits == [:])
+        #expect(record.detectorHits == ["card": 1])
+        #expect(record.maskedElements == 2)
     }
 
     // MARK: Requests

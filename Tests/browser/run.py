@@ -1866,6 +1866,16 @@ def _pii_detectors(t, sdk_masks):
     else:
         # Otherwise this run would prove nothing about the filter.
         assert sent, "with testOnlyDisableMasking the SDK still masked the personal data: the filter was not tested"
+    # The session's masking record counts what each detector masked: the SDK's (it reports
+    # them in `detected` frames) or, when the SDK masked nothing, the filter's.
+    field = "sdkDetectorHits" if sdk_masks else "detectorHits"
+    detectors = {"card", "iban", "ssn", "email", "phone"}
+    record = wait_for(f"the session's masking record counts every detector in {field}",
+                      lambda: (t.stack.session_history(session_id) or {}).get("masking") or {},
+                      check=lambda masking: detectors <= {name for name, hits in masking.get(field, {}).items() if hits > 0},
+                      within=30)
+    if sdk_masks:
+        assert not record.get("detectorHits"), f"the filter found personal data the SDK had masked: {record}"
 
 
 @test

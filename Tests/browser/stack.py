@@ -36,6 +36,8 @@ BROKER_USERS = {"session-registry": "cobrowse-registry", "dom-relay": "cobrowse-
                 "cobrowse-ctl": "cobrowse-ctl"}
 # The masking rules of the demo's test pages (masking.html, statement.html), for the relays
 # (which hand them to the SDK) and the filter (which enforces them): docs/masking.md.
+# The registry's reporting API (GET /api/sessions/{id}: a session's history and masking record).
+REGISTRY_ADMIN_TOKEN = "browser-tests-admin-token"
 MASKING_RULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "masking-rules.json")
 READY_WITHIN = 60.0
 STOP_GRACE = 5.0
@@ -288,6 +290,7 @@ class Stack:
         self.registry = self._start("session-registry", "session-registry", {
             "REGISTRY_DATABASE": os.path.join(self.temp, "registry.sqlite"),
             "TOKEN_HS256_SECRET": TOKEN_SECRET,
+            "ADMIN_TOKEN": REGISTRY_ADMIN_TOKEN,
         })
         self.filter = self._start("masking-filter", "masking-filter", {"MASKING_RULES": self.rules_path})
         self.watch = self._start("interaction-watch", "interaction-watch", WATCH_ENV)
@@ -315,6 +318,16 @@ class Stack:
         service = Service(name, executable, self.log_dir, env)
         self.services.append(service)
         return service
+
+    def session_history(self, session_id):
+        """The registry's view of a session (its reporting API), or None if it does not answer."""
+        request = urllib.request.Request(f"{self.registry.base_url}/api/sessions/{session_id}",
+                                         headers={"Authorization": f"Bearer {REGISTRY_ADMIN_TOKEN}"})
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return json.load(response)
+        except (OSError, ValueError):
+            return None
 
     def read_rules(self):
         with open(self.rules_path, encoding="utf-8") as handle:

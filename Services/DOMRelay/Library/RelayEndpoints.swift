@@ -383,7 +383,7 @@ struct RelayEndpoints: Sendable {
     /// What a customer's socket may send after its opening message: the SDK's stream frames and
     /// its commands. Anything else (an agent action, a relay's own `paused`, the filter's
     /// notices) is refused with `not-supported`, so a sharer can never speak for another party.
-    static let sharerTypes: Set<String> = ["snapshot", "mutations", "input", "scroll", "viewport", "cursor", "click",
+    static let sharerTypes: Set<String> = ["snapshot", "mutations", "input", "scroll", "viewport", "cursor", "click", "detected",
                                            "end", "answer-write", "revoke-write"]
     /// What an agent console may send after `join`: its commands and the agent actions.
     static let viewerTypes: Set<String> = Set(["resync", "request-write", "end"]).union(AgentAction.types)

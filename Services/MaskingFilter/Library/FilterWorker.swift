@@ -34,6 +34,10 @@ public struct FilterWorker: Sendable {
     static func detectorHits(_ detector: String) -> Counter {
         Counter(label: "cobrowse_filter_detector_hits_total", dimensions: [("detector", detector)])
     }
+    /// PII the SDKs' detectors masked (as they reported in `detected` frames), by detector.
+    static func sdkDetectorHits(_ detector: String) -> Counter {
+        Counter(label: "cobrowse_filter_sdk_detector_hits_total", dimensions: [("detector", detector)])
+    }
     /// How long sharers' frames waited between their relay and this filter (the shards' lag).
     static let ingestWait = Metrics.Timer(label: "cobrowse_filter_ingest_wait_seconds")
     static func dropped(_ reason: String) -> Counter {

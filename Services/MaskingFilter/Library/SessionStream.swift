@@ -46,11 +46,25 @@ public struct SessionStream: Sendable {
 
     /// What the mirror had masked when `takeMaskingIncrement` last ran (its counts only grow).
     private var reported = MaskingCounts()
+    /// What the SDK's detectors masked, as it said in `detected` frames (only grows).
+    private var sdkDetectorHits: [String: Int] = [:]
+    /// A `detected` frame counts at most this many per detector: the SDK says what it masked
+    /// in the last seconds, and a client that is not the SDK cannot inflate the record much.
+    static let maxDetectedPerFrame = 10_000
+
+    /// Adds an SDK's `detected` counts: known detectors only, bounded, never negative.
+    private mutating func countSDKDetections(_ hits: [String: Int]) {
+        for detector in BuiltInTables.detectors {
+            guard let count = hits[detector.name], count > 0 else { continue }
+            sdkDetectorHits[detector.name, default: 0] += min(count, Self.maxDetectedPerFrame)
+        }
+    }
 
     /// What was masked since the last call: elements, values and detector hits (for the
     /// metrics and the session's masking record).
     public mutating func takeMaskingIncrement() -> MaskingCounts {
-        let now = MaskingCounts(maskedElements: mirror.maskedElements, maskedValues: mirror.maskedValues, detectorHits: mirror.detectorHits)
+        let now = MaskingCounts(maskedElements: mirror.maskedElements, maskedValues: mirror.maskedValues, detectorHits: mirror.detectorHits,
+                                sdkDetectorHits: sdkDetectorHits)
         defer { reported = now }
         return now.subtracting(reported)
     }
@@ -116,6 +130,9 @@ public struct SessionStream: Sendable {
             return [emit(frame.event)]
         case .actionDropped:
             return [] // the filter's own notice; a sharer cannot send it
+        case let .detected(detected):
+            countSDKDetections(detected.hits)
+            return [] // for the masking record only
         }
     }
 
@@ -267,21 +284,29 @@ public struct SessionStream: Sendable {
 public struct MaskingCounts: Sendable, Equatable {
     public var maskedElements = 0
     public var maskedValues = 0
+    /// What the filter's detectors masked (what reached it unmasked).
     public var detectorHits: [String: Int] = [:]
+    /// What the SDK's detectors masked, as it reported.
+    public var sdkDetectorHits: [String: Int] = [:]
 
-    public init(maskedElements: Int = 0, maskedValues: Int = 0, detectorHits: [String: Int] = [:]) {
+    public init(maskedElements: Int = 0, maskedValues: Int = 0, detectorHits: [String: Int] = [:], sdkDetectorHits: [String: Int] = [:]) {
         self.maskedElements = maskedElements
         self.maskedValues = maskedValues
         self.detectorHits = detectorHits
+        self.sdkDetectorHits = sdkDetectorHits
     }
 
     /// What this reading adds to an earlier one.
     func subtracting(_ earlier: MaskingCounts) -> MaskingCounts {
-        MaskingCounts(maskedElements: max(0, maskedElements - earlier.maskedElements),
-                      maskedValues: max(0, maskedValues - earlier.maskedValues),
-                      detectorHits: detectorHits.reduce(into: [:]) { result, item in
-                          let new = item.value - (earlier.detectorHits[item.key] ?? 0)
-                          if new > 0 { result[item.key] = new }
-                      })
+        func growth(_ now: [String: Int], _ before: [String: Int]) -> [String: Int] {
+            now.reduce(into: [:]) { result, item in
+                let new = item.value - (before[item.key] ?? 0)
+                if new > 0 { result[item.key] = new }
+            }
+        }
+        return MaskingCounts(maskedElements: max(0, maskedElements - earlier.maskedElements),
+                             maskedValues: max(0, maskedValues - earlier.maskedValues),
+                             detectorHits: growth(detectorHits, earlier.detectorHits),
+                             sdkDetectorHits: growth(sdkDetectorHits, earlier.sdkDetectorHits))
     }
 }

@@ -36,6 +36,10 @@ struct ShardProcessor {
             FilterWorker.maskedElements.increment(by: increment.maskedElements)
             masking.maskedElements += increment.maskedElements
             masking.maskedValues += increment.maskedValues
+            for (detector, hits) in increment.sdkDetectorHits {
+                FilterWorker.sdkDetectorHits(detector).increment(by: hits)
+                masking.sdkDetectorHits[detector, default: 0] += hits
+            }
             for (detector, hits) in increment.detectorHits {
                 FilterWorker.detectorHits(detector).increment(by: hits)
                 masking.detectorHits[detector, default: 0] += hits

@@ -6,13 +6,12 @@
 import {
   SECRET_FIELD_HINTS, ALWAYS_MASKED_AUTOCOMPLETE, ALWAYS_MASKED_INPUT_TYPES, MASKED_ATTRIBUTES as MASKED_ATTRIBUTE_LIST,
   DROPPED_WHEN_MASKED as DROPPED_WHEN_MASKED_LIST, BLOCKED_KEEPS, IMAGE_SOURCE_ATTRIBUTES as IMAGE_SOURCE_LIST,
+  MASK_MARKERS, BLOCK_MARKERS, NO_AGENT_MARKERS, NO_AGENT_DEFAULTS, DEFAULT_CUSTOMER_MARK,
 } from './built-in-rules.js';
 import { DETECTOR_NAMES, redact } from './detectors.js';
 
 export const MASK = '****';
 
-const MASK_MARKERS = ['[data-cobrowse-mask]', '.cobrowse-mask'];
-const BLOCK_MARKERS = ['[data-cobrowse-block]', '.cobrowse-block'];
 /** A string as a CSS string's content (the lists come from the relay: never trusted to be plain). */
 const cssString = (text) => String(text).replace(/["\\\n]/g, (character) => (character === '\n' ? '\\a ' : `\\${character}`));
 const listOf = (value) => (Array.isArray(value) ? value.filter((item) => typeof item === 'string' && item !== '') : []);
@@ -32,7 +31,6 @@ const DROPPED_WHEN_MASKED = new Set(DROPPED_WHEN_MASKED_LIST);
 /** All a blocked element keeps: it shows as a box of its size, nothing of what is inside. */
 export const BLOCKED_ATTRIBUTES = new Set(BLOCKED_KEEPS);
 export const IMAGE_SOURCE_ATTRIBUTES = new Set(IMAGE_SOURCE_LIST);
-const DEFAULT_CUSTOMER_MARK = 'outline: 2px dashed rgba(124,58,237,.55); outline-offset: 2px';
 
 /** An element's own status (bits): what a change of rules or attributes can flip. */
 export const OWN_MASKED = 1;
@@ -44,10 +42,6 @@ export const OWN_MASKS_IMAGES = 8;
 export const OWN_VALUE_MASKED = 16;
 /** Selected by `unmask` in private mode: it and what is inside are not masked by the mode. */
 export const OWN_UNMASKED = 32;
-const NO_AGENT_MARKERS = ['[data-cobrowse-noagent]', '.cobrowse-noagent'];
-/** The customer can always submit; the agent never does it for them. */
-const NO_AGENT_DEFAULTS = ['input[type=submit i]', 'input[type=image i]', 'button[type=submit i]', 'form button:not([type])',
-  'input[disabled]', 'button[disabled]', 'select[disabled]', 'textarea[disabled]', 'input[readonly]', 'textarea[readonly]'];
 /**
  * Elements that were ever always-masked (a password field, say): they stay masked on this page,
  * whatever their type becomes. cobrowse.js starts it when the page loads, before any session

@@ -15,6 +15,11 @@ import { showEndNotice, DEFAULT_END_NOTICE_SECONDS } from './end-notice.js';
 const STORAGE_KEY = 'cobrowse.session';
 /** Above this many unsent bytes the socket is too slow: stop queueing, snapshot when drained. */
 const MAX_BUFFERED_BYTES = 4 << 20;
+/**
+ * How often, at most, the filter hears what the SDK's PII detectors masked (a `detected` frame,
+ * counted in the session's masking record; docs/stream-protocol.md).
+ */
+const DETECTED_REPORT_MS = 2000;
 
 /** The relay that served the SDK (these modules come from the same place as cobrowse.js). */
 const relayURL = new URL(import.meta.url);
@@ -384,6 +389,32 @@ export class ShareSession {
     }
     this.seq += 1;
     socket.send(text);
+    if (frame.t !== 'detected') this.reportDetectionsSoon();
+    return true;
+  }
+
+  reportDetectionsSoon() {
+    if (this.detectedTimer) return;
+    this.detectedTimer = setTimeout(() => {
+      this.detectedTimer = null;
+      this.reportDetections();
+    }, DETECTED_REPORT_MS);
+  }
+
+  /** Tells the filter what the detectors masked since the last report (each page's rules start over). */
+  reportDetections() {
+    const masking = this.masking;
+    if (!masking) return;
+    if (this.reportedMasking !== masking) {
+      this.reportedMasking = masking;
+      this.reportedHits = {};
+    }
+    const hits = {};
+    for (const [name, count] of Object.entries(masking.detectorHits)) {
+      if (count > (this.reportedHits[name] || 0)) hits[name] = count - (this.reportedHits[name] || 0);
+    }
+    if (Object.keys(hits).length === 0) return;
+    if (this.send({ t: 'detected', hits })) this.reportedHits = { ...masking.detectorHits };
   }
 
   waitForDrain() {
@@ -427,6 +458,7 @@ export class ShareSession {
     clearInterval(this.drainTimer);
     clearTimeout(this.frameSnapshotTimer);
     clearTimeout(this.endTimer);
+    clearTimeout(this.detectedTimer);
     removeEventListener('pagehide', this.onPageHide);
     removeEventListener('pageshow', this.onPageShow);
     sessionStorage.removeItem(STORAGE_KEY);
