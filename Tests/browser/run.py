@@ -2031,6 +2031,30 @@ def the_rules_editor_previews_through_the_filter_and_what_it_saves_reaches_the_a
 
 
 @test
+def the_rules_editor_edits_a_page_in_a_window_of_its_own(t):
+    # For sites that may not be framed: the page opens in a window the editor opened, and the
+    # SDK there answers the editor as it answers a parent frame.
+    editor = t.browser("administrator")
+    editor.get(f"{t.relay_a.base_url}/editor/")
+    wait_for("the editor is ready", lambda: editor.js("return document.body.dataset.state"), check=lambda state: state == "ready")
+    address = editor.driver.find_element(By.ID, "page-url")
+    address.send_keys(f"{t.relay_a.base_url}/demo/masking.html")
+    editor_window = editor.driver.current_window_handle
+    editor.driver.find_element(By.ID, "open-window").click()
+    wait_for("the page opens in a window of its own", lambda: len(editor.driver.window_handles), check=lambda count: count == 2)
+    wait_for("the editor previews the page in the window, #ssn masked by the rules in force",
+             lambda: editor.js(f"const doc = {PREVIEW}; const e = doc && doc.querySelector('#ssn'); return e ? [e.textContent, e.hasAttribute('data-cb-masked')] : null;"),
+             check=lambda seen: seen == ["****", True])
+    assert editor.js("return document.body.dataset.pageIn") == "window"
+    page_window = next(handle for handle in editor.driver.window_handles if handle != editor_window)
+    editor.driver.switch_to.window(page_window)
+    editor.driver.find_element(By.ID, "visible-heading").click()
+    editor.driver.switch_to.window(editor_window)
+    wait_for("the editor proposes the heading's id", lambda: editor.js("return document.getElementById('selector').value"),
+             check=lambda selector: selector == "#visible-heading")
+
+
+@test
 def the_sdk_refuses_what_the_rules_forbid_even_if_the_filter_lets_it_through(t):
     # A click on a masked element arrives at the customer's relay as if a filter had let it
     # through (published straight onto cobrowse.sharer, standing in for a stale or broken filter):

@@ -133,11 +133,13 @@
   Object.defineProperty(window, 'CoBrowse', { value: Object.freeze(api), enumerable: true });
 
   // The rules editor (docs/masking.md): a page of the relay that served this script may frame
-  // this page and turn on editor mode (sdk/editing.js). Only that origin, only the parent frame.
+  // this page, or open it in a window, and turn on editor mode (sdk/editing.js). Only that
+  // origin, and only the window that framed or opened this page.
   const relayOrigin = new URL(scriptURL).origin;
   let editing = null;
   function startEditing(event) {
-    if (editing || window.parent === window || event.source !== window.parent || event.origin !== relayOrigin) return;
+    const framer = window.parent !== window ? window.parent : null;
+    if (editing || !event.source || (event.source !== framer && event.source !== window.opener) || event.origin !== relayOrigin) return;
     const message = event.data;
     if (!message || message.cobrowseEditor !== 1 || message.t !== 'hello') return;
     editing = import(new URL('sdk/editing.js', scriptURL).href).then((module) =>

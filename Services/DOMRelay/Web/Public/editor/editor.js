@@ -37,9 +37,12 @@ const state = {
   draft: null,
   /** The last check of the draft for the open page. */
   check: null,
-  /** The page the framed SDK says it shows, and that frame's origin. */
+  /** The page the SDK in editor mode says it shows, that page's origin and editing session. */
   pageURL: null,
   pageOrigin: null,
+  pageInstance: null,
+  /** The window the page is in: #site-frame's, or a window the editor opened. */
+  target: null,
   /** Requests answered out of order are dropped: only the latest check and preview count. */
   checkSeq: 0,
   previewSeq: 0,
@@ -337,43 +340,102 @@ function download() {
 
 let readyTimer = null;
 
-function openPage(url) {
-  let address;
+/** The page's address, absolute; null (with a notice) when it is not one. */
+function pageAddress(url) {
   try {
-    address = new URL(url, location.href).href;
+    return new URL(url, location.href).href;
   } catch {
     notice('Type the page\'s full address.');
-    return;
+    return null;
   }
+}
+
+function forgetPage() {
   state.pageURL = null;
   state.pageOrigin = null;
-  ui.site.src = address;
+  state.pageInstance = null;
   notice('');
 }
 
-function sendToPage(message) {
-  if (!state.pageOrigin || !ui.site.contentWindow) return;
-  ui.site.contentWindow.postMessage({ cobrowseEditor: 1, ...message }, state.pageOrigin);
+function openPage(url) {
+  const address = pageAddress(url);
+  if (!address) return;
+  closeWindow();
+  forgetPage();
+  state.target = ui.site.contentWindow;
+  document.body.dataset.pageIn = 'frame';
+  ui.site.src = address;
 }
 
-ui.site.addEventListener('load', () => {
-  // Whatever the frame loaded (a link followed, a form sent), ask its SDK for editor mode.
-  state.pageOrigin = null;
-  ui.site.contentWindow.postMessage({ cobrowseEditor: 1, t: 'hello' }, '*');
+/** A window of its own, for a page that may not be framed (X-Frame-Options, frame-ancestors). */
+let pageWindow = null;
+let windowPinger = null;
+
+function openWindow(url) {
+  const address = pageAddress(url);
+  if (!address) return;
+  ui.site.removeAttribute('src');
+  forgetPage();
+  pageWindow = window.open(address, 'cobrowse-rules-editor-page');
+  if (!pageWindow) {
+    notice('The browser blocked the window: allow pop-ups for this page.');
+    return;
+  }
+  state.target = pageWindow;
+  document.body.dataset.pageIn = 'window';
+  // A window says nothing when it loads a page: say hello until each new page answers (an
+  // answering page ignores the repeats).
+  clearInterval(windowPinger);
+  windowPinger = setInterval(() => {
+    if (pageWindow.closed) {
+      closeWindow();
+      notice('The page\'s window was closed.');
+      return;
+    }
+    pageWindow.postMessage({ cobrowseEditor: 1, t: 'hello' }, '*');
+  }, 1000);
+  awaitReady();
+}
+
+function closeWindow() {
+  clearInterval(windowPinger);
+  windowPinger = null;
+  if (pageWindow && !pageWindow.closed) pageWindow.close();
+  pageWindow = null;
+}
+
+function awaitReady() {
   clearTimeout(readyTimer);
   readyTimer = setTimeout(() => {
     if (!state.pageOrigin) notice(`This page did not answer: it must load cobrowse.js from this relay (${location.origin}).`);
   }, READY_WITHIN_MS);
+}
+
+function sendToPage(message) {
+  if (!state.pageOrigin || !state.target) return;
+  state.target.postMessage({ cobrowseEditor: 1, ...message }, state.pageOrigin);
+}
+
+ui.site.addEventListener('load', () => {
+  if (state.target !== ui.site.contentWindow) return;
+  // Whatever the frame loaded (a link followed, a form sent), ask its SDK for editor mode.
+  state.pageOrigin = null;
+  state.pageInstance = null;
+  ui.site.contentWindow.postMessage({ cobrowseEditor: 1, t: 'hello' }, '*');
+  awaitReady();
 });
 
 window.addEventListener('message', (event) => {
-  if (event.source !== ui.site.contentWindow) return;
+  if (!state.target || event.source !== state.target) return;
   const message = event.data;
   if (!message || message.cobrowseEditor !== 1) return;
   switch (message.t) {
     case 'ready':
+      // A repeated hello's answer from the same page, at the same address: nothing new.
+      if (message.instance === state.pageInstance && message.url === state.pageURL && event.origin === state.pageOrigin) break;
       clearTimeout(readyTimer);
       state.pageOrigin = event.origin;
+      state.pageInstance = message.instance;
       state.pageURL = message.url;
       ui.pageURL.value = message.url;
       ui.newURLs.value = '';
@@ -423,6 +485,9 @@ function useSelector(selector) {
 ui.pageForm.addEventListener('submit', (event) => {
   event.preventDefault();
   openPage(ui.pageURL.value.trim());
+});
+$('open-window').addEventListener('click', () => {
+  if (ui.pageForm.reportValidity()) openWindow(ui.pageURL.value.trim());
 });
 ui.pick.addEventListener('change', () => sendToPage({ t: 'pick', on: ui.pick.checked }));
 ui.selector.addEventListener('input', () => sendToPage({ t: 'probe', selector: ui.selector.value }));

@@ -1,5 +1,6 @@
 // Editing: the page's side of the rules editor (docs/masking.md, "Rules editor"). When the
-// editor, a page of the relay that served this SDK, frames this page and says hello, the SDK
+// editor, a page of the relay that served this SDK, frames this page (or opened it in a
+// window) and says hello, the SDK
 // highlights what the pointer is over, proposes selectors for what is clicked, outlines what
 // the draft rules match, and hands the editor snapshots of the page serialized under the
 // draft (the editor has a masking filter mask them again, as in a session). Nothing is
@@ -29,6 +30,8 @@ class EditingSession {
   constructor(editor, origin) {
     this.editor = editor;
     this.origin = origin;
+    /** Names this page's editing session: the editor tells a new page from a repeated hello. */
+    this.instance = Math.random().toString(36).slice(2);
     this.pageRules = null;
     this.marks = [];
     this.probe = null;
@@ -72,7 +75,7 @@ class EditingSession {
 
   ready() {
     this.url = this.address();
-    this.post({ t: 'ready', url: this.url, title: document.title });
+    this.post({ t: 'ready', url: this.url, title: document.title, instance: this.instance });
   }
 
   received(event) {
