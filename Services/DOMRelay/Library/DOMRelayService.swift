@@ -55,7 +55,11 @@ public struct RelayConfiguration: Sendable {
     public static let adminToken = EnvironmentVariable(
         "ADMIN_TOKEN", default: "",
         "Bearer token of the rules editor (`/editor/`, `/cobrowse/editor/*`, `PUT /cobrowse/rules`); unset: the editor is off, except in dev mode, where it needs no token.")
+    public static let consoleEmbedders = EnvironmentVariable(
+        "CONSOLE_EMBEDDERS", default: "",
+        "Comma-separated origins of the pages (a contact-center desktop) that may frame the agent console and hand it the agent's token by postMessage (docs/agent-console.md).")
     public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, activityReportInterval, adminToken,
+                                   consoleEmbedders,
                                    tlsCertificate, tlsKey, MaskingRulesConfiguration.variable,
                                    sharerFramesPerSecond, sharerBytesPerSecond, viewerFramesPerSecond, viewerBytesPerSecond,
                                    budgetCloseAfter, firstMessageTimeout, wrongIDLimit, wrongIDWindow, trustedProxies,
@@ -67,6 +71,8 @@ public struct RelayConfiguration: Sendable {
     public var devTokenSecret: String?
     /// The rules editor's token; nil: no token (the editor is off, or open in dev mode).
     public var adminToken: String?
+    /// Origins that may frame the console and hand it a token (`CONSOLE_EMBEDDERS`).
+    public var consoleEmbedders: [String]
     public var webRoot: String?
     public var activityReportInterval: Duration
     /// nil: plain HTTP.
@@ -105,6 +111,16 @@ public struct RelayConfiguration: Sendable {
             throw ConfigurationError(variable: Self.trustedProxies.name, value: proxies,
                                      expected: "comma-separated addresses or IPv4 networks like 10.0.0.0/8 (not '\(error.entry)')")
         }
+        consoleEmbedders = try environment.string(Self.consoleEmbedders).split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .map { origin in
+                guard let url = URL(string: origin), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
+                      url.path.isEmpty, url.query == nil else {
+                    throw ConfigurationError(variable: Self.consoleEmbedders.name, value: origin,
+                                             expected: "origins like https://desktop.example (scheme, host and port only), comma-separated")
+                }
+                return origin
+            }
         let admin = environment.string(Self.adminToken)
         adminToken = admin.isEmpty ? nil : admin
         let root = environment.string(Self.webRoot)
@@ -179,7 +195,8 @@ public enum DOMRelayService {
             devTokens = await ContactCenterTokens.hs256(secret)
         }
         let rules = try MaskingRulesConfiguration.load(configuration.environment)
-        let web = RelayWebRoutes(rules: rules, logger: logger, allowsOrigin: endpoints.allows(origin:host:), devTokens: devTokens, webRoot: relay.webRoot)
+        let web = RelayWebRoutes(rules: rules, logger: logger, allowsOrigin: endpoints.allows(origin:host:), devTokens: devTokens,
+                                 webRoot: relay.webRoot, consoleEmbedders: relay.consoleEmbedders)
         let editor = RulesEditorRoutes(rules: rules, adminToken: relay.adminToken, devMode: relay.devTokenSecret != nil,
                                        maxFrameBytes: relay.maxFrameBytes, broker: { await hub.broker }, logger: logger)
         return ServiceParts(

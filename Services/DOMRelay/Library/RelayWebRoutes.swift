@@ -20,10 +20,13 @@ struct RelayWebRoutes: Sendable {
     let devTokens: ContactCenterTokens?
     /// Where the browser code is read from (`WEB_ROOT`; nil: the relay's bundled copy).
     let webRoot: String?
+    /// Origins that may frame the console and hand it a token (`CONSOLE_EMBEDDERS`).
+    var consoleEmbedders: [String] = []
 
     func add(to router: Router<ServiceRequestContext>) {
         // `no-cache`: browsers revalidate, so a new SDK reaches every customer's next page.
         let revalidate = CacheControl([(MediaType(type: .any), [.noCache])])
+        router.add(middleware: VersionedSDKPath())
         router.add(middleware: ConsolePolicy())
         router.add(middleware: SDKSharing(allowsOrigin: allowsOrigin))
         router.get("/cobrowse/rules") { request, _ -> Response in
@@ -39,10 +42,18 @@ struct RelayWebRoutes: Sendable {
         }
         // The built-in tables the SDK and the console share with the filter, made from the Swift
         // source of truth (`BuiltInTables`), so the sides can never disagree.
-        router.get(RouterPath(Self.builtInRulesPath)) { _, _ -> Response in
-            var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: Self.builtInRulesModule)))
-            response.headers[.contentType] = "text/javascript; charset=utf-8"
-            response.headers[.cacheControl] = "no-cache"
+        for path in [Self.builtInRulesPath, VersionedSDKPath<ServiceRequestContext>.prefix + Self.builtInRulesPath] {
+            router.get(RouterPath(path)) { _, _ -> Response in
+                var response = Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: Self.builtInRulesModule)))
+                response.headers[.contentType] = "text/javascript; charset=utf-8"
+                response.headers[.cacheControl] = "no-cache"
+                return response
+            }
+        }
+        // What the console needs to know before it accepts a token by postMessage: who may send one.
+        router.get("/agent/embedding.json") { _, _ -> Response in
+            var response = jsonResponse(.ok, ["embedders": consoleEmbedders])
+            response.headers[.cacheControl] = "no-store"
             return response
         }
         let folders = WebAssets.folders(root: webRoot)
@@ -83,6 +94,20 @@ struct RelayWebRoutes: Sendable {
         var response = jsonResponse(.ok, ["token": token])
         response.headers[.cacheControl] = "no-store"
         return response
+    }
+}
+
+/// The SDK at a versioned path, `/v1/cobrowse.js` (its parts under `/v1/sdk/`): sites pin the
+/// major version of the API they were written against; today v1 is the unversioned SDK.
+struct VersionedSDKPath<Context: RequestContext>: RouterMiddleware {
+    static var prefix: String { "/v1" }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path
+        guard path == Self.prefix + "/cobrowse.js" || path.hasPrefix(Self.prefix + "/sdk/") else { return try await next(request, context) }
+        var head = request.head
+        head.path = head.path.map { String($0.dropFirst(Self.prefix.count)) }
+        return try await next(Request(head: head, body: request.body), context)
     }
 }
 
