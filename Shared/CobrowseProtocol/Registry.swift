@@ -41,6 +41,13 @@ public enum RegistryCommand: Sendable, Equatable {
     case listLive
     /// The masking filter's increment of a session's masking record (`MaskingRecord.add`).
     case recordMasking(session: SessionID, record: MaskingRecord)
+    /// An agent on a call asks for a voice code bound to the call's interaction (its token,
+    /// channel `voice`); the reply's `voiceCode` holds the code to read out.
+    case issueVoiceCode(agentToken: String, interactionToken: String)
+    /// A customer starts a session with the code the agent read out (instead of a token).
+    case startWithVoiceCode(code: String)
+    /// The agent who asked for a code asks whether it started a session yet (`voiceCode.sessionID`).
+    case voiceCodeStatus(code: String, agentToken: String)
 
     public var name: String {
         switch self {
@@ -55,6 +62,9 @@ public enum RegistryCommand: Sendable, Equatable {
         case .endInteraction: "endInteraction"
         case .listLive: "listLive"
         case .recordMasking: "recordMasking"
+        case .issueVoiceCode: "issueVoiceCode"
+        case .startWithVoiceCode: "startWithVoiceCode"
+        case .voiceCodeStatus: "voiceCodeStatus"
         }
     }
 }
@@ -71,7 +81,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
 
     private enum Key: String, CodingKey {
         case version, command, sessionID, interactionToken, agentToken, customerKey, approve, by, system, reason
-        case interactionID, occurredAt, masking
+        case interactionID, occurredAt, masking, voiceCode
     }
 
     public init(from decoder: any Decoder) throws {
@@ -95,6 +105,12 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         case "get": command = .get(session: try session())
         case "listLive": command = .listLive
         case "recordMasking": command = .recordMasking(session: try session(), record: try c.decode(MaskingRecord.self, forKey: .masking))
+        case "issueVoiceCode":
+            command = .issueVoiceCode(agentToken: try c.decode(String.self, forKey: .agentToken),
+                                      interactionToken: try c.decode(String.self, forKey: .interactionToken))
+        case "startWithVoiceCode": command = .startWithVoiceCode(code: try c.decode(String.self, forKey: .voiceCode))
+        case "voiceCodeStatus":
+            command = .voiceCodeStatus(code: try c.decode(String.self, forKey: .voiceCode), agentToken: try c.decode(String.self, forKey: .agentToken))
         case "endInteraction":
             command = .endInteraction(interactionID: try c.decode(String.self, forKey: .interactionID),
                                       reason: try c.decode(EndReason.self, forKey: .reason),
@@ -138,6 +154,13 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         case let .recordMasking(id, record):
             try c.encode(id, forKey: .sessionID)
             try c.encode(record, forKey: .masking)
+        case let .issueVoiceCode(agentToken, interactionToken):
+            try c.encode(agentToken, forKey: .agentToken)
+            try c.encode(interactionToken, forKey: .interactionToken)
+        case let .startWithVoiceCode(code): try c.encode(code, forKey: .voiceCode)
+        case let .voiceCodeStatus(code, agentToken):
+            try c.encode(code, forKey: .voiceCode)
+            try c.encode(agentToken, forKey: .agentToken)
         case let .endInteraction(interactionID, reason, occurredAt, system):
             try c.encode(interactionID, forKey: .interactionID)
             try c.encode(reason, forKey: .reason)
@@ -163,6 +186,22 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
     }
 }
 
+/// A voice code as its agent sees it: six digits to read out, until when they work, and the
+/// session they started (once the customer typed them).
+public struct VoiceCode: Sendable, Equatable, Codable {
+    public var code: String
+    public var interactionID: String
+    public var expiresAt: Date
+    public var sessionID: SessionID?
+
+    public init(code: String, interactionID: String, expiresAt: Date, sessionID: SessionID? = nil) {
+        self.code = code
+        self.interactionID = interactionID
+        self.expiresAt = expiresAt
+        self.sessionID = sessionID
+    }
+}
+
 /// Why the registry said no: a stable code for programs and a sentence for people.
 public struct RegistryRefusal: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     public enum Code: String, Sendable, Codable {
@@ -182,8 +221,18 @@ public struct RegistryRefusal: Error, Sendable, Equatable, Codable, CustomString
         case interactionEnded = "interaction-ended"
         case unavailable
         /// The relay's answer to a client that made too many wrong attempts (unknown session
-        /// ids, wrong keys) lately; never the registry's.
+        /// ids, wrong keys, wrong voice codes) lately; never the registry's.
         case tooManyAttempts = "too-many-attempts"
+        /// No live voice code is these six digits.
+        case codeUnknown = "code-unknown"
+        /// The voice code was right but is older than its lifetime.
+        case codeExpired = "code-expired"
+        /// The voice code already started a session.
+        case codeUsed = "code-used"
+        /// A voice code was asked for an interaction whose channel is not `voice`.
+        case notVoice = "not-voice"
+        /// The agent asked for more voice codes than allowed lately.
+        case tooManyCodes = "too-many-codes"
     }
 
     public var code: Code
@@ -214,7 +263,13 @@ public struct RegistryReply: Sendable, Equatable, Codable {
     public var actor: Actor?
     /// The answer to `listLive` (the live sessions) and `endInteraction` (the sessions it ended).
     public var sessions: [SessionView]?
+    /// The answer to `issueVoiceCode` and `voiceCodeStatus`.
+    public var voiceCode: VoiceCode?
     public var refusal: RegistryRefusal?
+
+    public static func code(_ code: VoiceCode) -> RegistryReply {
+        RegistryReply(version: RegistryProtocol.version, voiceCode: code)
+    }
 
     public static func ok(_ session: SessionView, customerKey: String? = nil, actor: Actor? = nil) -> RegistryReply {
         RegistryReply(version: RegistryProtocol.version, session: session, customerKey: customerKey, actor: actor, refusal: nil)

@@ -38,7 +38,9 @@ extension RegistryRefusal {
         case .sessionEnded: .conflict
         case .notAllowed: .forbidden
         case .unavailable: .serviceUnavailable
-        case .tooManyAttempts: .tooManyRequests
+        case .tooManyAttempts, .tooManyCodes: .tooManyRequests
+        case .codeUnknown: .notFound
+        case .codeExpired, .codeUsed: .gone
         default: .badRequest
         }
     }

@@ -92,6 +92,45 @@ private final class HandlerHarness: Sendable {
 }
 
 @Suite struct RegistryHandlerTests {
+    // MARK: Voice codes
+
+    @Test(arguments: StoreKind.allCases)
+    func aVoiceCodeStartsASessionInTheCallThatItsAgentAloneLeads(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
+        let ana = try await h.agentToken("ana")
+        let chat = try await h.send(.issueVoiceCode(agentToken: ana, interactionToken: try await h.interactionToken("chat-1", channel: .chat)))
+        #expect(chat.refusal?.code == .notVoice)
+        let observer = try await h.send(.issueVoiceCode(agentToken: try await h.agentToken("sue", role: .supervisor),
+                                                        interactionToken: try await h.interactionToken("call-1", channel: .voice)))
+        #expect(observer.refusal?.code == .notAllowed)
+        let issued = try #require(try await h.send(.issueVoiceCode(agentToken: ana,
+            interactionToken: try await h.interactionToken("call-1", channel: .voice))).voiceCode)
+        #expect(issued.interactionID == "call-1" && issued.sessionID == nil)
+
+        let wrong = try await h.send(.startWithVoiceCode(code: issued.code == "999999" ? "999998" : "999999"))
+        #expect(wrong.refusal?.code == .codeUnknown)
+        let started = try await h.send(.startWithVoiceCode(code: issued.code))
+        let session = try started.get()
+        #expect(session.interactionID == "call-1" && session.channel == .voice)
+        #expect(started.customerKey != nil)
+        #expect(try await h.send(.startWithVoiceCode(code: issued.code)).refusal?.code == .codeUsed)
+        #expect(try await h.send(.voiceCodeStatus(code: issued.code, agentToken: ana)).voiceCode?.sessionID == session.id)
+        #expect(try await h.send(.voiceCodeStatus(code: issued.code, agentToken: try await h.agentToken("bob"))).refusal?.code == .codeUnknown)
+
+        #expect(try await h.join(session.id, agent: "bob").refusal?.code == .notAllowed, "another agent may not take the call's session")
+        #expect(try await h.join(session.id, agent: "ana").session?.leadAgentID == "ana")
+        #expect(try await h.join(session.id, agent: "sue", role: .supervisor).session?.observers == ["sue"])
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aVoiceCodeOfACallThatEndedStartsNothing(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
+        let issued = try #require(try await h.send(.issueVoiceCode(agentToken: try await h.agentToken("ana"),
+            interactionToken: try await h.interactionToken("call-2", channel: .voice))).voiceCode)
+        _ = try await h.send(.endInteraction(interactionID: "call-2", reason: .interactionEnded, occurredAt: h.now, system: "interaction-watch"))
+        #expect(try await h.send(.startWithVoiceCode(code: issued.code)).refusal?.code == .interactionEnded)
+    }
+
     // MARK: Masking record
 
     @Test(arguments: StoreKind.allCases)

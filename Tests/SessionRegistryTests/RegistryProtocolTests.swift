@@ -24,6 +24,9 @@ import Testing
         .endInteraction(interactionID: "ix-1", reason: .interactionTransferred,
                         occurredAt: Date(millisecondsSince1970: 1_800_000_000_123), system: "interaction-watch"),
         .listLive,
+        .issueVoiceCode(agentToken: "agent.jwt", interactionToken: "call.jwt"),
+        .startWithVoiceCode(code: "042137"),
+        .voiceCodeStatus(code: "042137", agentToken: "agent.jwt"),
         .recordMasking(session: id, record: {
             var record = MaskingRecord()
             record.rulesHashes = ["built-in"]

@@ -204,6 +204,7 @@ public enum DOMRelayService {
                 endpoints.addRefusals(to: router)
                 endpoints.addCustomerEnd(to: router)
                 editor.add(to: router)
+                VoiceCodeRoutes(broker: { await hub.broker }, logger: logger).add(to: router)
                 web.add(to: router)
             },
             addWebSocketRoutes: { router in endpoints.add(to: router) },

@@ -58,6 +58,8 @@ struct RelayEndpoints: Sendable {
     /// What a wrong attempt was: a sharer's `resume`, a `POST /cobrowse/end`, an agent's `join`.
     enum AttemptKind: String, Sendable {
         case resume, end, join
+        /// A sharer's start with a voice code.
+        case code
     }
 
     /// The one answer for "no such session" and "not yours": it says nothing about whether the id exists.
@@ -76,12 +78,12 @@ struct RelayEndpoints: Sendable {
             RelayMetrics.throttled(kind.rawValue)
             if throttled.first {
                 // Once per key and spell over the limit, not per request; never a token or key.
-                logger.warning("too many wrong session ids or keys: refusing for a while", metadata: [
+                logger.warning("too many wrong session ids, keys or codes: refusing for a while", metadata: [
                     "client": "\(client)", "kind": "\(kind.rawValue)", "by": "\(key.hasPrefix("agent ") ? "agent" : "address")",
                     "limit": "\(attempts.limits.limit) per \(attempts.limits.window)", "retry-after": "\(seconds)",
                 ])
             }
-            return (RegistryRefusal(.tooManyAttempts, "too many wrong session ids or keys; try again in \(seconds) s"), seconds)
+            return (RegistryRefusal(.tooManyAttempts, "too many wrong session ids, keys or codes; try again in \(seconds) s"), seconds)
         }
         return nil
     }
@@ -101,6 +103,10 @@ struct RelayEndpoints: Sendable {
             (wrong, verified, unified) = (true, true, false)
         case (.join, .invalidToken):
             // The token proves nothing: it counts against the address only.
+            (wrong, verified, unified) = (true, false, false)
+        case (.code, .codeUnknown), (.code, .codeExpired), (.code, .codeUsed):
+            // Guessing codes is guessing sessions: counted like wrong ids. Kept as they are, so the
+            // customer hears whether to check the digits or ask for a new code.
             (wrong, verified, unified) = (true, false, false)
         default:
             return refusal
@@ -238,6 +244,8 @@ struct RelayEndpoints: Sendable {
     struct Opening: Decodable {
         let t: String
         let interactionToken: String?
+        /// A voice code, instead of `interactionToken` (docs/stream-protocol.md).
+        let voiceCode: String?
         let sessionId: String?
         let customerKey: String?
         let agentToken: String?
@@ -288,6 +296,12 @@ struct RelayEndpoints: Sendable {
         case let ("start", token?, _, _):
             reply = try await registry.send(.create(interactionToken: token))
             customerKey = reply.customerKey ?? ""
+        case ("start", nil, _, _) where opening.voiceCode != nil:
+            if let throttled = throttled([Self.addressKey(client)], .code, client: client) {
+                return try await refuseThrottled(outbound, throttled)
+            }
+            reply = try await registry.send(.startWithVoiceCode(code: String(opening.voiceCode!.prefix(16))))
+            customerKey = reply.customerKey ?? ""
         case let ("resume", _, id?, key?):
             if let throttled = throttled([Self.addressKey(client)], .resume, client: client) {
                 return try await refuseThrottled(outbound, throttled)
@@ -295,13 +309,15 @@ struct RelayEndpoints: Sendable {
             reply = try await registry.send(.resume(session: id, customerKey: key))
             customerKey = key
         default:
-            return try await refuse(outbound, "malformed-request", "start needs interactionToken; resume needs sessionId and customerKey")
+            return try await refuse(outbound, "malformed-request",
+                                    "start needs interactionToken or voiceCode; resume needs sessionId and customerKey")
         }
         let session: SessionView
         do {
             session = try reply.get()
         } catch {
-            let answer = opening.t == "resume" ? answer(error, .resume, client: client) : error
+            let answer = opening.t == "resume" ? answer(error, .resume, client: client)
+                : opening.voiceCode != nil && opening.interactionToken == nil ? answer(error, .code, client: client) : error
             return try await refuse(outbound, answer.code.rawValue, answer.message)
         }
         // The SDK learns the frame limit so it never sends a frame that would close its socket.

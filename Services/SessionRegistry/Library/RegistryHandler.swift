@@ -11,14 +11,17 @@ public struct RegistryHandler: Sendable {
     let verifier: TokenVerifier
     let rules: SessionRules
     let logger: Logger
+    /// The voice codes agents asked for (in memory: see `VoiceCodes`).
+    public let voiceCodes: VoiceCodes
     let now: @Sendable () -> Date
 
     public init(store: any SessionStoring, verifier: TokenVerifier, rules: SessionRules, logger: Logger,
-                now: @escaping @Sendable () -> Date = Date.init) {
+                voiceCodes: VoiceCodes = VoiceCodes(), now: @escaping @Sendable () -> Date = Date.init) {
         self.store = store
         self.verifier = verifier
         self.rules = rules
         self.logger = logger
+        self.voiceCodes = voiceCodes
         self.now = now
     }
 
@@ -67,6 +70,10 @@ public struct RegistryHandler: Sendable {
 
         case let .join(id, token):
             let agent = try await verifier.agent(token, now: now)
+            // A session started with a voice code is the call's: its agent leads it (observers may watch).
+            if agent.role == .agent, let lead = voiceCodes.lead(of: id), lead != agent.id {
+                throw RegistryRefusal(.notAllowed, "this session was started with another agent's voice code")
+            }
             return .ok(try await store.change(id, by: agent.actor, now: now) { record, context in
                 try rules.join(&record, agent: agent, agentHoldsAnotherLiveSession: context.actorLeadsAnotherLiveSession, now: now)
             }.view, actor: agent.actor)
@@ -142,6 +149,35 @@ public struct RegistryHandler: Sendable {
             guard let record = try await store.recordMasking(id, adding: delta) else { throw RegistryRefusal.unknownSession(id) }
             return .ok(record.view)
 
+        case let .issueVoiceCode(agentToken, interactionToken):
+            let agent = try await verifier.agent(agentToken, now: now)
+            guard agent.role == .agent else { throw RegistryRefusal(.notAllowed, "only an agent, not an observer, can ask for a voice code") }
+            let grant = try await verifier.interaction(interactionToken, now: now)
+            guard grant.channel == .voice else {
+                throw RegistryRefusal(.notVoice, "voice codes are for voice interactions; this one is \(grant.channel.rawValue)")
+            }
+            return try issueVoiceCode(interactionID: grant.interactionID, agentID: agent.id)
+
+        case let .startWithVoiceCode(code):
+            let (interactionID, _) = try voiceCodes.redeem(code, now: now)
+            let key = Self.newCustomerKey()
+            do {
+                let record = try await store.create(grant: InteractionGrant(interactionID: interactionID, channel: .voice),
+                                                    customerKeyHash: Self.hash(key), now: now)
+                voiceCodes.bind(code, to: record.view.id)
+                return .ok(record.view, customerKey: key)
+            } catch {
+                voiceCodes.release(code) // refused (the call ended, the store is down): not used up
+                throw error
+            }
+
+        case let .voiceCodeStatus(code, agentToken):
+            let agent = try await verifier.agent(agentToken, now: now)
+            guard let status = voiceCodes.status(code, agentID: agent.id) else {
+                throw RegistryRefusal(.codeUnknown, "you have no voice code \(code.prefix(6)) (codes are forgotten a while after they expire)")
+            }
+            return .code(status)
+
         case let .resume(id, key):
             guard let record = try await store.session(id) else { throw RegistryRefusal.unknownSession(id) }
             try Self.requireCustomer(key, of: record)
@@ -150,10 +186,18 @@ public struct RegistryHandler: Sendable {
         }
     }
 
+    /// A voice code for an agent's call (the `issueVoiceCode` command, and the admin API's
+    /// `POST /api/voice-codes`, which the contact center calls with ids it vouches for).
+    public func issueVoiceCode(interactionID: String, agentID: String) throws(RegistryRefusal) -> RegistryReply {
+        let code = try voiceCodes.issue(interactionID: interactionID, agentID: agentID, now: now())
+        logger.info("voice code issued", metadata: ["interaction": "\(interactionID)", "agent": "\(agentID)"])
+        return .code(code)
+    }
+
     /// One line per change, with the session id (never a token or key), for operators.
     private func log(_ command: RegistryCommand, _ reply: RegistryReply) {
         switch command {
-        case .get, .resume, .listLive, .recordMasking:
+        case .get, .resume, .listLive, .recordMasking, .issueVoiceCode, .voiceCodeStatus:
             return
         case .endInteraction:
             for session in reply.sessions ?? [] {

@@ -10,6 +10,8 @@ import ServiceKit
 /// - `GET /api/sessions/live` — live sessions by state
 /// - `GET /api/sessions/{id}`
 /// - `POST /api/sessions/{id}/end` — ends a session as administrator
+/// - `POST /api/voice-codes` — a voice code for a call (`{interactionId, agentId}`)
+/// - `GET /api/voice-codes/{code}?agent=ID` — the code, and the session it started
 public struct ReportingAPI: Sendable {
     let store: any SessionStoring
     let handler: RegistryHandler
@@ -59,5 +61,34 @@ public struct ReportingAPI: Sendable {
             if let refusal = reply.refusal { return jsonResponse(refusal.httpStatus, refusal) }
             return jsonResponse(.ok, reply.session)
         }
+        // The contact center's server asks for a voice code for a call it knows (docs/registry.md, "Voice codes").
+        let codes = router.group("api/voice-codes").add(middleware: AdminTokenMiddleware(token: adminToken))
+        codes.post { request, _ in
+            let body = try await request.body.collect(upTo: 4096)
+            guard let ask = try? JSONDecoder().decode(VoiceCodeRequest.self, from: Data(buffer: body)),
+                  !ask.interactionId.isEmpty, !ask.agentId.isEmpty else {
+                return jsonResponse(.badRequest, ["error": #"send {"interactionId": "<the call's interaction>", "agentId": "<the agent on it>"}"#])
+            }
+            do throws(RegistryRefusal) {
+                let reply = try handler.issueVoiceCode(interactionID: ask.interactionId, agentID: ask.agentId)
+                return jsonResponse(.created, reply.voiceCode)
+            } catch {
+                return jsonResponse(error.httpStatus, error)
+            }
+        }
+        codes.get(":code") { request, context in
+            guard let code = context.parameters.get("code"), let agent = request.uri.queryParameters["agent"] else {
+                return jsonResponse(.badRequest, ["error": "say whose code: /api/voice-codes/{code}?agent=ID"])
+            }
+            guard let status = handler.voiceCodes.status(code, agentID: String(agent)) else {
+                return jsonResponse(.notFound, RegistryRefusal(.codeUnknown, "no voice code \(code.prefix(6)) of agent \(agent.prefix(64))"))
+            }
+            return jsonResponse(.ok, status)
+        }
+    }
+
+    struct VoiceCodeRequest: Decodable {
+        let interactionId: String
+        let agentId: String
     }
 }
