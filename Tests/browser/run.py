@@ -13,7 +13,15 @@ and check that both sides say who or why and that the customer's page is left as
 issue 11 tests switch password fields to text before and while sharing (show-password.html) and
 leave the agent console in Chromium's back-forward cache, coming back within the agent's grace
 or not. The issue 12 test counts the SDK's layout reads while it handles a burst of added nodes
-(none: blocked elements, masked images and scroll positions follow after the callback).
+(none: blocked elements, masked images and scroll positions follow after the callback). The
+issue 15 tests sign the console in from a contact-center desktop that frames it (postMessage,
+desktop.py; a page on another origin, or another frame, is ignored), from its address once
+(kept for the tab, a reload rejoins), join another session after an end with the same token,
+and check what the customer sees when CoBrowse.start fails (expired token, ended interaction,
+unreachable relay). Loading the SDK (issue 15 too): calls made on the loading snippet's stub
+before cobrowse.js has loaded are replayed (snippet.html), and a page of another origin
+(csp_site.py) shares under exactly the Content-Security-Policy docs/sdk.md asks for, and fails
+clearly without each part of it.
 
     /usr/bin/python3 Tests/browser/run.py [NAME-SUBSTRING ...]
 
@@ -23,7 +31,9 @@ summary; exits 0 only if every selected test passed. Service logs, and screensho
 tests, are kept under .run/browser-tests/.
 """
 
+import base64
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -46,7 +56,9 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 import browsers
+import csp_site
 import cut_proxy
+import desktop
 import japanese_page
 import masking_page
 import stack
@@ -297,10 +309,14 @@ class Agent:
         self.browser = browser
         self.name = name
 
-    def join(self, relay, session_id, role="agent"):
+    def token(self, relay, role="agent"):
+        """A dev agent token for this agent, signed by `relay` as the contact center would."""
         status, body = relay.get("/dev/agent-token?" + urllib.parse.urlencode({"agent": self.name, "role": role}))
         assert status == 200, f"{relay.name} /dev/agent-token answered {status}: {body[:200]}"
-        token = json.loads(body)["token"]
+        return json.loads(body)["token"]
+
+    def join(self, relay, session_id, role="agent"):
+        token = self.token(relay, role)
         fragment = urllib.parse.urlencode({"token": token, "session": session_id})
         self.browser.get(f"{relay.base_url}/agent/#{fragment}")
         self.wait_state("live")
@@ -1372,6 +1388,72 @@ def the_agent_ends_the_session(t):
     _customer_sees_the_end(customer, "agent-exited", by, notice_seconds=DEFAULT_END_NOTICE_SECONDS)
     _console_says_ended(agent, "agent-exited", "You ended the session.", by=by)
     _console_says_ended(supervisor, "agent-exited", f"The agent {agent.name} ended the session.", by=by)
+
+
+# The SDK's code prompt (CoBrowse.startWithCode() without a code), in the customer's page.
+CODE_PROMPT = "document.querySelector('cobrowse-code-prompt')"
+
+
+def _code_prompt(customer):
+    """The code prompt: {error, refusal} or None when it is not open."""
+    return customer.browser.js(f"""const host = {CODE_PROMPT}; if (!host) return null;
+        return {{ error: host.shadowRoot.getElementById('error').textContent, refusal: host.dataset.refusal || null }};""")
+
+
+def _type_code(customer, code):
+    customer.browser.js(f"""const root = {CODE_PROMPT}.shadowRoot; const input = root.getElementById('code');
+        input.value = arguments[0]; root.querySelector('button.start').click();""", code)
+
+
+@test
+def a_voice_call_starts_with_the_code_the_agent_reads_out_and_ends_with_the_call(t):
+    # The agent on the call asks for a code in the console; the customer opens the demo's
+    # "on the phone" prompt and types it; the console joins at once; the call ending ends it.
+    call = f"call-{uuid.uuid4().hex[:10]}"
+    status, body = t.relay_b.get("/dev/interaction-token?" + urllib.parse.urlencode({"interaction": call, "channel": "voice"}))
+    assert status == 200, f"/dev/interaction-token answered {status}"
+    call_token = json.loads(body)["token"]
+    agent = t.agent()
+    fragment = urllib.parse.urlencode({"token": agent.token(t.relay_b), "voice": call_token})
+    agent.browser.get(f"{t.relay_b.base_url}/agent/#{fragment}")
+    code = wait_for("the console shows a six-digit code for the call",
+                    lambda: agent.browser.js("return document.getElementById('voice-code').dataset.code || null"),
+                    check=lambda value: bool(value) and len(value) == 6 and value.isdigit())
+    assert "token" not in agent.browser.driver.current_url, "the call's token stays in the address"
+
+    customer = t.customer()
+    customer.open(t.relay_a)
+    customer.baseline = customer.page_state()
+    customer.browser.driver.find_element(By.ID, "start-with-code").click()
+    wait_for("the SDK's code prompt opens", lambda: _code_prompt(customer), check=lambda prompt: prompt is not None)
+    _type_code(customer, "000000" if code != "000000" else "000001")
+    prompt = wait_for("a wrong code is refused in the prompt", lambda: _code_prompt(customer),
+                      check=lambda prompt: bool(prompt) and prompt["refusal"] == "code-unknown")
+    assert "not right" in prompt["error"], prompt
+    _type_code(customer, code)
+    wait_for("the prompt closes and the session starts", lambda: customer.browser.js(
+        f"return {CODE_PROMPT} === null && window.CoBrowse.sessionId"), check=bool)
+    session_id = customer.wait_bar_session_id()
+    customer.record_events()
+
+    # The console saw the code used and joined on its own, as the lead.
+    agent.wait_state("live")
+    assert agent.browser.js("return window.cobrowseConsole.sessionId") == session_id
+    wait_for("the agent sees the customer's page", agent.text, check=lambda text: "calm homes" in text)
+
+    # Single use: the same code again is refused.
+    second = t.customer()
+    second.open(t.relay_a)
+    refused = second.browser.driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        window.CoBrowse.startWithCode(arguments[0], { failureNoticeSeconds: 0 }).then(() => done('started'), (e) => done(e.code));""", code)
+    assert refused == "code-used", f"a used code started again: {refused}"
+
+    # The call ends: so does its session, as for a chat.
+    t.stack.publish_interaction("ended", call, "voice")
+    # The demo's button starts with the SDK's defaults: the end notice stays 8 s.
+    _customer_sees_the_end(customer, "interaction-ended", WATCH, notice_seconds=DEFAULT_END_NOTICE_SECONDS)
+    _console_says_ended(agent, "interaction-ended")
 
 
 def _an_interaction_event_ends_its_session(t, kind, reason, **fields):
@@ -2721,6 +2803,692 @@ def frames_in_the_agents_view_load_nothing_and_run_nothing(t):
         problems.append(f"the frame's code ran in the console: {state['ran']}")
     assert not problems, "; ".join(problems)
     _assert_console_safe(agent, "after frames.html", "frames-heading")
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 15: signing the agent console in without pasting tokens (a contact-center desktop
+# that frames it, its address once, the token kept for the tab, the next session after an
+# end; docs/agent-console.md), and what the customer sees when CoBrowse.start fails
+# (docs/sdk.md).
+# ---------------------------------------------------------------------------------------
+
+CONSOLE_TYPE = "cobrowse-console"
+SESSION_ID_ERROR = "The session ID is exactly 9 digits, as the customer reads it out."
+# What the customer's start failure notice says (docs/sdk.md), by the error's code.
+FAILURE_SENTENCES = {
+    "expired-token": "Co-browsing could not start: the link to your agent has expired. Please ask the agent for a new one.",
+    "interaction-ended": "Co-browsing could not start because your conversation with us has ended.",
+    "unavailable": "Co-browsing could not start: the service cannot be reached right now. Please try again in a moment.",
+}
+
+
+def _signed_token(claims):
+    """A JWT signed with the stack's HS256 secret, as the contact center signs them (claims as
+    in Shared/CobrowseTokens/TokenClaims.swift); the tests make expired ones with it."""
+    def part(data):
+        raw = data if isinstance(data, bytes) else json.dumps(data, separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    signing_input = part({"alg": "HS256", "typ": "JWT"}) + "." + part(claims)
+    signature = hmac.new(stack.TOKEN_SECRET.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + part(signature)
+
+
+def _console_frame_ancestors(relay):
+    """The sources of the frame-ancestors directive in the console's Content-Security-Policy,
+    or None when it has none (any page may frame it; the console's own checks are then all)."""
+    with urllib.request.urlopen(relay.base_url + "/agent/", timeout=5) as response:
+        policy = response.headers.get("Content-Security-Policy", "")
+    for directive in policy.split(";"):
+        words = directive.split()
+        if words and words[0] == "frame-ancestors":
+            return words[1:]
+    return None
+
+
+def _into_frame(browser, frame_id):
+    """Runs the browser's next scripts in the desktop's frame `frame_id` (the console, or its sibling)."""
+    driver = browser.driver
+    driver.switch_to.default_content()
+    driver.switch_to.frame(driver.find_element(By.ID, frame_id))
+
+
+def _kept_sign_in(browser):
+    """What the console keeps for the tab (sessionStorage `cobrowse.console`), or None."""
+    kept = browser.js("return sessionStorage.getItem('cobrowse.console')")
+    return json.loads(kept) if kept else None
+
+
+def _wait_ignored(agent, more_than, what):
+    """Waits until the console (the browser is in its frame) has ignored more than
+    `more_than` desktop messages, and checks it is still signed out, with nothing kept."""
+    wait_for(f"the console ignores {what}", lambda: agent.browser.js("return window.cobrowseConsole.embedding.ignored"),
+             check=lambda count: count > more_than)
+    assert agent.state() == "signed-out", f"after {what} the console is {agent.state()!r}"
+    assert _kept_sign_in(agent.browser) is None, f"after {what} the console keeps {_kept_sign_in(agent.browser)}"
+
+
+@test
+def a_contact_center_desktop_signs_the_console_in_by_postmessage_and_no_other_page_can(t):
+    desk = t.stack.desktop
+    status, body = t.relay_b.get("/agent/embedding.json")
+    assert status == 200 and json.loads(body) == {"embedders": [desk.origin]}, \
+        f"relay B's /agent/embedding.json answered {status}: {body[:200]} (the stack sets CONSOLE_EMBEDDERS={desk.origin})"
+    customer = t.customer()
+    customer.open(t.relay_a)
+    session_id = customer.start_session()
+    agent = t.agent()
+    token = agent.token(t.relay_b)
+    console_url = f"{t.relay_b.base_url}/agent/"
+    browser = agent.browser
+    ancestors = _console_frame_ancestors(t.relay_b)
+
+    # A page on an origin the relay does not list frames the console and hands it the token.
+    browser.get(desk.page_url(console_url, allowed=False))
+    _into_frame(browser, "cobrowse-console")
+    if ancestors is not None:
+        # The relay's CSP already keeps such a page from framing the console at all.
+        assert desk.origin in ancestors and desk.other_origin not in ancestors, \
+            f"the console's frame-ancestors are {ancestors}, with CONSOLE_EMBEDDERS={desk.origin}"
+        def frame_loaded():
+            try:  # Chromium's error page for a refused frame
+                return browser.js("""
+                    return document.readyState === 'complete' && location.href !== 'about:blank'
+                      ? { href: location.href, console: !!window.cobrowseConsole } : null;""")
+            except WebDriverException:
+                return None
+
+        framed = wait_for("the console's frame in the page on the other origin finishes loading", frame_loaded)
+        assert not framed["console"], f"a page on {desk.other_origin} framed the console despite frame-ancestors {ancestors}"
+    else:
+        origins = wait_for("the console framed by a page on another origin knows the relay's embedders",
+                           lambda: browser.js("return window.cobrowseConsole && window.cobrowseConsole.embedding.origins"),
+                           check=lambda value: value is not None)
+        assert origins == [desk.origin], f"the console's embedders are {origins}, not [{desk.origin}]"
+        browser.driver.switch_to.default_content()
+        browser.js("signIn(arguments[0], arguments[1])", token, session_id)
+        _into_frame(browser, "cobrowse-console")
+        _wait_ignored(agent, 0, f"a sign-in from {desk.other_origin}, not on the list")
+        browser.driver.switch_to.default_content()
+        told = desktop.console_messages(browser)
+        assert told == [], f"the console told a page on {desk.other_origin} (not on the list): {told}"
+
+    # The desktop on the allowed origin: the console says it is ready (to that origin only).
+    browser.get(desk.page_url(console_url))
+    ready = wait_for("the console tells the desktop it is ready", lambda: desktop.console_messages(browser), check=bool)
+    assert ready == [{"type": CONSOLE_TYPE, "t": "ready", "signedIn": False, "sessionId": None}], \
+        f"the console's first messages to the desktop are {ready}"
+    # Another frame of the desktop's origin, not the page that frames the console: ignored.
+    _into_frame(browser, "cobrowse-console")
+    ignored = browser.js("return cobrowseConsole.embedding.ignored")
+    _into_frame(browser, "sibling")
+    browser.js("""
+        parent.document.getElementById('cobrowse-console').contentWindow.postMessage(
+          { type: arguments[0], t: 'sign-in', token: arguments[1], sessionId: arguments[2] }, arguments[3]);""",
+               CONSOLE_TYPE, token, session_id, t.relay_b.base_url)
+    _into_frame(browser, "cobrowse-console")
+    _wait_ignored(agent, ignored, "a sign-in from a sibling frame of the desktop")
+
+    # The desktop itself hands over the token and the session: the console joins.
+    browser.driver.switch_to.default_content()
+    browser.js("signIn(arguments[0], arguments[1])", token, session_id)
+    _into_frame(browser, "cobrowse-console")
+    agent.wait_state("live")
+    agent.wait_same_text(customer)
+    label = re.sub(r"\D", "", agent.header("session-label") or "")
+    assert label == session_id, f"the framed console shows session {label!r}, not {session_id}"
+    assert _kept_sign_in(browser) == {"token": token, "sessionId": session_id}, \
+        f"the console keeps {_kept_sign_in(browser)} for the tab"
+    assert "token" not in browser.js("return location.href"), "the token is in the console's address"
+    assert not agent.shown("sign-in") and agent.shown("sign-out"), "the framed, signed-in console shows the form, or no Sign out"
+    browser.driver.switch_to.default_content()
+    told = wait_for("the console tells the desktop it joined", lambda: desktop.console_messages(browser),
+                    check=lambda messages: len(messages) >= 2)
+    assert told[1:] == [{"type": CONSOLE_TYPE, "t": "joined", "sessionId": session_id, "role": "lead"}], \
+        f"the console told the desktop {told}"
+    assert token not in json.dumps(told), "the console posted the token back"
+    customer.wait_bar_status(BAR_WATCHED)
+
+
+@test
+def the_console_takes_a_token_from_its_address_once_and_keeps_it_for_the_tab(t):
+    customer, agent, session_id = t.shared_session()
+    browser = agent.browser
+    token = _kept_sign_in(browser)["token"]
+    # The fragment was read once: gone from the address and from the tab's history.
+    address = browser.js("return location.href")
+    assert address == f"{t.relay_b.base_url}/agent/", f"the console's address is {address!r} after the sign-in"
+    history = browser.js("return window.navigation ? navigation.entries().map((entry) => entry.url) : null")
+    assert history is not None, "this Chromium has no Navigation API: the history cannot be checked"
+    assert not [url for url in history if "token" in url], f"the tab's history keeps the token: {history}"
+    assert _kept_sign_in(browser) == {"token": token, "sessionId": session_id}, f"the console keeps {_kept_sign_in(browser)}"
+
+    # A reload joins the same session again, with the kept token, without asking.
+    joins_before = len([f for f in agent.received("joined")])
+    browser.driver.refresh()
+    assert agent.state() != "signed-out", "the reloaded console is signed out: it did not use the kept token"
+    agent.wait_state("live")
+    assert not agent.shown("sign-in"), "the reloaded console shows the sign-in form"
+    assert re.sub(r"\D", "", agent.header("session-label") or "") == session_id
+    joins = [frame.json() for frame in browser.frames("sent") if (frame.json() or {}).get("t") == "join"]
+    assert len(joins) >= 2 and joins[-1] == {"t": "join", "agentToken": token, "sessionId": session_id}, \
+        f"the console's joins were {joins}"
+    assert len(agent.received("joined")) > joins_before, "the reloaded console was not joined again"
+    assert "token" not in browser.js("return location.href")
+    agent.wait_same_text(customer)
+
+    # Sign out: the console leaves (the session goes on: the customer is told the agent is
+    # reconnecting) and forgets the token; a reload asks for one.
+    agent.click("sign-out")
+    agent.wait_state("signed-out")
+    assert _kept_sign_in(browser) is None, f"the console keeps {_kept_sign_in(browser)} after Sign out"
+    customer.wait_bar_status(BAR_AGENT_RECONNECTING)
+    browser.driver.refresh()
+    assert agent.state() == "signed-out" and agent.shown("agent-token") and agent.shown("sign-in"), \
+        "after Sign out and a reload the console does not ask for a token"
+    assert browser.js("return document.getElementById('agent-token').value") == ""
+
+    # A token the registry refuses (expired) is forgotten at once: a reload does not try it again.
+    expired = _signed_token({"agent_id": agent.name, "role": "agent", "exp": int(time.time()) - 60})
+    fragment = urllib.parse.urlencode({"token": expired, "session": session_id})
+    browser.get(f"{t.relay_b.base_url}/agent/#{fragment}")
+    agent.wait_state("refused")
+    notice = agent.notice()
+    assert notice["kind"] == "refused" and "expired" in notice["text"], f"the refused console says {notice}"
+    assert _kept_sign_in(browser) is None, f"the console keeps the refused token: {_kept_sign_in(browser)}"
+    assert agent.shown("agent-token"), "the console refused for its token does not ask for another"
+    assert "token" not in browser.js("return location.href")
+    browser.driver.refresh()
+    assert agent.state() == "signed-out", f"reloaded after the refusal, the console is {agent.state()!r}, not signed out"
+
+
+@test
+def after_a_session_ends_the_console_joins_another_with_the_same_token(t):
+    customer, agent, first = t.shared_session(endNoticeSeconds=END_NOTICE_SECONDS)
+    browser = agent.browser
+    token = _kept_sign_in(browser)["token"]
+    customer.click_bar("button.exit")
+    _console_says_ended(agent, "customer-exited", by="customer")
+    assert agent.shown("join-another") and agent.shown("sign-out"), "the ended console does not offer another session"
+    assert not agent.shown("sign-in") and not agent.shown("agent-token"), "the ended console asks for the token again"
+    assert _kept_sign_in(browser) == {"token": token, "sessionId": None}, \
+        f"after the end the console keeps {_kept_sign_in(browser)}, not the token alone"
+
+    other = t.customer()
+    other.open(t.relay_a)
+    second = other.start_session()
+    field = browser.driver.find_element(By.ID, "next-session-id")
+    field.send_keys("12345")
+    agent.click("join-another-button")
+    error = wait_for("the console says the session ID is not one", lambda: agent.header("join-another-error"),
+                     check=lambda text: text == SESSION_ID_ERROR)
+    assert agent.state() == "ended", f"a wrong session ID moved the console to {agent.state()!r} ({error})"
+    field.clear()
+    field.send_keys(f"{second[:3]} {second[3:6]}-{second[6:]}")
+    agent.click("join-another-button")
+    agent.wait_state("live")
+    assert not agent.shown("join-another"), "the console offers another session while live"
+    agent.wait_same_text(other)
+    assert re.sub(r"\D", "", agent.header("session-label") or "") == second
+    joins = [frame.json() for frame in browser.frames("sent") if (frame.json() or {}).get("t") == "join"]
+    assert [join["sessionId"] for join in joins] == [first, second] and {join["agentToken"] for join in joins} == {token}, \
+        f"the console's joins were {joins}, not sessions {first} then {second} with the one token"
+    assert _kept_sign_in(browser) == {"token": token, "sessionId": second}
+    other.wait_bar_status(BAR_WATCHED)
+
+
+# In the customer's page: when the start failure notice's host was added and removed (page
+# time, ms), so its time on the page is measured where it happens, not by polling.
+WATCH_FAILURE_NOTICES = """
+window.__failureNotices = [];
+new MutationObserver((records) => {
+  for (const record of records) {
+    for (const node of record.addedNodes)
+      if (node.id === 'cobrowse-start-failed') window.__failureNotices.push(['added', performance.now()]);
+    for (const node of record.removedNodes)
+      if (node.id === 'cobrowse-start-failed') window.__failureNotices.push(['removed', performance.now()]);
+  }
+}).observe(document.body, { childList: true });
+"""
+
+
+def _failure_notice(customer):
+    """The start failure notice (#cobrowse-start-failed): {text, role, failure, label}, or None."""
+    return customer.js("""
+        const host = document.getElementById('cobrowse-start-failed');
+        const notice = host && host.shadowRoot && host.shadowRoot.querySelector('.notice');
+        return notice ? { text: notice.querySelector('.text').textContent, role: notice.getAttribute('role'),
+                          failure: notice.dataset.cobrowseFailure || null,
+                          label: notice.querySelector('button.close').getAttribute('aria-label') } : null;""")
+
+
+def _start_fails(customer, token, code, keep_baseline=False, **options):
+    """CoBrowse.start with `token` rejects with `code` (an Error, as before), and the notice says
+    the sentence for it, as an alert; no bar, no session, no end notice. The page as it is now
+    is what it must be again once the notice is gone (`keep_baseline`: as it was before an
+    earlier failure, whose notice is still shown). Returns the error."""
+    if not keep_baseline:
+        customer.baseline = customer.page_state()
+    customer.record_events()
+    error = customer.js_async("""
+        const done = arguments[arguments.length - 1];
+        CoBrowse.start(Object.assign({ interactionToken: arguments[0] }, arguments[1])).then(
+          ({ sessionId }) => done({ resolved: sessionId }),
+          (error) => done({ error: error instanceof Error, code: error.code, message: error.message }));""", token, options)
+    assert error.get("error") is True and error.get("code") == code and error.get("message"), \
+        f"CoBrowse.start({options}) settled with {error}, not an Error with code {code!r}"
+    sentence = FAILURE_SENTENCES[code]
+    notice = wait_for(f"the customer's page says {sentence!r}", lambda: _failure_notice(customer),
+                      check=lambda value: bool(value) and value["text"] == sentence)
+    assert notice == {"text": sentence, "role": "alert", "failure": code, "label": "Close"}, f"the failure notice is {notice}"
+    assert customer.js("return CoBrowse.sessionId") is None and customer.bar_session_id() is None, "a failed start shows a session"
+    assert customer.end_notice() is None, "a failed start shows the end notice"
+    assert customer.events("ended") == [], f"a failed start sent ended events: {customer.events('ended')}"
+    return error
+
+
+def _notice_times(customer):
+    return customer.js("return window.__failureNotices")
+
+
+@test
+def a_start_that_fails_tells_the_customer_why(t):
+    customer = t.customer()
+    customer.open(t.relay_a)
+    customer.js(WATCH_FAILURE_NOTICES)
+
+    # An expired interaction token: the notice stays (failureNoticeSeconds 60) until closed.
+    expired = _signed_token({"interaction_id": f"ix-{uuid.uuid4().hex[:12]}", "channel": "chat", "exp": int(time.time()) - 60})
+    _start_fails(customer, expired, "expired-token", failureNoticeSeconds=60)
+    host = customer.browser.driver.find_element(By.ID, "cobrowse-start-failed")
+    host.shadow_root.find_element(By.CSS_SELECTOR, "button.close").click()
+    assert _failure_notice(customer) is None, "the failure notice stays after its close button was clicked"
+    customer.assert_as_before("after the expired token's notice was closed")
+
+    # An interaction that ended: a new start in it is refused; the notice goes by itself.
+    interaction = f"ix-{uuid.uuid4().hex[:12]}"
+    customer.start_session_with(interaction=interaction, endNoticeSeconds=END_NOTICE_SECONDS)
+    t.stack.publish_interaction("ended", interaction, "chat")
+    _customer_sees_the_end(customer, "interaction-ended", WATCH)
+    status, body = t.relay_a.get("/dev/interaction-token?" + urllib.parse.urlencode({"interaction": interaction}))
+    assert status == 200, f"/dev/interaction-token answered {status}"
+    seconds = 2
+    _start_fails(customer, json.loads(body)["token"], "interaction-ended", failureNoticeSeconds=seconds)
+    wait_for(f"the failure notice goes away by itself after {seconds} s", lambda: _failure_notice(customer),
+             check=lambda value: value is None, within=seconds + 10)
+    times = _notice_times(customer)
+    assert [kind for kind, _ in times] == ["added", "removed"] * 2, f"the failure notice came and went {times}"
+    shown = (times[3][1] - times[2][1]) / 1000
+    assert shown >= seconds - 0.05, f"the failure notice went away after {shown:.2f} s, not {seconds} s"
+    customer.assert_as_before("after the ended interaction's notice went")
+
+    # A relay that cannot be reached: its sockets cut (the page and the SDK came through a
+    # proxy that still passes HTTP), then the proxy gone altogether.
+    proxy = t.cut_proxy(t.relay_a)
+    cut = t.customer()
+    cut.open(proxy)
+    cut.js(WATCH_FAILURE_NOTICES)
+    tokens = cut.js_async("""
+        const done = arguments[arguments.length - 1];
+        Promise.all([1, 2].map(() => fetch('/dev/interaction-token', { cache: 'no-store' }).then((r) => r.json())))
+          .then((bodies) => done(bodies.map((body) => body.token)), (error) => done(String(error)));""")
+    assert isinstance(tokens, list), f"no interaction tokens through the proxy: {tokens}"
+    proxy.cut_sockets()
+    _start_fails(cut, tokens[0], "unavailable", failureNoticeSeconds=60)
+    proxy.close()
+    _start_fails(cut, tokens[1], "unavailable", keep_baseline=True, failureNoticeSeconds=60)
+    # The second start took the first notice away at once, and showed its own.
+    assert [kind for kind, _ in _notice_times(cut)] == ["added", "removed", "added"], \
+        f"the failure notices came and went {_notice_times(cut)}"
+    host = cut.browser.driver.find_element(By.ID, "cobrowse-start-failed")
+    host.shadow_root.find_element(By.CSS_SELECTOR, "button.close").click()
+    cut.assert_as_before("after the unreachable relay's notice was closed")
+
+
+# ---------------------------------------------------------------------------------------
+# Loading the SDK (docs/sdk.md): the snippet whose stub queues the calls made before
+# cobrowse.js has loaded, and what a site's Content-Security-Policy must allow.
+# ---------------------------------------------------------------------------------------
+
+# Run in the customer's page before its own scripts (CDP): holds back every script element the
+# page adds for /v1/cobrowse.js until `__releaseSDK()`, as a slow network would.
+HOLD_SDK = """
+(() => {
+  const append = Node.prototype.appendChild;
+  const held = window.__sdkHeld = [];
+  Node.prototype.appendChild = function (node) {
+    if (node instanceof HTMLScriptElement && /\\/cobrowse\\.js$/.test(node.src)) { held.push([this, node]); return node; }
+    return append.call(this, node);
+  };
+  window.__releaseSDK = () => {
+    Node.prototype.appendChild = append;
+    for (const [parent, node] of held.splice(0)) append.call(parent, node);
+  };
+})();
+"""
+
+
+def _interaction_token(relay):
+    status, body = relay.get("/dev/interaction-token")
+    assert status == 200, f"{relay.name} /dev/interaction-token answered {status}: {body[:200]}"
+    return json.loads(body)["token"]
+
+
+def _page_events(customer):
+    """What the page's own subscriptions (made on the stub, in snippet.html) logged: event names."""
+    return customer.js("return Array.from(document.querySelectorAll('#cobrowse-events li'), (li) => li.dataset.event)")
+
+
+@test
+def calls_made_before_the_sdk_loads_are_queued_and_replayed(t):
+    # The demo's snippet is the one docs/sdk.md documents (but for the relay's address).
+    status, page = t.relay_a.get("/demo/snippet.html")
+    assert status == 200, f"/demo/snippet.html answered {status}"
+    scripts = [script for script in re.findall(r"<script>\n(.*?)</script>", page, re.S) if "stub: true" in script]
+    documented = csp_site.documented_snippet().replace(csp_site.DOCUMENTED_SRC, "'/v1/cobrowse.js'")
+    assert len(scripts) == 1 and csp_site.snippet_lines(scripts[0]) == csp_site.snippet_lines(documented), \
+        "the snippet in /demo/snippet.html is not the one in docs/sdk.md (\"Loading it without blocking the page\")"
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as handle:
+        readme = [script for script in re.findall(r"<script>\n(.*?)</script>", handle.read(), re.S) if "stub: true" in script]
+    assert len(readme) == 1 and csp_site.snippet_lines(readme[0]) == csp_site.snippet_lines(csp_site.documented_snippet()), \
+        "the snippet in README.md (\"Quick start for integrators\") is not the one in docs/sdk.md"
+
+    customer = t.customer()
+    customer.browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOLD_SDK})
+    customer.open(t.relay_a, "/demo/snippet.html")
+    held = customer.js("return window.__sdkHeld.map(([, script]) => script.src)")
+    assert held == [f"{t.relay_a.base_url}/v1/cobrowse.js"], f"the snippet added {held}, not one script for /v1/cobrowse.js"
+    # Calls on the stub while the SDK is held back: a start without a token, an end with nothing
+    # to end, subscriptions (one unsubscribed at once), and the start.
+    customer.js("""
+        const stub = window.CoBrowse;
+        const calls = window.__stubCalls = { events: [], stubbed: stub.stub === true && stub.sessionId === null, queuedBefore: stub.q.length };
+        stub.start({}).then(() => { calls.tokenless = 'resolved'; }, (error) => { calls.tokenless = error.message; });
+        stub.end();
+        stub.on('started', ({ sessionId }) => calls.events.push('started ' + sessionId));
+        const off = stub.on('started', () => calls.events.push('unsubscribed handler'));
+        off();
+        stub.on('agentJoined', ({ agentId }) => calls.events.push('agentJoined ' + agentId));
+        stub.on('ended', ({ reason, by }) => calls.events.push('ended ' + reason + ' ' + by));
+        const started = stub.start({ interactionToken: arguments[0], endNoticeSeconds: 2 });
+        calls.promise = started instanceof Promise;
+        calls.queuedHere = stub.q.length - calls.queuedBefore;
+        started.then(({ sessionId }) => { calls.sessionId = sessionId; }, (error) => { calls.error = error.message; });
+        window.__stub = stub;""", _interaction_token(t.relay_a))
+    before = customer.js("return { stub: CoBrowse.stub === true, calls: __stubCalls }")
+    assert before["stub"] and before["calls"]["stubbed"] and before["calls"]["promise"], f"no stub before the SDK loaded: {before}"
+    # The 7 calls here (an unsubscribe queues nothing), after the page's own 7 subscriptions and demo.js's.
+    assert before["calls"]["queuedHere"] == 7 and before["calls"]["queuedBefore"] >= 7, \
+        f"the stub queued {before['calls']['queuedHere']} of the 7 calls here, after {before['calls']['queuedBefore']} of the page's"
+    assert not customer.browser.open_sockets("/ws/share"), "a socket opened before the SDK loaded"
+
+    customer.js("window.__releaseSDK()")
+    outcome = wait_for("the queued start resolves (or rejects) once the SDK has loaded",
+                       lambda: customer.js("return __stubCalls.sessionId || (__stubCalls.error && 'error: ' + __stubCalls.error) || null"),
+                       check=lambda value: value is not None)
+    assert re.fullmatch(r"\d{9}", outcome), f"the queued CoBrowse.start gave {outcome!r}"
+    session_id = outcome
+    assert customer.wait_bar_session_id() == session_id, "the bar shows another session than the queued start resolved"
+    calls = wait_for("the queued subscription to 'started' fired", lambda: customer.js("return __stubCalls"),
+                     check=lambda calls: calls["events"])
+    assert calls["events"] == [f"started {session_id}"], \
+        f"the stub's subscriptions got {calls['events']} (the unsubscribed handler must not run, the queued end must not end the session)"
+    assert calls.get("tokenless") == "CoBrowse.start needs { interactionToken }", f"the queued start without a token gave {calls.get('tokenless')!r}"
+    real = customer.js("""
+        const d = Object.getOwnPropertyDescriptor(window, 'CoBrowse');
+        return { writable: d.writable, configurable: d.configurable, frozen: Object.isFrozen(CoBrowse), stub: 'stub' in CoBrowse,
+                 sessionId: CoBrowse.sessionId, mode: CoBrowse.mode, kept: [__stub.sessionId, __stub.mode, __stub.start === CoBrowse.start] };""")
+    assert real == {"writable": False, "configurable": False, "frozen": True, "stub": False, "sessionId": session_id, "mode": "pointer",
+                    "kept": [session_id, "pointer", True]}, f"after loading, window.CoBrowse is not the SDK's frozen API (or the stub does not lead to it): {real}"
+    wait_for("the page's own subscriptions, made on the stub while it parsed, logged 'started'", lambda: _page_events(customer),
+             check=lambda events: "started" in events)
+    wait_for("demo.js (which kept the stub) hid its Start button on 'started'",
+             lambda: customer.js("return document.getElementById('start-cobrowse').hidden"))
+
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    agent.wait_same_text(customer)
+    wait_for("the stub's subscription to 'agentJoined' fired", lambda: customer.js("return __stubCalls.events"),
+             check=lambda events: f"agentJoined {agent.name}" in events)
+    # The end, through the stub the page kept.
+    customer.js("__stub.end()")
+    wait_for("the stub's subscription to 'ended' fired", lambda: customer.js("return __stubCalls.events"),
+             check=lambda events: "ended customer-exited customer" in events)
+    _console_says_ended(agent, "customer-exited", by="customer")
+    assert _page_events(customer) == ["started", "agentJoined", "ended"], f"the page's log says {_page_events(customer)}"
+    # demo.js starts the next session through the stub it kept.
+    wait_for("demo.js shows its Start button again", lambda: customer.js("return !document.getElementById('start-cobrowse').hidden"))
+    second = customer.start_session()
+    assert second != session_id, "the demo's button resumed the ended session"
+    # The next page of the site: a start queued there finds the session the page resumes.
+    customer.open(t.relay_a, "/demo/snippet.html")
+    customer.js("""
+        window.__next = null;
+        CoBrowse.start({ interactionToken: arguments[0] }).then(({ sessionId }) => { window.__next = sessionId; },
+                                                                (error) => { window.__next = 'error: ' + error.message; });""",
+                _interaction_token(t.relay_a))
+    customer.js("window.__releaseSDK()")
+    resumed = wait_for("the start queued on the next page settles", lambda: customer.js("return window.__next"),
+                       check=lambda value: value is not None)
+    assert resumed == second, f"a start queued on the next page gave {resumed!r}, not the running session {second}"
+    assert customer.wait_bar_session_id() == second
+
+
+def _csp_site(t):
+    """The site of another origin with a policy per page (csp_site.Site), a relay that allows
+    it (ALLOWED_ORIGINS), and a cut proxy in front of that relay, which is the relay as the site
+    knows it. The caller closes the site and stops the relay."""
+    site = csp_site.Site()
+    relay = t.stack.start_relay("dom-relay-csp", env={"ALLOWED_ORIGINS": site.origin}, wait=True)
+    proxy = t.cut_proxy(relay)
+    site.relay_origin = proxy.base_url
+    return site, relay, proxy
+
+
+def _open_csp_page(customer, site, name):
+    customer.browser.get(site.url(name))
+    assert customer.js("return document.getElementById('policy-name').textContent") == name
+
+
+def _start_on_csp_page(customer, relay, settle=True, **options):
+    """CoBrowse.start on the site's page (through the stub while the SDK loads): the session ID,
+    or {code, message} of the rejection (or, unless `settle`, nothing: window.__startResult
+    says it once it settles)."""
+    customer.js("""
+        window.__startResult = null;
+        CoBrowse.start(Object.assign({ interactionToken: arguments[0] }, arguments[1])).then(
+          ({ sessionId }) => { window.__startResult = sessionId; },
+          (error) => { window.__startResult = { code: error.code || null, message: error.message }; });""",
+                _interaction_token(relay), options)
+    if not settle:
+        return None
+    return wait_for("CoBrowse.start settles (resolves or rejects)", lambda: customer.js("return window.__startResult"),
+                    check=lambda result: result is not None)
+
+
+def _violations(customer):
+    return customer.js("return cspViolations")
+
+
+@test
+def a_site_with_a_strict_csp_shares_its_page_with_an_agent(t):
+    # docs/sdk.md "Content-Security-Policy": a page on another origin whose policy is
+    # `default-src 'none'` and exactly what the SDK needs (csp_site.POLICIES["strict"]).
+    site, relay, proxy = _csp_site(t)
+    try:
+        customer = t.customer()
+        _open_csp_page(customer, site, "strict")
+        wait_for("the SDK replaced the snippet's stub", lambda: customer.js("return window.CoBrowse.stub !== true"))
+        customer.baseline = customer.page_state()
+        session_id = _start_on_csp_page(customer, relay, endNoticeSeconds=30)
+        assert re.fullmatch(r"\d{9}", str(session_id)), f"CoBrowse.start under the strict policy gave {session_id!r}"
+        customer.record_events()
+        assert customer.wait_bar_session_id() == session_id
+        agent = t.agent()
+        agent.join(t.relay_b, session_id)
+        agent.wait_same_text(customer)
+
+        # Styled: the bar's <style> (style-src 'unsafe-inline'), the customer's mark (a
+        # constructed sheet), and the page's rules were fetched (connect-src).
+        bar = customer.js("""
+            const host = document.getElementById('cobrowse-bar');
+            return { position: getComputedStyle(host).position,
+                     background: getComputedStyle(host.shadowRoot.querySelector('.bar')).backgroundColor };""")
+        assert bar == {"position": "fixed", "background": "rgb(29, 36, 51)"}, f"the bar is not styled: {bar}"
+        wait_for("the customer's mark outlines the password field", lambda: customer.js(
+            "return getComputedStyle(document.getElementById('password')).outlineStyle"), check=lambda style: style == "dashed")
+        warnings = [line for line in customer.browser.console() if "no masking rules" in line]
+        assert not warnings, f"the SDK could not fetch the page's rules: {warnings}"
+
+        # The agent's pointer and an annotation, drawn with their own <style>s.
+        agent.wait_in_view("#heading")
+        point = agent.point("#heading")
+        agent.mouse(point["x"] - 5, point["y"])
+        agent.mouse(point["x"], point["y"])
+        wait_for("the customer's page shows the agent's pointer, styled", lambda: customer.js("""
+            const host = document.getElementById('cobrowse-agent-pointer');
+            const label = host && host.shadowRoot.querySelector('.label');
+            return label && !host.shadowRoot.querySelector('.pointer').hidden ? getComputedStyle(label).backgroundColor : null;"""),
+                 check=lambda colour: colour == "rgb(31, 95, 209)")
+        agent.click_in_view("#heading")
+        wait_for("the customer's page shows the agent's annotation, styled", lambda: customer.js("""
+            const host = document.getElementById('cobrowse-agent-annotations');
+            const circle = host && host.shadowRoot.querySelector('.cobrowse-annotation');
+            return circle ? getComputedStyle(circle).borderTopStyle : null;"""), check=lambda style: style == "solid")
+
+        # Exit while the SDK reconnects: the end goes over HTTP, a beacon to /cobrowse/end.
+        proxy.cut_sockets()
+        agent.wait_state("paused")
+        customer.wait_bar_status("Reconnecting…")
+        customer.click_bar("button.exit")
+        notice = wait_for("the end notice shows, styled", lambda: customer.js("""
+            const host = document.getElementById('cobrowse-ended');
+            return host ? getComputedStyle(host).position : null;"""), check=lambda position: position is not None)
+        assert notice == "fixed", f"the end notice is not styled (position {notice!r})"
+        _customer_sees_the_end(customer, "customer-exited", "customer", notice_seconds=30, close=True)
+        _console_says_ended(agent, "customer-exited", by="customer")
+        proxy.restore()
+
+        violations = _violations(customer)
+        assert violations == [], f"the strict policy reported violations: {violations}"
+    finally:
+        site.close()
+        t.stack.stop_service(relay)
+
+
+@test
+def what_a_sites_csp_must_allow_for_the_sdk(t):
+    # Each thing docs/sdk.md says a policy must allow, left out in turn (csp_site.POLICIES).
+    site, relay, proxy = _csp_site(t)
+    ws_origin = "ws" + proxy.base_url[len("http"):]
+    try:
+        customer = t.customer()
+
+        def blocked(directive, prefix):
+            return [v for v in _violations(customer) if v["directive"] == directive and (v["blocked"] or "").startswith(prefix)]
+
+        # No connect-src: the socket (and the rules' fetch) is refused; start says unavailable.
+        _open_csp_page(customer, site, "no-connect-src")
+        try:
+            result = _start_on_csp_page(customer, relay, failureNoticeSeconds=0)
+        except browsers.WaitTimeout as error:
+            raise AssertionError(f"{error}. Chromium fires only `error`, no `close`, on a WebSocket that connect-src refuses "
+                                 "(readyState CLOSED at once): the SDK must settle start on that `error` too") from None
+        assert result == {"code": "unavailable", "message": "could not reach the co-browse service"}, \
+            f"CoBrowse.start without connect-src gave {result!r}"
+        assert blocked("connect-src", ws_origin + "/ws/share"), f"no connect-src violation for the socket: {_violations(customer)}"
+        assert blocked("connect-src", proxy.base_url + "/cobrowse/rules"), f"no connect-src violation for the rules: {_violations(customer)}"
+
+        # The https: (here http:) origin alone does not cover the wss: (ws:) one.
+        _open_csp_page(customer, site, "no-wss")
+        result = _start_on_csp_page(customer, relay, failureNoticeSeconds=0)
+        assert result == {"code": "unavailable", "message": "could not reach the co-browse service"}, \
+            f"CoBrowse.start with connect-src {proxy.base_url} only gave {result!r}"
+        assert blocked("connect-src", ws_origin), f"no connect-src violation for the socket: {_violations(customer)}"
+        assert not blocked("connect-src", proxy.base_url), f"the rules' fetch was refused: {_violations(customer)}"
+
+        # The relay not in script-src: cobrowse.js is refused, and the stub rejects the start.
+        _open_csp_page(customer, site, "no-script-src")
+        result = _start_on_csp_page(customer, relay)
+        assert result == {"code": "unavailable", "message": "could not load the co-browse SDK"}, \
+            f"CoBrowse.start without the relay in script-src gave {result!r}"
+        assert blocked("script-src-elem", proxy.base_url + "/v1/cobrowse.js"), f"no script-src violation: {_violations(customer)}"
+        assert customer.js("return CoBrowse.stub") is True, "the stub was replaced though cobrowse.js was refused"
+
+        # No style-src 'unsafe-inline': sharing works, unstyled but for the customer's mark.
+        _open_csp_page(customer, site, "no-inline-style")
+        session_id = _start_on_csp_page(customer, relay, endNoticeSeconds=0)
+        assert re.fullmatch(r"\d{9}", str(session_id)), f"CoBrowse.start without style-src gave {session_id!r}"
+        agent = t.agent()
+        agent.join(t.relay_b, session_id)
+        agent.wait_same_text(customer)
+        assert customer.js("return getComputedStyle(document.getElementById('cobrowse-bar')).position") != "fixed", \
+            "the bar is styled though its <style> should have been refused"
+        wait_for("the customer's mark (a constructed sheet) outlines the password field all the same", lambda: customer.js(
+            "return getComputedStyle(document.getElementById('password')).outlineStyle"), check=lambda style: style == "dashed")
+        assert blocked("style-src-elem", "inline"), f"no style-src violation for the bar's <style>: {_violations(customer)}"
+        # What the SDK sets through element.style is not style-src's: the pointer's host stays fixed.
+        agent.wait_in_view("#heading")
+        point = agent.point("#heading")
+        agent.mouse(point["x"] - 5, point["y"])
+        agent.mouse(point["x"], point["y"])
+        wait_for("the agent's pointer's host is placed through element.style all the same", lambda: customer.js("""
+            const host = document.getElementById('cobrowse-agent-pointer');
+            return host ? getComputedStyle(host).position : null;"""), check=lambda position: position == "fixed")
+        customer.js("CoBrowse.end()")
+        wait_for("the session ends", lambda: customer.js("return [CoBrowse.sessionId, sessionStorage.getItem('cobrowse.session')]"),
+                 check=lambda state: state == [None, None])
+        _console_says_ended(agent, "customer-exited", by="customer")
+
+        # A nonce with 'strict-dynamic', and no relay in script-src: trusted through the snippet.
+        _open_csp_page(customer, site, "strict-dynamic")
+        session_id = _start_on_csp_page(customer, relay, endNoticeSeconds=0)
+        assert re.fullmatch(r"\d{9}", str(session_id)), f"CoBrowse.start under 'strict-dynamic' gave {session_id!r}"
+        customer.wait_bar_session_id()
+        assert _violations(customer) == [], f"'strict-dynamic' reported violations: {_violations(customer)}"
+        customer.js("CoBrowse.end()")
+        wait_for("the session ends", lambda: customer.js("return [CoBrowse.sessionId, sessionStorage.getItem('cobrowse.session')]"),
+                 check=lambda state: state == [None, None])
+
+        # Trusted Types are not supported: the snippet sets a script's src, and the SDK its shadow
+        # roots' innerHTML, from strings.
+        _open_csp_page(customer, site, "trusted-types")
+        _start_on_csp_page(customer, relay, settle=False, failureNoticeSeconds=0)
+        wait_for("Trusted Types refuse the snippet's script URL", lambda: [
+            v for v in _violations(customer) if v["directive"] == "require-trusted-types-for" and "src" in (v["sample"] or "")],
+                 check=bool)
+        assert customer.js("return CoBrowse.stub") is True, "the SDK loaded though Trusted Types refused its URL"
+        # Given the script by a Trusted Types policy of the site's, the SDK's innerHTML is refused.
+        customer.js("""
+            const policy = trustedTypes.createPolicy('site-policy', { createScriptURL: (url) => url });
+            const script = document.createElement('script');
+            script.src = policy.createScriptURL(arguments[0]);
+            document.head.appendChild(script);""", f"{proxy.base_url}/v1/cobrowse.js")
+        result = wait_for("the queued CoBrowse.start fails under Trusted Types", lambda: customer.js("return window.__startResult"),
+                          check=lambda result: result is not None)
+        assert isinstance(result, dict) and "TrustedHTML" in result["message"], \
+            f"CoBrowse.start under require-trusted-types-for 'script' gave {result!r}"
+
+        # The rules editor frames the page only when frame-ancestors lists the relay.
+        editor = t.browser("administrator")
+        editor.get(f"{proxy.base_url}/editor/")
+        wait_for("the editor is ready", lambda: editor.js("return document.body.dataset.state"), check=lambda state: state == "ready")
+
+        def open_in_editor(name):
+            editor.js("""
+                document.getElementById('notice').textContent = '';
+                document.getElementById('page-url').value = arguments[0];
+                document.getElementById('page-form').requestSubmit();""", site.url(name))
+        open_in_editor("strict")
+        wait_for("the editor previews the page framed under frame-ancestors <relay>", lambda: editor.js(
+            f"const doc = {PREVIEW}; const h = doc && doc.querySelector('#heading'); return h ? h.textContent : null;"),
+                 check=lambda text: text == "Your account")
+        open_in_editor("no-frame-ancestors")
+        wait_for("the editor says the page did not answer under frame-ancestors 'none'",
+                 lambda: editor.js("return document.getElementById('notice').textContent"),
+                 check=lambda text: "did not answer" in (text or ""))
+    finally:
+        site.close()
+        t.stack.stop_service(relay)
 
 
 def main(arguments):

@@ -3,7 +3,9 @@
 A `Stack` owns one isolated virtual host on the private test broker (created through the
 management API, deleted at the end), a session-registry, a masking-filter, an interaction-watch
 (with the short timeouts of `WATCH_ENV`) and two dom-relay instances (A and B) in dev mode; the
-filter and the relays get the masking rules of the test pages (`masking-rules.json`). Every
+filter and the relays get the masking rules of the test pages (`masking-rules.json`). It also
+runs a contact-center desktop (`desktop.DesktopServer`, started before the relays) whose origin
+the relays allow to frame the agent console (`CONSOLE_EMBEDDERS`). Every
 process logs to its own file under `.run/browser-tests/` and is stopped (SIGTERM, then SIGKILL
 after 5 s) by `Stack.stop()`, which `run.py` calls in a `finally`; should this Python process
 die without that, the kernel sends the children SIGTERM (PR_SET_PDEATHSIG), so no service
@@ -25,6 +27,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+
+import desktop
 
 TOKEN_SECRET = "test-secret-for-the-contact-center-only"
 # The broker's users and their permissions: a fresh virtual host gets the same as "/" has.
@@ -280,11 +284,14 @@ class Stack:
         self.temp = tempfile.mkdtemp(prefix="cobrowse-browser-tests-")
         self.amqp_url = None
         self.relay_a = self.relay_b = self.watch = None
+        self.desktop = None
         # A copy, so that a test can change the rules (the services reload them) and put them back.
         self.rules_path = os.path.join(self.temp, "masking-rules.json")
         shutil.copyfile(MASKING_RULES, self.rules_path)
 
     def start(self):
+        # Its port must be known before the relays start: they allow its origin.
+        self.desktop = desktop.DesktopServer()
         self.amqp_url = self.management.create_vhost(self.vhost)
         self.vhost_created = True
         self.registry = self._start("session-registry", "session-registry", {
@@ -300,11 +307,16 @@ class Stack:
             service.wait_ready()
         return self
 
-    def start_relay(self, name, dev_mode=True, wait=False):
+    def start_relay(self, name, dev_mode=True, wait=False, env=None):
+        """Another relay on the stack; `env` adds to its environment (e.g. ALLOWED_ORIGINS)."""
+        extra = env or {}
         # The dev token endpoints sign with the registry's secret.
         env = {"DEV_MODE": "1", "DEV_TOKEN_SECRET": TOKEN_SECRET} if dev_mode else {}
+        env.update(extra)
         env["MASKING_RULES"] = self.rules_path
         env["ACTIVITY_REPORT_INTERVAL"] = str(ACTIVITY_REPORT_INTERVAL)
+        if self.desktop is not None:
+            env["CONSOLE_EMBEDDERS"] = self.desktop.origin
         if web_root():
             env["WEB_ROOT"] = web_root()
         relay = self._start(name, "dom-relay", env)
@@ -393,6 +405,8 @@ class Stack:
             except Exception:  # keep stopping the others
                 pass
         shutil.rmtree(self.temp, ignore_errors=True)
+        if self.desktop is not None:
+            self.desktop.close()
         if self.vhost_created:
             try:
                 self.management.delete_vhost(self.vhost)

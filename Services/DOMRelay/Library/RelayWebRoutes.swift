@@ -27,7 +27,7 @@ struct RelayWebRoutes: Sendable {
         // `no-cache`: browsers revalidate, so a new SDK reaches every customer's next page.
         let revalidate = CacheControl([(MediaType(type: .any), [.noCache])])
         router.add(middleware: VersionedSDKPath())
-        router.add(middleware: ConsolePolicy())
+        router.add(middleware: ConsolePolicy(embedders: consoleEmbedders))
         router.add(middleware: SDKSharing(allowsOrigin: allowsOrigin))
         router.get("/cobrowse/rules") { request, _ -> Response in
             guard let url = request.uri.queryParameters["url"].map(String.init), URL(string: url)?.host != nil else {
@@ -115,13 +115,25 @@ struct VersionedSDKPath<Context: RequestContext>: RouterMiddleware {
 /// (in a frame that inherits this policy) may load styles, images and fonts but run nothing,
 /// submit nothing and open nothing. The frame's sandbox is the first line; this is the second.
 struct ConsolePolicy<Context: RequestContext>: RouterMiddleware {
-    static var policy: String {
-        [
+    /// The console's policy: only the relay's own pages and `CONSOLE_EMBEDDERS` may frame it.
+    let agentPolicy: String
+
+    init(embedders: [String] = []) {
+        agentPolicy = Self.policy(embedders: embedders)
+    }
+
+    static func policy(embedders: [String]) -> String {
+        // The embedders were checked to be plain origins; nothing else may reach the header.
+        let ancestors = embedders.filter { $0.allSatisfy { $0.isLetter || $0.isNumber || ".:/-[]".contains($0) } }
+        return [
             "default-src 'self'", "script-src 'self'", "object-src 'none'", "form-action 'none'",
             "style-src * 'unsafe-inline'", "img-src * data: blob:", "font-src * data:", "media-src *",
             "connect-src 'self'", "frame-src 'self'", "base-uri http: https:",
+            (["frame-ancestors 'self'"] + ancestors).joined(separator: " "),
         ].joined(separator: "; ")
     }
+
+    static var policy: String { policy(embedders: []) }
 
     /// The rules editor's page is the console's policy, but frames any page of the site (the
     /// page it edits), and its preview frame inherits the console's rules for what it rebuilds.
@@ -132,7 +144,7 @@ struct ConsolePolicy<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
         let path = request.uri.path
-        if path.hasPrefix("/agent") { response.headers[.contentSecurityPolicy] = Self.policy }
+        if path.hasPrefix("/agent") { response.headers[.contentSecurityPolicy] = agentPolicy }
         if path.hasPrefix("/editor") { response.headers[.contentSecurityPolicy] = Self.editorPolicy }
         return response
     }

@@ -7,13 +7,17 @@
     // ---- Co-browse button -------------------------------------------------------------
 
     var button = document.getElementById('start-cobrowse');
+    // "On the phone?": a voice call's agent reads out a code, which the SDK's own prompt asks for.
+    var phoneButton = document.getElementById('start-with-code');
     var cobrowse = window.CoBrowse;
 
     function showButton(visible) {
         // Only real changes: setting an attribute to its current value is still a mutation.
-        if (!button || button.hidden === !visible) return;
-        button.hidden = !visible;
-        button.disabled = !visible;
+        [button, phoneButton].forEach(function (each) {
+            if (!each || each.hidden === !visible) return;
+            each.hidden = !visible;
+            each.disabled = !visible;
+        });
     }
 
     if (button) {
@@ -44,6 +48,15 @@
                         showButton(!cobrowse.sessionId);
                     });
             });
+            if (phoneButton && typeof cobrowse.startWithCode === 'function') {
+                phoneButton.addEventListener('click', function () {
+                    showButton(false);
+                    cobrowse.startWithCode().catch(function (error) {
+                        if (error.code !== 'cancelled') console.error('co-browse could not start:', error);
+                        showButton(!cobrowse.sessionId);
+                    });
+                });
+            }
         }
     }
 

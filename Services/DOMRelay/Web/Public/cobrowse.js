@@ -1,8 +1,12 @@
 /*
  * cobrowse.js — the sharer SDK. One script tag on the customer's site; no build step.
  *
- *   <script src="https://cobrowse.example.com/cobrowse.js"></script>
+ *   <script src="https://cobrowse.example.com/v1/cobrowse.js"></script>
  *   CoBrowse.start({ interactionToken }).then(({ sessionId }) => …)
+ *
+ * Or loaded without blocking the page by the snippet in docs/sdk.md, which defines a stub
+ * `window.CoBrowse` (`stub: true`) that queues calls until this script replaces it and runs them.
+ * Types: cobrowse.d.ts, next to this file.
  *
  * The page is serialized into a node-id mirror, then streamed as batched changes over a
  * WebSocket to the relay that served this script (docs/stream-protocol.md, docs/sdk.md).
@@ -21,7 +25,10 @@
  */
 (() => {
   'use strict';
-  if (window.CoBrowse) return; // included twice: keep the first
+  // The loading snippet's stub (docs/sdk.md) is replaced, and the calls it queued run here.
+  // Anything else: included twice, keep the first.
+  const stub = window.CoBrowse && window.CoBrowse.stub === true ? window.CoBrowse : null;
+  if (window.CoBrowse && !stub) return;
 
   /** Where a session is kept across the pages of the site (sdk/transport.js writes it). */
   const STORAGE_KEY = 'cobrowse.session';
@@ -31,7 +38,8 @@
    * pull in the others one level of imports at a time). The first one is the entry.
    */
   const PARTS = ['session.js', 'transport.js', 'mirror.js', 'masking.js', 'built-in-rules.js', 'detectors.js', 'rules.js',
-    'customer-mark.js', 'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js', 'end-notice.js'];
+    'customer-mark.js', 'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js', 'end-notice.js',
+    'code-prompt.js'];
   /** The value setters as the browser made them, taken now: the agent types with these (sdk/actions.js). */
   const NATIVE_VALUE_SETTERS = new Map([HTMLInputElement, HTMLTextAreaElement, HTMLSelectElement].map((type) =>
     [type, Object.getOwnPropertyDescriptor(type.prototype, 'value').set]));
@@ -99,6 +107,7 @@
      * `{ interactionToken, endNoticeSeconds }` (how long the end notice stays; default 8, 0: none).
      */
     start(options) {
+      resumeFromStorage(); // a stored session first, so that this call finds it (not a second session)
       if (sharing) return sharing.start(options);
       // Nothing loaded nor loading: no session can be running, and nothing is fetched for a call without a token.
       const { interactionToken } = options === undefined ? {} : options; // null throws, as ever
@@ -107,8 +116,20 @@
       }
       return load().then((loaded) => loaded.start(options));
     },
+    /**
+     * Starts sharing inside a voice call with the six-digit code the agent reads out (a string):
+     * at once with `code`, or without one through the SDK's own prompt, which asks for it (and
+     * for another try after a wrong one) until a session starts or the customer cancels
+     * (`cancelled`). The same options as `start`, without the token.
+     */
+    startWithCode(code, options) {
+      resumeFromStorage(); // a stored session first, as for start
+      if (sharing) return sharing.startWithCode(code, options);
+      return load().then((loaded) => loaded.startWithCode(code, options));
+    },
     /** Ends the session for everyone, as the customer. */
     end() {
+      resumeFromStorage(); // a stored session is the one to end
       if (sharing) sharing.end();
       else if (loading) loading.then((loaded) => loaded.end(), () => {});
     },
@@ -130,7 +151,39 @@
       return sharing ? sharing.mode : null;
     },
   };
-  Object.defineProperty(window, 'CoBrowse', { value: Object.freeze(api), enumerable: true });
+  // Read-only and for good, also where it replaces the snippet's stub (an assignable property).
+  Object.defineProperty(window, 'CoBrowse', { value: Object.freeze(api), enumerable: true, writable: false, configurable: false });
+
+  /**
+   * The snippet's stub queued `[method, arguments, resolve, reject]` for each call made before
+   * this script ran: they run now, in the order they were made, and settle the promises the stub
+   * handed out with the real results (start's session, on's unsubscribe function). The stub
+   * itself, which the site may still hold, then leads to the real API.
+   */
+  function adoptStub(stubbed) {
+    const run = (entry) => {
+      const [method, args, resolve, reject] = Array.isArray(entry) ? entry : [];
+      if (typeof resolve !== 'function' || typeof reject !== 'function') return;
+      if (typeof method !== 'string' || !Object.prototype.hasOwnProperty.call(api, method) || typeof api[method] !== 'function') {
+        reject(new TypeError(`CoBrowse has no method ${method}`));
+        return;
+      }
+      try {
+        resolve(api[method](...(args || [])));
+      } catch (error) {
+        reject(error);
+      }
+    };
+    const queued = Array.isArray(stubbed.q) ? stubbed.q.slice() : [];
+    try {
+      stubbed.q = { push: run };
+      for (const [method, value] of Object.entries(api)) if (typeof value === 'function') stubbed[method] = value;
+      for (const name of ['sessionId', 'mode']) {
+        Object.defineProperty(stubbed, name, { get: () => api[name], enumerable: true, configurable: true });
+      }
+    } catch { /* a frozen stub: what it queued still runs */ }
+    for (const entry of queued) run(entry);
+  }
 
   // The rules editor (docs/masking.md): a page of the relay that served this script may frame
   // this page, or open it in a window, and turn on editor mode (sdk/editing.js). Only that
@@ -148,8 +201,12 @@
   }
   window.addEventListener('message', startEditing);
 
-  // A session started on an earlier page of this site continues here.
+  // A session started on an earlier page of this site continues here: once the page is parsed,
+  // or at once if start() or end() is called before (they act on that session).
+  let resumeChecked = false;
   function resumeFromStorage() {
+    if (resumeChecked) return;
+    resumeChecked = true;
     // A frame of a page of the same site: that page's SDK shares this document (in its frame).
     if (window.frameElement) return;
     let stored = null;
@@ -166,4 +223,7 @@
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', resumeFromStorage, { once: true });
   else resumeFromStorage();
+
+  // Last, once all of the above is in place: what the page asked of the snippet's stub.
+  if (stub) adoptStub(stub);
 })();

@@ -1,12 +1,14 @@
-// The agent console: sign-in, the /ws/view socket (join, reconnect, gap detection, leaving while
-// the page is hidden in the back-forward cache or frozen), the console state and notices, the
-// wiring of the stream to the mirror and the overlay, and the lead agent's actions: pointer and
-// annotations, and with the customer's consent (write mode) clicks, typing, scrolling and
-// navigation, all checked by the masking filter on the way.
+// The agent console: sign-in (the form, the address, or the contact-center desktop that frames
+// the console, by postMessage; the token kept for the tab), the /ws/view socket (join, reconnect,
+// gap detection, leaving while the page is hidden in the back-forward cache or frozen), the
+// console state and notices, the wiring of the stream to the mirror and the overlay, and the lead
+// agent's actions: pointer and annotations, and with the customer's consent (write mode) clicks,
+// typing, scrolling and navigation, all checked by the masking filter on the way.
 
 import { UNTYPABLE_INPUT_TYPES } from '../sdk/built-in-rules.js';
 import { Mirror } from './mirror.js';
 import { Overlay } from './overlay.js';
+import { VoiceCall } from './voice-call.js';
 
 const PAUSE_DEBOUNCE_MS = 1500; // in-site navigation sends a snapshot well within this
 const RECONNECT_FIRST_MS = 500;
@@ -21,6 +23,15 @@ const AGENT_SCROLL_HOLD_MS = 1000;
 /** Echoes of what the agent typed, coming back through the stream, are not applied over newer typing. */
 const TYPED_ECHO_MS = 5000;
 const ACTION_NOTICE_MS = 5000;
+/** Where the agent's token, and the session it joined last, are kept for this tab (sessionStorage). */
+const STORAGE_KEY = 'cobrowse.console';
+/** Join refusals that say the token itself is no good: it is forgotten, never tried again. */
+const TOKEN_REFUSALS = new Set(['invalid-token', 'expired-token']);
+/** What the console and the desktop that frames it say in their messages' `type`. */
+const EMBEDDING_TYPE = 'cobrowse-console';
+/** Longer than any agent token; a longer one in a message is not one. */
+const MAX_TOKEN_LENGTH = 16384;
+const SESSION_ID_ERROR = 'The session ID is exactly 9 digits, as the customer reads it out.';
 
 /** Why the session ended, by the registry's end reason (agent-exited names the agent: endSentence). */
 const END_SENTENCES = {
@@ -69,9 +80,15 @@ const STATE_LABELS = {
 const $ = (id) => document.getElementById(id);
 const ui = {
   form: $('sign-in'),
+  tokenField: $('token-field'),
+  tokenKept: $('token-kept'),
   token: $('agent-token'),
   session: $('session-id'),
   formError: $('sign-in-error'),
+  signOut: $('sign-out'),
+  joinAnother: $('join-another'),
+  nextSession: $('next-session-id'),
+  joinAnotherError: $('join-another-error'),
   sessionLabel: $('session-label'),
   sessionState: $('session-state'),
   sessionMode: $('session-mode'),
@@ -106,6 +123,8 @@ const overlay = new Overlay({
 
 /** The current join (token, socket, sequence, timers); replaced whole on joining another session. */
 let activeJoin = null;
+/** The agent's token while signed in, and the session to rejoin on a reload (null: none); kept in sessionStorage. */
+let signedIn = null;
 let consoleState = 'signed-out';
 /**
  * What this agent may do: `role` from the join (`lead` acts, `observer` watches), `mode` and a
@@ -119,7 +138,6 @@ const control = { role: null, mode: null, pending: false, requested: false, endi
 function setState(name) {
   consoleState = name;
   document.body.dataset.state = name;
-  ui.sessionState.textContent = STATE_LABELS[name] ?? name;
   if (name !== 'live') overlay.hideCursor();
   renderControls();
 }
@@ -176,6 +194,16 @@ function renderControls() {
   ui.endSession.hidden = !lead;
   ui.endSession.disabled = control.ending;
   ui.navBar.hidden = !(lead && control.mode === 'write');
+  // Signed out but for the token kept: only not joined.
+  const label = consoleState === 'signed-out' && signedIn !== null ? 'refused' : consoleState;
+  ui.sessionState.textContent = STATE_LABELS[label] ?? label;
+  // With a token kept the form asks only for the session, and after an end the header offers the next one.
+  ui.tokenField.hidden = signedIn !== null;
+  ui.tokenKept.hidden = signedIn === null;
+  ui.signOut.hidden = signedIn === null;
+  const offerAnother = signedIn !== null && consoleState === 'ended';
+  if (offerAnother && ui.joinAnother.hidden) showJoinAnotherError(null);
+  ui.joinAnother.hidden = !offerAnother;
 }
 
 /** A session notice: the mode, a request for control, and what the customer answered. */
@@ -239,6 +267,7 @@ document.addEventListener('resume', wake);
 function startJoin(token, sessionId) {
   const sameSession = activeJoin?.sessionId === sessionId;
   stopJoin();
+  keep(token, sessionId);
   activeJoin = {
     token,
     sessionId,
@@ -349,6 +378,7 @@ function scheduleReconnect(current) {
 }
 
 function onJoined(current, message) {
+  const first = !current.joinedOnce;
   current.joinedOnce = true;
   current.reconnectDelay = RECONNECT_FIRST_MS;
   // The relay has asked the sharer for a snapshot; everything before it is ignored.
@@ -360,6 +390,7 @@ function onJoined(current, message) {
   showSession(message.sessionId ?? current.sessionId, message.session);
   clearNotice('reconnecting');
   setState('waiting');
+  if (first) tellEmbedder({ t: 'joined', sessionId: current.sessionId, role: control.role });
 }
 
 /** A refused join; returns whether to try again (only when the relay says it is not ready). */
@@ -375,9 +406,15 @@ function onRefused(current, { code, message }) {
   }
   clearTimeout(current.pauseTimer);
   clearTimeout(current.resyncTimer);
+  // A token that is no good is forgotten (a reload or the desktop must bring a new one); any
+  // other refusal is the session's: the token stays, the session is not rejoined on a reload.
+  const tokenRefused = TOKEN_REFUSALS.has(code);
+  if (tokenRefused) forget();
+  else keep(current.token, null);
   setState('refused');
   showNotice(`Could not join session ${current.sessionId}: ${message || code || 'refused'}`, 'refused');
-  showForm(current.token, current.sessionId);
+  showForm(current.sessionId);
+  tellEmbedder({ t: 'refused', sessionId: current.sessionId, code: code ?? null, message: message ?? null, tokenForgotten: tokenRefused });
   return false;
 }
 
@@ -385,11 +422,14 @@ function onEnded(current, reason) {
   clearTimeout(current.pauseTimer);
   clearTimeout(current.resyncTimer);
   control.pending = control.requested = false;
+  // The token stays for the next session ("Join another session"); this one is not rejoined on a reload.
+  keep(current.token, null);
   setState('ended');
   const by = current.endedBy ?? null;
   showNotice(endSentence(reason, by), 'ended');
   if (reason) ui.notice.dataset.reason = reason;
   if (by) ui.notice.dataset.by = by;
+  tellEmbedder({ t: 'ended', sessionId: current.sessionId, reason: reason ?? null, by });
 }
 
 /** Why the session ended, and who ended it when it was a person: "You" for this console's own agent. */
@@ -729,8 +769,36 @@ function parseSessionId(text) {
   return /^[0-9]{9}$/.test(digits) ? digits : null;
 }
 
-function showForm(token, sessionId) {
-  if (token != null) ui.token.value = token;
+/** The token and session kept for this tab, if any. */
+function readKept() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(STORAGE_KEY));
+    if (kept && typeof kept.token === 'string' && kept.token) return { token: kept.token, sessionId: parseSessionId(kept.sessionId) };
+  } catch { /* unreadable: none */ }
+  return null;
+}
+
+/** Signed in with `token`; `sessionId` is the session a reload rejoins (null: none, the form asks). */
+function keep(token, sessionId) {
+  signedIn = { token, sessionId: sessionId ?? null };
+  ui.token.value = ''; // the field is hidden now; the token is not left in it
+  try {
+    sessionStorage.setItem(STORAGE_KEY, JSON.stringify(signedIn));
+  } catch { /* storage refused: kept in this page only */ }
+  renderControls();
+}
+
+/** Signed out: the token is gone from the page and from storage. */
+function forget() {
+  signedIn = null;
+  try {
+    sessionStorage.removeItem(STORAGE_KEY);
+  } catch { /* nothing kept */ }
+  renderControls();
+}
+
+/** The form, with the session ID filled in (the token field shows only when no token is kept). */
+function showForm(sessionId) {
   if (sessionId != null) ui.session.value = sessionId;
   showFormError(null);
 }
@@ -745,39 +813,213 @@ function showFormError(message, field) {
   field?.focus();
 }
 
+function showJoinAnotherError(message) {
+  ui.joinAnotherError.textContent = message ?? '';
+  ui.joinAnotherError.hidden = !message;
+  if (message) {
+    ui.nextSession.setAttribute('aria-invalid', 'true');
+    ui.nextSession.focus();
+  } else {
+    ui.nextSession.removeAttribute('aria-invalid');
+  }
+}
+
+/** Whether a join is under way or held (not ended, not refused). */
+function joining() {
+  return activeJoin !== null && !['ended', 'refused', 'signed-out'].includes(consoleState);
+}
+
+/**
+ * A token and/or a session handed over by the address or the desktop that frames the console.
+ * A token replaces the kept one; with a session (or a session alone, with a token kept) it
+ * joins. The session being joined already is not joined again: a new token for it is used from
+ * its next connection on. Otherwise the form asks for what is missing. Returns whether it joins.
+ */
+function signIn(token, sessionId, sessionText) {
+  const current = joining() ? activeJoin : null;
+  if (current && (sessionId === current.sessionId || (token && !sessionId))) {
+    if (token) {
+      current.token = token;
+      keep(token, current.sessionId);
+    }
+    return true;
+  }
+  if (token) keep(token, null);
+  if (signedIn && sessionId) {
+    startJoin(signedIn.token, sessionId);
+    return true;
+  }
+  if (current) return true; // a session ID that is not one: the session goes on
+  if (consoleState !== 'ended') {
+    showForm(sessionId ?? sessionText ?? null);
+    if (sessionText != null && !sessionId) showFormError(SESSION_ID_ERROR, ui.session);
+  } else if (sessionText != null && !sessionId) {
+    ui.nextSession.value = sessionText;
+    showJoinAnotherError(SESSION_ID_ERROR);
+  }
+  return false;
+}
+
+/** Leaves the session (without ending it: the customer's bar says the agent is reconnecting) and forgets the token. */
+function signOut() {
+  stopJoin();
+  forget();
+  Object.assign(control, { role: null, mode: null, pending: false, requested: false, ending: false, leadAgentID: null });
+  mirror.clear();
+  overlay.hideCursor();
+  ui.customerURL.textContent = '';
+  ui.customerURL.removeAttribute('title');
+  document.body.dataset.seq = '0';
+  showSession(null, null);
+  clearNotice();
+  setState('signed-out');
+  ui.session.value = '';
+  showFormError(null);
+  tellEmbedder({ t: 'signed-out' });
+}
+
 ui.form.addEventListener('submit', (event) => {
   event.preventDefault();
-  const token = ui.token.value.trim();
+  const token = signedIn?.token ?? ui.token.value.trim();
   const sessionId = parseSessionId(ui.session.value);
   if (!token) return showFormError('Paste your agent token.', ui.token);
-  if (!sessionId) return showFormError('The session ID is exactly 9 digits, as the customer reads it out.', ui.session);
+  if (!sessionId) return showFormError(SESSION_ID_ERROR, ui.session);
   showFormError(null);
   startJoin(token, sessionId);
 });
 
+ui.joinAnother.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const sessionId = parseSessionId(ui.nextSession.value);
+  if (!signedIn) return;
+  if (!sessionId) return showJoinAnotherError(SESSION_ID_ERROR);
+  showJoinAnotherError(null);
+  ui.nextSession.value = '';
+  startJoin(signedIn.token, sessionId);
+});
+
+ui.signOut.addEventListener('click', signOut);
+
 /**
- * `#token=…&session=…` joins at once (embedding desktops, tests). The token leaves the
- * address bar straight away; the session stays so that a reload offers it again.
+ * `#token=…&session=…` (either alone, too) hands over a token and a session. It is read once:
+ * the fragment leaves the address at once, replacing this history entry, so neither the
+ * address bar nor the history keeps the token; the token is then kept for the tab.
  */
 function joinFromAddress() {
   const params = new URLSearchParams(location.hash.slice(1));
-  const token = params.get('token');
-  const sessionId = parseSessionId(params.get('session'));
-  if (!token && !params.has('session')) return false;
-  history.replaceState(null, '', `${location.pathname}${location.search}${sessionId ? `#session=${sessionId}` : ''}`);
-  if (token && sessionId) {
-    startJoin(token, sessionId);
-    return true;
-  }
-  showForm(token, sessionId ?? params.get('session'));
-  if (params.has('session') && !sessionId) showFormError('The session ID is exactly 9 digits, as the customer reads it out.', ui.session);
-  return false;
+  if (!params.has('token') && !params.has('session') && !params.has('voice')) return false;
+  history.replaceState(null, '', `${location.pathname}${location.search}`);
+  const token = params.get('token')?.trim() || null;
+  const sessionText = params.get('session');
+  const joined = signIn(token, parseSessionId(sessionText), sessionText);
+  // `voice=<the call's interaction token>`: ask for a voice code for it at once.
+  const call = params.get('voice')?.trim();
+  if (call && !joined) voiceCall.ask(call);
+  return joined;
 }
+
+/** A voice call's code (docs/agent-console.md, "Voice calls"): the console joins what it starts. */
+const voiceCall = new VoiceCall({
+  section: $('voice-call'), interaction: $('voice-interaction'), button: $('voice-get-code'), demoButton: $('voice-demo-call'),
+  code: $('voice-code'), status: $('voice-status'),
+  agentToken: () => signedIn?.token ?? ui.token.value.trim(),
+  join: (token, sessionId) => signIn(token, sessionId, sessionId),
+});
 
 window.addEventListener('hashchange', joinFromAddress);
 
+// MARK: Embedding
+
+/**
+ * A contact-center desktop may frame the console and hand it the agent's token by postMessage
+ * (docs/agent-console.md, "Embedding it in a contact-center desktop"): only the page that frames
+ * the console (`window.parent`), only from an origin of the relay's CONSOLE_EMBEDDERS
+ * (`/agent/embedding.json`), only messages `{ type: 'cobrowse-console', t: 'sign-in' | 'sign-out', … }`.
+ */
+const framed = window.parent !== window;
+const embedding = { origins: null, ignored: 0 };
+/** The origins of CONSOLE_EMBEDDERS as the browser writes origins (none when not framed, or unknown). */
+const embedders = (framed
+  ? fetch(new URL('embedding.json', import.meta.url), { cache: 'no-store', credentials: 'same-origin' })
+    .then((response) => (response.ok ? response.json() : null))
+    .then((body) => originsOf(body?.embedders))
+    .catch(() => [])
+  : Promise.resolve([])
+).then((origins) => {
+  embedding.origins = origins;
+  return origins;
+});
+/** The desktop that signed in last (its origin), where the console's news go. */
+let embedderOrigin = null;
+
+function originsOf(list) {
+  if (!Array.isArray(list)) return [];
+  const origins = new Set();
+  for (const entry of list) {
+    try {
+      const origin = new URL(String(entry)).origin;
+      if (origin !== 'null') origins.add(origin);
+    } catch { /* not an origin */ }
+  }
+  return [...origins];
+}
+
+/**
+ * Tells the desktop what happened: posted to the parent, only ever to an allowed origin (the
+ * desktop's that signed in, else the parent's as the browser says it, else each allowed one:
+ * the browser delivers it only to the parent's own). Nothing secret is in it.
+ */
+function tellEmbedder(message) {
+  if (!framed) return;
+  embedders.then((origins) => {
+    const parentOrigin = location.ancestorOrigins?.[0];
+    const targets = embedderOrigin ? [embedderOrigin] : parentOrigin ? origins.filter((origin) => origin === parentOrigin) : origins;
+    for (const origin of targets) window.parent.postMessage({ type: EMBEDDING_TYPE, ...message }, origin);
+  });
+}
+
+function ignoreMessage(origin, why) {
+  embedding.ignored += 1;
+  console.warn(`Co-browse console: ignored a message from ${origin}: ${why}`);
+}
+
+addEventListener('message', (event) => {
+  const message = event.data;
+  if (!framed || !message || typeof message !== 'object' || message.type !== EMBEDDING_TYPE) return;
+  const { source, origin } = event;
+  embedders.then((origins) => {
+    if (source !== window.parent) return ignoreMessage(origin, 'it does not come from the page that frames the console');
+    if (!origins.includes(origin)) return ignoreMessage(origin, "that origin is not in the relay's CONSOLE_EMBEDDERS");
+    switch (message.t) {
+      case 'sign-in': {
+        const token = typeof message.token === 'string' ? message.token.trim() : '';
+        if (!token || token.length > MAX_TOKEN_LENGTH) return ignoreMessage(origin, 'sign-in needs a token');
+        const sessionText = message.sessionId == null ? null : String(message.sessionId);
+        embedderOrigin = origin;
+        signIn(token, parseSessionId(sessionText), sessionText);
+        break;
+      }
+      case 'sign-out':
+        embedderOrigin = origin;
+        signOut();
+        break;
+      default:
+        ignoreMessage(origin, `unknown message ${JSON.stringify(String(message.t))}`);
+    }
+  });
+});
+
+// MARK: Start
+
 document.body.dataset.seq = '0';
-if (!joinFromAddress()) setState('signed-out');
+setState('signed-out');
+signedIn = readKept();
+renderControls();
+// What the address hands over, else the session kept for the tab (a reload joins it again).
+const fragment = new URLSearchParams(location.hash.slice(1));
+if (fragment.has('token') || fragment.has('session') || fragment.has('voice')) joinFromAddress();
+else if (signedIn?.sessionId) startJoin(signedIn.token, signedIn.sessionId);
+embedders.then(() => tellEmbedder({ t: 'ready', signedIn: signedIn !== null, sessionId: activeJoin?.sessionId ?? null }));
 
 // For debugging from the browser's console only.
 window.cobrowseConsole = {
@@ -786,6 +1028,8 @@ window.cobrowseConsole = {
   get lastSeq() { return activeJoin?.lastSeq ?? null; },
   get role() { return control.role; },
   get mode() { return control.mode; },
+  /** The embedding desktops' origins (null until known; [] when not framed) and how many of their messages were ignored. */
+  embedding,
   mirror,
   overlay,
   /** Sends a message as is (tests use it to check that the relay and the filter refuse what the UI never sends). */

@@ -1,6 +1,9 @@
-// The end notice: once a session is over and everything else is gone, one sentence telling the
-// customer who ended co-browsing or why, in a host of its own (#cobrowse-ended, open shadow
-// root), for a few seconds or until its close button is clicked. Then nothing is left.
+// The notices: one sentence in the bar's corner, in a host of its own (open shadow root), styled
+// like the bar, for a few seconds or until its close button is clicked; then nothing is left.
+// The end notice (#cobrowse-ended) tells the customer who ended co-browsing or why, once a
+// session is over and everything else is gone. The start failure notice (#cobrowse-start-failed)
+// tells them why CoBrowse.start failed (an expired link, an interaction that ended, a relay that
+// cannot be reached), while the promise rejects as ever. One notice at a time.
 
 /** What the customer is told, by the registry's end reason. */
 const SENTENCES = {
@@ -22,8 +25,26 @@ const BY_SENTENCES = {
   administrator: SENTENCES.administrator,
 };
 const FALLBACK = 'Co-browsing has ended.';
-/** How long the notice stays unless `CoBrowse.start({ endNoticeSeconds })` says otherwise. */
+/**
+ * Why a start failed, by the error's `code`: the registry's refusal, or `unavailable` (the
+ * relay could not be reached, refused the socket, or could not reach the registry).
+ */
+const FAILURE_SENTENCES = {
+  'expired-token': 'Co-browsing could not start: the link to your agent has expired. Please ask the agent for a new one.',
+  'invalid-token': 'Co-browsing could not start: the link to your agent is not valid. Please ask the agent for a new one.',
+  'interaction-ended': 'Co-browsing could not start because your conversation with us has ended.',
+  // A voice call's code (CoBrowse.startWithCode): the code prompt says these too.
+  'code-unknown': 'That code is not right. Please check the six digits your agent read out.',
+  'code-expired': 'That code has expired. Please ask your agent for a new one.',
+  'code-used': 'That code was already used. Please ask your agent for a new one.',
+  'too-many-attempts': 'Too many wrong codes. Please wait a minute, then try again.',
+  unavailable: 'Co-browsing could not start: the service cannot be reached right now. Please try again in a moment.',
+};
+const FAILURE_FALLBACK = 'Co-browsing could not start. Please try again, or ask the agent for help.';
+/** How long the end notice stays unless `CoBrowse.start({ endNoticeSeconds })` says otherwise. */
 export const DEFAULT_END_NOTICE_SECONDS = 8;
+/** How long the start failure notice stays unless `CoBrowse.start({ failureNoticeSeconds })` says otherwise. */
+export const DEFAULT_FAILURE_NOTICE_SECONDS = 15;
 /** Screen readers announce a live region's change, not a region inserted with its text. */
 const ANNOUNCE_DELAY_MS = 100;
 
@@ -34,23 +55,32 @@ export function endSentence(reason, by) {
   return Object.prototype.hasOwnProperty.call(BY_SENTENCES, kind) ? BY_SENTENCES[kind] : FALLBACK;
 }
 
-/** `endNoticeSeconds` as given to start(): a finite number ≥ 0, else the default. */
-export function noticeSeconds(value) {
-  if (value === undefined) return DEFAULT_END_NOTICE_SECONDS;
+/** The sentence for a failed start's error code. */
+export function failureSentence(code) {
+  return Object.prototype.hasOwnProperty.call(FAILURE_SENTENCES, code) ? FAILURE_SENTENCES[code] : FAILURE_FALLBACK;
+}
+
+/** A notice's time as given to start() (`name`): a finite number ≥ 0, else `fallback`. */
+export function noticeSeconds(value, fallback = DEFAULT_END_NOTICE_SECONDS, name = 'endNoticeSeconds') {
+  if (value === undefined) return fallback;
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-  console.warn(`CoBrowse: endNoticeSeconds must be a number of seconds ≥ 0; using ${DEFAULT_END_NOTICE_SECONDS}`);
-  return DEFAULT_END_NOTICE_SECONDS;
+  console.warn(`CoBrowse: ${name} must be a number of seconds ≥ 0; using ${fallback}`);
+  return fallback;
 }
 
 /** The notice on this page, if one is shown. */
 let shown = null;
 
-/** Shows the notice for `seconds` (0: none), replacing one already shown. */
-export function showEndNotice({ reason, by, seconds = DEFAULT_END_NOTICE_SECONDS }) {
-  removeEndNotice();
+/**
+ * Shows a notice for `seconds` (0: none), replacing one already shown: `id` of its host,
+ * `role` of its `.notice` (with `live`, its aria-live), `data` set on `.notice`, `kind` its
+ * look, and the `sentence`, set a moment after the host is in the page so that it is announced.
+ */
+function showNotice({ id, role, live, data, kind, sentence, seconds }) {
+  removeNotice();
   if (!(seconds > 0)) return;
   const host = document.createElement('div');
-  host.id = 'cobrowse-ended';
+  host.id = id;
   const root = host.attachShadow({ mode: 'open' });
   root.innerHTML = `
     <style>
@@ -58,33 +88,56 @@ export function showEndNotice({ reason, by, seconds = DEFAULT_END_NOTICE_SECONDS
       .notice { display: flex; align-items: center; gap: 12px; padding: 10px 14px; border-radius: 10px;
                 background: #1d2433; color: #fff; font: 14px/1.3 system-ui, sans-serif;
                 box-shadow: 0 4px 16px rgba(0,0,0,.25); max-width: min(30rem, calc(100vw - 32px)); }
+      .notice.failure { border-left: 4px solid #e5484d; }
       .text { flex: 1; }
       button { font: inherit; font-size: 18px; line-height: 1; padding: 4px 8px; border: 0; border-radius: 6px;
                background: #4b5567; color: #fff; cursor: pointer; }
       button:focus-visible { outline: 2px solid #fff; outline-offset: 2px; }
     </style>
-    <div class="notice" role="status" aria-live="polite" aria-atomic="true">
+    <div class="notice ${kind}" role="${role}" aria-live="${live}" aria-atomic="true">
       <span class="text"></span>
       <button class="close" type="button" aria-label="Close" title="Close">&times;</button>
     </div>`;
   const notice = root.querySelector('.notice');
-  notice.dataset.reason = String(reason);
-  if (by) notice.dataset.by = String(by);
+  for (const [name, value] of Object.entries(data)) {
+    if (value != null) notice.setAttribute(name, String(value));
+  }
   const close = root.querySelector('button.close');
-  const remove = () => removeEndNotice();
+  const remove = () => removeNotice();
   close.addEventListener('click', remove);
   (document.body || document.documentElement).appendChild(host);
   shown = {
     host,
     close,
     remove,
-    announceTimer: setTimeout(() => { root.querySelector('.text').textContent = endSentence(reason, by); }, ANNOUNCE_DELAY_MS),
+    announceTimer: setTimeout(() => { root.querySelector('.text').textContent = sentence; }, ANNOUNCE_DELAY_MS),
     removeTimer: setTimeout(remove, Math.min(seconds * 1000, 2 ** 31 - 1)), // setTimeout's longest
   };
 }
 
+/** The end notice (#cobrowse-ended): who ended co-browsing or why, for `seconds` (0: none). */
+export function showEndNotice({ reason, by, seconds = DEFAULT_END_NOTICE_SECONDS }) {
+  showNotice({
+    id: 'cobrowse-ended', role: 'status', live: 'polite', kind: 'ended',
+    data: { 'data-reason': reason, 'data-by': by || null },
+    sentence: endSentence(reason, by), seconds,
+  });
+}
+
+/**
+ * The start failure notice (#cobrowse-start-failed): why co-browsing could not start, by the
+ * error's `code` (`data-cobrowse-failure`), for `seconds` (0: none); an alert.
+ */
+export function showStartFailure({ code, seconds = DEFAULT_FAILURE_NOTICE_SECONDS }) {
+  showNotice({
+    id: 'cobrowse-start-failed', role: 'alert', live: 'assertive', kind: 'failure',
+    data: { 'data-cobrowse-failure': code || 'unknown' },
+    sentence: failureSentence(code), seconds,
+  });
+}
+
 /** Takes the notice away (its time is up, it was closed, or a new session starts). */
-export function removeEndNotice() {
+export function removeNotice() {
   if (!shown) return;
   const { host, close, remove, announceTimer, removeTimer } = shown;
   shown = null;

@@ -1,8 +1,9 @@
 // The session behind window.CoBrowse: at most one ShareSession on this page, started, ended or
 // resumed here. cobrowse.js loads this part and hands it every call.
 import { ShareSession } from './transport.js';
-import { noticeSeconds, removeEndNotice } from './end-notice.js';
+import { noticeSeconds, removeNotice, showStartFailure, DEFAULT_END_NOTICE_SECONDS, DEFAULT_FAILURE_NOTICE_SECONDS } from './end-notice.js';
 import { usePasswordHistory } from './masking.js';
+import { askForCode } from './code-prompt.js';
 
 /**
  * The API's working half, for this page.
@@ -21,23 +22,49 @@ export function createSharing({ events, nativeValueSetters, passwordHistory }) {
     finished: () => { current = null; },
   };
 
+  /**
+   * Opens a session with `opening` (a start with a token or a code). A failure cleans up, is
+   * shown to the customer (`notify`: the failure notice; else the caller shows it) and rejects.
+   */
+  function begin(opening, { testOnlyDisableMasking, endNoticeSeconds, failureNoticeSeconds }, notify) {
+    if (testOnlyDisableMasking === true) console.warn('CoBrowse: testOnlyDisableMasking: this page is shared unmasked (tests only)');
+    removeNotice(); // the last session's end notice, or the last failure's, if still shown
+    current = new ShareSession(owner, events, {
+      testOnlyDisableMasking: testOnlyDisableMasking === true,
+      endNoticeSeconds: noticeSeconds(endNoticeSeconds, DEFAULT_END_NOTICE_SECONDS, 'endNoticeSeconds'),
+    });
+    const failureSeconds = noticeSeconds(failureNoticeSeconds, DEFAULT_FAILURE_NOTICE_SECONDS, 'failureNoticeSeconds');
+    const session = current;
+    return session.connect(opening).catch((error) => {
+      if (current === session) current = null;
+      session.discard();
+      if (notify) showStartFailure({ code: error && error.code, seconds: failureSeconds });
+      throw error;
+    });
+  }
+
   const sharing = {
-    /** Starts sharing this page inside the customer's live interaction. */
-    start({ interactionToken, testOnlyDisableMasking = false, endNoticeSeconds } = {}) {
+    /**
+     * Starts sharing this page inside the customer's live interaction. A start that fails
+     * tells the customer why (the start failure notice, for `failureNoticeSeconds`) and rejects
+     * with the error (its `code`: the registry's refusal, or `unavailable`).
+     */
+    start({ interactionToken, testOnlyDisableMasking = false, endNoticeSeconds, failureNoticeSeconds } = {}) {
       if (current && current.sessionId) return Promise.resolve({ sessionId: current.sessionId });
       if (!interactionToken) return Promise.reject(new Error('CoBrowse.start needs { interactionToken }'));
-      if (testOnlyDisableMasking === true) console.warn('CoBrowse: testOnlyDisableMasking: this page is shared unmasked (tests only)');
-      removeEndNotice(); // the last session's, if still shown
-      current = new ShareSession(owner, events, {
-        testOnlyDisableMasking: testOnlyDisableMasking === true,
-        endNoticeSeconds: noticeSeconds(endNoticeSeconds),
-      });
-      const session = current;
-      return session.connect({ t: 'start', interactionToken }).catch((error) => {
-        if (current === session) current = null;
-        session.closedForGood = true;
-        throw error;
-      });
+      return begin({ t: 'start', interactionToken }, { testOnlyDisableMasking, endNoticeSeconds, failureNoticeSeconds }, true);
+    },
+    /**
+     * Starts sharing inside a voice call, with the six digits its agent reads out: `code` at
+     * once (a refusal shows the start failure notice), or, without one, the SDK's own prompt
+     * asks for it and says there what is wrong with a refused code, for another try. Rejects
+     * like `start`, or with `cancelled` when the customer closes the prompt.
+     */
+    startWithCode(code, { testOnlyDisableMasking = false, endNoticeSeconds, failureNoticeSeconds } = {}) {
+      if (current && current.sessionId) return Promise.resolve({ sessionId: current.sessionId });
+      const options = { testOnlyDisableMasking, endNoticeSeconds, failureNoticeSeconds };
+      if (code !== undefined && code !== null) return begin({ t: 'start', voiceCode: String(code).replace(/\s+/g, '') }, options, true);
+      return askForCode((typed) => begin({ t: 'start', voiceCode: typed }, options, false));
     },
     /** Ends the session for everyone, as the customer. */
     end() {

@@ -127,12 +127,15 @@ export class ShareSession {
         } else if (!settled && message.t === 'error') {
           settled = true;
           reject(Object.assign(new Error(message.message), { code: message.code }));
-          this.refused(message);
+          this.refused(message, opening);
         } else {
           this.received(message);
         }
       };
-      socket.onclose = () => {
+      let gone = false;
+      const onGone = () => {
+        if (gone) return;
+        gone = true;
         if (this.socket === socket) this.socket = null;
         this.live = false;
         if (!settled) {
@@ -143,6 +146,12 @@ export class ShareSession {
         // The registry said the session ended, and the relay's `ended` did not make it: over all the same.
         if (this.endedNotice) this.finish(this.endedNotice.reason);
         else this.scheduleReconnect();
+      };
+      socket.onclose = onGone;
+      // A socket the page's CSP (connect-src) refuses is closed at once with an `error` and, in
+      // Chromium, no `close`: it is gone all the same (a `close` that follows changes nothing).
+      socket.onerror = () => {
+        if (socket.readyState === WebSocket.CLOSED) onGone();
       };
     });
   }
@@ -190,9 +199,11 @@ export class ShareSession {
     this.follow(message.session);
   }
 
-  refused(message) {
-    // A session that cannot be resumed (ended meanwhile, unknown) is over for this page too.
-    if (message.code === 'session-ended' || message.code === 'unknown-session' || message.code === 'not-allowed') {
+  refused(message, opening) {
+    // A session that cannot be resumed (ended meanwhile, unknown) is over for this page too. A
+    // start that is refused never was a session: session.js discards it and says why.
+    if (opening.t === 'resume' &&
+        (message.code === 'session-ended' || message.code === 'unknown-session' || message.code === 'not-allowed')) {
       this.finish(message.code === 'session-ended' ? 'ended' : message.code);
     } else {
       this.events.emit('error', { code: message.code, message: message.message });
@@ -444,6 +455,22 @@ export class ShareSession {
       if (this.stored) endWithoutSocket(this.stored);
       this.finish('customer-exited', 'customer');
     }
+  }
+
+  /**
+   * A start that failed: nothing of it stays on the page (its bar was never shown; the
+   * customer's mark is, if the rules came before the refusal).
+   */
+  discard() {
+    this.closedForGood = true;
+    this.live = false;
+    removeEventListener('pagehide', this.onPageHide);
+    removeEventListener('pageshow', this.onPageShow);
+    showMarks(null, []);
+    this.bar.remove();
+    const socket = this.socket;
+    this.socket = null;
+    if (socket) socket.close(1000, 'start failed');
   }
 
   /**
