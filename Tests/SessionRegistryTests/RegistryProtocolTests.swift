@@ -82,7 +82,7 @@ import Testing
     @Test func commandNamesAreTheWireDiscriminators() {
         #expect(Self.everyCommand.map(\.name) == [
             "create", "join", "requestWrite", "answerWrite", "answerWrite", "revokeWrite", "end", "end", "end", "end", "end", "get",
-            "resume", "endInteraction", "listLive", "recordMasking",
+            "resume", "endInteraction", "listLive", "issueVoiceCode", "startWithVoiceCode", "voiceCodeStatus", "recordMasking",
         ])
     }
 
