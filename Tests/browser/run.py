@@ -1546,10 +1546,11 @@ def the_agent_console_may_reload_but_not_stay_away(t):
     customer, agent, session_id = t.shared_session(endNoticeSeconds=END_NOTICE_SECONDS)
     supervisor = t.agent()
     supervisor.join(t.relay_a, session_id, role="supervisor")
-    # A reload: the console is gone for a moment, and the agent signs in again (the token left the address).
+    # A reload: the console is gone for a moment, and joins again by itself with the token it
+    # keeps for the tab (signing in again as well would race that rejoin with a second one).
     gone = time.monotonic()
     agent.browser.driver.refresh()
-    agent.join(t.relay_b, session_id)
+    agent.wait_state("live")
     _still_live(customer, session_id, [agent, supervisor], gone, grace)
     # Closed for good: after the grace, the session ends (a supervisor is no lead agent).
     closing = time.monotonic()
