@@ -198,13 +198,13 @@ public enum DOMRelayService {
         let web = RelayWebRoutes(rules: rules, logger: logger, allowsOrigin: endpoints.allows(origin:host:), devTokens: devTokens,
                                  webRoot: relay.webRoot, consoleEmbedders: relay.consoleEmbedders)
         let editor = RulesEditorRoutes(rules: rules, adminToken: relay.adminToken, devMode: relay.devTokenSecret != nil,
-                                       maxFrameBytes: relay.maxFrameBytes, broker: { await hub.broker }, logger: logger)
+                                       maxFrameBytes: relay.maxFrameBytes, broker: { await hub.connectedBroker() }, logger: logger)
         return ServiceParts(
             addRoutes: { router in
                 endpoints.addRefusals(to: router)
                 endpoints.addCustomerEnd(to: router)
                 editor.add(to: router)
-                VoiceCodeRoutes(broker: { await hub.broker }, logger: logger).add(to: router)
+                VoiceCodeRoutes(broker: { await hub.connectedBroker() }, logger: logger).add(to: router)
                 web.add(to: router)
             },
             addWebSocketRoutes: { router in endpoints.add(to: router) },

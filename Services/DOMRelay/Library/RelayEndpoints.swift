@@ -602,12 +602,7 @@ struct RelayEndpoints: Sendable {
 
     /// The broker connection, or nil if there is none within 5 s.
     private func connectedBroker() async -> AMQPConnection? {
-        let deadline = ContinuousClock.now + .seconds(5)
-        repeat {
-            if let connection = await hub.broker { return connection }
-            try? await Task.sleep(for: .milliseconds(50))
-        } while ContinuousClock.now < deadline && !Task.isCancelled
-        return nil
+        await hub.connectedBroker()
     }
 
     private func refuse(_ outbound: WebSocketOutboundWriter, _ code: String, _ message: String) async throws {

@@ -48,6 +48,17 @@ actor SocketHub {
     /// The connection to publish on, or nil while the relay has none.
     var broker: AMQPConnection? { connection }
 
+    /// The connection, waiting up to `limit` for one (the relay answers HTTP before its broker
+    /// work attached the connection, and while it reconnects); nil if none came.
+    func connectedBroker(within limit: Duration = .seconds(5)) async -> AMQPConnection? {
+        let deadline = ContinuousClock.now + limit
+        repeat {
+            if let connection { return connection }
+            try? await Task.sleep(for: .milliseconds(50))
+        } while ContinuousClock.now < deadline && !Task.isCancelled
+        return nil
+    }
+
     /// Whether the broker connection is up now (false while it reconnects): a sharer's frames
     /// are dropped meanwhile instead of holding its socket. Read for every frame, so it is an
     /// atomic outside the actor rather than a hop into it.
