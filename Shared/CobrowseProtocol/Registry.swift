@@ -23,6 +23,9 @@ public enum RegistryCommand: Sendable, Equatable {
     case create(interactionToken: String)
     /// An agent joins as lead (role `agent`) or as a read-only observer (role `supervisor`).
     case join(session: SessionID, agentToken: String)
+    /// An observer's console left (its relay saw the socket close): the visit that began at
+    /// `joinedAt` ends. From a service on the broker (trusted, like a system end). Idempotent.
+    case observerLeft(session: SessionID, agentID: String, joinedAt: Date)
     /// The lead agent asks for write mode; pending until the customer answers or it times out.
     case requestWrite(session: SessionID, agentToken: String)
     /// The customer approves or denies a pending write request.
@@ -53,6 +56,7 @@ public enum RegistryCommand: Sendable, Equatable {
         switch self {
         case .create: "create"
         case .join: "join"
+        case .observerLeft: "observerLeft"
         case .requestWrite: "requestWrite"
         case .answerWrite: "answerWrite"
         case .revokeWrite: "revokeWrite"
@@ -81,7 +85,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
 
     private enum Key: String, CodingKey {
         case version, command, sessionID, interactionToken, agentToken, customerKey, approve, by, system, reason
-        case interactionID, occurredAt, masking, voiceCode
+        case interactionID, occurredAt, masking, voiceCode, agentID, joinedAt
     }
 
     public init(from decoder: any Decoder) throws {
@@ -96,6 +100,9 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         switch try c.decode(String.self, forKey: .command) {
         case "create": command = .create(interactionToken: try c.decode(String.self, forKey: .interactionToken))
         case "join": command = .join(session: try session(), agentToken: try c.decode(String.self, forKey: .agentToken))
+        case "observerLeft":
+            command = .observerLeft(session: try session(), agentID: try c.decode(String.self, forKey: .agentID),
+                                    joinedAt: try c.decode(Date.self, forKey: .joinedAt))
         case "requestWrite": command = .requestWrite(session: try session(), agentToken: try c.decode(String.self, forKey: .agentToken))
         case "answerWrite":
             command = .answerWrite(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey),
@@ -142,6 +149,10 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         case let .join(id, token), let .requestWrite(id, token):
             try c.encode(id, forKey: .sessionID)
             try c.encode(token, forKey: .agentToken)
+        case let .observerLeft(id, agentID, joinedAt):
+            try c.encode(id, forKey: .sessionID)
+            try c.encode(agentID, forKey: .agentID)
+            try c.encode(joinedAt, forKey: .joinedAt)
         case let .answerWrite(id, key, approve):
             try c.encode(id, forKey: .sessionID)
             try c.encode(key, forKey: .customerKey)
@@ -301,6 +312,7 @@ public struct SessionEvent: Sendable, Equatable, Codable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case created, activated
         case observerJoined = "observer-joined"
+        case observerLeft = "observer-left"
         case modeRequested = "mode-requested"
         /// A write request was denied by the customer or timed out; the mode stays `pointer`.
         case modeRequestDeclined = "mode-request-declined"

@@ -181,13 +181,16 @@ public struct SessionView: Sendable, Codable, Equatable {
     public var endReason: EndReason?
     public var endedBy: Actor?
     public var modeChanges: [ModeChange]
+    /// Who watched and when: the lead agent from joining to the end, each observer from each join
+    /// to its leave (or the end). Open visits (`leftAt` nil) are the people viewing now.
+    public var visits: [Visit]
     /// What masking did in this session (nil until the masking filter first reports).
     public var masking: MaskingRecord?
 
     public init(id: SessionID, state: SessionState, mode: SessionMode, writeRequestPendingUntil: Date?,
                 interactionID: String, channel: InteractionChannel, leadAgentID: String?, observers: [String],
                 createdAt: Date, joinedAt: Date?, endedAt: Date?, endReason: EndReason?, endedBy: Actor?,
-                modeChanges: [ModeChange], masking: MaskingRecord? = nil) {
+                modeChanges: [ModeChange], visits: [Visit] = [], masking: MaskingRecord? = nil) {
         self.id = id
         self.state = state
         self.mode = mode
@@ -202,7 +205,26 @@ public struct SessionView: Sendable, Codable, Equatable {
         self.endReason = endReason
         self.endedBy = endedBy
         self.modeChanges = modeChanges
+        self.visits = visits
         self.masking = masking
+    }
+}
+
+/// One agent's time in a session, with the display name their token carried (if any).
+public struct Visit: Sendable, Codable, Equatable {
+    public var agentID: String
+    public var name: String?
+    public var role: AgentRole
+    public var joinedAt: Date
+    /// nil while the agent is there.
+    public var leftAt: Date?
+
+    public init(agentID: String, name: String?, role: AgentRole, joinedAt: Date, leftAt: Date? = nil) {
+        self.agentID = agentID
+        self.name = name
+        self.role = role
+        self.joinedAt = joinedAt
+        self.leftAt = leftAt
     }
 }
 

@@ -71,13 +71,64 @@ public struct Size: Sendable, Codable, Equatable {
     }
 }
 
+/// The customer's viewport: the layout viewport's size and, where the browser reports it, the
+/// visual viewport (what a pinch-zoomed or keyboard-shrunk phone screen actually shows).
+public struct Viewport: Sendable, Codable, Equatable {
+    public var w: Double
+    public var h: Double
+    public var visual: VisualViewport?
+
+    public init(w: Double, h: Double, visual: VisualViewport? = nil) {
+        self.w = w
+        self.h = h
+        self.visual = visual
+    }
+}
+
+/// The visual viewport inside the layout viewport: its offset and size in the layout viewport's
+/// CSS pixels, and the pinch-zoom scale. Refused when it cannot describe a screen.
+public struct VisualViewport: Sendable, Codable, Equatable {
+    public var x: Double
+    public var y: Double
+    public var w: Double
+    public var h: Double
+    public var scale: Double
+
+    /// Pinch zoom beyond this is not a real screen (browsers stop at 5–10×).
+    public static let maximumScale = 100.0
+
+    public init(x: Double, y: Double, w: Double, h: Double, scale: Double) {
+        self.x = x
+        self.y = y
+        self.w = w
+        self.h = h
+        self.scale = scale
+    }
+
+    private enum Key: String, CodingKey { case x, y, w, h, scale }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        self.init(x: try c.decode(Double.self, forKey: .x), y: try c.decode(Double.self, forKey: .y),
+                  w: try c.decode(Double.self, forKey: .w), h: try c.decode(Double.self, forKey: .h),
+                  scale: try c.decode(Double.self, forKey: .scale))
+        guard scale > 0, scale <= Self.maximumScale else {
+            throw DecodingError.dataCorruptedError(forKey: .scale, in: c,
+                                                   debugDescription: "visual viewport scale must be in (0, \(Self.maximumScale)]")
+        }
+        guard w > 0, h > 0 else {
+            throw DecodingError.dataCorruptedError(forKey: .w, in: c, debugDescription: "visual viewport size must be positive")
+        }
+    }
+}
+
 /// What the sharer SDK sends, frame by frame; see docs/stream-protocol.md.
 public enum StreamEvent: Sendable, Equatable {
     public struct Snapshot: Sendable, Codable, Equatable {
         public var url: String
         public var title: String?
         public var doctype: String?
-        public var viewport: Size
+        public var viewport: Viewport
         public var scroll: Point
         public var root: DOMNode
         /// CSS of the document's adopted (constructed) stylesheets.
@@ -86,7 +137,7 @@ public enum StreamEvent: Sendable, Equatable {
         /// `paused` for an old connection must not pause the sequence of a newer one.
         public var stream: String?
 
-        public init(url: String, title: String? = nil, doctype: String? = "html", viewport: Size, scroll: Point = Point(x: 0, y: 0),
+        public init(url: String, title: String? = nil, doctype: String? = "html", viewport: Viewport, scroll: Point = Point(x: 0, y: 0),
                     root: DOMNode) {
             self.url = url
             self.title = title
@@ -207,7 +258,7 @@ public enum StreamEvent: Sendable, Equatable {
     case mutations(Mutations)
     case input(Input)
     case scroll(Scroll)
-    case viewport(Size)
+    case viewport(Viewport)
     case cursor(Pointer)
     case click(Pointer)
     case paused(Location)
@@ -276,7 +327,7 @@ public struct StreamFrame: Sendable, Equatable, Codable {
         case "mutations": event = .mutations(try StreamEvent.Mutations(from: decoder))
         case "input": event = .input(try StreamEvent.Input(from: decoder))
         case "scroll": event = .scroll(try StreamEvent.Scroll(from: decoder))
-        case "viewport": event = .viewport(try Size(from: decoder))
+        case "viewport": event = .viewport(try Viewport(from: decoder))
         case "cursor": event = .cursor(try StreamEvent.Pointer(from: decoder))
         case "click": event = .click(try StreamEvent.Pointer(from: decoder))
         case "paused": event = .paused(try StreamEvent.Location(from: decoder))

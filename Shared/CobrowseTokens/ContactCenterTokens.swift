@@ -25,7 +25,8 @@ public struct ContactCenterTokens: Sendable {
         try await keys.sign(InteractionClaims(interactionID: id, channel: channel, expires: expires))
     }
 
-    public func agent(_ id: String, role: AgentRole = .agent, expires: Date = Date().addingTimeInterval(600)) async throws -> String {
-        try await keys.sign(AgentClaims(agentID: id, role: role, expires: expires))
+    public func agent(_ id: String, role: AgentRole = .agent, name: String? = nil,
+                      expires: Date = Date().addingTimeInterval(600)) async throws -> String {
+        try await keys.sign(AgentClaims(agentID: id, role: role, name: name, expires: expires))
     }
 }

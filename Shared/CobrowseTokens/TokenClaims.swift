@@ -20,16 +20,19 @@ public struct InteractionClaims: JWTPayload, Equatable {
     public func verify(using algorithm: some JWTAlgorithm) throws {}
 }
 
-/// The claims of an agent token: who the agent is and in which role.
+/// The claims of an agent token: who the agent is and in which role, and optionally the name
+/// the customer's bar shows (OpenID Connect's `name` claim).
 public struct AgentClaims: JWTPayload, Equatable {
     public var agent_id: String
     public var role: AgentRole
+    public var name: String?
     public var exp: ExpirationClaim
     public var iss: IssuerClaim?
 
-    public init(agentID: String, role: AgentRole, expires: Date, issuer: String? = nil) {
+    public init(agentID: String, role: AgentRole, name: String? = nil, expires: Date, issuer: String? = nil) {
         agent_id = agentID
         self.role = role
+        self.name = name
         exp = ExpirationClaim(value: expires)
         iss = issuer.map { IssuerClaim(value: $0) }
     }

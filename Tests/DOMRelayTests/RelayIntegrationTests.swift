@@ -519,6 +519,44 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         return (sharer, agent, supervisor)
     }
 
+    /// Open visits in a session notice: who is viewing now, as the customer's bar shows them.
+    static func viewing(_ notice: [String: Any]?) -> [String] {
+        let visits = (notice?["session"] as? [String: Any])?["visits"] as? [[String: Any]] ?? []
+        return visits.filter { $0["leftAt"] == nil }.map { "\($0["role"] ?? "?"):\($0["name"] ?? "-")" }
+    }
+
+    @Test func observersJoiningAndLeavingReachTheCustomerAndStayInTheSessionsHistory() async throws {
+        let suite = try await SuiteFixture("presence")
+        defer { Task { await suite.stop() } }
+        let (sharer, started) = try await suite.share()
+        let id = try #require(started["sessionId"] as? String)
+        let agent = suite.socket(1, "/ws/view")
+        agent.send(["t": "join", "agentToken": try await suite.tokens.agent("lead-\(UUID())", name: "Ada"), "sessionId": id])
+        #expect(await agent.next(type: "joined")?["role"] as? String == "lead")
+        #expect(Self.viewing(await sharer.next(event: "activated")) == ["agent:Ada"])
+
+        // A supervisor on the other relay: the customer's relay hears of it through the broker.
+        let supervisorID = "sup-\(UUID())"
+        let supervisor = suite.socket(0, "/ws/view")
+        supervisor.send(["t": "join", "agentToken": try await suite.tokens.agent(supervisorID, role: .supervisor, name: "Sam"), "sessionId": id])
+        #expect(await supervisor.next(type: "joined")?["role"] as? String == "observer")
+        #expect(Self.viewing(await sharer.next(event: "observer-joined")) == ["agent:Ada", "supervisor:Sam"])
+
+        // The supervisor's console closes: the visit ends, and the customer's bar is told.
+        supervisor.close()
+        let left = await sharer.next(event: "observer-left")
+        #expect(Self.viewing(left) == ["agent:Ada"])
+        #expect(Self.viewing(await agent.next(event: "observer-left")) == ["agent:Ada"], "the lead's console is told too")
+
+        // The registry keeps the visit with both instants; the session's end closes the lead's.
+        sharer.send(["t": "end"])
+        let ended = try #require(await agent.next(event: "ended"))
+        let visits = try #require((ended["session"] as? [String: Any])?["visits"] as? [[String: Any]])
+        #expect(visits.count == 2)
+        #expect(visits.allSatisfy { $0["joinedAt"] is String && $0["leftAt"] is String }, "\(visits)")
+        #expect(visits.map { $0["agentID"] as? String }.last == supervisorID)
+    }
+
     /// The next approved action of the same type as `action` within half a second. Earlier
     /// attempts of the previous `act` may be let through late (once the filter had the mode) and
     /// are still on their way: they are skipped, not taken for this one.

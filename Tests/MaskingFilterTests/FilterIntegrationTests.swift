@@ -63,7 +63,7 @@ final class FilterFixture: @unchecked Sendable {
 func loginPage(password: String = "hunter2", text: String = "Hello") -> StreamEvent.Snapshot {
     var field = DOMNode.element(4, "input", ["type": "password", "name": "pw", "value": password])
     field.value = password
-    return StreamEvent.Snapshot(url: "https://shop.example/login", title: "Sign in", viewport: Size(w: 1280, h: 800), root:
+    return StreamEvent.Snapshot(url: "https://shop.example/login", title: "Sign in", viewport: Viewport(w: 1280, h: 800), root:
         .element(1, "html", [:], [
             .element(2, "body", [:], [
                 .element(3, "form", [:], [field, .element(9, "input", ["type": "text", "name": "user"])]),

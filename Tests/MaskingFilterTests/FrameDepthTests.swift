@@ -9,7 +9,7 @@ func deepPage(_ depth: Int) -> StreamEvent.Snapshot {
     field.value = "hunter2"
     var node = DOMNode.element(depth, "div", ["class": "d\(depth)"], [field, .text(depth + 2, "bottom")])
     for id in stride(from: depth - 1, through: 1, by: -1) { node = .element(id, id == 1 ? "html" : "div", [:], [node]) }
-    return StreamEvent.Snapshot(url: "https://shop.example/deep", viewport: Size(w: 800, h: 600), root: node)
+    return StreamEvent.Snapshot(url: "https://shop.example/deep", viewport: Viewport(w: 800, h: 600), root: node)
 }
 
 @Suite struct FrameDepthTests {

@@ -70,7 +70,7 @@ import Testing
         }
 
         mutating func snapshot(_ root: DOMNode = MaskingEnforcementTests.page(), url: String = "https://shop.example/checkout") -> DOMNode? {
-            let outputs = send(.snapshot(.init(url: url, viewport: Size(w: 1, h: 1), root: root)))
+            let outputs = send(.snapshot(.init(url: url, viewport: Viewport(w: 1, h: 1), root: root)))
             guard case let .view(frame)? = outputs.first, case let .snapshot(snapshot) = frame.event else { return nil }
             return snapshot.root
         }
@@ -289,7 +289,7 @@ import Testing
                 ]),
             ]),
         ])
-        let outputs = session.send(.snapshot(.init(url: "https://shop.example/", title: "TITLE-SECRET", viewport: Size(w: 1, h: 1),
+        let outputs = session.send(.snapshot(.init(url: "https://shop.example/", title: "TITLE-SECRET", viewport: Viewport(w: 1, h: 1),
                                                    root: page)))
         _ = outputs
         for secret in ["TITLE-SECRET", "AVATAR-SECRET", "HREF-SECRET", "DESC-SECRET", "LABEL-SECRET"] {
@@ -303,7 +303,7 @@ import Testing
         var rulesText = MaskingEnforcementTests.rulesFile
         rulesText = rulesText.replacingOccurrences(of: #""maskImages": ["img.id-photo"]"#, with: #""maskImages": ["img.id-photo", "picture.gallery"]"#)
         let rules = CompiledPageRules(try MaskingRules(json: Data(rulesText.utf8)).page(for: "https://shop.example/"))
-        let result = masked.stream.process(StreamFrame(seq: 1, .snapshot(.init(url: "https://shop.example/", viewport: Size(w: 1, h: 1), root: page))),
+        let result = masked.stream.process(StreamFrame(seq: 1, .snapshot(.init(url: "https://shop.example/", viewport: Viewport(w: 1, h: 1), root: page))),
                                            rules: { _ in rules })
         let json = String(decoding: try JSONEncoder().encode(result.compactMap { if case let .view(frame) = $0 { frame } else { nil } }), as: UTF8.self)
         #expect(!json.contains("PICTURE-SECRET"), "maskImages on the <picture> masks its img and its sources")

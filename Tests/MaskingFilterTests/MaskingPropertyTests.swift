@@ -115,7 +115,7 @@ import Testing
             seq += 1
         }
         let body = page.subtree(under: 2)
-        try process(.snapshot(.init(url: "https://x/", viewport: Size(w: 1, h: 1),
+        try process(.snapshot(.init(url: "https://x/", viewport: Viewport(w: 1, h: 1),
                                     root: .element(1, "html", [:], [.element(2, "body", [:], [body])]))))
         for _ in 0..<60 {
             let elements = page.elements

@@ -13,7 +13,7 @@ import Testing
     }
 
     static func page() -> StreamEvent.Snapshot {
-        StreamEvent.Snapshot(url: "https://shop.example/account", viewport: Size(w: 800, h: 600), root:
+        StreamEvent.Snapshot(url: "https://shop.example/account", viewport: Viewport(w: 800, h: 600), root:
             .element(1, "html", [:], [.element(2, "body", [:], [
                 .element(3, "p", ["id": "iban"], [.text(4, "IBAN-SECRET")]),
                 .element(5, "p", ["id": "phone"], [.text(6, "PHONE-SECRET")]),

@@ -51,7 +51,7 @@ struct Failure: Error, CustomStringConvertible {
     }
 
     static func snapshot(_ root: DOMNode = page()) -> StreamEvent {
-        .snapshot(.init(url: "https://shop.example/login", title: "Login", viewport: Size(w: 1280, h: 800), root: root))
+        .snapshot(.init(url: "https://shop.example/login", title: "Login", viewport: Viewport(w: 1280, h: 800), root: root))
     }
 
     /// A session stream with the sharer's sequence numbers and a clock it controls.
@@ -149,7 +149,7 @@ struct Failure: Error, CustomStringConvertible {
         .mutations(Mutations(texts: [.init(id: 8, text: "x")])),
         .input(.init(id: 4, value: "hunter2")),
         .scroll(.init(id: 0, x: 0, y: 10)),
-        .viewport(Size(w: 800, h: 600)),
+        .viewport(Viewport(w: 800, h: 600)),
         .cursor(.init(x: 1, y: 2)),
         .click(.init(x: 1, y: 2, id: 7)),
         .resumed(.init(url: "https://shop.example")),
@@ -168,7 +168,7 @@ struct Failure: Error, CustomStringConvertible {
         #expect(snapshot.root == Self.maskedPage())
         #expect(snapshot.url == "https://shop.example/login")
         #expect(snapshot.title == "Login")
-        #expect(snapshot.viewport == Size(w: 1280, h: 800))
+        #expect(snapshot.viewport == Viewport(w: 1280, h: 800))
         #expect(h.stream.hasSnapshot)
     }
 
@@ -232,7 +232,7 @@ struct Failure: Error, CustomStringConvertible {
         #expect(Self.resyncs(outputs).count == 1)
         #expect(!h.stream.hasSnapshot)
         h.advance(.seconds(5))
-        #expect(Self.views(h.send(.viewport(Size(w: 1, h: 1)))).isEmpty)
+        #expect(Self.views(h.send(.viewport(Viewport(w: 1, h: 1)))).isEmpty)
     }
 
     @Test func aNewSnapshotReplacesTheMirror() throws {
@@ -293,7 +293,7 @@ struct Failure: Error, CustomStringConvertible {
 
     @Test func resyncRequestsForOneSessionAreThrottledToOneEveryTwoSeconds() {
         var h = Harness()
-        let viewport = StreamEvent.viewport(Size(w: 1, h: 1))
+        let viewport = StreamEvent.viewport(Viewport(w: 1, h: 1))
         #expect(Self.resyncs(h.send(viewport)).count == 1)
         h.advance(.milliseconds(1))
         #expect(h.send(viewport).isEmpty)
@@ -341,7 +341,7 @@ struct Failure: Error, CustomStringConvertible {
         var h = Harness()
         // The filter asked by itself ("no snapshot yet"); the snapshot came through the sharer's
         // relay at 10,000 ms; the viewers' relay had asked at 9,990 ms, and its request arrives last.
-        #expect(Self.resyncs(h.send(.viewport(Size(w: 1, h: 1)))) == ["no snapshot yet"])
+        #expect(Self.resyncs(h.send(.viewport(Viewport(w: 1, h: 1)))) == ["no snapshot yet"])
         h.advance(.milliseconds(300))
         h.nextSeq = 1
         _ = h.stream.process(StreamFrame(seq: 1, Self.snapshot(Self.page())), receivedAt: 10_000, now: h.now)
@@ -360,7 +360,7 @@ struct Failure: Error, CustomStringConvertible {
 
     @Test func aResyncThatGoesUnansweredIsAskedAgainWhileTheStreamIsQuiet() {
         var h = Harness()
-        #expect(Self.resyncs(h.send(.viewport(Size(w: 1, h: 1)))).count == 1)
+        #expect(Self.resyncs(h.send(.viewport(Viewport(w: 1, h: 1)))).count == 1)
         #expect(h.stream.retryResync(now: h.now).isEmpty, "not before the interval")
         h.advance(.seconds(2))
         #expect(Self.resyncs(h.stream.retryResync(now: h.now)) == ["still waiting for a snapshot"])
@@ -373,7 +373,7 @@ struct Failure: Error, CustomStringConvertible {
         quiet.advance(.seconds(10))
         #expect(quiet.stream.retryResync(now: quiet.now).isEmpty, "a stream that never asked does not start asking")
         var h = Harness()
-        _ = h.send(.viewport(Size(w: 1, h: 1)))
+        _ = h.send(.viewport(Viewport(w: 1, h: 1)))
         h.sendSnapshot()
         h.advance(.seconds(5))
         #expect(h.stream.retryResync(now: h.now).isEmpty)
@@ -381,7 +381,7 @@ struct Failure: Error, CustomStringConvertible {
 
     @Test func retryingStopsAfterAMinuteWithoutASnapshot() {
         var h = Harness()
-        _ = h.send(.viewport(Size(w: 1, h: 1)))
+        _ = h.send(.viewport(Viewport(w: 1, h: 1)))
         h.advance(.seconds(59))
         #expect(!h.stream.retryResync(now: h.now).isEmpty)
         h.advance(.seconds(2))
@@ -391,8 +391,8 @@ struct Failure: Error, CustomStringConvertible {
     @Test func aSequenceGapAsksForResyncNamingExpectedAndReceivedSeq() throws {
         var h = Harness()
         h.sendSnapshot()
-        _ = try Self.onlyView(h.send(.viewport(Size(w: 1, h: 1)), seq: 2))
-        let outputs = h.send(.viewport(Size(w: 2, h: 2)), seq: 4)
+        _ = try Self.onlyView(h.send(.viewport(Viewport(w: 1, h: 1)), seq: 2))
+        let outputs = h.send(.viewport(Viewport(w: 2, h: 2)), seq: 4)
         #expect(Self.views(outputs).isEmpty)
         let reasons = Self.resyncs(outputs)
         try #require(reasons.count == 1)
@@ -404,13 +404,13 @@ struct Failure: Error, CustomStringConvertible {
     @Test func afterAGapNothingIsForwardedUntilANewSnapshot() throws {
         var h = Harness()
         h.sendSnapshot()
-        h.send(.viewport(Size(w: 1, h: 1)), seq: 2)
-        h.send(.viewport(Size(w: 2, h: 2)), seq: 4)
+        h.send(.viewport(Viewport(w: 1, h: 1)), seq: 2)
+        h.send(.viewport(Viewport(w: 2, h: 2)), seq: 4)
         // Neither the late frame nor the ones after the gap get through, and the resync is throttled.
-        #expect(h.send(.viewport(Size(w: 3, h: 3)), seq: 3).isEmpty)
+        #expect(h.send(.viewport(Viewport(w: 3, h: 3)), seq: 3).isEmpty)
         #expect(h.send(.input(.init(id: 9, value: "bob")), seq: 5).isEmpty)
         h.advance(.seconds(3))
-        let later = h.send(.viewport(Size(w: 4, h: 4)), seq: 6)
+        let later = h.send(.viewport(Viewport(w: 4, h: 4)), seq: 6)
         #expect(Self.views(later).isEmpty)
         #expect(Self.resyncs(later).count == 1)
 
@@ -434,13 +434,13 @@ struct Failure: Error, CustomStringConvertible {
     @Test func aPauseThatArrivesAfterTheNextPagesSnapshotIsDroppedWithoutAResync() throws {
         var h = Harness()
         h.sendSnapshot()
-        h.send(.viewport(Size(w: 1, h: 1)))
-        h.send(.viewport(Size(w: 2, h: 2)))
+        h.send(.viewport(Viewport(w: 1, h: 1)))
+        h.send(.viewport(Viewport(w: 2, h: 2)))
         // The next page's socket sent its snapshot before the old socket's relay said `paused` (seq 4).
         h.sendSnapshot()
         #expect(h.send(.paused(.init(url: nil)), seq: 4).isEmpty)
         #expect(h.stream.hasSnapshot, "the stream goes on")
-        #expect(try Self.onlyView(h.send(.viewport(Size(w: 3, h: 3)))).seq == 5)
+        #expect(try Self.onlyView(h.send(.viewport(Viewport(w: 3, h: 3)))).seq == 5)
     }
 
     @Test func aPauseForAnEarlierConnectionIsDroppedEvenWhenItsSeqFits() throws {
@@ -567,14 +567,14 @@ struct Failure: Error, CustomStringConvertible {
         var shown = DOMNode.element(4, "input", ["id": "pw", "type": "text", "value": "hunter2"])
         shown.value = "hunter2"
         root.children?[0].children?[0].children?[0] = shown
-        var snapshot = StreamEvent.Snapshot(url: "https://shop.example/login", viewport: Size(w: 1280, h: 800), root: root)
+        var snapshot = StreamEvent.Snapshot(url: "https://shop.example/login", viewport: Viewport(w: 1280, h: 800), root: root)
         snapshot.stream = stream
         return .snapshot(snapshot)
     }
 
     @Test func aFieldThatWasAPasswordStaysMaskedInEveryLaterSnapshotOfTheConnection() throws {
         var h = Harness()
-        var first = StreamEvent.Snapshot(url: "https://shop.example/login", viewport: Size(w: 1280, h: 800), root: Self.page())
+        var first = StreamEvent.Snapshot(url: "https://shop.example/login", viewport: Viewport(w: 1280, h: 800), root: Self.page())
         first.stream = "connection-1"
         h.nextSeq = 1
         h.send(.snapshot(first))
@@ -846,8 +846,8 @@ struct Failure: Error, CustomStringConvertible {
         h.send(.mutations(Mutations(texts: [.init(id: 6, text: "x")])))    // dropped
         h.send(.scroll(.init(id: 999, x: 0, y: 0)))                        // dropped
         h.sendSnapshot()                                                   // v3
-        h.send(.viewport(Size(w: 1, h: 1)))                                // v4
-        h.send(.viewport(Size(w: 1, h: 1)), seq: 9)                        // gap: resync
+        h.send(.viewport(Viewport(w: 1, h: 1)))                                // v4
+        h.send(.viewport(Viewport(w: 1, h: 1)), seq: 9)                        // gap: resync
         h.advance(.seconds(5))
         h.sendSnapshot()                                                   // v5
         h.send(.cursor(.init(x: 1, y: 1)))                                 // v6
@@ -902,7 +902,7 @@ struct Failure: Error, CustomStringConvertible {
     }
 
     @Test(arguments: [
-        StreamEvent.viewport(Size(w: 390, h: 844)),
+        StreamEvent.viewport(Viewport(w: 390, h: 844)),
         .cursor(.init(x: 10.5, y: 20.25)),
         .paused(.init(url: "https://bank.example/")),
         .resumed(.init(url: "https://shop.example/cart")),

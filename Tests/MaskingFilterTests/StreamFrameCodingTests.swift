@@ -32,9 +32,9 @@ import Testing
     }()
 
     static let everyEvent: [StreamEvent] = [
-        .snapshot(.init(url: "https://shop.example/", title: "Shop", doctype: "html", viewport: Size(w: 1280, h: 800),
+        .snapshot(.init(url: "https://shop.example/", title: "Shop", doctype: "html", viewport: Viewport(w: 1280, h: 800),
                         scroll: Point(x: 0, y: 300), root: richRoot)),
-        .snapshot(.init(url: "https://shop.example/", title: nil, doctype: nil, viewport: Size(w: 1, h: 1), root: .text(1, "x"))),
+        .snapshot(.init(url: "https://shop.example/", title: nil, doctype: nil, viewport: Viewport(w: 1, h: 1), root: .text(1, "x"))),
         .mutations(.init(
             adds: [.init(parent: 2, next: 9, node: .element(10, "p", ["class": "a"], [.text(11, "new")])), .init(parent: 2, node: .text(12, "x"))],
             removes: [.init(id: 3)],
@@ -46,7 +46,8 @@ import Testing
         .input(.init(id: 5, checked: false)),
         .input(.init(id: 6, selected: [0, 2])),
         .scroll(.init(id: 0, x: 0, y: 1234.5)),
-        .viewport(Size(w: 390, h: 844)),
+        .viewport(Viewport(w: 390, h: 844)),
+        .viewport(Viewport(w: 390, h: 844, visual: VisualViewport(x: 40, y: 300.5, w: 195, h: 250, scale: 2))),
         .cursor(.init(x: 10, y: 20)),
         .click(.init(x: 10, y: 20, id: 7)),
         .click(.init(x: 10, y: 20)),
@@ -85,13 +86,31 @@ import Testing
     }
 
     @Test func flatViewportAndSnapshotFramesDecode() throws {
-        #expect(try Self.decode(#"{"t":"viewport","seq":2,"w":800,"h":600}"#) == StreamFrame(seq: 2, .viewport(Size(w: 800, h: 600))))
+        #expect(try Self.decode(#"{"t":"viewport","seq":2,"w":800,"h":600}"#) == StreamFrame(seq: 2, .viewport(Viewport(w: 800, h: 600))))
         let snapshot = try Self.decode("""
             {"t":"snapshot","seq":1,"url":"https://x/","viewport":{"w":1,"h":2},"scroll":{"x":0,"y":0},
              "root":{"id":1,"type":"element","tag":"html","children":[{"id":2,"type":"text","text":"hi"}]}}
             """)
         let root = DOMNode(id: 1, type: .element, tag: "html", children: [.text(2, "hi")])
-        #expect(snapshot == StreamFrame(seq: 1, .snapshot(.init(url: "https://x/", doctype: nil, viewport: Size(w: 1, h: 2), root: root))))
+        #expect(snapshot == StreamFrame(seq: 1, .snapshot(.init(url: "https://x/", doctype: nil, viewport: Viewport(w: 1, h: 2), root: root))))
+    }
+
+    @Test func aPinchZoomedVisualViewportDecodesBesideTheLayoutViewport() throws {
+        let frame = try Self.decode(#"{"t":"viewport","seq":3,"w":390,"h":844,"visual":{"x":10,"y":20,"w":195,"h":422,"scale":2}}"#)
+        #expect(frame == StreamFrame(seq: 3, .viewport(Viewport(w: 390, h: 844, visual: VisualViewport(x: 10, y: 20, w: 195, h: 422, scale: 2)))))
+    }
+
+    @Test(arguments: [#""scale":0"#, #""scale":-1"#, #""scale":1000"#])
+    func aVisualViewportWithAScaleNoScreenHasFailsToDecode(scale: String) {
+        #expect(throws: DecodingError.self) {
+            try Self.decode(#"{"t":"viewport","seq":3,"w":390,"h":844,"visual":{"x":0,"y":0,"w":195,"h":422,"# + scale + "}}")
+        }
+    }
+
+    @Test func aVisualViewportWithoutSizeFailsToDecode() {
+        #expect(throws: DecodingError.self) {
+            try Self.decode(#"{"t":"viewport","seq":3,"w":390,"h":844,"visual":{"x":0,"y":0,"w":0,"h":422,"scale":1}}"#)
+        }
     }
 
     @Test func unknownFrameTypeFailsToDecode() {
@@ -133,7 +152,7 @@ import Testing
 
     @Test func japaneseTextInASnapshotSurvivesARoundTrip() throws {
         let text = "日本語のテキスト、カート"
-        let frame = StreamFrame(seq: 1, .snapshot(.init(url: "https://shop.example/カート", title: text, viewport: Size(w: 1, h: 1),
+        let frame = StreamFrame(seq: 1, .snapshot(.init(url: "https://shop.example/カート", title: text, viewport: Viewport(w: 1, h: 1),
                                                          root: .element(1, "p", ["title": text], [.text(2, text)]))))
         let decoded = try Self.roundTrip(frame)
         #expect(decoded == frame)

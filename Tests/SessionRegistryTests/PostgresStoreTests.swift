@@ -144,6 +144,34 @@ private func outcome<T: Sendable>(_ body: () async throws -> T) async -> Result<
     do { return .success(try await body()) } catch { return .failure(error) }
 }
 
+@Suite struct StoreVisitsTests {
+    @Test(arguments: StoreKind.allCases)
+    func visitsWithNamesAndBothInstantsAreKeptAndReadBack(_ kind: StoreKind) async throws {
+        let database = try await TestDatabase.make(kind)
+        defer { Task { await database.remove() } }
+        let opened = try await database.open()
+        let rules = SessionRules()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let lead = AgentIdentity(id: "ana", role: .agent, name: "Ana Núñez")
+        let supervisor = AgentIdentity(id: "sam", role: .supervisor, name: "山田")
+        let id = try await opened.store.create(grant: InteractionGrant(interactionID: "ix-visits", channel: .chat), customerKeyHash: "h", now: t0).view.id
+        _ = try await opened.store.change(id, by: .agent("ana"), now: t0) { record, _ in
+            try rules.join(&record, agent: lead, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(1))
+        }
+        _ = try await opened.store.change(id, by: .supervisor("sam"), now: t0) { record, _ in
+            try rules.join(&record, agent: supervisor, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(2))
+        }
+        _ = try await opened.store.change(id, by: .supervisor("sam"), now: t0) { record, _ in
+            rules.observerLeft(&record, agentID: "sam", joinedAt: t0.addingTimeInterval(2), now: t0.addingTimeInterval(3))
+        }
+        let reopened = try await database.open(instanceID: "reader")
+        #expect(try await reopened.store.session(id)?.view.visits == [
+            Visit(agentID: "ana", name: "Ana Núñez", role: .agent, joinedAt: t0.addingTimeInterval(1)),
+            Visit(agentID: "sam", name: "山田", role: .supervisor, joinedAt: t0.addingTimeInterval(2), leftAt: t0.addingTimeInterval(3)),
+        ])
+    }
+}
+
 @Suite struct StoreOutboxTests {
     @Test(arguments: StoreKind.allCases)
     func aRegistryTakesOverAnotherRegistrysEventsOnlyOnceTheyAreOrphaned(_ kind: StoreKind) async throws {

@@ -151,6 +151,7 @@ import Testing
         let view = try #require(try await store.session(SessionID("123456789")!)).view
         #expect(view.state == .active && view.leadAgentID == "ana" && view.observers == ["sup"] && view.channel == .voice)
         #expect(view.joinedAt == Date(millisecondsSince1970: 1_800_000_001_000))
+        #expect(view.visits == [], "v4's visits: a session from before kept none")
 
         // v2's table: an ended interaction is remembered and bars new sessions.
         let ended = try await store.endInteraction("ix-old", reason: .interactionEnded, createdBefore: nil, remember: true,

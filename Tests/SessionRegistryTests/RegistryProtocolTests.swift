@@ -221,7 +221,7 @@ import Testing
 
     @Test func eventKindsHaveStableWireNames() {
         #expect(SessionEvent.Kind.allCases.map(\.rawValue) == [
-            "created", "activated", "observer-joined", "mode-requested", "mode-request-declined", "mode-changed", "ended",
+            "created", "activated", "observer-joined", "observer-left", "mode-requested", "mode-request-declined", "mode-changed", "ended",
         ])
         #expect(SessionEvent(kind: .observerJoined, at: Self.t0, by: .customer, session: Self.view()).routingKey
             == "s.123456789.observer-joined")

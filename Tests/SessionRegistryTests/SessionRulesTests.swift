@@ -169,6 +169,58 @@ import Testing
         #expect(record.view.observers == [Self.supervisor.id, "supervisor-2"])
     }
 
+    // MARK: Visits (who is viewing, and the history of it)
+
+    @Test func theLeadsJoinOpensAVisitWithTheNameTheTokenCarries() throws {
+        var record = idle()
+        _ = try rules.join(&record, agent: AgentIdentity(id: "agent-lead", role: .agent, name: "Ada"),
+                           agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(10))
+        #expect(record.view.visits == [Visit(agentID: "agent-lead", name: "Ada", role: .agent, joinedAt: t0.addingTimeInterval(10))])
+        // The lead's console coming back is the same visit.
+        _ = try rules.join(&record, agent: Self.lead, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(20))
+        #expect(record.view.visits.count == 1)
+    }
+
+    @Test func anObserverWhoLeavesAndComesBackHasTwoVisits() throws {
+        var record = try active()
+        let joined = t0.addingTimeInterval(30)
+        #expect(try rules.join(&record, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: joined) == .observerJoined)
+        #expect(rules.observerLeft(&record, agentID: Self.supervisor.id, joinedAt: joined, now: t0.addingTimeInterval(40)) == .observerLeft)
+        let rejoined = t0.addingTimeInterval(50)
+        #expect(try rules.join(&record, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: rejoined) == .observerJoined)
+        #expect(record.view.visits.filter { $0.role == .supervisor } == [
+            Visit(agentID: Self.supervisor.id, name: nil, role: .supervisor, joinedAt: joined, leftAt: t0.addingTimeInterval(40)),
+            Visit(agentID: Self.supervisor.id, name: nil, role: .supervisor, joinedAt: rejoined),
+        ])
+        #expect(record.view.observers == [Self.supervisor.id], "observers lists each observer once")
+    }
+
+    @Test func aLeaveEndsOnlyTheVisitItNamesAndOnlyOnce() throws {
+        var record = try active()
+        let joined = t0.addingTimeInterval(30)
+        _ = try rules.join(&record, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: joined)
+        let before = record
+        // A late leave of an earlier visit (the old socket of a reloaded console) changes nothing.
+        #expect(rules.observerLeft(&record, agentID: Self.supervisor.id, joinedAt: t0.addingTimeInterval(29), now: t0.addingTimeInterval(31)) == nil)
+        #expect(rules.observerLeft(&record, agentID: "someone-else", joinedAt: joined, now: t0.addingTimeInterval(31)) == nil)
+        // Nor does the lead "leaving": the lead's absence is the watch's grace, not a leave.
+        #expect(rules.observerLeft(&record, agentID: Self.lead.id, joinedAt: t0.addingTimeInterval(10), now: t0.addingTimeInterval(31)) == nil)
+        #expect(record == before)
+        #expect(rules.observerLeft(&record, agentID: Self.supervisor.id, joinedAt: joined, now: t0.addingTimeInterval(32)) == .observerLeft)
+        let left = record
+        #expect(rules.observerLeft(&record, agentID: Self.supervisor.id, joinedAt: joined, now: t0.addingTimeInterval(33)) == nil)
+        #expect(record == left)
+    }
+
+    @Test func theEndClosesEveryOpenVisitAtTheEnd() throws {
+        var record = try active()
+        _ = try rules.join(&record, agent: Self.supervisor, agentHoldsAnotherLiveSession: false, now: t0.addingTimeInterval(30))
+        let end = t0.addingTimeInterval(90)
+        _ = try rules.end(&record, reason: .customerExited, by: .customer, now: end)
+        #expect(record.view.visits.map(\.leftAt) == [end, end])
+        #expect(rules.observerLeft(&record, agentID: Self.supervisor.id, joinedAt: t0.addingTimeInterval(30), now: end.addingTimeInterval(1)) == nil)
+    }
+
     // MARK: Write requests
 
     @Test func writeRequestIsPendingUntilAnswered() throws {

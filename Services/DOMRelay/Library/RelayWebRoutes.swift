@@ -81,7 +81,9 @@ struct RelayWebRoutes: Sendable {
                 }
                 return role
             } ?? .agent
-            return Self.token(try await devTokens.agent(agent, role: role))
+            // `name`: the display name the customer's bar shows (absent: the bar says "an agent").
+            let name = request.uri.queryParameters["name"].map(String.init)
+            return Self.token(try await devTokens.agent(agent, role: role, name: name))
         }
     }
 

@@ -95,7 +95,7 @@ public struct SessionTimers: Sendable {
             var tracked = sessions[view.id] ?? Tracked(learned: view, at: now)
             tracked.activate(at: now)
             sessions[view.id] = tracked
-        case .observerJoined, .modeRequested, .modeRequestDeclined, .modeChanged:
+        case .observerJoined, .observerLeft, .modeRequested, .modeRequestDeclined, .modeChanged:
             // Someone acted on the session: that is activity too.
             sessions[view.id]?.lastActivity = now
         }

@@ -78,6 +78,11 @@ public struct RegistryHandler: Sendable {
                 try rules.join(&record, agent: agent, agentHoldsAnotherLiveSession: context.actorLeadsAnotherLiveSession, now: now)
             }.view, actor: agent.actor)
 
+        case let .observerLeft(id, agentID, joinedAt):
+            return .ok(try await store.change(id, by: .supervisor(agentID), now: now) { record, _ in
+                rules.observerLeft(&record, agentID: agentID, joinedAt: joinedAt, now: now)
+            }.view)
+
         case let .requestWrite(id, token):
             let agent = try await verifier.agent(token, now: now)
             return .ok(try await store.change(id, by: agent.actor, now: now) { record, _ in

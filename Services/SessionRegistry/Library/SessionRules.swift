@@ -7,10 +7,13 @@ public struct AgentIdentity: Sendable, Equatable {
 
     public var id: String
     public var role: Role
+    /// The display name the token carries, shown to the customer.
+    public var name: String?
 
-    public init(id: String, role: Role) {
+    public init(id: String, role: Role, name: String? = nil) {
         self.id = id
         self.role = role
+        self.name = name
     }
 
     var actor: Actor { role == .agent ? .agent(id) : .supervisor(id) }
@@ -64,8 +67,10 @@ public struct SessionRules: Sendable {
             guard s.state == .active else {
                 throw RegistryRefusal(.notActive, "a supervisor can watch only a session an agent has joined")
             }
-            guard !s.observers.contains(agent.id) else { return nil }
-            s.observers.append(agent.id)
+            // A second console of an observer already there (another tab) is not a second visit.
+            guard !s.visits.contains(where: { $0.agentID == agent.id && $0.role == .supervisor && $0.leftAt == nil }) else { return nil }
+            if !s.observers.contains(agent.id) { s.observers.append(agent.id) }
+            s.visits.append(Visit(agentID: agent.id, name: agent.name, role: .supervisor, joinedAt: now))
             record.view = s
             return .observerJoined
         case .agent:
@@ -82,9 +87,20 @@ public struct SessionRules: Sendable {
             s.state = .active
             s.leadAgentID = agent.id
             s.joinedAt = now
+            s.visits.append(Visit(agentID: agent.id, name: agent.name, role: .agent, joinedAt: now))
             record.view = s
             return .activated
         }
+    }
+
+    /// The observer's visit that began at `joinedAt` ends; nil when it already has (a repeated
+    /// leave, the session's end) or never was.
+    public func observerLeft(_ record: inout SessionRecord, agentID: String, joinedAt: Date, now: Date) -> SessionEvent.Kind? {
+        guard record.view.state != .ended, let index = record.view.visits.firstIndex(where: {
+            $0.agentID == agentID && $0.role == .supervisor && $0.joinedAt == joinedAt && $0.leftAt == nil
+        }) else { return nil }
+        record.view.visits[index].leftAt = now
+        return .observerLeft
     }
 
     public func requestWrite(_ record: inout SessionRecord, agent: AgentIdentity, now: Date) throws(RegistryRefusal) -> SessionEvent.Kind? {
@@ -149,6 +165,7 @@ public struct SessionRules: Sendable {
         s.endedAt = now
         s.endReason = reason
         s.endedBy = actor
+        for index in s.visits.indices where s.visits[index].leftAt == nil { s.visits[index].leftAt = now }
         record.view = s
         return .ended
     }

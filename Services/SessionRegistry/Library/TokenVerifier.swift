@@ -45,7 +45,19 @@ public struct TokenVerifier: Sendable {
         let claims: AgentClaims = try await verify(token, what: "agent token")
         try check(expiry: claims.exp, issuer: claims.iss, what: "agent token", now: now)
         guard !claims.agent_id.isEmpty else { throw RegistryRefusal(.invalidToken, "agent token has no agent id") }
-        return AgentIdentity(id: claims.agent_id, role: claims.role)
+        if let name = claims.name, !Self.isDisplayName(name) {
+            throw RegistryRefusal(.invalidToken, "the agent token's name must be 1 to \(Self.nameLimit) characters, without control characters")
+        }
+        return AgentIdentity(id: claims.agent_id, role: claims.role, name: claims.name)
+    }
+
+    /// The longest name a customer's bar shows.
+    public static let nameLimit = 80
+
+    /// A name fit for the customer's bar: not blank, not too long, nothing that is not text.
+    static func isDisplayName(_ name: String) -> Bool {
+        !name.trimmingCharacters(in: .whitespaces).isEmpty && name.count <= nameLimit
+            && !name.unicodeScalars.contains { $0.properties.generalCategory == .control || $0.properties.generalCategory == .format }
     }
 
     private func verify<Claims: JWTPayload>(_ token: String, what: String) async throws(RegistryRefusal) -> Claims {

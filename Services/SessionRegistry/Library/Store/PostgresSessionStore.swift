@@ -89,6 +89,10 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
             )
             """,
         ]),
+        (3, "visits", [
+            // Who watched and when (SessionView.visits); sessions from before kept none.
+            "ALTER TABLE session ADD COLUMN visits JSONB NOT NULL DEFAULT '[]'::jsonb",
+        ]),
     ]
 
     static let oneLivePerAgentIndex = "session_one_live_per_agent"
@@ -199,7 +203,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
                     INSERT INTO session (\(unescaped: SessionRow.columns))
                     VALUES (\(row.id), \(row.customerKeyHash), \(row.interactionID), \(row.channel), \(row.state), \(row.mode),
                         \(row.writeRequestPendingUntil), \(row.leadAgentID), \(row.observers)::jsonb, \(row.modeChanges)::jsonb,
-                        \(row.createdAt), \(row.joinedAt), \(row.endedAt), \(row.endReason), \(row.endedBy))
+                        \(row.createdAt), \(row.joinedAt), \(row.endedAt), \(row.endReason), \(row.endedBy), \(row.visits)::jsonb)
                     ON CONFLICT (id) DO NOTHING RETURNING id
                     """, connection)
                 guard !inserted.isEmpty else { continue }
@@ -439,18 +443,18 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
 
     /// The session columns as `SessionRow` lists them, JSON as text.
     private static let selectSession = "SELECT id, customerKeyHash, interactionID, channel, state, mode, writeRequestPendingUntil, "
-        + "leadAgentID, observers::text, modeChanges::text, createdAt, joinedAt, endedAt, endReason, endedBy FROM session WHERE "
+        + "leadAgentID, observers::text, modeChanges::text, createdAt, joinedAt, endedAt, endReason, endedBy, visits::text FROM session WHERE "
 
     private func sessions(where condition: PostgresQuery, _ connection: PostgresConnection) async throws -> [SessionRecord] {
         let query = PostgresQuery(unsafeSQL: Self.selectSession + condition.sql, binds: condition.binds)
         var records: [SessionRecord] = []
         let columns = (String, String, String, String, String, String, Int64?, String?, String, String, Int64, Int64?, Int64?,
-                       String?, String?).self
+                       String?, String?, String).self
         for try await c in try await connection.checkedQuery(query, logger: logger).decode(columns) {
             records.append(try SessionRow(
                 id: c.0, customerKeyHash: c.1, interactionID: c.2, channel: c.3, state: c.4, mode: c.5, writeRequestPendingUntil: c.6,
                 leadAgentID: c.7, observers: c.8, modeChanges: c.9, createdAt: c.10, joinedAt: c.11, endedAt: c.12, endReason: c.13,
-                endedBy: c.14).record())
+                endedBy: c.14, visits: c.15).record())
         }
         return records
     }
@@ -460,7 +464,8 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
         try await connection.checkedQuery("""
             UPDATE session SET state = \(row.state), mode = \(row.mode), writeRequestPendingUntil = \(row.writeRequestPendingUntil),
                 leadAgentID = \(row.leadAgentID), observers = \(row.observers)::jsonb, modeChanges = \(row.modeChanges)::jsonb,
-                joinedAt = \(row.joinedAt), endedAt = \(row.endedAt), endReason = \(row.endReason), endedBy = \(row.endedBy)
+                joinedAt = \(row.joinedAt), endedAt = \(row.endedAt), endReason = \(row.endReason), endedBy = \(row.endedBy),
+                visits = \(row.visits)::jsonb
             WHERE id = \(row.id)
             """, logger: logger)
     }

@@ -81,6 +81,10 @@ public final class SQLiteSessionStore: SessionStoring {
                 );
                 """)
         }
+        migrator.registerMigration("v4: visits") { db in
+            // Who watched and when (SessionView.visits as JSON); sessions from before kept none.
+            try db.execute(sql: "ALTER TABLE session ADD COLUMN visits TEXT NOT NULL DEFAULT '[]'")
+        }
         return migrator
     }
 
@@ -275,7 +279,7 @@ public final class SQLiteSessionStore: SessionStoring {
             "state": row.state, "mode": row.mode, "writeRequestPendingUntil": row.writeRequestPendingUntil,
             "leadAgentID": row.leadAgentID, "observers": row.observers, "modeChanges": row.modeChanges,
             "createdAt": row.createdAt, "joinedAt": row.joinedAt, "endedAt": row.endedAt, "endReason": row.endReason,
-            "endedBy": row.endedBy,
+            "endedBy": row.endedBy, "visits": row.visits,
         ]
     }
 
@@ -283,7 +287,7 @@ public final class SQLiteSessionStore: SessionStoring {
         try db.execute(sql: """
             INSERT INTO session (\(SessionRow.columns))
             VALUES (:id, :customerKeyHash, :interactionID, :channel, :state, :mode, :writeRequestPendingUntil,
-                :leadAgentID, :observers, :modeChanges, :createdAt, :joinedAt, :endedAt, :endReason, :endedBy)
+                :leadAgentID, :observers, :modeChanges, :createdAt, :joinedAt, :endedAt, :endReason, :endedBy, :visits)
             """, arguments: try arguments(record))
     }
 
@@ -291,7 +295,7 @@ public final class SQLiteSessionStore: SessionStoring {
         try db.execute(sql: """
             UPDATE session SET state = :state, mode = :mode, writeRequestPendingUntil = :writeRequestPendingUntil,
                 leadAgentID = :leadAgentID, observers = :observers, modeChanges = :modeChanges, joinedAt = :joinedAt,
-                endedAt = :endedAt, endReason = :endReason, endedBy = :endedBy
+                endedAt = :endedAt, endReason = :endReason, endedBy = :endedBy, visits = :visits
             WHERE id = :id
             """, arguments: try arguments(record))
     }
@@ -308,6 +312,6 @@ public final class SQLiteSessionStore: SessionStoring {
             state: row["state"], mode: row["mode"], writeRequestPendingUntil: row["writeRequestPendingUntil"],
             leadAgentID: row["leadAgentID"], observers: row["observers"], modeChanges: row["modeChanges"],
             createdAt: row["createdAt"], joinedAt: row["joinedAt"], endedAt: row["endedAt"], endReason: row["endReason"],
-            endedBy: row["endedBy"]).record()
+            endedBy: row["endedBy"], visits: row["visits"]).record()
     }
 }

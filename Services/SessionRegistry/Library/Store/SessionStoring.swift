@@ -106,7 +106,7 @@ struct OutboxEvent {
 }
 
 /// A session as both stores keep it: one value per column, instants as milliseconds since 1970,
-/// observers and mode changes as JSON text.
+/// observers, mode changes and visits as JSON text.
 struct SessionRow {
     var id: String
     var customerKeyHash: String
@@ -123,10 +123,11 @@ struct SessionRow {
     var endedAt: Int64?
     var endReason: String?
     var endedBy: String?
+    var visits: String
 
     /// The columns in the order `init(_:)` and `record()` list them (and the stores select them).
     static let columns = "id, customerKeyHash, interactionID, channel, state, mode, writeRequestPendingUntil, leadAgentID, "
-        + "observers, modeChanges, createdAt, joinedAt, endedAt, endReason, endedBy"
+        + "observers, modeChanges, createdAt, joinedAt, endedAt, endReason, endedBy, visits"
 }
 
 extension SessionRow {
@@ -139,7 +140,8 @@ extension SessionRow {
             observers: String(decoding: try JSONEncoder.cobrowse.encode(s.observers), as: UTF8.self),
             modeChanges: String(decoding: try JSONEncoder.cobrowse.encode(s.modeChanges), as: UTF8.self),
             createdAt: s.createdAt.millisecondsSince1970, joinedAt: s.joinedAt?.millisecondsSince1970,
-            endedAt: s.endedAt?.millisecondsSince1970, endReason: s.endReason?.rawValue, endedBy: s.endedBy?.description)
+            endedAt: s.endedAt?.millisecondsSince1970, endReason: s.endReason?.rawValue, endedBy: s.endedBy?.description,
+            visits: String(decoding: try JSONEncoder.cobrowse.encode(s.visits), as: UTF8.self))
     }
 
     /// The session this row holds; throws `InvalidStoredSession` for a value no registry writes.
@@ -163,7 +165,8 @@ extension SessionRow {
             endedAt: instant(endedAt),
             endReason: endReason.flatMap(EndReason.init(rawValue:)),
             endedBy: endedBy.flatMap(Actor.init),
-            modeChanges: try JSONDecoder.cobrowse.decode([ModeChange].self, from: Data(modeChanges.utf8)))
+            modeChanges: try JSONDecoder.cobrowse.decode([ModeChange].self, from: Data(modeChanges.utf8)),
+            visits: try JSONDecoder.cobrowse.decode([Visit].self, from: Data(visits.utf8)))
         return SessionRecord(view: view, customerKeyHash: customerKeyHash)
     }
 }
