@@ -184,14 +184,10 @@ struct RelayEndpoints: Sendable {
                 response.headers[.retryAfter] = "\(throttled.retryAfter)"
                 return response
             }
-            let unavailable = jsonResponse(.serviceUnavailable, RegistryRefusal(.unavailable, "the relay cannot reach the registry; try again"))
-            guard let connection = await connectedBroker() else { return unavailable }
-            let reply: RegistryReply
-            do {
-                reply = try await RegistryClient(connection: connection).send(.end(session: id, by: .customer(key: end.customerKey)))
-            } catch {
-                logger.warning("customer end not delivered to the registry", metadata: ["session": "\(id)", "error": "\(error)"])
-                return unavailable
+            guard let reply = await RegistryOverHTTP.reply(
+                to: .end(session: id, by: .customer(key: end.customerKey)), over: await connectedBroker(), logger: logger,
+                failure: "customer end not delivered to the registry", metadata: ["session": "\(id)"]) else {
+                return RegistryOverHTTP.unavailable
             }
             if let refusal = reply.refusal {
                 let answer = answer(refusal, .end, client: client)

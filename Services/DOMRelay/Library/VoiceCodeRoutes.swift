@@ -41,17 +41,12 @@ struct VoiceCodeRoutes: Sendable {
     }
 
     private func send(_ command: RegistryCommand, created: Bool) async -> Response {
-        let unavailable = jsonResponse(.serviceUnavailable, RegistryRefusal(.unavailable, "the relay cannot reach the registry; try again"))
-        guard let connection = await broker() else { return unavailable }
-        let reply: RegistryReply
-        do {
-            reply = try await RegistryClient(connection: connection).send(command)
-        } catch {
-            logger.warning("voice code request not answered", metadata: ["command": "\(command.name)", "error": "\(error)"])
-            return unavailable
+        guard let reply = await RegistryOverHTTP.reply(to: command, over: await broker(), logger: logger,
+                                                       failure: "voice code request not answered") else {
+            return RegistryOverHTTP.unavailable
         }
         if let refusal = reply.refusal { return jsonResponse(refusal.httpStatus, refusal) }
-        guard let code = reply.voiceCode else { return unavailable }
+        guard let code = reply.voiceCode else { return RegistryOverHTTP.unavailable }
         var response = jsonResponse(created ? .created : .ok, code)
         response.headers[.cacheControl] = "no-store"
         return response
