@@ -92,9 +92,16 @@ import Testing
     }
 
     /// The broker loaded definitions.json: its policies apply to the suite's queues there.
+    /// The management API reports a queue's policy with its statistics, which a broker that has
+    /// just started emits only after its first collection interval (5 s): waited for, not assumed.
     @Test func brokerAppliesTheDefinitionsPoliciesToTheQueues() async throws {
-        let queues = try await TestBroker.managementGET("/api/queues/%2F") as? [[String: Any]] ?? []
-        let rpc = try #require(queues.first { $0["name"] as? String == CobrowseTopology.registryRPCQueue })
+        var rpc: [String: Any] = [:]
+        let reported = try await eventually {
+            let queues = try await TestBroker.managementGET("/api/queues/%2F") as? [[String: Any]] ?? []
+            rpc = queues.first { $0["name"] as? String == CobrowseTopology.registryRPCQueue } ?? [:]
+            return rpc["policy"] != nil
+        }
+        #expect(reported, "the management API never reported a policy of \(CobrowseTopology.registryRPCQueue): \(rpc)")
         #expect(rpc["policy"] as? String == "cobrowse-registry-rpc")
         #expect(rpc["type"] as? String == "quorum")
     }
