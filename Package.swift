@@ -16,7 +16,7 @@ func service(_ name: String, product: String, dependencies: [Target.Dependency])
         ),
         .executableTarget(
             name: "\(name)Main",
-            dependencies: [.byName(name: name), "ServiceKit"],
+            dependencies: [.byName(name: name), "CobrowseBroker", "ServiceKit"],
             path: "Services/\(name)/Main",
             swiftSettings: swiftSettings
         ),
@@ -24,7 +24,7 @@ func service(_ name: String, product: String, dependencies: [Target.Dependency])
 }
 
 let serviceDependencies: [Target.Dependency] = [
-    "AMQP", "CobrowseProtocol", "ServiceKit",
+    "AMQP", "CobrowseProtocol", "CobrowseBroker", "ServiceKit",
     .product(name: "Logging", package: "swift-log"),
 ]
 
@@ -90,10 +90,24 @@ let package = Package(
             path: "Shared/CobrowseTokens",
             swiftSettings: swiftSettings
         ),
+        // The suite's own broker vocabulary: its topology and policies, the registry's client, the
+        // rules preview's messages, masking-rules configuration, refusals as HTTP statuses.
+        .target(
+            name: "CobrowseBroker",
+            dependencies: [
+                "AMQP", "CobrowseProtocol", "MaskingRules", "ServiceKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/CobrowseBroker",
+            swiftSettings: swiftSettings
+        ),
+        // What any service of the suite is made of, nothing of the suite's domain: configuration,
+        // logging, operational endpoints, the broker service.
         .target(
             name: "ServiceKit",
             dependencies: [
-                "AMQP", "CobrowseProtocol", "MaskingRules",
+                "AMQP", "CobrowseProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -141,7 +155,7 @@ let package = Package(
         .target(
             name: "CobrowseCtl",
             dependencies: [
-                "AMQP", "CobrowseProtocol", "ServiceKit", "MaskingRules",
+                "AMQP", "CobrowseProtocol", "CobrowseBroker", "ServiceKit", "MaskingRules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -184,7 +198,7 @@ let package = Package(
         .testTarget(
             name: "ServiceKitTests",
             dependencies: [
-                "ServiceKit", "TestSupport",
+                "ServiceKit", "CobrowseBroker", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
@@ -192,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "SessionRegistryTests",
             dependencies: [
-                "SessionRegistry", "CobrowseProtocol", "CobrowseTokens", "ServiceKit", "AMQP", "TestSupport",
+                "SessionRegistry", "CobrowseProtocol", "CobrowseTokens", "CobrowseBroker", "ServiceKit", "AMQP", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -202,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "DOMRelayTests",
             dependencies: [
-                "DOMRelay", "CobrowseProtocol", "CobrowseTokens", "MaskingRules", "ServiceKit", "AMQP", "TestSupport",
+                "DOMRelay", "CobrowseProtocol", "CobrowseTokens", "MaskingRules", "CobrowseBroker", "ServiceKit", "AMQP", "TestSupport",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -210,13 +224,13 @@ let package = Package(
         ),
         .testTarget(
             name: "MaskingFilterTests",
-            dependencies: ["MaskingFilter", "MaskingRules", "CobrowseProtocol", "ServiceKit", "AMQP", "TestSupport"],
+            dependencies: ["MaskingFilter", "MaskingRules", "CobrowseProtocol", "CobrowseBroker", "ServiceKit", "AMQP", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "InteractionWatchTests",
             dependencies: [
-                "InteractionWatch", "CobrowseProtocol", "CobrowseTokens", "ServiceKit", "AMQP", "TestSupport",
+                "InteractionWatch", "CobrowseProtocol", "CobrowseTokens", "CobrowseBroker", "ServiceKit", "AMQP", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
@@ -224,7 +238,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CobrowseCtlTests",
-            dependencies: ["CobrowseCtl", "CobrowseProtocol", "CobrowseTokens", "ServiceKit", "AMQP", "TestSupport"],
+            dependencies: ["CobrowseCtl", "CobrowseProtocol", "CobrowseTokens", "CobrowseBroker", "ServiceKit", "AMQP", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -234,7 +248,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ServicesTests",
-            dependencies: ["ServiceKit", "AMQP", "TestSupport", "SessionRegistry", "DOMRelay", "MaskingFilter", "InteractionWatch"],
+            dependencies: ["CobrowseBroker", "ServiceKit", "AMQP", "TestSupport", "SessionRegistry", "DOMRelay", "MaskingFilter", "InteractionWatch"],
             swiftSettings: swiftSettings
         ),
         // What every integration test needs: where the private broker is and how to restart it.

@@ -29,19 +29,3 @@ public func jsonResponse(_ status: HTTPResponse.Status, _ value: some Encodable)
     let data = (try? JSONEncoder.cobrowse.encode(value)) ?? Data("{}".utf8)
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
-
-extension RegistryRefusal {
-    /// The HTTP status an HTTP endpoint answers this refusal with.
-    public var httpStatus: HTTPResponse.Status {
-        switch code {
-        case .unknownSession: .notFound
-        case .sessionEnded: .conflict
-        case .notAllowed: .forbidden
-        case .unavailable: .serviceUnavailable
-        case .tooManyAttempts, .tooManyCodes: .tooManyRequests
-        case .codeUnknown: .notFound
-        case .codeExpired, .codeUsed: .gone
-        default: .badRequest
-        }
-    }
-}

@@ -1,4 +1,5 @@
 import AMQP
+import CobrowseBroker
 import CobrowseProtocol
 @testable import DOMRelay
 import Foundation

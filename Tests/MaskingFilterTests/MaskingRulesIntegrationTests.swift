@@ -1,4 +1,5 @@
 import AMQP
+import CobrowseBroker
 import CobrowseProtocol
 import Foundation
 import ServiceKit

@@ -1,4 +1,5 @@
 import AMQP
+import CobrowseBroker
 import Foundation
 import Logging
 import Metrics

@@ -1,3 +1,4 @@
+import CobrowseBroker
 import ServiceKit
 
 /// `masking-filter`: masks everything a sharer sends before any viewer gets it, by the

@@ -1,3 +1,4 @@
+import CobrowseBroker
 import CobrowseProtocol
 import Foundation
 import Hummingbird

@@ -1,5 +1,6 @@
 import AMQP
 import ArgumentParser
+import CobrowseBroker
 import CobrowseProtocol
 import Foundation
 import ServiceKit

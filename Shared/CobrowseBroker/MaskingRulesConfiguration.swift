@@ -1,4 +1,5 @@
 import MaskingRules
+import ServiceKit
 
 /// The masking rules file, read by the relay (to hand each page its rules) and the filter
 /// (to enforce them).

@@ -1,5 +1,6 @@
 import AMQP
 import Logging
+import ServiceKit
 
 /// How many ingest shards relays spread sessions over and filters share out (`INGEST_SHARDS`).
 /// Every relay and filter must use the same count: a session's shard is its id modulo the count.

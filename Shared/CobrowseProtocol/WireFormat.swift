@@ -1,0 +1,75 @@
+// The suite's wire format: how every service and the browsers write instants and JSON.
+import Foundation
+
+extension JSONEncoder {
+    /// The suite's wire format: ISO 8601 dates with milliseconds, sorted keys.
+    public static var cobrowse: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(CobrowseDate.format(date))
+        }
+        encoder.outputFormatting = [.sortedKeys]
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    public static var cobrowse: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = CobrowseDate.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
+            }
+            return date
+        }
+        return decoder
+    }
+}
+
+/// ISO 8601 with milliseconds, UTC (`2026-11-21T15:49:25.123Z`), built from integer
+/// milliseconds so that format → parse → format is exact (Foundation's formatter truncates a
+/// fraction that binary floating point holds as .12299999…).
+public enum CobrowseDate {
+    public static func format(_ date: Date) -> String {
+        let milliseconds = date.millisecondsSince1970
+        let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
+        var whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Date.ISO8601FormatStyle())
+        if whole.hasSuffix("Z") { whole.removeLast() }
+        let fraction = String(milliseconds - seconds * 1000)
+        return whole + "." + String(repeating: "0", count: 3 - fraction.count) + fraction + "Z"
+    }
+
+    public static func parse(_ text: String) -> Date? {
+        guard text.hasSuffix("Z") else { return try? Date.ISO8601FormatStyle().parse(text) }
+        let body = text.dropLast()
+        guard let dot = body.lastIndex(of: ".") else { return try? Date.ISO8601FormatStyle().parse(text) }
+        let digits = body[body.index(after: dot)...]
+        guard (1...9).contains(digits.count), digits.allSatisfy(\.isASCII), let fraction = Int64(digits),
+              let whole = try? Date.ISO8601FormatStyle().parse(body[..<dot] + "Z") else { return nil }
+        let milliseconds = Int64(whole.timeIntervalSince1970) * 1000
+            + fraction * 1000 / Int64(pow(10, Double(digits.count)))
+        return Date(millisecondsSince1970: milliseconds)
+    }
+}
+
+extension Date {
+    /// The instant in whole milliseconds since 1970 (rounded): how the suite stores instants and
+    /// writes them on the wire, so every representation of one instant agrees.
+    public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
+
+    public init(millisecondsSince1970 milliseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
+    }
+
+    /// This instant rounded to whole milliseconds, so a stored value equals the one a reply carried.
+    public var wholeMilliseconds: Date { Date(millisecondsSince1970: millisecondsSince1970) }
+}
+
+extension Duration {
+    /// The duration in seconds, for `Date` arithmetic.
+    public var timeInterval: TimeInterval {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}
