@@ -57,13 +57,25 @@ class Frame:
 
 
 class Browser:
-    """One Chromium with its own profile; `role` names it in messages and screenshots."""
+    """One Chromium with its own profile; `role` names it in messages and screenshots;
+    `languages` ("ja,en"), the languages its user prefers (navigator.languages, Accept-Language;
+    default: Chromium's, en-US); `phone` (width, height): a phone's screen in CSS pixels (mobile
+    emulation: a touch screen, 3 device pixels per CSS pixel, `<meta name=viewport>` honoured,
+    pinch zoom), instead of a 1280x900 desktop window."""
 
-    def __init__(self, role):
+    def __init__(self, role, languages=None, phone=None):
         self.role = role
         options = webdriver.ChromeOptions()
         for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900") + tuple(os.environ.get("COBROWSE_TEST_CHROME_ARGS", "").split()):
             options.add_argument(argument)
+        if languages:
+            # Headless Chromium takes navigator.languages from this preference (--lang alone changes nothing there).
+            options.add_argument(f"--lang={languages.split(',')[0]}")
+            options.add_experimental_option("prefs", {"intl.accept_languages": languages})
+        if phone:
+            width, height = phone
+            options.add_experimental_option("mobileEmulation", {
+                "deviceMetrics": {"width": width, "height": height, "pixelRatio": 3.0, "touch": True, "mobile": True}})
         if os.path.exists("/usr/bin/chromium"):
             options.binary_location = "/usr/bin/chromium"
         options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})

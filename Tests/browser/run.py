@@ -60,7 +60,9 @@ import csp_site
 import cut_proxy
 import desktop
 import japanese_page
+import languages
 import masking_page
+import phone
 import stack
 from browsers import Browser, wait_for
 
@@ -211,7 +213,7 @@ class Customer:
         from now on (the start of a session does it; again, it forgets what was collected)."""
         self.js("""
             if (!window.__cobrowseEvents)
-                for (const name of ['controlRequested', 'modeChanged', 'ended', 'session'])
+                for (const name of ['controlRequested', 'modeChanged', 'ended', 'session', 'viewersChanged'])
                     CoBrowse.on(name, (detail) => window.__cobrowseEvents.push([name, JSON.parse(JSON.stringify(detail))]));
             window.__cobrowseEvents = [];""")
 
@@ -309,14 +311,16 @@ class Agent:
         self.browser = browser
         self.name = name
 
-    def token(self, relay, role="agent"):
-        """A dev agent token for this agent, signed by `relay` as the contact center would."""
-        status, body = relay.get("/dev/agent-token?" + urllib.parse.urlencode({"agent": self.name, "role": role}))
+    def token(self, relay, role="agent", display_name=None):
+        """A dev agent token for this agent, signed by `relay` as the contact center would; with
+        `display_name`, the token's `name` claim (what the customer's bar shows)."""
+        query = {"agent": self.name, "role": role, **({"name": display_name} if display_name else {})}
+        status, body = relay.get("/dev/agent-token?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote))
         assert status == 200, f"{relay.name} /dev/agent-token answered {status}: {body[:200]}"
         return json.loads(body)["token"]
 
-    def join(self, relay, session_id, role="agent"):
-        token = self.token(relay, role)
+    def join(self, relay, session_id, role="agent", display_name=None):
+        token = self.token(relay, role, display_name)
         fragment = urllib.parse.urlencode({"token": token, "session": session_id})
         self.browser.get(f"{relay.base_url}/agent/#{fragment}")
         self.wait_state("live")
@@ -3490,6 +3494,818 @@ def what_a_sites_csp_must_allow_for_the_sdk(t):
     finally:
         site.close()
         t.stack.stop_service(relay)
+
+
+# ---------------------------------------------------------------------------------------
+# Languages (issue 15): the SDK's and the console's message catalogues, English and Japanese
+# (languages.py reads them from the files the relay serves). The SDK speaks its `language`
+# option, else the page's <html lang>, else English; the console its agent's browser's language.
+# ---------------------------------------------------------------------------------------
+
+JAPANESE_PAGE = "/demo/japanese.html"
+
+
+@test
+def the_english_and_japanese_catalogues_have_the_same_keys_and_placeholders(t):
+    customer = t.customer()
+    customer.open(t.relay_a)
+    for side in ("sdk", "agent"):
+        found = languages.catalogues(customer.browser, side)
+        assert set(found) == {"en", "ja"}, f"the {side} catalogues are {sorted(found)}, not en and ja"
+        problems = languages.catalogue_differences(found["en"], found["ja"])
+        assert not problems, f"the {side}'s Japanese catalogue departs from the English one: {problems}"
+        # Every key the sources name is in the catalogues (a typo would show the key itself).
+        unknown = {key: source for key, source in languages.keys_in_sources(side, found["en"]).items() if key not in found["en"]}
+        assert not unknown, f"the {side}'s sources name keys no catalogue has: {unknown}"
+    # The presence sentences the bar is to use are there, in both languages, with their placeholders.
+    sdk = languages.catalogues(customer.browser, "sdk")
+    for language in ("en", "ja"):
+        assert languages.placeholders(sdk[language]["status.viewingNamed"]) == ["name"], sdk[language]["status.viewingNamed"]
+        assert languages.placeholders(sdk[language]["status.viewingCount"]) == ["count"], sdk[language]["status.viewingCount"]
+    # The lookup: placeholders filled, plural forms by count, a key a language lacks from English.
+    looked_up = customer.browser.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        import('/sdk/i18n/translate.js').then(({ translator, matchLanguage }) => {
+          const catalogues = { en: { a: 'Hello {name}', n: { one: '{count} person', other: '{count} people' } }, ja: { a: 'こんにちは {name}' } };
+          const ja = translator(catalogues, 'ja'), en = translator(catalogues, 'en');
+          done([ja('a', { name: 'Ana' }), ja('n', { count: 3 }), en('n', { count: 1 }), en('n', { count: 2 }), ja.language,
+                translator(catalogues, 'fr').language, matchLanguage(['ja-JP'], ['en', 'ja']), matchLanguage(['fr-CA', 'EN_gb'], ['en', 'ja']),
+                matchLanguage(['fr'], ['en', 'ja'])]);
+        }, (error) => done('error: ' + error.message));""")
+    assert looked_up == ["こんにちは Ana", "3 people", "1 person", "2 people", "ja", "en", "ja", "en", None], \
+        f"the lookup answers {looked_up}"
+
+
+@test
+def the_sdk_speaks_japanese_on_the_japanese_page(t):
+    customer = t.customer()
+    customer.open(t.relay_a, JAPANESE_PAGE)
+    wait_for("the customer is on the Shift_JIS page", lambda: customer.js("return document.characterSet"),
+             check=lambda value: value == "Shift_JIS")
+    ja = languages.catalogues(customer.browser, "sdk")["ja"]
+    session_id = customer.start_session()
+    languages.wait_bar(customer, "waits for an agent, in Japanese", status=ja["status.waiting"])
+    languages.assert_bar_speaks(customer, ja, "ja", session_id)
+
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    languages.wait_bar(customer, "says an agent is viewing, in Japanese", status=ja["status.viewing"])
+
+    # The agent asks for control: the consent prompt is Japanese; allowed, the status says so.
+    agent.click("request-control")
+    wait_for("the bar asks for consent", lambda: customer.bar_shows("button.allow-control"))
+    languages.assert_bar_speaks(customer, ja, "ja", session_id)
+    customer.click_bar("button.allow-control")
+    agent.wait_mode("write")
+    languages.wait_bar(customer, "says the agent has control, in Japanese", status=ja["status.control"])
+    assert customer.bar_shows("button.revoke-control"), "no Stop control in write mode"
+
+    # Exit (its Japanese word): the end notice is Japanese too.
+    customer.click_bar("button.exit")
+    notice = wait_for("the end notice shows", lambda: languages.end_notice_texts(customer),
+                      check=lambda texts: bool(texts) and bool(texts["text"]))
+    assert notice == {"lang": "ja", "text": ja["ended.customer-exited"], "close": ja["notice.close"]}, \
+        f"the end notice is not Japanese: {notice}"
+
+
+@test
+def the_sdks_language_option_wins_over_the_pages(t):
+    # 'ja' on the English shop: Japanese, kept on the session's next page (an English one too).
+    customer = t.customer()
+    customer.open(t.relay_a)
+    found = languages.catalogues(customer.browser, "sdk")
+    ja, en = found["ja"], found["en"]
+    assert customer.js("return document.documentElement.lang") == "en", "the shop is not an English page"
+    session_id = customer.start_session_with(language="ja", endNoticeSeconds=30)
+    languages.wait_bar(customer, "waits for an agent, in Japanese", status=ja["status.waiting"])
+    languages.assert_bar_speaks(customer, ja, "ja", session_id)
+    customer.browser.driver.find_element(By.ID, "to-second").click()
+    wait_for("the customer is on second.html", lambda: customer.js("return location.pathname"),
+             check=lambda path: path.endswith("/second.html"))
+    assert customer.wait_bar_session_id() == session_id, "the session did not carry on to second.html"
+    languages.wait_bar(customer, "still speaks Japanese on the next page", status=ja["status.waiting"], lang="ja")
+    customer.js("CoBrowse.end()")
+    notice = wait_for("the end notice shows", lambda: languages.end_notice_texts(customer),
+                      check=lambda texts: bool(texts) and bool(texts["text"]))
+    assert notice == {"lang": "ja", "text": ja["ended.customer-exited"], "close": ja["notice.close"]}, notice
+
+    # 'en' on the Japanese page: English, whatever the page's lang.
+    other = t.customer()
+    other.open(t.relay_a, JAPANESE_PAGE)
+    assert other.js("return document.documentElement.lang") == "ja", "the Japanese page has no lang=ja"
+    session_id = other.start_session_with(language="en", endNoticeSeconds=30)
+    languages.wait_bar(other, "waits for an agent, in English", status=en["status.waiting"])
+    languages.assert_bar_speaks(other, en, "en", session_id)
+    other.js("CoBrowse.end()")
+    wait_for("the end notice is English", lambda: languages.end_notice_texts(other),
+             check=lambda texts: texts == {"lang": "en", "text": en["ended.customer-exited"], "close": en["notice.close"]})
+
+    # A region tag ('ja-JP') picks Japanese on the English page: the start failure notice and
+    # the code prompt (CoBrowse.startWithCode) speak it.
+    third = t.customer()
+    third.open(t.relay_a)
+    failed = third.js_async("""
+        const done = arguments[arguments.length - 1];
+        CoBrowse.start({ interactionToken: 'not-a-token', language: 'ja-JP', failureNoticeSeconds: 30 })
+          .then(() => done('started'), (error) => done(error.code));""")
+    assert failed == "invalid-token", f"a start with a bad token ended {failed!r}"
+    notice = wait_for("the start failure notice shows", lambda: languages.failure_notice_texts(third),
+                      check=lambda texts: bool(texts) and bool(texts["text"]))
+    assert notice == {"lang": "ja", "text": ja["failed.invalid-token"], "close": ja["notice.close"], "failure": "invalid-token"}, notice
+    third.js("window.__prompt = CoBrowse.startWithCode(undefined, { language: 'ja' }).catch((error) => error.code);")
+    prompt = wait_for("the code prompt opens", lambda: languages.code_prompt_texts(third), check=bool)
+    expected = {"lang": "ja", "title": ja["codePrompt.title"], "hint": ja["codePrompt.hint"], "label": ja["codePrompt.label"],
+                "cancel": ja["codePrompt.cancel"], "start": ja["codePrompt.start"], "error": ""}
+    assert prompt == expected, f"the code prompt is not Japanese: {prompt}"
+    third.js("const root = document.querySelector('cobrowse-code-prompt').shadowRoot;"
+             "root.getElementById('code').value = '12'; root.querySelector('button.start').click();")
+    wait_for("a short code is refused in Japanese", lambda: languages.code_prompt_texts(third),
+             check=lambda texts: bool(texts) and texts["error"] == ja["codePrompt.malformed"])
+    third.js("document.querySelector('cobrowse-code-prompt').shadowRoot.querySelector('button.cancel').click();")
+    assert third.js_async("const done = arguments[arguments.length - 1]; window.__prompt.then(done);") == "cancelled"
+
+
+@test
+def the_console_speaks_its_agents_browsers_language(t):
+    customer = t.customer()
+    customer.open(t.relay_a)
+    session_id = customer.start_session()
+    found = languages.catalogues(customer.browser, "agent")
+    ja = found["ja"]
+    en_sdk = languages.catalogues(customer.browser, "sdk")["en"]
+
+    agent = Agent(languages.browser_in(t, "agent", "ja,en"), f"agent-{t.name}-{os.getpid()}")
+    agent.browser.get(f"{t.relay_b.base_url}/agent/")
+    preferred = agent.browser.js("return [navigator.language, Array.from(navigator.languages)]")
+    assert preferred == ["ja", ["ja", "en"]], f"the agent's Chromium does not prefer Japanese: {preferred}"
+    wait_for("the console is Japanese while signed out", lambda: languages.console_texts(agent),
+             check=lambda texts: texts["lang"] == "ja" and texts["state"] == ja["state.signed-out"])
+    texts = languages.console_texts(agent)
+    expected = {
+        "lang": "ja", "title": ja["page.title"], "signInTitle": ja["signIn.title"], "join": ja["signIn.join"],
+        "sessionHint": ja["signIn.sessionHint"], "sessionPlaceholder": ja["signIn.sessionSample"],
+        "state": ja["state.signed-out"], "back": ja["nav.back"], "backTitle": ja["nav.back"], "viewLabel": ja["view.label"],
+        "voiceLegend": ja["voice.legend"], "getCode": ja["voice.getCode"],
+    }
+    wrong = {key: f"{texts.get(key)!r}, not {value!r}" for key, value in expected.items() if texts.get(key) != value}
+    assert not wrong, f"the console does not speak Japanese: {wrong}"
+
+    # A malformed session ID is refused in Japanese.
+    agent.browser.driver.find_element(By.ID, "agent-token").send_keys(agent.token(t.relay_b))
+    agent.browser.driver.find_element(By.ID, "session-id").send_keys("12")
+    agent.click("join")
+    wait_for("the form says in Japanese that a session ID has 9 digits", lambda: agent.header("sign-in-error"),
+             check=lambda text: text == ja["signIn.badSessionId"])
+
+    # It joins and works, in Japanese: state, mode, Request control and the customer's answer.
+    agent.join(t.relay_b, session_id)
+    agent.wait_same_text(customer)
+    texts = languages.console_texts(agent)
+    assert (texts["state"], texts["mode"], texts["requestControl"], texts["endSession"]) == \
+        (ja["state.live"], ja["mode.pointer"], ja["header.requestControl"], ja["header.endSession"]), f"the live console: {texts}"
+    agent.click("request-control")
+    wait_for("Request control waits for the customer, in Japanese", lambda: agent.header("request-control"),
+             check=lambda text: text == ja["header.waitingForCustomer"])
+    wait_for("the customer's bar asks for consent", lambda: customer.bar_shows("button.deny-control"))
+    # The customer's page is English: their bar stays English.
+    assert languages.bar_texts(customer)["question"] == en_sdk["bar.consentQuestion"], languages.bar_texts(customer)
+    customer.click_bar("button.deny-control")
+    notice = agent.wait_action_notice("declined")
+    assert notice["text"] == ja["control.declined"], f"the decline notice says {notice['text']!r}"
+    agent.click("end-session")
+    wait_for("the console says in Japanese that the agent ended the session", agent.notice,
+             check=lambda notice: notice["shown"] and notice["reason"] == "agent-exited" and notice["text"] == ja["ended.byYou"])
+    assert agent.header("session-state") == ja["state.ended"], agent.header("session-state")
+
+
+# ---------------------------------------------------------------------------------------
+# Accessibility (issue 15, part 6): WCAG 2.1 AA for the bar, the prompts, the notices and the
+# agent console, checked by axe-core (accessibility.py) in every state, and keyboard-only use.
+# ---------------------------------------------------------------------------------------
+
+import accessibility  # noqa: E402  (this section's own helpers)
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+
+# How many Tab presses from the page's first focus reach the bar's Exit: the bar's host is first
+# in the page's tab order (sdk/tab-order.js), and Exit is its first button while the agent only
+# points (Stop control shows in write mode only, before it).
+TABS_TO_THE_BAR = 1
+
+# Where the keyboard focus is, through open shadow roots and same-origin frames: a path such as
+# "#cobrowse-bar > button.exit" or "#cobrowse-view > input#full-name".
+DEEP_FOCUS = """
+const describe = (element) => element.localName + (element.id ? '#' + element.id : '')
+  + (typeof element.className === 'string' && element.className.trim() ? '.' + element.className.trim().split(/\\s+/).join('.') : '');
+const path = [];
+let element = document.activeElement;
+while (element) {
+  path.push(describe(element));
+  if (element.shadowRoot && element.shadowRoot.activeElement) element = element.shadowRoot.activeElement;
+  else if (element.localName === 'iframe' && element.contentDocument && element.contentDocument.activeElement
+           && element.contentDocument.activeElement !== element.contentDocument.body) element = element.contentDocument.activeElement;
+  else element = null;
+}
+return path.join(' > ');
+"""
+
+
+def _focus(browser):
+    return browser.js(DEEP_FOCUS)
+
+
+def _press(browser, *keys):
+    """Presses keys as the user would, at whatever has the focus."""
+    ActionChains(browser.driver).send_keys(*keys).perform()
+
+
+def _tab_to(browser, wanted, most, backwards=False):
+    """Presses Tab (Shift+Tab `backwards`) until the focus path has `wanted`; returns how many
+    presses it took, and fails after `most` with the path of each stop."""
+    stops = []
+    for count in range(1, most + 1):
+        if backwards:
+            ActionChains(browser.driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+        else:
+            _press(browser, Keys.TAB)
+        stops.append(_focus(browser))
+        if wanted in stops[-1]:
+            return count
+    raise AssertionError(f"{'Shift+' if backwards else ''}Tab did not reach {wanted} in {most} presses; it stopped at: {stops}")
+
+
+def _wait_focus(browser, wanted, what):
+    return wait_for(what, lambda: _focus(browser), check=lambda path: wanted in (path or ""))
+
+
+def _scan(browser, where, include=None, checked=()):
+    """axe's WCAG 2.1 AA rules, 0 violations (accessibility.assert_no_violations)."""
+    return accessibility.assert_no_violations(browser.driver, where, include, checked)
+
+
+def _voice_code(t, agent):
+    """A voice code for a new call, as the console would get it: (code, call interaction id)."""
+    call = f"call-{uuid.uuid4().hex[:10]}"
+    status, body = t.relay_b.get("/dev/interaction-token?" + urllib.parse.urlencode({"interaction": call, "channel": "voice"}))
+    assert status == 200, f"/dev/interaction-token answered {status}"
+    request = urllib.request.Request(f"{t.relay_b.base_url}/cobrowse/voice-codes", method="POST",
+                                     headers={"Content-Type": "application/json"},
+                                     data=json.dumps({"agentToken": agent.token(t.relay_b),
+                                                      "interactionToken": json.loads(body)["token"]}).encode())
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["code"], call
+
+
+@test
+def the_sdks_bar_prompts_and_notices_pass_axe_wcag_21_aa(t):
+    # Every state of the SDK's UI, scoped to its own hosts (the demo shop around them is not ours).
+    customer = t.customer()
+    customer.open(t.relay_a)
+    session_id = customer.start_session_with(endNoticeSeconds=120)
+    browser = customer.browser
+    waiting = customer.bar_status()
+    wait_for("the bar explains the outlines (.mark-explanation)", lambda: customer.bar_shows(".mark-explanation"))
+    bar = ["#cobrowse-bar"]
+    _scan(browser, "on the bar waiting for an agent", bar, checked=[
+        ("color-contrast", "exit"), ("color-contrast", "status"), ("color-contrast", "mark-text"),
+        ("color-contrast", "session-id"), ("button-name", "exit")])
+
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    wait_for("the bar says an agent is viewing", customer.bar_status, check=lambda text: text and text != waiting)
+    _scan(browser, "on the bar while an agent views the page", bar, checked=[("color-contrast", "status")])
+
+    agent.click("request-control")
+    wait_for("the bar asks for consent", lambda: customer.bar_shows("button.allow-control"))
+    _scan(browser, "on the bar asking for consent", bar, checked=[
+        ("color-contrast", "allow-control"), ("color-contrast", "deny-control"), ("button-name", "allow-control")])
+
+    customer.click_bar("button.allow-control")
+    agent.wait_mode("write")
+    wait_for("the bar offers Stop control", lambda: customer.bar_shows("button.revoke-control"))
+    _scan(browser, "on the bar in write mode", bar, checked=[("color-contrast", "revoke-control"), ("color-contrast", "status")])
+
+    customer.click_bar("button.exit")
+    wait_for("the end notice says why", customer.end_notice, check=lambda notice: bool(notice and notice["text"]))
+    _scan(browser, "on the end notice", ["#cobrowse-ended"], checked=[("color-contrast", "text"), ("button-name", "close")])
+
+    # The code prompt, empty and with an error.
+    customer.js("window.__prompted = CoBrowse.startWithCode(undefined, { failureNoticeSeconds: 120 }).catch((e) => e.code);")
+    wait_for("the SDK's code prompt opens", lambda: _code_prompt(customer), check=lambda prompt: prompt is not None)
+    prompt = ["cobrowse-code-prompt"]
+    _scan(browser, "on the code prompt", prompt, checked=[
+        ("label", "code"), ("color-contrast", "start"), ("color-contrast", "cancel"), ("color-contrast", "hint")])
+    _type_code(customer, "12")
+    wait_for("a short code is refused in the prompt", lambda: _code_prompt(customer),
+             check=lambda found: bool(found) and found["refusal"] == "malformed" and bool(found["error"]))
+    _scan(browser, "on the code prompt saying what is wrong", prompt, checked=[("color-contrast", "error")])
+    _press(browser, Keys.ESCAPE)
+    wait_for("Escape cancels the code prompt", lambda: customer.js("return window.__prompted"), check=lambda code: code == "cancelled")
+
+    # A start that fails: its notice.
+    customer.js("CoBrowse.start({ interactionToken: 'not-a-token', failureNoticeSeconds: 120 }).catch(() => {});")
+    wait_for("the start failure notice says why", lambda: _failure_notice(customer), check=lambda notice: bool(notice and notice["text"]))
+    _scan(browser, "on the start failure notice", ["#cobrowse-start-failed"], checked=[("color-contrast", "text"), ("button-name", "close")])
+
+
+@test
+def the_agent_console_passes_axe_wcag_21_aa_in_every_state(t):
+    agent = t.agent()
+    browser = agent.browser
+    browser.get(f"{t.relay_b.base_url}/agent/")
+    agent.wait_state("signed-out")
+    wait_for("the console offers a demo call (dev mode)", lambda: agent.shown("voice-demo-call"))
+    _scan(browser, "on the signed-out console", checked=[
+        ("label", '"#agent-token"'), ("label", '"#session-id"'), ("color-contrast", '"#join"'), ("color-contrast", '"#voice-get-code"')])
+
+    agent.click("join")
+    wait_for("the form says what is missing", lambda: agent.shown("sign-in-error"))
+    _scan(browser, "on the sign-in form with an error", checked=[("color-contrast", '"#sign-in-error"')])
+
+    # The voice call panel with a code to read out.
+    browser.js("document.getElementById('agent-token').value = arguments[0];", agent.token(t.relay_b))
+    agent.click("voice-demo-call")
+    wait_for("the console shows a code", lambda: agent.shown("voice-code"))
+    _scan(browser, "on the voice call panel with a code", checked=[
+        ("color-contrast", '"#voice-code"'), ("color-contrast", '"#voice-status"'), ("color-contrast", '"#voice-time"')])
+    # The time left ticks outside the live region: the announced sentence stays as it was said.
+    said = browser.js("return document.getElementById('voice-status').textContent")
+    first = wait_for("the code's time left shows", lambda: browser.js("return document.getElementById('voice-time').textContent"))
+    wait_for("the code's time left ticks", lambda: browser.js("return document.getElementById('voice-time').textContent"),
+             check=lambda text: text and text != first)
+    assert browser.js("return document.getElementById('voice-status').textContent") == said, \
+        "the live #voice-status changed with the countdown: a screen reader would be told every second"
+    assert browser.js("return document.getElementById('voice-time').closest('[aria-live],[role=status],[role=alert]')") is None
+
+    # Joined, with the view.
+    customer = t.customer()
+    customer.open(t.relay_a)
+    session_id = customer.start_session_with()
+    agent.join(t.relay_b, session_id)
+    agent.wait_same_text(customer)
+    _scan(browser, "on the console showing the customer's page", checked=[
+        ("color-contrast", '"#request-control"'), ("color-contrast", '"#end-session"'),
+        ("aria-allowed-attr", "view-stage"), ("color-contrast", '"#session-state"')])
+
+    agent.click("request-control")
+    wait_for("the bar asks for consent", lambda: customer.bar_shows("button.allow-control"))
+    _scan(browser, "on the console waiting for the customer's answer")
+
+    customer.click_bar("button.allow-control")
+    agent.wait_mode("write")
+    agent.wait_action_notice("approved")
+    _scan(browser, "on the console in write mode, with a notice", checked=[
+        ("color-contrast", '"#action-notice"'), ("label", '"#nav-url"'), ("button-name", '"#nav-back"')])
+
+    customer.click_bar("button.exit")
+    agent.wait_state("ended")
+    wait_for("the console offers to join another session", lambda: agent.shown("join-another"))
+    _scan(browser, "on the console after the end", checked=[("color-contrast", '"#notice"'), ("label", '"#next-session-id"')])
+
+
+@test
+def the_customer_reaches_the_bar_and_answers_consent_by_keyboard_alone(t):
+    customer, agent, session_id = t.shared_session()
+    browser = customer.browser
+    # A fresh page of the session (it resumes), nothing focused yet: one Tab reaches Exit.
+    browser.driver.refresh()
+    customer.wait_bar_session_id()
+    assert _focus(browser).startswith("body"), f"the page starts with the focus on {_focus(browser)!r}"
+    presses = _tab_to(browser, "#cobrowse-bar > button.exit", TABS_TO_THE_BAR)
+    assert presses <= TABS_TO_THE_BAR, presses
+
+    # The customer types in the page when the agent asks: the question takes nothing from them.
+    browser.js("document.getElementById('full-name').focus();")
+    _press(browser, "Ad")
+    agent.wait_same_text(customer)
+    agent.click("request-control")
+    wait_for("the bar asks for consent", lambda: customer.bar_shows("button.allow-control"))
+    question = customer.js("return document.getElementById('cobrowse-bar').shadowRoot.querySelector('.consent [role=alert]').textContent")
+    assert question, "the consent question (role=alert) says nothing"
+    assert _focus(browser) == "input#full-name", f"the consent question took the focus to {_focus(browser)!r}"
+    _press(browser, "a")
+    assert customer.field("full-name") == "Ada", f"the customer's typing was interrupted: {customer.field('full-name')!r}"
+
+    # Back to the bar (Shift+Tab) and Deny with Enter; the focus stays in the bar.
+    _tab_to(browser, "button.deny-control", 60, backwards=True)
+    _press(browser, Keys.ENTER)
+    agent.wait_action_notice("declined")
+    _wait_focus(browser, "#cobrowse-bar > div.bar", "the bar keeps the focus after Deny")
+
+    # Asked again: Tab to Allow, Space.
+    agent.click("request-control")
+    wait_for("the bar asks again", lambda: customer.bar_shows("button.allow-control"))
+    _tab_to(browser, "button.allow-control", 3)
+    _press(browser, Keys.SPACE)
+    agent.wait_mode("write")
+    wait_for("the bar offers Stop control", lambda: customer.bar_shows("button.revoke-control"))
+    _wait_focus(browser, "#cobrowse-bar > div.bar", "the bar keeps the focus after Allow")
+    _tab_to(browser, "button.revoke-control", 1)
+    _press(browser, Keys.ENTER)
+    agent.wait_mode("pointer")
+    _wait_focus(browser, "#cobrowse-bar > div.bar", "the bar keeps the focus after Stop control")
+
+    # Exit, then the end notice's Close: each one Tab away.
+    _tab_to(browser, "button.exit", 1)
+    _press(browser, Keys.ENTER)
+    wait_for("the session ends", lambda: customer.js("return CoBrowse.sessionId"), check=lambda value: value is None)
+    wait_for("the end notice shows", customer.end_notice, check=bool)
+    _tab_to(browser, "#cobrowse-ended > button.close", TABS_TO_THE_BAR)
+    _press(browser, Keys.ENTER)
+    wait_for("Close takes the end notice away", customer.end_notice, check=lambda notice: notice is None)
+
+
+@test
+def the_code_prompt_is_filled_and_submitted_by_keyboard_alone(t):
+    agent = t.agent()
+    code, _ = _voice_code(t, agent)
+    customer = t.customer()
+    customer.open(t.relay_a)
+    browser = customer.browser
+    customer.baseline = customer.page_state()
+    # The demo's "on the phone" button, by keyboard; the prompt takes the focus into its field.
+    _tab_to(browser, "button#start-with-code", 15)
+    _press(browser, Keys.ENTER)
+    _wait_focus(browser, "cobrowse-code-prompt > input#code", "the code prompt puts the focus in its field")
+    # Tab stays inside the dialog: field, Cancel, Start, and round to the field.
+    for expected in ("button.cancel", "button.start", "input#code"):
+        _press(browser, Keys.TAB)
+        assert expected in _focus(browser), f"Tab in the code prompt went to {_focus(browser)!r}, not {expected}"
+    # A wrong code first: said in the prompt (role=alert), the focus stays in the field, selected.
+    _press(browser, "000000" if code != "000000" else "000001", Keys.ENTER)
+    wait_for("a wrong code is refused in the prompt", lambda: _code_prompt(customer),
+             check=lambda prompt: bool(prompt) and prompt["refusal"] == "code-unknown")
+    _wait_focus(browser, "input#code", "the focus stays in the code field after a refusal")
+    _press(browser, code, Keys.ENTER)
+    wait_for("the prompt closes and the session starts", lambda: customer.js(f"return {CODE_PROMPT} === null && CoBrowse.sessionId"), check=bool)
+    customer.wait_bar_session_id()
+    agent_focus = _focus(browser)
+    assert "cobrowse-code-prompt" not in agent_focus, f"the focus is still in the closed prompt: {agent_focus!r}"
+
+
+@test
+def the_agent_joins_and_acts_on_the_customers_page_by_keyboard_alone(t):
+    customer = t.customer()
+    customer.open(t.relay_a)
+    session_id = customer.start_session_with()
+    agent = t.agent()
+    browser = agent.browser
+    token = agent.token(t.relay_b)
+    browser.get(f"{t.relay_b.base_url}/agent/")
+    agent.wait_state("signed-out")
+    # Sign in: Tab to the token, type, Tab to the session ID, type, Enter.
+    _tab_to(browser, "input#agent-token", 5)
+    _press(browser, token, Keys.TAB)
+    assert "input#session-id" in _focus(browser), f"Tab from the token went to {_focus(browser)!r}"
+    _press(browser, session_id, Keys.ENTER)
+    agent.wait_state("live")
+    agent.wait_same_text(customer)
+
+    # Request control (the header, just before where the form was), the customer allows.
+    _tab_to(browser, "button#request-control", 8, backwards=True)
+    _press(browser, Keys.ENTER)
+    wait_for("the bar asks for consent", lambda: customer.bar_shows("button.allow-control"))
+    customer.click_bar("button.allow-control")
+    agent.wait_mode("write")
+
+    # The view's tab stop, named; Page Down scrolls the customer's page.
+    _tab_to(browser, "div#view-stage", 15)
+    name = browser.js("return document.getElementById('view-stage').getAttribute('aria-label')")
+    assert name, "the view's tab stop has no accessible name"
+    before = customer.js("return Math.round(scrollY)")
+    _press(browser, Keys.PAGE_DOWN)
+    wait_for("Page Down on the view scrolls the customer's page", lambda: customer.js("return Math.round(scrollY)"),
+             check=lambda y: y > before + 100)
+
+    # Tab goes on into the page: to the name field, typing reaches the customer's field.
+    _tab_to(browser, "input#full-name", 40)
+    _press(browser, "Ada")
+    wait_for("what the agent typed reaches the customer's field", lambda: customer.field("full-name"), check=lambda value: value == "Ada")
+    # Escape: back to the view's tab stop; Shift+Tab back to End session, Enter ends it.
+    _press(browser, Keys.ESCAPE)
+    _wait_focus(browser, "div#view-stage", "Escape in the view goes back to its tab stop")
+    _tab_to(browser, "button#end-session", 15, backwards=True)
+    _press(browser, Keys.ENTER)
+    agent.wait_state("ended")
+    wait_for("the customer's session ends", lambda: customer.js("return CoBrowse.sessionId"), check=lambda value: value is None)
+
+
+# ---------------------------------------------------------------------------------------
+# Mobile (issue 15, part 4): on a phone (390 and 320 CSS pixels wide, mobile emulation) the
+# SDK's bar, notices and code prompt stay inside the customer's visual viewport, also pinch-
+# zoomed and with an on-screen keyboard, and remain tappable; the SDK sends the visual
+# viewport, and the agent's console shows what the customer sees, clicks landing where aimed.
+# ---------------------------------------------------------------------------------------
+
+PHONE = (390, 844)
+SMALL_PHONE = (320, 640)
+BAR_CONTROLS = (".session-id", ".status", "button.exit")
+CONSENT_CONTROLS = ("button.allow-control", "button.deny-control")
+
+# In the agent's page: how the view is fitted (the iframe's transform, the stage) and #view-zoom.
+VIEW_GEOMETRY = """
+const iframe = document.getElementById('cobrowse-view');
+const stage = document.getElementById('view-stage').getBoundingClientRect();
+const matrix = new DOMMatrix(getComputedStyle(iframe).transform);
+const zoom = document.getElementById('view-zoom');
+const cursor = document.getElementById('customer-cursor');
+const at = /translate\\(([-0-9.e]+)px, ([-0-9.e]+)px\\)/.exec(cursor.style.transform || '');
+return { a: matrix.a, b: matrix.b, c: matrix.c, d: matrix.d, e: matrix.e, f: matrix.f,
+         stage: { left: stage.left, top: stage.top, width: stage.width, height: stage.height },
+         zoomShown: !zoom.hidden && zoom.getClientRects().length > 0, zoomText: zoom.textContent,
+         zoomScale: zoom.dataset.scale || null,
+         cursor: cursor.hidden || !at ? null : { x: parseFloat(at[1]), y: parseFloat(at[2]) } };
+"""
+
+
+def _phone_customer(t, size):
+    """A customer whose Chromium is a phone of `size` (CSS pixels)."""
+    browser = Browser(f"customer-phone-{len(t.browsers) + 1}", phone=size)
+    t.browsers.append(browser)
+    customer = Customer(browser)
+    t.customers.append(customer)
+    return customer
+
+
+def _sent_viewports(customer):
+    """The viewports the customer's SDK sent: the snapshots' and the `viewport` frames', in order."""
+    found = []
+    for frame in (f.json() for f in customer.browser.frames("sent")):
+        if isinstance(frame, dict) and frame.get("t") == "snapshot":
+            found.append(frame.get("viewport"))
+        elif isinstance(frame, dict) and frame.get("t") == "viewport":
+            found.append({key: frame.get(key) for key in ("w", "h", "visual") if key in frame})
+    return found
+
+
+def _received_visuals(agent):
+    """The visual viewports the agent's console received: in `viewport` frames and snapshots (a
+    loaded filter may shed a late frame and resync: the snapshot then brings the viewport)."""
+    found = []
+    for frame in (f.json() for f in agent.browser.frames("received")):
+        if isinstance(frame, dict) and frame.get("t") == "viewport":
+            found.append(frame.get("visual"))
+        elif isinstance(frame, dict) and frame.get("t") == "snapshot":
+            found.append((frame.get("viewport") or {}).get("visual"))
+    return found
+
+
+def _same_visual(sent, visual, tolerance=0.05):
+    """Whether a sent `visual` is the page's visual viewport (phone.visual_viewport)."""
+    return isinstance(sent, dict) and all(
+        isinstance(sent.get(key), (int, float)) and abs(sent[key] - visual[key]) <= tolerance * max(1, abs(visual[key]))
+        for key in ("x", "y", "w", "h", "scale"))
+
+
+def _assert_bar_fits(customer, when):
+    """Nothing of the bar sticks out sideways: it does not scroll, and it is within the screen's
+    width (the visual viewport: the demo shop itself is wider than a phone)."""
+    fit = customer.js("""
+        const host = document.getElementById('cobrowse-bar');
+        const bar = host.shadowRoot.querySelector('.bar');
+        const box = host.getBoundingClientRect();
+        const visual = window.visualViewport;
+        return { scrollWidth: bar.scrollWidth, clientWidth: bar.clientWidth, left: box.left, right: box.right,
+                 screenLeft: visual.offsetLeft, screenRight: visual.offsetLeft + visual.width };""")
+    assert fit["scrollWidth"] <= fit["clientWidth"] and fit["left"] >= fit["screenLeft"] - 0.5 and fit["right"] <= fit["screenRight"] + 0.5, \
+        f"{when}, the bar overflows the screen: {fit}"
+
+
+@test
+def on_a_phone_the_bar_stays_in_the_visual_viewport_and_the_agent_sees_the_zoom(t):
+    customer = _phone_customer(t, PHONE)
+    customer.open(t.relay_a)
+    session_id = customer.start_session_with()
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    browser = customer.browser
+    visual = phone.visual_viewport(browser)
+    assert abs(visual["w"] - PHONE[0]) < 1 and abs(visual["scale"] - 1) < 0.01, f"the customer is not on a 390 px phone: {visual}"
+
+    # Unzoomed: the bar fits the phone's width, and everything of it is in sight.
+    phone.wait_inside_visual_viewport(browser, "cobrowse-bar", BAR_CONTROLS, "on a 390 px phone")
+    _assert_bar_fits(customer, "on a 390 px phone")
+    wait_for("the snapshot's viewport carries the visual viewport, the whole screen at scale 1",
+             lambda: _sent_viewports(customer),
+             check=lambda sent: any(v and v.get("w") == visual["innerWidth"] and _same_visual(v.get("visual"), visual) for v in sent))
+    agent.click("request-control")
+    wait_for("the customer's bar asks for control", lambda: customer.bar_shows("button.allow-control"))
+    unzoomed = phone.wait_inside_visual_viewport(browser, "cobrowse-bar", BAR_CONTROLS + CONSENT_CONTROLS,
+                                                 "asked for control on a 390 px phone")
+    _assert_bar_fits(customer, "asked for control on a 390 px phone")
+
+    # The customer pinch-zooms in twice, around the gift checkbox (which stays in sight).
+    customer.show("#gift", agent)
+    visual = phone.pinch(browser, 2.0, *customer.center("#gift"))
+    assert visual["scale"] > 1.8 and visual["w"] < PHONE[0] * 0.6, f"the pinch did not zoom in: {visual}"
+    zoomed = phone.wait_inside_visual_viewport(browser, "cobrowse-bar", BAR_CONTROLS + CONSENT_CONTROLS, "zoomed in twice")
+    for selector in ("button.exit",) + CONSENT_CONTROLS:
+        on_screen = zoomed[selector]["width"] * visual["scale"]
+        assert abs(on_screen - unzoomed[selector]["width"]) <= 2, \
+            f"zoomed in, {selector} is {on_screen:.1f} px wide on the screen, not {unzoomed[selector]['width']:.1f} as before"
+    visual = phone.visual_viewport(browser)
+    wait_for(f"the SDK sends a viewport frame with the zoomed visual viewport {visual}",
+             lambda: [frame.get("visual") for frame in (f.json() for f in browser.frames("sent"))
+                      if isinstance(frame, dict) and frame.get("t") == "viewport"],
+             check=lambda sent: any(_same_visual(v, visual) for v in sent))
+
+    # The agent sees what the customer sees: the visual viewport, magnified, and says so.
+    wait_for("the agent's console receives the visual viewport at scale 2", lambda: _received_visuals(agent),
+             check=lambda received: any(_same_visual(v, visual) for v in received))
+    geometry = wait_for("the console shows #view-zoom 'Customer zoomed 2.0×'", lambda: agent.browser.js(VIEW_GEOMETRY),
+                        check=lambda g: g["zoomShown"] and g["zoomText"] == "Customer zoomed 2.0×")
+    total = geometry["a"]
+    fit = total / visual["scale"]
+    assert 0.3 < fit <= 1.0001 and abs(geometry["d"] - total) < 1e-6 and geometry["b"] == 0 and geometry["c"] == 0, \
+        f"the view is not scaled by the customer's zoom times a fit ≤ 1: {geometry}"
+    assert abs(geometry["e"] + visual["x"] * total) < 1 and abs(geometry["f"] + visual["y"] * total) < 1, \
+        f"the view is not moved to the customer's visual viewport {visual}: {geometry}"
+    assert abs(geometry["stage"]["width"] - visual["w"] * total) < 2 and abs(geometry["stage"]["height"] - visual["h"] * total) < 2, \
+        f"the stage is not the visual viewport's size ({visual['w']}x{visual['h']} × {total}): {geometry['stage']}"
+    assert abs(float(geometry["zoomScale"]) - visual["scale"]) < 0.01, f"#view-zoom's data-scale is {geometry['zoomScale']!r}"
+
+    # The customer's pointer, where it is on their page, is where the agent sees that spot. (A
+    # loaded filter skips late cursor frames: the pointer wiggles onto the spot until it shows.)
+    gift = customer.center("#gift")
+    x, y = phone.input_point(browser, *gift)
+    seen = {}
+
+    def pointer_on_gift():
+        for dx in (1, 0):
+            browser.driver.execute_cdp_cmd("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x + dx, "y": y})
+        point, now = agent.point("#gift"), agent.browser.js(VIEW_GEOMETRY)
+        seen.update(expected=(point["x"] - now["stage"]["left"], point["y"] - now["stage"]["top"]), cursor=now["cursor"])
+        return (seen["cursor"] is not None and abs(seen["cursor"]["x"] - seen["expected"][0]) <= 4
+                and abs(seen["cursor"]["y"] - seen["expected"][1]) <= 4)
+
+    try:
+        wait_for("the agent sees the customer's pointer on the gift checkbox", pointer_on_gift, interval=0.5)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; expected at {seen.get('expected')} of the stage; the customer's gift at {gift} "
+                             f"(visual viewport {phone.visual_viewport(browser)}); the console's last cursor and viewport "
+                             f"frames: {agent.received('cursor')[-2:]} {agent.received('viewport')[-2:]}") from None
+
+    # Allow, tapped by a finger while zoomed in: the agent has control.
+    phone.tap_control(browser, "cobrowse-bar", "button.allow-control")
+    wait_for("the SDK is in write mode after the customer tapped Allow", lambda: customer.js("return CoBrowse.mode"),
+             check=lambda mode: mode == "write")
+    wait_for("the agent's console is in write mode", lambda: agent.browser.js("return document.body.dataset.mode"),
+             check=lambda mode: mode == "write")
+
+    # The agent's click on the checkbox in the zoomed view toggles it on the customer's page.
+    stage = agent.browser.js(VIEW_GEOMETRY)["stage"]
+    point = agent.point("#gift")
+    assert stage["left"] < point["x"] < stage["left"] + stage["width"] and stage["top"] < point["y"] < stage["top"] + stage["height"], \
+        f"the gift checkbox ({point}) is not in the zoomed view {stage}"
+    before = customer.checked("gift")
+    agent.mouse(point["x"], point["y"], click=True)
+    wait_for("the agent's click in the zoomed view toggles the customer's gift checkbox",
+             lambda: customer.checked("gift"), check=lambda checked: checked != before)
+    assert "annotate" not in agent.sent_types(), "the agent's click went out as an annotation"
+
+    # An on-screen keyboard takes the lower part of the screen: the bar moves above it.
+    phone.show_keyboard(browser, PHONE, 340)
+    visual = wait_for("the visual viewport shrinks for the keyboard", lambda: phone.visual_viewport(browser),
+                      check=lambda v: v["h"] * v["scale"] <= PHONE[1] - 330)
+    phone.wait_inside_visual_viewport(browser, "cobrowse-bar", BAR_CONTROLS + ("button.revoke-control",), "with an on-screen keyboard")
+    visual = phone.visual_viewport(browser)
+    wait_for("the agent's console receives the shortened visual viewport", lambda: _received_visuals(agent),
+             check=lambda received: any(_same_visual(v, visual) for v in received))
+
+    # Exit, tapped: the session ends, and the end notice is in sight too.
+    phone.tap_control(browser, "cobrowse-bar", "button.exit")
+    wait_for("the session ends after the customer tapped Exit", lambda: customer.js("return CoBrowse.sessionId"),
+             check=lambda value: value is None)
+    phone.wait_inside_visual_viewport(browser, "cobrowse-ended", (".notice", "button.close"), "the end notice, zoomed in")
+    agent.wait_state("ended")
+
+
+@test
+def on_a_320_px_phone_every_control_of_the_bar_is_in_sight(t):
+    customer = _phone_customer(t, SMALL_PHONE)
+    customer.open(t.relay_a)
+    session_id = customer.start_session_with()
+    agent = t.agent()
+    agent.join(t.relay_b, session_id)
+    browser = customer.browser
+    phone.wait_inside_visual_viewport(browser, "cobrowse-bar", BAR_CONTROLS, "on a 320 px phone")
+    _assert_bar_fits(customer, "on a 320 px phone")
+    agent.click("request-control")
+    wait_for("the customer's bar asks for control", lambda: customer.bar_shows("button.allow-control"))
+    phone.wait_inside_visual_viewport(browser, "cobrowse-bar", BAR_CONTROLS + CONSENT_CONTROLS, "asked for control on a 320 px phone")
+    _assert_bar_fits(customer, "asked for control on a 320 px phone")
+    phone.tap_control(browser, "cobrowse-bar", "button.allow-control")
+    wait_for("the bar offers Stop control", lambda: customer.bar_shows("button.revoke-control"))
+    phone.wait_inside_visual_viewport(browser, "cobrowse-bar", BAR_CONTROLS + ("button.revoke-control",),
+                                      "in write mode on a 320 px phone")
+    _assert_bar_fits(customer, "in write mode on a 320 px phone")
+    # Zoomed in and out again, the bar is back 16 px from the screen's bottom-right corner.
+    phone.pinch(browser, 3.0, 160, 200)
+    phone.wait_inside_visual_viewport(browser, "cobrowse-bar", BAR_CONTROLS + ("button.revoke-control",), "zoomed in three times")
+    phone.pinch(browser, 1 / 3.0, 160, 200)
+    wait_for("zoomed out again, the bar is 16 px from the screen's bottom-right corner", lambda: customer.js("""
+        const box = document.getElementById('cobrowse-bar').getBoundingClientRect();
+        const visual = window.visualViewport;
+        return [visual.offsetLeft + visual.width - box.right, visual.offsetTop + visual.height - box.bottom];"""),
+             check=lambda margins: all(abs(margin - 16) <= 1 for margin in margins))
+    # A page of the site wider than the phone (the orders table): the phone widens the layout
+    # viewport to the page, which the screen shows only part of; the bar is on the screen.
+    customer.open(t.relay_a, "/demo/second.html")
+    assert customer.wait_bar_session_id() == session_id, "the next page does not resume the session"
+    visual = phone.visual_viewport(browser)
+    assert visual["innerWidth"] > visual["w"] + 100, f"second.html no longer overflows a 320 px phone: {visual}"
+    phone.wait_inside_visual_viewport(browser, "cobrowse-bar", BAR_CONTROLS, "on a page wider than the phone")
+    _assert_bar_fits(customer, "on a page wider than the phone")
+
+
+@test
+def on_a_phone_the_code_prompt_covers_what_the_customer_sees(t):
+    customer = _phone_customer(t, PHONE)
+    customer.open(t.relay_a)
+    browser = customer.browser
+    visual = phone.pinch(browser, 2.5, 100, 300)
+    customer.js("window.__prompt = CoBrowse.startWithCode().catch((error) => error.code);")
+    host = "cobrowse-code-prompt-host"
+    wait_for("the code prompt opens", lambda: customer.js(
+        "const prompt = document.querySelector('cobrowse-code-prompt'); if (prompt) prompt.id = arguments[0]; return !!prompt;", host))
+    controls = (".dialog", "#code", "button.start", "button.cancel")
+    # The prompt's host is an inline element without a box; its backdrop and dialog are what shows.
+    boxes = phone.wait_inside_visual_viewport(browser, host, controls, "the code prompt, zoomed in 2.5 times", host_box=False)
+    backdrop = customer.js("""
+        const box = document.getElementById(arguments[0]).shadowRoot.querySelector('.backdrop').getBoundingClientRect();
+        return { left: box.left, top: box.top, width: box.width, height: box.height };""", host)
+    visual = phone.visual_viewport(browser)
+    assert all(abs(backdrop[a] - visual[b]) <= 1 for a, b in (("left", "x"), ("top", "y"), ("width", "w"), ("height", "h"))), \
+        f"the backdrop {backdrop} does not cover the visual viewport {visual}"
+    on_screen = boxes[".dialog"]["width"] * visual["scale"]
+    assert 300 <= on_screen <= 362, f"the dialog is {on_screen:.0f} px wide on the screen, not its usual 360 (or 92 % of 390)"
+    phone.tap_control(browser, host, "button.cancel")
+    wait_for("Cancel, tapped, closes the prompt", lambda: customer.js("return document.querySelector('cobrowse-code-prompt') === null"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 15: presence. The customer's bar says who is watching: the lead agent's name when the
+# token carries one, and everyone, observers included ("2 people are viewing"); observers
+# joining and leaving are in the session's history (the registry's visits).
+
+def _viewer_sentences(customer):
+    """The SDK's English presence sentences, from its catalogue as the relay serves it."""
+    english = languages.catalogues(customer.browser, "sdk")["en"]
+    count = english["status.viewingCount"]
+    return {"named": lambda name: english["status.viewingNamed"].replace("{name}", name),
+            "count": lambda n: (count["other"] if isinstance(count, dict) else count).replace("{count}", str(n))}
+
+
+def _bar_viewers(customer):
+    return customer.js("""
+        const bar = document.getElementById('cobrowse-bar');
+        const element = bar && bar.shadowRoot && bar.shadowRoot.querySelector('.bar');
+        return element ? element.dataset.viewers || null : null;""")
+
+
+@test
+def the_customers_bar_names_the_agent_and_counts_observers_who_join_and_leave(t):
+    customer = t.customer()
+    customer.open(t.relay_a)
+    session_id = customer.start_session()
+    customer.record_events()
+    sentences = _viewer_sentences(customer)
+    agent = t.agent()
+    agent.join(t.relay_b, session_id, display_name="Ada Lovelace")
+    customer.wait_bar_status(sentences["named"]("Ada Lovelace"))
+    assert _bar_viewers(customer) == "1", f"the bar's data-viewers is {_bar_viewers(customer)!r} with the agent alone"
+
+    # A supervisor on the other relay: two people are viewing.
+    supervisor = t.agent()
+    supervisor.join(t.relay_a, session_id, role="supervisor", display_name="Sam Supervisor")
+    customer.wait_bar_status(sentences["count"](2))
+    assert _bar_viewers(customer) == "2"
+
+    # The supervisor's console goes away (another page in its tab): the count follows at once.
+    supervisor.browser.get("about:blank")
+    customer.wait_bar_status(sentences["named"]("Ada Lovelace"))
+    assert _bar_viewers(customer) == "1"
+    viewers = [event["viewers"] for event in customer.events("viewersChanged")]
+    assert viewers[-3:] == [
+        [{"name": "Ada Lovelace", "role": "agent"}],
+        [{"name": "Ada Lovelace", "role": "agent"}, {"name": "Sam Supervisor", "role": "supervisor"}],
+        [{"name": "Ada Lovelace", "role": "agent"}],
+    ], f"viewersChanged said {viewers}"
+
+    # The history keeps both visits; the supervisor's with when it ended.
+    history = wait_for("the registry's history has the supervisor's visit ended", lambda: t.stack.session_history(session_id),
+                       check=lambda view: view and any(v.get("role") == "supervisor" and v.get("leftAt") for v in view.get("visits", [])))
+    visits = history["visits"]
+    assert [(v["agentID"], v.get("name"), v["role"]) for v in visits] == [
+        (agent.name, "Ada Lovelace", "agent"), (supervisor.name, "Sam Supervisor", "supervisor")], f"visits: {visits}"
+    assert "leftAt" not in visits[0] and visits[1]["leftAt"] >= visits[1]["joinedAt"], f"visits: {visits}"
+
+    # Coming back is a second visit; the customer's Exit closes every open one.
+    supervisor.join(t.relay_b, session_id, role="supervisor", display_name="Sam Supervisor")
+    customer.wait_bar_status(sentences["count"](2))
+    customer.end()
+    history = wait_for("the registry's history after the end", lambda: t.stack.session_history(session_id),
+                       check=lambda view: view and view.get("state") == "ended" and len(view.get("visits", [])) == 3)
+    assert all(v.get("leftAt") for v in history["visits"]), f"an open visit after the end: {history['visits']}"
 
 
 def main(arguments):

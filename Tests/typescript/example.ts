@@ -90,7 +90,7 @@ async function share(button: HTMLButtonElement, status: HTMLElement): Promise<Co
   // testOnlyDisableMasking: only ever in tests of the masking filter.
   const options: CoBrowseStartOptions = location.hostname === 'tests.invalid'
     ? { interactionToken, testOnlyDisableMasking: true }
-    : { interactionToken, endNoticeSeconds: 0, failureNoticeSeconds: 0 };
+    : { interactionToken, endNoticeSeconds: 0, failureNoticeSeconds: 0, language: navigator.language };
   try {
     const result = await CoBrowse.start(options);
     const sessionId: string = result.sessionId;
@@ -105,7 +105,7 @@ async function share(button: HTMLButtonElement, status: HTMLElement): Promise<Co
 
 /** A voice call: the SDK's own prompt asks for the agent's code, or the site's own field gives it. */
 async function shareCall(typed: string | null): Promise<string | null> {
-  const options: CoBrowseCodeStartOptions = { endNoticeSeconds: 5 };
+  const options: CoBrowseCodeStartOptions = { endNoticeSeconds: 5, language: 'ja' };
   try {
     const { sessionId } = typed === null ? await CoBrowse.startWithCode() : await CoBrowse.startWithCode(typed, options);
     return sessionId;
@@ -128,6 +128,7 @@ const unsubscribers: Array<() => void> = [
     console.log(kind, view.id, view.state, view.mode, view.channel, view.interactionID, view.leadAgentID, view.observers.length,
       view.createdAt, view.joinedAt, view.endedAt, view.endReason, view.endedBy, view.writeRequestPendingUntil, masked, history);
   }),
+  CoBrowse.on('viewersChanged', ({ viewers }) => console.log(viewers.map((v) => `${v.name ?? 'someone'} (${v.role})`).join(', '))),
   CoBrowse.on('controlRequested', ({ until }) => console.log('the agent asks for control until', new Date(until))),
   CoBrowse.on('modeChanged', ({ mode }) => console.log('the agent may now', mode === 'write' ? 'act' : 'only point')),
   CoBrowse.on('ended', ({ reason, by }) => console.log(farewell[reason], who(by))),

@@ -11,6 +11,7 @@ CoBrowse.start({ endNoticeSeconds: 8 }); // refused: interactionToken is require
 CoBrowse.start({ interactionToken: 42 }); // refused: the token is a string
 CoBrowse.start({ interactionToken: 'eyJ…', endNoticeSeconds: '8' }); // refused: seconds are a number
 CoBrowse.start({ interactionToken: 'eyJ…', endNotice: 8 }); // refused: no such option
+CoBrowse.start({ interactionToken: 'eyJ…', language: ['ja', 'en'] }); // refused: a language is one tag
 CoBrowse.start(); // refused: options are required
 CoBrowse.startWithCode(42137); // refused: the code is a string (leading zeros count)
 CoBrowse.startWithCode('042137', { interactionToken: 'eyJ…' }); // refused: a code start takes no token

@@ -144,6 +144,13 @@ export interface CoBrowseStartOptions {
    */
   failureNoticeSeconds?: number;
   /**
+   * The language of the SDK's own words (the bar, its consent prompt, the notices, the code
+   * prompt), as a BCP 47 tag: `'en'` or `'ja'` (`'ja-JP'` gets `'ja'`). Without it, or for a
+   * language the SDK has no words in (with a console warning), the page's `<html lang>` decides,
+   * else English. Kept with the session, so later pages of the session use it too.
+   */
+  language?: string;
+  /**
    * **Tests only.** `true` shares the page with no masking at all in the browser (no rules, no
    * built-ins, passwords included; scripts and handlers are still dropped), as a stale or
    * bypassed SDK would, so that tests can check the masking filter alone. Never on a real site:
@@ -205,8 +212,10 @@ export interface CoBrowseSession {
   channel: 'chat' | 'messaging' | 'voice';
   /** The lead agent's ID, once one joined. */
   leadAgentID?: string;
-  /** The IDs of supervisors watching. */
+  /** The IDs of the supervisors who watched (each once). */
   observers: string[];
+  /** Who watched and when: the lead from joining, each observer from each join to its leave. */
+  visits: CoBrowseVisit[];
   /** When the customer started the session. */
   createdAt: string;
   /** When the lead agent joined. */
@@ -223,9 +232,38 @@ export interface CoBrowseSession {
   masking?: CoBrowseMaskingRecord;
 }
 
+/** One agent's time in the session. */
+export interface CoBrowseVisit {
+  /** The agent's ID, as the contact center's token names them. */
+  agentID: string;
+  /** The display name the agent's token carries; absent without one. */
+  name?: string;
+  /** `agent` (the lead) or `supervisor` (an observer). */
+  role: 'agent' | 'supervisor';
+  /** When they joined (ISO 8601, with milliseconds). */
+  joinedAt: string;
+  /** When they left; absent while they are viewing. */
+  leftAt?: string;
+}
+
+/** Someone viewing the page now (the `viewersChanged` event). */
+export interface CoBrowseViewer {
+  /** The display name their token carries, or null. */
+  name: string | null;
+  /** `agent` (the lead) or `supervisor` (an observer). */
+  role: 'agent' | 'supervisor';
+}
+
+/** The `viewersChanged` event. */
+export interface CoBrowseViewersChangedEvent {
+  /** Everyone viewing now, in the order they joined (the lead first). */
+  viewers: CoBrowseViewer[];
+}
+
 /**
  * A change in the session's life, as the registry announced it (`session` event's `event`):
  * `created`, `activated` (the lead agent joined), `observer-joined` (a supervisor watches),
+ * `observer-left` (a supervisor's console closed),
  * `mode-requested` (the agent asks for control), `mode-request-declined` (denied or timed out),
  * `mode-changed`, `ended`.
  */
@@ -233,6 +271,7 @@ export type CoBrowseSessionEventKind =
   | 'created'
   | 'activated'
   | 'observer-joined'
+  | 'observer-left'
   | 'mode-requested'
   | 'mode-request-declined'
   | 'mode-changed'
@@ -303,6 +342,8 @@ export interface CoBrowseEventMap {
   agentJoined: CoBrowseAgentJoinedEvent;
   /** Any lifecycle change of the session, with the registry's view of it. */
   session: CoBrowseSessionEvent;
+  /** Who is viewing the page changed (an agent or observer joined or left). */
+  viewersChanged: CoBrowseViewersChangedEvent;
   /** The agent asks for control of the page; the bar asks the customer (Allow / Deny). */
   controlRequested: CoBrowseControlRequestedEvent;
   /** What the agent may do changed (also on a later page that resumes a session in write mode). */

@@ -18,7 +18,7 @@
  * password fields from the start (a "show password" toggle may come before sharing does). The
  * work is done by ES modules in sdk/ next to it, by job (mirror, masking, built-in-rules, detectors, rules,
  * customer-mark, serialize, frames, observe, bar, agent-marks, actions, end-notice, transport,
- * session), imported from this script's own address when a session starts or resumes: nothing
+ * session, and i18n/: the sentences in each language), imported from this script's own address when a session starts or resumes: nothing
  * more is downloaded before. The relay lets the sites it allows read sdk/ across origins
  * (CORS), as it lets them open its sockets. The rules editor's side (sdk/editing.js) loads only
  * when the relay's editor page frames this page and asks for it.
@@ -39,7 +39,7 @@
    */
   const PARTS = ['session.js', 'transport.js', 'mirror.js', 'masking.js', 'built-in-rules.js', 'detectors.js', 'rules.js',
     'customer-mark.js', 'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js', 'end-notice.js',
-    'code-prompt.js'];
+    'code-prompt.js', 'tab-order.js', 'i18n/languages.js', 'i18n/translate.js', 'i18n/en.js', 'i18n/ja.js'];
   /** The value setters as the browser made them, taken now: the agent types with these (sdk/actions.js). */
   const NATIVE_VALUE_SETTERS = new Map([HTMLInputElement, HTMLTextAreaElement, HTMLSelectElement].map((type) =>
     [type, Object.getOwnPropertyDescriptor(type.prototype, 'value').set]));
@@ -104,7 +104,8 @@
   const api = {
     /**
      * Starts sharing this page inside the customer's live interaction:
-     * `{ interactionToken, endNoticeSeconds }` (how long the end notice stays; default 8, 0: none).
+     * `{ interactionToken, endNoticeSeconds }` (how long the end notice stays; default 8, 0: none),
+     * `language` (the SDK's words: 'en', 'ja', …; default: the page's `<html lang>`, else English).
      */
     start(options) {
       resumeFromStorage(); // a stored session first, so that this call finds it (not a second session)

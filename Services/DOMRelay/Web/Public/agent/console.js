@@ -9,6 +9,7 @@ import { UNTYPABLE_INPUT_TYPES } from '../sdk/built-in-rules.js';
 import { Mirror } from './mirror.js';
 import { Overlay } from './overlay.js';
 import { VoiceCall } from './voice-call.js';
+import { t, localizePage } from './i18n/languages.js';
 
 const PAUSE_DEBOUNCE_MS = 1500; // in-site navigation sends a snapshot well within this
 const RECONNECT_FIRST_MS = 500;
@@ -31,51 +32,16 @@ const TOKEN_REFUSALS = new Set(['invalid-token', 'expired-token']);
 const EMBEDDING_TYPE = 'cobrowse-console';
 /** Longer than any agent token; a longer one in a message is not one. */
 const MAX_TOKEN_LENGTH = 16384;
-const SESSION_ID_ERROR = 'The session ID is exactly 9 digits, as the customer reads it out.';
-
-/** Why the session ended, by the registry's end reason (agent-exited names the agent: endSentence). */
-const END_SENTENCES = {
-  'customer-exited': 'The customer ended the session.',
-  'agent-exited': 'The agent ended the session.',
-  'interaction-ended': 'The session ended because the contact-center interaction ended.',
-  'interaction-transferred': 'The session ended because the interaction was transferred to another agent.',
-  'interaction-conferenced': 'The session ended because the interaction became a conference.',
-  inactivity: 'The session ended after a period of inactivity.',
-  'no-agent-joined': 'The session ended because no agent joined in time.',
-  'agent-absent': "The session ended because the agent's console was gone for too long.",
-  'customer-absent': "The session ended because the customer's page was gone for too long.",
-  administrator: 'An administrator ended the session.',
-};
-/** Who ended it, for a reason this console does not know (`session.endedBy`: customer, agent:<id>, …). */
-const ENDED_BY_SENTENCES = {
-  customer: END_SENTENCES['customer-exited'],
-  agent: END_SENTENCES['agent-exited'],
-  supervisor: 'A supervisor ended the session.',
-  administrator: END_SENTENCES.administrator,
-};
-const ENDED_SENTENCE = 'The session has ended.';
-const PAUSED_SENTENCE = 'Paused: the customer left the page. It resumes when they come back.';
-/** What the lead agent is told about their request for control (the filter's refusals bring their own sentence). */
-const CONTROL_SENTENCES = {
-  approved: 'The customer gave you control: your clicks, typing, scrolling and navigation happen on their page.',
-  declined: 'The customer declined your request for control.',
-  'timed-out': 'The customer did not answer your request for control.',
-  revoked: 'The customer took back control.',
-  'pointer-mode': 'In pointer mode you can point and annotate; ask the customer for control to act.',
-};
+/**
+ * The console's words are in its catalogues (i18n/), in the agent's language: `ended.<reason>`
+ * for each end reason of the registry, `endedBy.<kind>` for who ended it when the reason is not
+ * known (customer, agent and administrator share the reasons' sentences: ENDED_BY_REASONS),
+ * else `ended`; `control.<answer>` for the request for control (the filter's refusals bring
+ * their own sentence); `state.<state>` for the header.
+ */
+const ENDED_BY_REASONS = { customer: 'customer-exited', agent: 'agent-exited', administrator: 'administrator' };
 /** Inputs the agent never types into (they are clicked, or are not the agent's business). */
 const UNTYPABLE_INPUTS = new Set(UNTYPABLE_INPUT_TYPES);
-
-/** What the header shows for each console state. */
-const STATE_LABELS = {
-  'signed-out': 'signed out',
-  connecting: 'connecting',
-  waiting: 'waiting for the page',
-  live: 'active',
-  paused: 'paused',
-  ended: 'ended',
-  refused: 'not joined',
-};
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -103,6 +69,7 @@ const ui = {
   navForward: $('nav-forward'),
   navReload: $('nav-reload'),
   navURL: $('nav-url'),
+  stage: $('view-stage'),
 };
 
 const mirror = new Mirror(ui.iframe, {
@@ -118,6 +85,7 @@ const overlay = new Overlay({
   iframe: ui.iframe,
   layer: $('view-overlay'),
   cursor: $('customer-cursor'),
+  zoom: $('view-zoom'),
   viewScroll: () => mirror.viewScroll,
 });
 
@@ -186,17 +154,25 @@ function renderControls() {
   const lead = control.role === 'lead' && joined;
   document.body.dataset.role = control.role ?? '';
   document.body.dataset.mode = control.mode ?? '';
-  ui.sessionMode.textContent = control.mode ?? '';
+  ui.sessionMode.textContent = control.mode ? t(`mode.${control.mode}`) : '';
   const waiting = control.pending || control.requested;
   ui.requestControl.hidden = !lead;
   ui.requestControl.disabled = waiting || control.mode === 'write';
-  ui.requestControl.textContent = waiting ? 'Waiting for the customer…' : 'Request control';
+  ui.requestControl.textContent = t(waiting ? 'header.waitingForCustomer' : 'header.requestControl');
   ui.endSession.hidden = !lead;
   ui.endSession.disabled = control.ending;
   ui.navBar.hidden = !(lead && control.mode === 'write');
+  // Write mode: Tab goes on from the view's tab stop into the customer's page (its fields and
+  // links); otherwise the page's controls are no tab stops, and a focus left inside comes back out.
+  if (lead && control.mode === 'write') {
+    ui.iframe.removeAttribute('tabindex');
+  } else {
+    ui.iframe.tabIndex = -1;
+    if (document.activeElement === ui.iframe) ui.stage.focus({ preventScroll: true });
+  }
   // Signed out but for the token kept: only not joined.
   const label = consoleState === 'signed-out' && signedIn !== null ? 'refused' : consoleState;
-  ui.sessionState.textContent = STATE_LABELS[label] ?? label;
+  ui.sessionState.textContent = t.has(`state.${label}`) ? t(`state.${label}`) : label;
   // With a token kept the form asks only for the session, and after an end the header offers the next one.
   ui.tokenField.hidden = signedIn !== null;
   ui.tokenKept.hidden = signedIn === null;
@@ -216,10 +192,10 @@ function onSessionNotice(current, message) {
   if (control.role !== 'lead') return;
   if (message.event === 'mode-request-declined') {
     const timedOut = message.session?.modeChanges?.at(-1)?.kind === 'timed-out';
-    showActionNotice(CONTROL_SENTENCES[timedOut ? 'timed-out' : 'declined'], timedOut ? 'timed-out' : 'declined');
+    showActionNotice(t(timedOut ? 'control.timed-out' : 'control.declined'), timedOut ? 'timed-out' : 'declined');
   } else if (message.event === 'mode-changed' && control.mode !== before) {
     const reason = control.mode === 'write' ? 'approved' : 'revoked';
-    showActionNotice(CONTROL_SENTENCES[reason], reason);
+    showActionNotice(t(`control.${reason}`), reason);
   }
 }
 
@@ -338,7 +314,7 @@ function connect(current) {
           console.warn('relay:', message.code, message.message);
           control.requested = false;
           renderControls();
-          showActionNotice(message.message || message.code || 'The relay refused that.', message.code || 'error');
+          showActionNotice(message.message || message.code || t('action.refused'), message.code || 'error');
         } else {
           retryable = onRefused(current, message);
         }
@@ -368,7 +344,7 @@ function scheduleReconnect(current) {
   clearTimeout(current.resyncTimer);
   setState('connecting');
   if (ui.notice.dataset.kind !== 'reconnecting') {
-    showNotice(current.joinedOnce ? 'Connection to the relay lost. Reconnecting…' : 'Cannot reach the relay. Retrying…', 'reconnecting');
+    showNotice(t(current.joinedOnce ? 'notice.reconnecting' : 'notice.unreachable'), 'reconnecting');
   }
   const delay = current.reconnectDelay;
   current.reconnectDelay = Math.min(delay * 2, RECONNECT_MAX_MS);
@@ -396,7 +372,7 @@ function onJoined(current, message) {
 /** A refused join; returns whether to try again (only when the relay says it is not ready). */
 function onRefused(current, { code, message }) {
   if (code === 'unavailable') {
-    showNotice(`The relay is not ready yet (${message}). Retrying…`, 'reconnecting');
+    showNotice(t('notice.relayNotReady', { message }), 'reconnecting');
     return true;
   }
   // The session ended while this console was reconnecting.
@@ -412,7 +388,7 @@ function onRefused(current, { code, message }) {
   if (tokenRefused) forget();
   else keep(current.token, null);
   setState('refused');
-  showNotice(`Could not join session ${current.sessionId}: ${message || code || 'refused'}`, 'refused');
+  showNotice(t('notice.refused', { sessionId: current.sessionId, message: message || code || 'refused' }), 'refused');
   showForm(current.sessionId);
   tellEmbedder({ t: 'refused', sessionId: current.sessionId, code: code ?? null, message: message ?? null, tokenForgotten: tokenRefused });
   return false;
@@ -436,10 +412,11 @@ function onEnded(current, reason) {
 function endSentence(reason, by) {
   const [kind, id] = typeof by === 'string' ? [by.split(':')[0], by.slice(by.indexOf(':') + 1)] : [null, null];
   if (reason === 'agent-exited' && kind === 'agent' && id) {
-    return control.role === 'lead' && id === control.leadAgentID ? 'You ended the session.' : `The agent ${id} ended the session.`;
+    return control.role === 'lead' && id === control.leadAgentID ? t('ended.byYou') : t('ended.byAgent', { agent: id });
   }
-  if (reason && Object.hasOwn(END_SENTENCES, reason)) return END_SENTENCES[reason];
-  return (kind && Object.hasOwn(ENDED_BY_SENTENCES, kind) && ENDED_BY_SENTENCES[kind]) || ENDED_SENTENCE;
+  if (reason && t.has(`ended.${reason}`)) return t(`ended.${reason}`);
+  if (kind && Object.hasOwn(ENDED_BY_REASONS, kind)) return t(`ended.${ENDED_BY_REASONS[kind]}`);
+  return kind && t.has(`endedBy.${kind}`) ? t(`endedBy.${kind}`) : t('ended');
 }
 
 // MARK: Stream frames
@@ -483,7 +460,7 @@ function applyFrame(current, frame) {
   switch (frame.t) {
     case 'snapshot':
       clearTimeout(current.pauseTimer);
-      overlay.setViewport(frame.viewport?.w, frame.viewport?.h);
+      overlay.setViewport(frame.viewport?.w, frame.viewport?.h, frame.viewport?.visual);
       mirror.loadSnapshot(frame);
       ui.customerURL.textContent = frame.url ?? '';
       ui.customerURL.title = [frame.title, frame.url].filter(Boolean).join('\n');
@@ -503,7 +480,7 @@ function applyFrame(current, frame) {
       overlay.refresh();
       break;
     case 'viewport':
-      overlay.setViewport(frame.w, frame.h);
+      overlay.setViewport(frame.w, frame.h, frame.visual);
       break;
     case 'cursor':
       overlay.moveCursor(frame.x, frame.y);
@@ -517,7 +494,7 @@ function applyFrame(current, frame) {
       current.pauseTimer = setTimeout(() => {
         if (activeJoin !== current || consoleState !== 'live') return;
         setState('paused');
-        showNotice(PAUSED_SENTENCE, 'paused');
+        showNotice(t('notice.paused'), 'paused');
       }, PAUSE_DEBOUNCE_MS);
       break;
     default:
@@ -601,7 +578,43 @@ function watchView(doc) {
     }
   }, options);
   doc.addEventListener('scroll', onViewScroll, options);
+  // Escape inside the customer's page: back to the view's tab stop (the keyboard's way out).
+  doc.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') ui.stage.focus({ preventScroll: true });
+  }, options);
 }
+
+/** How far an arrow key scrolls the customer's page; Page Up, Page Down and Space: this much of a screen. */
+const KEY_SCROLL_LINE_PX = 40;
+const KEY_SCROLL_PAGE = 0.9;
+
+/**
+ * The view's tab stop (#view-stage, docs/agent-console.md "Accessibility"): in write mode the
+ * scroll keys scroll the view, and onViewScroll sends that to the customer's page as it does the
+ * agent's wheel; in pointer mode the lead is told to ask for control. Tab, in write mode, goes on
+ * into the page itself (renderControls).
+ */
+function onStageKey(event) {
+  if (event.target !== ui.stage || event.altKey || event.ctrlKey || event.metaKey) return;
+  const view = ui.iframe.contentWindow;
+  const screen = (view?.innerHeight ?? 0) * KEY_SCROLL_PAGE * (event.shiftKey ? -1 : 1);
+  const steps = {
+    ArrowDown: [0, KEY_SCROLL_LINE_PX], ArrowUp: [0, -KEY_SCROLL_LINE_PX],
+    ArrowRight: [KEY_SCROLL_LINE_PX, 0], ArrowLeft: [-KEY_SCROLL_LINE_PX, 0],
+    PageDown: [0, Math.abs(screen)], PageUp: [0, -Math.abs(screen)], ' ': [0, screen],
+  };
+  const { key } = event;
+  if (!Object.hasOwn(steps, key) && key !== 'Home' && key !== 'End') return;
+  event.preventDefault(); // the console itself does not scroll
+  if (!canAct() || !view) return;
+  if (!writing()) return showActionNotice(t('control.pointer-mode'), 'pointer-mode');
+  agentInputAt = performance.now();
+  if (key === 'Home') view.scrollTo({ left: view.scrollX, top: 0, behavior: 'instant' });
+  else if (key === 'End') view.scrollTo({ left: view.scrollX, top: view.document.documentElement.scrollHeight, behavior: 'instant' });
+  else view.scrollBy({ left: steps[key][0], top: steps[key][1], behavior: 'instant' });
+}
+
+ui.stage.addEventListener('keydown', onStageKey);
 
 /** The agent's pointer, at most every 50 ms (the latest position wins). */
 function queuePointer(x, y) {
@@ -632,7 +645,7 @@ function onViewClick(event) {
 function allowInput(event) {
   const target = event.composedPath()[0];
   if (writing() && isField(target)) return true;
-  if (canAct() && isField(target)) showActionNotice(CONTROL_SENTENCES['pointer-mode'], 'pointer-mode');
+  if (canAct() && isField(target)) showActionNotice(t('control.pointer-mode'), 'pointer-mode');
   return false;
 }
 
@@ -714,7 +727,7 @@ function acceptScroll(id) {
 /** The filter did not let an action through: say why; a refused edit is put back in the view. */
 function onActionDropped(frame) {
   if (control.role !== 'lead') return;
-  showActionNotice(frame.message || `The ${frame.action ?? 'action'} was not allowed.`, frame.reason ?? 'dropped', frame.action);
+  showActionNotice(frame.message || t('action.notAllowed', { action: frame.action ?? 'action' }), frame.reason ?? 'dropped', frame.action);
   if (frame.action === 'type' && lastTyped) {
     typedValues.delete(lastTyped);
     mirror.restoreValue(lastTyped);
@@ -852,10 +865,10 @@ function signIn(token, sessionId, sessionText) {
   if (current) return true; // a session ID that is not one: the session goes on
   if (consoleState !== 'ended') {
     showForm(sessionId ?? sessionText ?? null);
-    if (sessionText != null && !sessionId) showFormError(SESSION_ID_ERROR, ui.session);
+    if (sessionText != null && !sessionId) showFormError(t('signIn.badSessionId'), ui.session);
   } else if (sessionText != null && !sessionId) {
     ui.nextSession.value = sessionText;
-    showJoinAnotherError(SESSION_ID_ERROR);
+    showJoinAnotherError(t('signIn.badSessionId'));
   }
   return false;
 }
@@ -882,8 +895,8 @@ ui.form.addEventListener('submit', (event) => {
   event.preventDefault();
   const token = signedIn?.token ?? ui.token.value.trim();
   const sessionId = parseSessionId(ui.session.value);
-  if (!token) return showFormError('Paste your agent token.', ui.token);
-  if (!sessionId) return showFormError(SESSION_ID_ERROR, ui.session);
+  if (!token) return showFormError(t('signIn.noToken'), ui.token);
+  if (!sessionId) return showFormError(t('signIn.badSessionId'), ui.session);
   showFormError(null);
   startJoin(token, sessionId);
 });
@@ -892,7 +905,7 @@ ui.joinAnother.addEventListener('submit', (event) => {
   event.preventDefault();
   const sessionId = parseSessionId(ui.nextSession.value);
   if (!signedIn) return;
-  if (!sessionId) return showJoinAnotherError(SESSION_ID_ERROR);
+  if (!sessionId) return showJoinAnotherError(t('signIn.badSessionId'));
   showJoinAnotherError(null);
   ui.nextSession.value = '';
   startJoin(signedIn.token, sessionId);
@@ -921,7 +934,7 @@ function joinFromAddress() {
 /** A voice call's code (docs/agent-console.md, "Voice calls"): the console joins what it starts. */
 const voiceCall = new VoiceCall({
   section: $('voice-call'), interaction: $('voice-interaction'), button: $('voice-get-code'), demoButton: $('voice-demo-call'),
-  code: $('voice-code'), status: $('voice-status'),
+  code: $('voice-code'), status: $('voice-status'), timeLeft: $('voice-time'),
   agentToken: () => signedIn?.token ?? ui.token.value.trim(),
   join: (token, sessionId) => signIn(token, sessionId, sessionId),
 });
@@ -1011,6 +1024,8 @@ addEventListener('message', (event) => {
 
 // MARK: Start
 
+// The page's words, and <html lang>, in the agent's language (the browser's: docs/agent-console.md).
+localizePage();
 document.body.dataset.seq = '0';
 setState('signed-out');
 signedIn = readKept();

@@ -1,18 +1,11 @@
 // Voice call: the console's side of voice codes (docs/agent-console.md, "Voice calls"). The
 // agent asks for a code bound to the call's interaction, reads it out, and the console joins
-// the session as soon as the customer has typed it into the SDK's prompt.
+// the session as soon as the customer has typed it into the SDK's prompt. Its words are the
+// console's catalogue's (i18n/): `voice.refused.<code>` for each refusal of the relay.
+import { t } from './i18n/languages.js';
 
 /** How often the console asks whether the customer typed the code yet. */
 const POLL_MS = 1000;
-
-/** What the console says when the relay refuses, by the refusal's code. */
-const REFUSALS = {
-  'not-voice': 'That interaction is not a voice call: voice codes are for calls.',
-  'too-many-codes': 'You asked for many codes lately. Use one of them, or wait a few minutes.',
-  'expired-token': 'The call\'s interaction token or your agent token has expired.',
-  'invalid-token': 'The relay did not accept the tokens: check the call\'s interaction token and your agent token.',
-  'not-allowed': 'Only an agent (not an observer) can ask for a voice code.',
-};
 
 /** Six digits read out in two groups: "042 137". */
 function spoken(code) {
@@ -24,8 +17,8 @@ function spoken(code) {
  * signed in with (or typed); `join(token, sessionId)` joins a session.
  */
 export class VoiceCall {
-  constructor({ section, interaction, button, demoButton, code, status, agentToken, join }) {
-    Object.assign(this, { section, interaction, button, code, status, agentToken, join });
+  constructor({ section, interaction, button, demoButton, code, status, timeLeft, agentToken, join }) {
+    Object.assign(this, { section, interaction, button, code, status, timeLeft, agentToken, join });
     this.poller = null;
     this.countdown = null;
     button.addEventListener('click', () => this.ask(interaction.value.trim()));
@@ -38,7 +31,7 @@ export class VoiceCall {
         .then(({ token }) => {
           interaction.value = token;
           this.ask(token);
-        }, () => this.say('The demo call could not be made.', 'error'));
+        }, () => this.say(t('voice.demoFailed'), 'error'));
     });
   }
 
@@ -50,8 +43,8 @@ export class VoiceCall {
   /** Asks the relay for a code for the call whose interaction token this is. */
   async ask(interactionToken) {
     const agentToken = this.agentToken();
-    if (!agentToken) return this.say('Paste your agent token first.', 'error');
-    if (!interactionToken) return this.say('Paste the call\'s interaction token.', 'error');
+    if (!agentToken) return this.say(t('voice.noAgentToken'), 'error');
+    if (!interactionToken) return this.say(t('voice.noInteraction'), 'error');
     this.stop();
     this.button.disabled = true;
     let answer;
@@ -68,7 +61,8 @@ export class VoiceCall {
       this.button.disabled = false;
     }
     if (!response || !response.ok) {
-      return this.say(REFUSALS[answer.code] || answer.message || 'The relay could not give a code now; try again.', 'error');
+      const refusal = typeof answer.code === 'string' && t.has(`voice.refused.${answer.code}`) ? t(`voice.refused.${answer.code}`) : null;
+      return this.say(refusal || answer.message || t('voice.failed'), 'error');
     }
     this.show(answer, agentToken);
   }
@@ -79,15 +73,18 @@ export class VoiceCall {
     this.code.dataset.code = code;
     this.section.dataset.state = 'waiting';
     const until = Date.parse(expiresAt);
+    // The sentence is said once (announced); the time left changes every second beside it, silently.
+    this.say(t('voice.waiting'));
     const tick = () => {
       const seconds = Math.max(0, Math.round((until - Date.now()) / 1000));
       if (seconds === 0) {
         this.stop();
         this.section.dataset.state = 'expired';
-        this.say('The code has expired. Ask for a new one if the customer still wants to share.', 'error');
+        this.say(t('voice.expired'), 'error');
         return;
       }
-      this.say(`Read this code out to the customer. Waiting for them to type it (${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')} left).`);
+      this.timeLeft.hidden = false;
+      this.timeLeft.textContent = t('voice.timeLeft', { time: `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}` });
     };
     tick();
     this.countdown = setInterval(tick, 1000);
@@ -109,11 +106,12 @@ export class VoiceCall {
     if (!this.poller || !answer.sessionID) return;
     this.stop();
     this.section.dataset.state = 'started';
-    this.say('The customer started sharing: joining.');
+    this.say(t('voice.joining'));
     this.join(agentToken, answer.sessionID);
   }
 
   stop() {
+    this.timeLeft.hidden = true;
     clearInterval(this.poller);
     clearInterval(this.countdown);
     this.poller = null;

@@ -2,14 +2,19 @@
 // The customer types the six digits the agent reads out; a wrong, expired or used code is
 // said in the dialog, which stays open for another try, until a session starts or the customer
 // cancels. In its own shadow root, like the bar: the page's styles cannot hide or restyle it.
+// Its words come from the session's catalogue (sdk/i18n/).
 import { failureSentence } from './end-notice.js';
+import { followVisualViewport } from './visual-viewport.js';
+
+/** Stops the open prompt's backdrop following the visual viewport (a no-op without a prompt). */
+let stopOpenPrompt = () => {};
 
 const STYLE = `
 :host { all: initial; }
 .backdrop { position: fixed; inset: 0; z-index: 2147483647; background: rgba(15, 23, 42, .45);
   display: flex; align-items: center; justify-content: center; font: 16px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
-.dialog { background: #fff; color: #111827; border-radius: 10px; padding: 20px; width: min(92vw, 360px);
-  box-shadow: 0 12px 32px rgba(0, 0, 0, .25); box-sizing: border-box; }
+.dialog { background: #fff; color: #111827; border-radius: 10px; padding: 20px; width: min(92%, 360px);
+  box-shadow: 0 12px 32px rgba(0, 0, 0, .25); box-sizing: border-box; max-height: calc(100% - 16px); overflow: auto; }
 h2 { font-size: 18px; margin: 0 0 8px; }
 p { margin: 0 0 12px; }
 label { display: block; font-weight: 600; margin-bottom: 4px; }
@@ -27,25 +32,26 @@ button:disabled { opacity: .6; cursor: default; }
 /**
  * Opens the dialog. `submit(code)` starts a session with a code and returns a promise of the
  * start's result; the dialog closes when it resolves. Returns a promise of that result, rejected
- * with `{ code: 'cancelled' }` if the customer cancels.
+ * with `{ code: 'cancelled' }` if the customer cancels. `t`: the sentences (sdk/i18n/languages.js).
  */
-export function askForCode(submit) {
+export function askForCode(submit, t) {
   removeCodePrompt();
   const opener = document.activeElement;
   const host = document.createElement('cobrowse-code-prompt');
+  host.lang = t.language;
   const root = host.attachShadow({ mode: 'open' });
   root.innerHTML = `<style>${STYLE}</style>
     <div class="backdrop">
       <form class="dialog" role="dialog" aria-modal="true" aria-labelledby="title" aria-describedby="hint" novalidate>
-        <h2 id="title">Share this page with your adviser</h2>
-        <p id="hint">Enter the 6-digit code your adviser reads out to you on the phone.</p>
-        <label for="code">Code</label>
+        <h2 id="title">${t.html('codePrompt.title')}</h2>
+        <p id="hint">${t.html('codePrompt.hint')}</p>
+        <label for="code">${t.html('codePrompt.label')}</label>
         <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" pattern="[0-9]{6}"
                aria-describedby="error" required>
         <p class="error" id="error" role="alert"></p>
         <div class="actions">
-          <button class="cancel" type="button">Cancel</button>
-          <button class="start" type="submit">Start</button>
+          <button class="cancel" type="button">${t.html('codePrompt.cancel')}</button>
+          <button class="start" type="submit">${t.html('codePrompt.start')}</button>
         </div>
       </form>
     </div>`;
@@ -53,11 +59,18 @@ export function askForCode(submit) {
   const input = root.getElementById('code');
   const error = root.getElementById('error');
   const start = root.querySelector('button.start');
-  document.documentElement.append(host);
+  // In the body, as page content: tools and assistive technology look for it there (axe-core
+  // cannot tell the contrast of text outside it).
+  (document.body || document.documentElement).append(host);
+  // Pinch zoom or an on-screen keyboard (the field has the focus): the backdrop covers what the
+  // customer sees, and the dialog is centred in it at its usual size.
+  const stopFollowing = followVisualViewport(root.querySelector('.backdrop'), 'cover');
+  stopOpenPrompt = stopFollowing;
   input.focus();
 
   return new Promise((resolve, reject) => {
     const close = () => {
+      stopFollowing();
       host.remove();
       if (opener && typeof opener.focus === 'function') opener.focus();
     };
@@ -70,7 +83,7 @@ export function askForCode(submit) {
       event.preventDefault();
       const code = input.value.replace(/\s+/g, '');
       if (!/^[0-9]{6}$/.test(code)) {
-        say('The code has six digits.', 'malformed');
+        say(t('codePrompt.malformed'), 'malformed');
         input.focus();
         return;
       }
@@ -82,7 +95,7 @@ export function askForCode(submit) {
       }, (failure) => {
         start.disabled = false;
         const refusal = failure && failure.code;
-        say(failureSentence(refusal || 'unavailable'), refusal || 'unavailable');
+        say(failureSentence(t, refusal || 'unavailable'), refusal || 'unavailable');
         input.select();
         input.focus();
       });
@@ -107,5 +120,7 @@ export function askForCode(submit) {
 
 /** Removes an open code prompt (a session started some other way, the page is leaving). */
 export function removeCodePrompt() {
+  stopOpenPrompt();
+  stopOpenPrompt = () => {};
   for (const prompt of document.querySelectorAll('cobrowse-code-prompt')) prompt.remove();
 }

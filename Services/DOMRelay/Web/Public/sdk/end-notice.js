@@ -4,43 +4,17 @@
 // session is over and everything else is gone. The start failure notice (#cobrowse-start-failed)
 // tells them why CoBrowse.start failed (an expired link, an interaction that ended, a relay that
 // cannot be reached), while the promise rejects as ever. One notice at a time.
+import { followVisualViewport } from './visual-viewport.js';
+import { insertFirstInTabOrder } from './tab-order.js';
 
-/** What the customer is told, by the registry's end reason. */
-const SENTENCES = {
-  'customer-exited': 'You ended co-browsing.',
-  'agent-exited': 'The agent ended co-browsing.',
-  'interaction-ended': 'Co-browsing ended because your conversation with us ended.',
-  'interaction-transferred': 'Co-browsing ended because your conversation was transferred to another agent.',
-  'interaction-conferenced': 'Co-browsing ended because more people joined your conversation.',
-  inactivity: 'Co-browsing ended after a period of inactivity.',
-  'no-agent-joined': 'Co-browsing ended because no agent joined.',
-  'agent-absent': 'Co-browsing ended because the agent left.',
-  'customer-absent': 'Co-browsing ended because this page was closed.',
-  administrator: 'An administrator ended co-browsing.',
-};
-/** A reason this SDK does not know: who ended it, if the relay said (`session.endedBy`). */
-const BY_SENTENCES = {
-  customer: SENTENCES['customer-exited'],
-  agent: SENTENCES['agent-exited'],
-  administrator: SENTENCES.administrator,
-};
-const FALLBACK = 'Co-browsing has ended.';
 /**
- * Why a start failed, by the error's `code`: the registry's refusal, or `unavailable` (the
- * relay could not be reached, refused the socket, or could not reach the registry).
+ * The sentences are in the session's catalogue (sdk/i18n/): `ended.<reason>` for each end
+ * reason of the registry, else `ended`; `failed.<code>` for each refusal a start can meet (and
+ * `unavailable`: the relay could not be reached, refused the socket, or could not reach the
+ * registry), else `failed`. A reason this SDK has no sentence for says who ended it, if the
+ * relay said (`session.endedBy`): the customer, an agent or an administrator.
  */
-const FAILURE_SENTENCES = {
-  'expired-token': 'Co-browsing could not start: the link to your agent has expired. Please ask the agent for a new one.',
-  'invalid-token': 'Co-browsing could not start: the link to your agent is not valid. Please ask the agent for a new one.',
-  'interaction-ended': 'Co-browsing could not start because your conversation with us has ended.',
-  // A voice call's code (CoBrowse.startWithCode): the code prompt says these too.
-  'code-unknown': 'That code is not right. Please check the six digits your agent read out.',
-  'code-expired': 'That code has expired. Please ask your agent for a new one.',
-  'code-used': 'That code was already used. Please ask your agent for a new one.',
-  'too-many-attempts': 'Too many wrong codes. Please wait a minute, then try again.',
-  unavailable: 'Co-browsing could not start: the service cannot be reached right now. Please try again in a moment.',
-};
-const FAILURE_FALLBACK = 'Co-browsing could not start. Please try again, or ask the agent for help.';
+const BY_REASONS = { customer: 'customer-exited', agent: 'agent-exited', administrator: 'administrator' };
 /** How long the end notice stays unless `CoBrowse.start({ endNoticeSeconds })` says otherwise. */
 export const DEFAULT_END_NOTICE_SECONDS = 8;
 /** How long the start failure notice stays unless `CoBrowse.start({ failureNoticeSeconds })` says otherwise. */
@@ -48,16 +22,16 @@ export const DEFAULT_FAILURE_NOTICE_SECONDS = 15;
 /** Screen readers announce a live region's change, not a region inserted with its text. */
 const ANNOUNCE_DELAY_MS = 100;
 
-/** The sentence for an end reason (and who ended it, `customer`, `agent:ana`, …, when known). */
-export function endSentence(reason, by) {
-  if (Object.prototype.hasOwnProperty.call(SENTENCES, reason)) return SENTENCES[reason];
+/** The sentence (from `t`, the session's catalogue) for an end reason, and who ended it (`customer`, `agent:ana`, …) when known. */
+export function endSentence(t, reason, by) {
+  if (typeof reason === 'string' && t.has(`ended.${reason}`)) return t(`ended.${reason}`);
   const kind = typeof by === 'string' ? by.split(':')[0] : '';
-  return Object.prototype.hasOwnProperty.call(BY_SENTENCES, kind) ? BY_SENTENCES[kind] : FALLBACK;
+  return Object.prototype.hasOwnProperty.call(BY_REASONS, kind) ? t(`ended.${BY_REASONS[kind]}`) : t('ended');
 }
 
-/** The sentence for a failed start's error code. */
-export function failureSentence(code) {
-  return Object.prototype.hasOwnProperty.call(FAILURE_SENTENCES, code) ? FAILURE_SENTENCES[code] : FAILURE_FALLBACK;
+/** The sentence (from `t`) for a failed start's error code. */
+export function failureSentence(t, code) {
+  return typeof code === 'string' && t.has(`failed.${code}`) ? t(`failed.${code}`) : t('failed');
 }
 
 /** A notice's time as given to start() (`name`): a finite number ≥ 0, else `fallback`. */
@@ -74,20 +48,23 @@ let shown = null;
 /**
  * Shows a notice for `seconds` (0: none), replacing one already shown: `id` of its host,
  * `role` of its `.notice` (with `live`, its aria-live), `data` set on `.notice`, `kind` its
- * look, and the `sentence`, set a moment after the host is in the page so that it is announced.
+ * look, and the `sentence`, set a moment after the host is in the page so that it is announced;
+ * `t` the session's catalogue (the close button's words, the host's `lang`).
  */
-function showNotice({ id, role, live, data, kind, sentence, seconds }) {
+function showNotice({ id, role, live, data, kind, sentence, seconds, t }) {
   removeNotice();
   if (!(seconds > 0)) return;
   const host = document.createElement('div');
   host.id = id;
+  host.lang = t.language;
   const root = host.attachShadow({ mode: 'open' });
   root.innerHTML = `
     <style>
       :host { all: initial; position: fixed; right: 16px; bottom: 16px; z-index: 2147483647; }
       .notice { display: flex; align-items: center; gap: 12px; padding: 10px 14px; border-radius: 10px;
                 background: #1d2433; color: #fff; font: 14px/1.3 system-ui, sans-serif;
-                box-shadow: 0 4px 16px rgba(0,0,0,.25); max-width: min(30rem, calc(100vw - 32px)); }
+                box-shadow: 0 4px 16px rgba(0,0,0,.25); box-sizing: border-box;
+                max-width: min(30rem, var(--cobrowse-visual-width, calc(100vw - 32px))); }
       .notice.failure { border-left: 4px solid #e5484d; }
       .text { flex: 1; }
       button { font: inherit; font-size: 18px; line-height: 1; padding: 4px 8px; border: 0; border-radius: 6px;
@@ -96,7 +73,7 @@ function showNotice({ id, role, live, data, kind, sentence, seconds }) {
     </style>
     <div class="notice ${kind}" role="${role}" aria-live="${live}" aria-atomic="true">
       <span class="text"></span>
-      <button class="close" type="button" aria-label="Close" title="Close">&times;</button>
+      <button class="close" type="button" aria-label="${t.html('notice.close')}" title="${t.html('notice.close')}">&times;</button>
     </div>`;
   const notice = root.querySelector('.notice');
   for (const [name, value] of Object.entries(data)) {
@@ -105,42 +82,45 @@ function showNotice({ id, role, live, data, kind, sentence, seconds }) {
   const close = root.querySelector('button.close');
   const remove = () => removeNotice();
   close.addEventListener('click', remove);
-  (document.body || document.documentElement).appendChild(host);
+  insertFirstInTabOrder(host); // its Close is one Tab from the page's start
   shown = {
     host,
     close,
     remove,
+    // Pinch zoom or an on-screen keyboard: the notice stays where the customer can see it.
+    stopFollowing: followVisualViewport(host, 'corner'),
     announceTimer: setTimeout(() => { root.querySelector('.text').textContent = sentence; }, ANNOUNCE_DELAY_MS),
     removeTimer: setTimeout(remove, Math.min(seconds * 1000, 2 ** 31 - 1)), // setTimeout's longest
   };
 }
 
-/** The end notice (#cobrowse-ended): who ended co-browsing or why, for `seconds` (0: none). */
-export function showEndNotice({ reason, by, seconds = DEFAULT_END_NOTICE_SECONDS }) {
+/** The end notice (#cobrowse-ended): who ended co-browsing or why, for `seconds` (0: none), in `t`'s language. */
+export function showEndNotice({ reason, by, seconds = DEFAULT_END_NOTICE_SECONDS, t }) {
   showNotice({
     id: 'cobrowse-ended', role: 'status', live: 'polite', kind: 'ended',
     data: { 'data-reason': reason, 'data-by': by || null },
-    sentence: endSentence(reason, by), seconds,
+    sentence: endSentence(t, reason, by), seconds, t,
   });
 }
 
 /**
  * The start failure notice (#cobrowse-start-failed): why co-browsing could not start, by the
- * error's `code` (`data-cobrowse-failure`), for `seconds` (0: none); an alert.
+ * error's `code` (`data-cobrowse-failure`), for `seconds` (0: none), in `t`'s language; an alert.
  */
-export function showStartFailure({ code, seconds = DEFAULT_FAILURE_NOTICE_SECONDS }) {
+export function showStartFailure({ code, seconds = DEFAULT_FAILURE_NOTICE_SECONDS, t }) {
   showNotice({
     id: 'cobrowse-start-failed', role: 'alert', live: 'assertive', kind: 'failure',
     data: { 'data-cobrowse-failure': code || 'unknown' },
-    sentence: failureSentence(code), seconds,
+    sentence: failureSentence(t, code), seconds, t,
   });
 }
 
 /** Takes the notice away (its time is up, it was closed, or a new session starts). */
 export function removeNotice() {
   if (!shown) return;
-  const { host, close, remove, announceTimer, removeTimer } = shown;
+  const { host, close, remove, stopFollowing, announceTimer, removeTimer } = shown;
   shown = null;
+  stopFollowing();
   clearTimeout(announceTimer);
   clearTimeout(removeTimer);
   close.removeEventListener('click', remove);

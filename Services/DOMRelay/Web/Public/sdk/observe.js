@@ -3,6 +3,7 @@
 import { controlState } from './serialize.js';
 import { notePasswordToggles } from './masking.js';
 import { isFrameElement, readableFrameDocument, windowOf, topPagePoint } from './frames.js';
+import { viewportState } from './visual-viewport.js';
 
 const SCROLL_THROTTLE_MS = 100;
 const CURSOR_THROTTLE_MS = 50;
@@ -37,8 +38,13 @@ export class PageObserver {
     this.watchedDocuments = new WeakSet();
     this.hookedWindows = new WeakSet();
     this.watchDocument(document);
-    this.listen(window, 'resize', () => this.throttle('viewport', RESIZE_THROTTLE_MS, () =>
-      this.send({ t: 'viewport', w: window.innerWidth, h: window.innerHeight })), true);
+    // The layout viewport (resize) and the visual one (pinch zoom, panning, a keyboard), as one frame.
+    const viewportChanged = () => this.throttle('viewport', RESIZE_THROTTLE_MS, () => this.send({ t: 'viewport', ...viewportState() }));
+    this.listen(window, 'resize', viewportChanged, true);
+    if (window.visualViewport) {
+      this.listen(window.visualViewport, 'resize', viewportChanged, false);
+      this.listen(window.visualViewport, 'scroll', viewportChanged, false);
+    }
   }
 
   /**

@@ -5,6 +5,7 @@ import { Masking, BLOCKED_ATTRIBUTES, IMAGE_SOURCE_ATTRIBUTES, OWN_MASKED, OWN_B
   OWN_VALUE_MASKED, OWN_UNMASKED, maskedText, maskedValue } from './masking.js';
 import { isFrameElement, readableFrameDocument } from './frames.js';
 import { isMarkSheet } from './customer-mark.js';
+import { viewportState } from './visual-viewport.js';
 
 /**
  * Elements never sent, with everything inside them: scripts, and what the masking filter
@@ -350,7 +351,7 @@ export function snapshotFrame(serializer, stream) {
     t: 'snapshot', stream, url: location.href,
     title: serializer.titleMasked || serializer.masking.maskPage ? maskedText(document.title) : document.title,
     doctype: document.doctype ? document.doctype.name : null,
-    viewport: { w: window.innerWidth, h: window.innerHeight },
+    viewport: viewportState(),
     scroll: { x: window.scrollX, y: window.scrollY },
     root,
   };

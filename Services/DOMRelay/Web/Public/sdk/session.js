@@ -4,6 +4,7 @@ import { ShareSession } from './transport.js';
 import { noticeSeconds, removeNotice, showStartFailure, DEFAULT_END_NOTICE_SECONDS, DEFAULT_FAILURE_NOTICE_SECONDS } from './end-notice.js';
 import { usePasswordHistory } from './masking.js';
 import { askForCode } from './code-prompt.js';
+import { sdkTranslator } from './i18n/languages.js';
 
 /**
  * The API's working half, for this page.
@@ -25,20 +26,22 @@ export function createSharing({ events, nativeValueSetters, passwordHistory }) {
   /**
    * Opens a session with `opening` (a start with a token or a code). A failure cleans up, is
    * shown to the customer (`notify`: the failure notice; else the caller shows it) and rejects.
+   * `language`: the option, if given (else the page's language; docs/sdk.md, "Languages").
    */
-  function begin(opening, { testOnlyDisableMasking, endNoticeSeconds, failureNoticeSeconds }, notify) {
+  function begin(opening, { testOnlyDisableMasking, endNoticeSeconds, failureNoticeSeconds, language }, notify) {
     if (testOnlyDisableMasking === true) console.warn('CoBrowse: testOnlyDisableMasking: this page is shared unmasked (tests only)');
     removeNotice(); // the last session's end notice, or the last failure's, if still shown
     current = new ShareSession(owner, events, {
       testOnlyDisableMasking: testOnlyDisableMasking === true,
       endNoticeSeconds: noticeSeconds(endNoticeSeconds, DEFAULT_END_NOTICE_SECONDS, 'endNoticeSeconds'),
+      language,
     });
     const failureSeconds = noticeSeconds(failureNoticeSeconds, DEFAULT_FAILURE_NOTICE_SECONDS, 'failureNoticeSeconds');
     const session = current;
     return session.connect(opening).catch((error) => {
       if (current === session) current = null;
       session.discard();
-      if (notify) showStartFailure({ code: error && error.code, seconds: failureSeconds });
+      if (notify) showStartFailure({ code: error && error.code, seconds: failureSeconds, t: session.t });
       throw error;
     });
   }
@@ -49,10 +52,10 @@ export function createSharing({ events, nativeValueSetters, passwordHistory }) {
      * tells the customer why (the start failure notice, for `failureNoticeSeconds`) and rejects
      * with the error (its `code`: the registry's refusal, or `unavailable`).
      */
-    start({ interactionToken, testOnlyDisableMasking = false, endNoticeSeconds, failureNoticeSeconds } = {}) {
+    start({ interactionToken, testOnlyDisableMasking = false, endNoticeSeconds, failureNoticeSeconds, language } = {}) {
       if (current && current.sessionId) return Promise.resolve({ sessionId: current.sessionId });
       if (!interactionToken) return Promise.reject(new Error('CoBrowse.start needs { interactionToken }'));
-      return begin({ t: 'start', interactionToken }, { testOnlyDisableMasking, endNoticeSeconds, failureNoticeSeconds }, true);
+      return begin({ t: 'start', interactionToken }, { testOnlyDisableMasking, endNoticeSeconds, failureNoticeSeconds, language }, true);
     },
     /**
      * Starts sharing inside a voice call, with the six digits its agent reads out: `code` at
@@ -60,11 +63,11 @@ export function createSharing({ events, nativeValueSetters, passwordHistory }) {
      * asks for it and says there what is wrong with a refused code, for another try. Rejects
      * like `start`, or with `cancelled` when the customer closes the prompt.
      */
-    startWithCode(code, { testOnlyDisableMasking = false, endNoticeSeconds, failureNoticeSeconds } = {}) {
+    startWithCode(code, { testOnlyDisableMasking = false, endNoticeSeconds, failureNoticeSeconds, language } = {}) {
       if (current && current.sessionId) return Promise.resolve({ sessionId: current.sessionId });
-      const options = { testOnlyDisableMasking, endNoticeSeconds, failureNoticeSeconds };
+      const options = { testOnlyDisableMasking, endNoticeSeconds, failureNoticeSeconds, language };
       if (code !== undefined && code !== null) return begin({ t: 'start', voiceCode: String(code).replace(/\s+/g, '') }, options, true);
-      return askForCode((typed) => begin({ t: 'start', voiceCode: typed }, options, false));
+      return askForCode((typed) => begin({ t: 'start', voiceCode: typed }, options, false), sdkTranslator(language));
     },
     /** Ends the session for everyone, as the customer. */
     end() {
@@ -75,6 +78,7 @@ export function createSharing({ events, nativeValueSetters, passwordHistory }) {
       current = new ShareSession(owner, events, {
         testOnlyDisableMasking: stored.testOnlyDisableMasking === true,
         endNoticeSeconds: noticeSeconds(stored.endNoticeSeconds),
+        language: stored.language, // the option given on the page that started it, if any
       });
       current.stored = stored;
       current.connect({ t: 'resume' }).catch(() => {});

@@ -10,6 +10,7 @@ import { SessionBar } from './bar.js';
 import { AgentMarks } from './agent-marks.js';
 import { AgentActions } from './actions.js';
 import { showEndNotice, DEFAULT_END_NOTICE_SECONDS } from './end-notice.js';
+import { sdkTranslator } from './i18n/languages.js';
 
 /** Where the session is kept across pages of the site (cobrowse.js reads it to resume). */
 const STORAGE_KEY = 'cobrowse.session';
@@ -44,9 +45,13 @@ export class ShareSession {
    *   nativeValueSetters for the agent's typing
    * @param options.testOnlyDisableMasking sends everything unmasked (tests of the filter only)
    * @param options.endNoticeSeconds how long the end notice stays (0: none)
+   * @param options.language the `language` option of start (kept for the site's next pages), else the page's
    */
-  constructor(owner, events, { testOnlyDisableMasking = false, endNoticeSeconds = DEFAULT_END_NOTICE_SECONDS } = {}) {
+  constructor(owner, events, { testOnlyDisableMasking = false, endNoticeSeconds = DEFAULT_END_NOTICE_SECONDS, language } = {}) {
     this.owner = owner;
+    this.language = typeof language === 'string' ? language : undefined;
+    /** The session's sentences: the bar, its status and the end notice speak this page's language. */
+    this.t = sdkTranslator(this.language);
     this.events = events;
     this.testOnlyDisableMasking = testOnlyDisableMasking === true;
     this.endNoticeSeconds = endNoticeSeconds;
@@ -63,12 +68,14 @@ export class ShareSession {
       exit: () => owner.end(),
       answer: (approve) => this.answerWrite(approve),
       revoke: () => this.revokeWrite(),
-    });
+    }, this.t);
     this.marks = new AgentMarks();
     this.actions = new AgentActions(this, owner.nativeValueSetters);
     /** What the agent may do, as the registry's notices say: `pointer` until the customer allows `write`. */
     this.mode = 'pointer';
     this.agentPresent = false;
+    /** Who is viewing (the session's open visits), as `viewersChanged` last told. */
+    this.viewers = [];
     /** The lead agent's console went away without the session ending (relay's `presence`), until it is back. */
     this.leadReconnecting = false;
     /** The write request the customer answered (its deadline), so a late notice does not ask again. */
@@ -161,6 +168,7 @@ export class ShareSession {
       this.stored = { sessionId: message.sessionId, customerKey: message.customerKey };
       if (this.testOnlyDisableMasking) this.stored.testOnlyDisableMasking = true;
       if (this.endNoticeSeconds !== DEFAULT_END_NOTICE_SECONDS) this.stored.endNoticeSeconds = this.endNoticeSeconds;
+      if (this.language !== undefined) this.stored.language = this.language;
       sessionStorage.setItem(STORAGE_KEY, JSON.stringify(this.stored));
     }
     this.retryDelay = 500;
@@ -255,6 +263,7 @@ export class ShareSession {
   follow(session) {
     if (!session || typeof session !== 'object' || this.closedForGood) return;
     this.agentPresent = session.state === 'active';
+    this.followViewers(session);
     this.setMode(session.mode === 'write' ? 'write' : 'pointer');
     const pending = this.mode === 'pointer' && this.agentPresent && session.writeRequestPendingUntil != null &&
       session.writeRequestPendingUntil !== this.answeredRequest;
@@ -266,6 +275,20 @@ export class ShareSession {
       this.bar.hideConsent();
     }
     this.showStatus();
+  }
+
+  /**
+   * Who is viewing: the session's open visits (the lead and every observer), in the order they
+   * joined, each `{ name, role }` (`name` null when the agent's token carries none).
+   */
+  followViewers(session) {
+    const visits = Array.isArray(session.visits) ? session.visits : [];
+    const viewers = visits.filter((visit) => visit && !visit.leftAt)
+      .map((visit) => ({ name: typeof visit.name === 'string' ? visit.name : null, role: visit.role === 'supervisor' ? 'supervisor' : 'agent' }));
+    if (JSON.stringify(viewers) === JSON.stringify(this.viewers || [])) return;
+    this.viewers = viewers;
+    this.bar.setViewers(viewers.length);
+    this.events.emit('viewersChanged', { viewers: viewers.map((viewer) => ({ ...viewer })) });
   }
 
   setMode(mode) {
@@ -280,9 +303,17 @@ export class ShareSession {
     if (!this.live) return; // "Reconnecting…" stays until the socket is back
     const reconnecting = this.leadReconnecting && !this.closedForGood;
     this.bar.setLead(reconnecting ? 'reconnecting' : 'connected');
-    this.bar.status(reconnecting ? 'The agent is reconnecting…'
-      : this.mode === 'write' ? 'The agent has control of this page'
-        : this.agentPresent ? 'An agent is viewing this page' : 'Waiting for an agent to join');
+    this.bar.status(reconnecting ? this.t('status.agentReconnecting')
+      : this.mode === 'write' ? this.t('status.control')
+        : this.agentPresent ? this.viewingSentence() : this.t('status.waiting'));
+  }
+
+  /** "Ada is viewing this page", "2 people are viewing this page", or an agent without a name. */
+  viewingSentence() {
+    const viewers = this.viewers || [];
+    if (viewers.length >= 2) return this.t('status.viewingCount', { count: viewers.length });
+    const name = viewers.length === 1 ? viewers[0].name : null;
+    return name ? this.t('status.viewingNamed', { name }) : this.t('status.viewing');
   }
 
   /** The customer's Allow or Deny. */
@@ -319,7 +350,7 @@ export class ShareSession {
 
   scheduleReconnect() {
     if (this.closedForGood || this.pageHidden || !this.stored) return;
-    this.bar.status('Reconnecting…');
+    this.bar.status(this.t('status.reconnecting'));
     const delay = this.retryDelay;
     this.retryDelay = Math.min(this.retryDelay * 2, 10000);
     setTimeout(() => {
@@ -500,7 +531,7 @@ export class ShareSession {
     // Who ended it: known here (the customer's own Exit) or as the registry's notice said
     // (the relay's `ended` names only the reason).
     const by = knownBy || (this.endedNotice && this.endedNotice.reason === reason ? this.endedNotice.by : null);
-    showEndNotice({ reason, by, seconds: this.endNoticeSeconds });
+    showEndNotice({ reason, by, seconds: this.endNoticeSeconds, t: this.t });
     this.events.emit('ended', by ? { reason, by } : { reason });
   }
 }
