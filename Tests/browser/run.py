@@ -1671,7 +1671,8 @@ def an_agent_console_left_in_the_back_forward_cache_ends_the_session_after_the_g
     customer, agent, session_id = t.shared_session(endNoticeSeconds=END_NOTICE_SECONDS)
     supervisor = t.agent()
     supervisor.join(t.relay_a, session_id, role="supervisor")
-    customer.wait_bar_status(BAR_WATCHED)
+    # The lead and the supervisor: the bar counts both (presence).
+    customer.wait_bar_status(_viewer_sentences(customer)["count"](2))
     token, leaving = _console_leaves_for_another_page(agent, t.relay_b)
     customer.wait_bar_status(BAR_AGENT_RECONNECTING, within=grace)
     # Away for good: after the grace, the session ends (a supervisor is no lead agent).
