@@ -54,6 +54,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "4.5.2"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // rabbitmq-c, found through pkg-config; Debian/Ubuntu ship it as librabbitmq-dev.
@@ -157,6 +158,9 @@ let package = Package(
             dependencies: [
                 "AMQP", "CobrowseProtocol", "CobrowseBroker", "ServiceKit", "MaskingRules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tools/CobrowseCtl/Library",

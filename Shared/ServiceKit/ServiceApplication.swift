@@ -85,9 +85,20 @@ public enum ServiceMetrics {
         // The live path is measured in milliseconds: fine buckets below 50 ms.
         factory.defaultDurationHistogramBuckets = [0.5, 1, 2, 3, 5, 7.5, 10, 15, 25, 50, 100, 250, 500, 1000, 2500, 5000]
             .map { Duration.microseconds(Int64($0 * 1000)) }
+        // Hummingbird's request metrics are named the OpenTelemetry way (`http.server.request.duration`,
+        // label `http.route`): Prometheus names take `_` for the dots.
+        factory.nameAndLabelSanitizer = { name, labels in (prometheusName(name), labels.map { (prometheusName($0.0), $0.1) }) }
         MetricsSystem.bootstrap(factory)
         return registry
     }()
+}
+
+/// `name` with every character Prometheus does not allow in a metric or label name as `_`.
+func prometheusName(_ name: String) -> String {
+    String(name.unicodeScalars.enumerated().map { index, scalar -> Character in
+        let allowed = scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || scalar == "_" || scalar == ":")
+        return allowed && !(index == 0 && CharacterSet.decimalDigits.contains(scalar)) ? Character(scalar) : "_"
+    })
 }
 
 /// Builds a service's application: its parts, the operational endpoints and the broker
@@ -97,6 +108,8 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
     let parts = try await definition.start(configuration, logger)
     let readiness = Readiness(waitingFor: [BrokerService.brokerCondition, BrokerService.topologyCondition])
     let router = Router(context: ServiceRequestContext.self)
+    // Every HTTP request counted and timed per route (`hb_requests`, `http_server_request_duration`).
+    router.add(middleware: MetricsMiddleware())
     OperationalEndpoints.add(to: router, service: definition.name, readiness: readiness, registry: ServiceMetrics.registry)
     parts.addRoutes(router)
     let broker = BrokerService(configuration: configuration.amqp, topology: definition.topology.merging(parts.topology), readiness: readiness,

@@ -126,9 +126,9 @@ import Testing
 
 /// The relay's own origin, when no list is configured: host, port and scheme all count.
 @Suite struct OriginCheckTests {
-    func endpoints(tls: Bool = false) -> RelayEndpoints {
+    func endpoints(tls: Bool = false) -> SocketRoutes {
         let limits = FrameBudget.Limits(framesPerSecond: 1, bytesPerSecond: 1024)
-        return RelayEndpoints(hub: SocketHub(), allowedOrigins: [], maxFrameBytes: 1024, sharerBudget: limits, viewerBudget: limits,
+        return SocketRoutes(hub: SocketHub(), allowedOrigins: [], maxFrameBytes: 1024, sharerBudget: limits, viewerBudget: limits,
                               firstMessageTimeout: .seconds(1), servesTLS: tls,
                               attempts: AttemptLimiter(.init(limit: 10, window: .seconds(60))),
                               clientAddresses: try! ClientAddresses(trusted: ""), ingest: IngestBatcher(), logger: Logger(label: "test"))

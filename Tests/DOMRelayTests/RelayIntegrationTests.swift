@@ -519,6 +519,24 @@ func loginSnapshot(seq: Int = 1) -> [String: Any] {
         return (sharer, agent, supervisor)
     }
 
+    @Test func onlyARelayInDevModeOffersTheTestHooks() async throws {
+        for devMode in [false, true] {
+            let environment = devMode ? ["DEV_MODE": "1", "DEV_TOKEN_SECRET": ContactCenterTokens.secret] : [:]
+            let suite = try await SuiteFixture("test-hooks-\(devMode)", relayEnvironment: environment)
+            let (sharer, started) = try await suite.share()
+            let id = try #require(started["sessionId"] as? String)
+            let agent = suite.socket(1, "/ws/view")
+            agent.send(["t": "join", "agentToken": try await suite.tokens.agent("hooks-\(UUID())"), "sessionId": id])
+            let joined = try #require(await agent.next(type: "joined"))
+            // In production the field is absent, not false: nothing in the answer names the hooks.
+            #expect(started["testHooks"] as? Bool == (devMode ? true : nil), "started: \(started)")
+            #expect(joined["testHooks"] as? Bool == (devMode ? true : nil), "joined: \(joined)")
+            sharer.close()
+            agent.close()
+            await suite.stop()
+        }
+    }
+
     /// Open visits in a session notice: who is viewing now, as the customer's bar shows them.
     static func viewing(_ notice: [String: Any]?) -> [String] {
         let visits = (notice?["session"] as? [String: Any])?["visits"] as? [[String: Any]] ?? []

@@ -214,7 +214,7 @@ struct Failure: Error, CustomStringConvertible {
         #expect(Self.find(8, in: snapshot.root)?.text == "Hello")
         #expect(Self.find(9, in: snapshot.root)?.value == "alice")
         #expect(Self.find(9, in: snapshot.root)?.attrs?["value"] == "alice")
-        #expect(h.stream.mirroredNodes == 9)
+        #expect(h.stream.treeNodes == 9)
     }
 
     @Test func snapshotDropsOnclickAndJavascriptHref() throws {
@@ -240,7 +240,7 @@ struct Failure: Error, CustomStringConvertible {
         h.sendSnapshot()
         let other = DOMNode.element(100, "html", [:], [.element(101, "body", [:], [.text(102, "Cart")])])
         _ = try Self.onlyView(h.sendSnapshot(other))
-        #expect(h.stream.mirroredNodes == 3)
+        #expect(h.stream.treeNodes == 3)
         #expect(h.send(.input(.init(id: 9, value: "bob"))).isEmpty)
         #expect(h.send(.mutations(Mutations(texts: [.init(id: 8, text: "old page")]))).isEmpty)
         #expect(try Self.mutations(h.send(.mutations(Mutations(texts: [.init(id: 102, text: "Checkout")])))).texts.map(\.text) == ["Checkout"])
@@ -697,9 +697,9 @@ struct Failure: Error, CustomStringConvertible {
         let change = try Self.mutations(h.send(.mutations(Mutations(adds: [.init(parent: 2, node: node)]))))
         let expected = DOMNode.element(20, "div", ["class": "promo"], [.element(23, "span", [:], [.text(24, "Sale")])])
         #expect(change.adds == [.init(parent: 2, node: expected)])
-        #expect(h.stream.mirror.contains(24))
-        #expect(!h.stream.mirror.contains(21))
-        #expect(!h.stream.mirror.contains(22))
+        #expect(h.stream.tree.contains(24))
+        #expect(!h.stream.tree.contains(21))
+        #expect(!h.stream.tree.contains(22))
     }
 
     @Test func addingOnlyAScriptForwardsNothing() {
@@ -719,8 +719,8 @@ struct Failure: Error, CustomStringConvertible {
         #expect(h.send(.mutations(Mutations(adds: [.init(parent: 5, node: .text(30, "steal()"))]))).isEmpty)
         #expect(h.send(.mutations(Mutations(adds: [.init(parent: 21, node: .element(31, "span", [:], [.text(32, "x")]))]))).isEmpty)
         #expect(h.send(.mutations(Mutations(attrs: [.init(id: 5, name: "src", value: "https://evil.example/x.js")]))).isEmpty)
-        #expect(!h.stream.mirror.contains(30))
-        #expect(!h.stream.mirror.contains(31))
+        #expect(!h.stream.tree.contains(30))
+        #expect(!h.stream.tree.contains(31))
     }
 
     @Test func addedPasswordFieldIsMasked() throws {
@@ -740,7 +740,7 @@ struct Failure: Error, CustomStringConvertible {
         h.sendSnapshot()
         let change = try Self.mutations(h.send(.mutations(Mutations(removes: [.init(id: 2)]))))
         #expect(change.removes == [.init(id: 2)])
-        #expect(h.stream.mirroredNodes == 1)
+        #expect(h.stream.treeNodes == 1)
         // Grandchildren of the removed body: the p's text, the form's inputs.
         #expect(h.send(.mutations(Mutations(texts: [.init(id: 8, text: "changed")]))).isEmpty)
         #expect(h.send(.input(.init(id: 9, value: "bob"))).isEmpty)

@@ -185,18 +185,20 @@ public enum DOMRelayService {
         let relay = try RelayConfiguration(configuration.environment)
         let hub = SocketHub()
         let ingest = IngestBatcher(limits: relay.ingest, shardCount: relay.ingestShards, logger: logger)
-        let endpoints = RelayEndpoints(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
+        var routes = SocketRoutes(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
                                        sharerBudget: relay.sharerBudget, viewerBudget: relay.viewerBudget,
                                        firstMessageTimeout: relay.firstMessageTimeout, servesTLS: relay.tls != nil,
                                        attempts: AttemptLimiter(relay.wrongAttempts), clientAddresses: relay.clientAddresses,
                                        ingest: ingest, logger: logger)
+        routes.testHooks = relay.devTokenSecret != nil
+        let endpoints = routes
         var devTokens: ContactCenterTokens?
         if let secret = relay.devTokenSecret {
             logger.warning("DEV_MODE=1: serving /demo/ and token endpoints that sign as the contact center; never in production")
             devTokens = await ContactCenterTokens.hs256(secret)
         }
         let rules = try MaskingRulesConfiguration.load(configuration.environment)
-        let web = RelayWebRoutes(rules: rules, logger: logger, allowsOrigin: endpoints.allows(origin:host:), devTokens: devTokens,
+        let web = AssetRoutes(rules: rules, logger: logger, allowsOrigin: endpoints.allows(origin:host:), devTokens: devTokens,
                                  webRoot: relay.webRoot, consoleEmbedders: relay.consoleEmbedders)
         let editor = RulesEditorRoutes(rules: rules, adminToken: relay.adminToken, devMode: relay.devTokenSecret != nil,
                                        maxFrameBytes: relay.maxFrameBytes, broker: { await hub.connectedBroker() }, logger: logger)
@@ -264,7 +266,7 @@ public enum DOMRelayService {
     /// After a reconnect the relay may have missed lifecycle events and stream frames (its queue
     /// died with the connection): it asks the registry about every session it holds sockets for,
     /// closes the ended ones with the reason, and asks the sharers of the others for a snapshot.
-    static func relearn(_ hub: SocketHub, endpoints: RelayEndpoints, on connection: AMQPConnection, logger: Logger) async {
+    static func relearn(_ hub: SocketHub, endpoints: SocketRoutes, on connection: AMQPConnection, logger: Logger) async {
         let registry = RegistryClient(connection: connection)
         let sessions = await hub.sessionsHere
         await withTaskGroup(of: Void.self) { group in

@@ -6,7 +6,7 @@ import MaskingRules
 /// through `admit`, which sanitizes and masks them on the way in, so anything dropped (a
 /// script, the inside of a blocked element) is unknown here and later frames about it are
 /// dropped too. What leaves is always the masked form.
-struct NodeMirror {
+struct MaskedTree {
     struct Entry {
         var type: DOMNode.Kind
         var tag: String?
@@ -253,7 +253,7 @@ struct NodeMirror {
 
     /// Applies the rules to an element already in `entries` (its ancestors too).
     private mutating func classify(_ id: Int, inherited: (masked: Bool, byRule: Bool)) {
-        var own = rules.classify(MirrorElement(entries: entries, id: id))
+        var own = rules.classify(MaskedTreeElement(entries: entries, id: id))
         if own.alwaysMasked || everAlwaysMasked.contains(id) {
             own.alwaysMasked = true
             own.masked = true
@@ -333,7 +333,7 @@ struct NodeMirror {
                 }
             }
             if after.own.blocked && !before.own.blocked {
-                // The agent's copy loses everything inside; so does this mirror, so that later
+                // The agent's copy loses everything inside; so does this tree, so that later
                 // frames about those nodes are dropped.
                 for child in after.children {
                     effects.removes.append(child)
@@ -398,9 +398,9 @@ struct NodeMirror {
     }
 }
 
-/// An element of the mirror as the selector matcher sees it.
-struct MirrorElement: SelectableElement {
-    let entries: [Int: NodeMirror.Entry]
+/// An element of the masked tree as the selector matcher sees it.
+struct MaskedTreeElement: SelectableElement {
+    let entries: [Int: MaskedTree.Entry]
     let id: Int
 
     var tagName: String { entries[id]?.tag ?? "" }
@@ -411,8 +411,8 @@ struct MirrorElement: SelectableElement {
         return name.lowercased() == "type" ? value?.lowercased() : value
     }
 
-    var parentElement: MirrorElement? {
+    var parentElement: MaskedTreeElement? {
         guard let parent = entries[id]?.parent, entries[parent]?.type == .element else { return nil }
-        return MirrorElement(entries: entries, id: parent)
+        return MaskedTreeElement(entries: entries, id: parent)
     }
 }

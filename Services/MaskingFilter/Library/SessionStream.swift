@@ -16,7 +16,7 @@ public struct SessionStream: Sendable {
         case presence(RelayRequest.Lead)
     }
 
-    var mirror = NodeMirror()
+    var tree = MaskedTree()
     /// The page of the current snapshot (navigation must stay on its site).
     private var pageURL: URL?
     public private(set) var hasSnapshot = false
@@ -38,13 +38,13 @@ public struct SessionStream: Sendable {
 
     public init() {}
 
-    /// Nodes currently mirrored (for metrics and tests).
-    public var mirroredNodes: Int { mirror.count }
+    /// Nodes in the masked tree (for metrics and tests).
+    public var treeNodes: Int { tree.count }
 
     /// What each PII detector masked in this session so far, by name.
-    public var detectorHits: [String: Int] { mirror.detectorHits }
+    public var detectorHits: [String: Int] { tree.detectorHits }
 
-    /// What the mirror had masked when `takeMaskingIncrement` last ran (its counts only grow).
+    /// What the tree had masked when `takeMaskingIncrement` last ran (its counts only grow).
     private var reported = MaskingCounts()
     /// What the SDK's detectors masked, as it said in `detected` frames (only grows).
     private var sdkDetectorHits: [String: Int] = [:]
@@ -63,7 +63,7 @@ public struct SessionStream: Sendable {
     /// What was masked since the last call: elements, values and detector hits (for the
     /// metrics and the session's masking record).
     public mutating func takeMaskingIncrement() -> MaskingCounts {
-        let now = MaskingCounts(maskedElements: mirror.maskedElements, maskedValues: mirror.maskedValues, detectorHits: mirror.detectorHits,
+        let now = MaskingCounts(maskedElements: tree.maskedElements, maskedValues: tree.maskedValues, detectorHits: tree.detectorHits,
                                 sdkDetectorHits: sdkDetectorHits)
         defer { reported = now }
         return now.subtracting(reported)
@@ -74,14 +74,14 @@ public struct SessionStream: Sendable {
     public mutating func process(_ frame: StreamFrame, receivedAt: Int64? = nil, now: ContinuousClock.Instant = .now,
                                  rules: (String) -> CompiledPageRules = { _ in CompiledPageRules(PageRules()) }) -> [Output] {
         if case let .snapshot(snapshot) = frame.event {
-            guard let root = mirror.load(snapshot.root, rules: rules(snapshot.url), stream: snapshot.stream) else {
+            guard let root = tree.load(snapshot.root, rules: rules(snapshot.url), stream: snapshot.stream) else {
                 hasSnapshot = false
                 return resync("snapshot root was refused", now: now)
             }
             var clean = snapshot
             clean.root = root
             // The tab title is the <title>'s text: masked with it (or with the whole page).
-            if mirror.isTitleMasked { clean.title = clean.title.map(StreamSanitizer.maskText) }
+            if tree.isTitleMasked { clean.title = clean.title.map(StreamSanitizer.maskText) }
             pageURL = URL(string: snapshot.url)
             hasSnapshot = true
             snapshotReceivedAt = receivedAt
@@ -99,7 +99,7 @@ public struct SessionStream: Sendable {
            !(hasSnapshot && frame.seq == expectedSeq && location.stream == stream) { return [] }
         guard hasSnapshot else { return resync("no snapshot yet", now: now) }
         guard frame.seq == expectedSeq else {
-            // Frames after a gap may name nodes this mirror never saw: stop until a snapshot.
+            // Frames after a gap may name nodes this tree never saw: stop until a snapshot.
             hasSnapshot = false
             return resync("sequence gap: expected \(expectedSeq), got \(frame.seq)", now: now)
         }
@@ -118,13 +118,13 @@ public struct SessionStream: Sendable {
             }
             return outputs + inputs.map { emit(.input($0)) }
         case let .input(input):
-            guard let clean = mirror.input(input) else { return [] }
+            guard let clean = tree.input(input) else { return [] }
             return [emit(.input(clean))]
         case let .scroll(scroll):
-            guard scroll.id == 0 || mirror.contains(scroll.id) else { return [] }
+            guard scroll.id == 0 || tree.contains(scroll.id) else { return [] }
             return [emit(.scroll(scroll))]
         case var .click(pointer):
-            if let id = pointer.id, !mirror.contains(id) { pointer.id = nil }
+            if let id = pointer.id, !tree.contains(id) { pointer.id = nil }
             return [emit(.click(pointer))]
         case .viewport, .cursor, .paused, .resumed:
             return [emit(frame.event)]
@@ -143,14 +143,14 @@ public struct SessionStream: Sendable {
     private mutating func apply(_ mutations: StreamEvent.Mutations) -> (StreamEvent.Mutations, [StreamEvent.Input])? {
         var clean = StreamEvent.Mutations()
         var inputs: [StreamEvent.Input] = []
-        for remove in mutations.removes where mirror.remove(remove.id) {
+        for remove in mutations.removes where tree.remove(remove.id) {
             clean.removes.append(remove)
         }
         // `type` changes first: a batch that sets a value and turns the field into a password
         // field must mask that value whatever order the SDK listed them in.
         let typeFirst = mutations.attrs.filter { $0.name.lowercased() == "type" } + mutations.attrs.filter { $0.name.lowercased() != "type" }
         for attribute in typeFirst {
-            let effects = mirror.setAttribute(attribute.id, name: attribute.name, value: attribute.value)
+            let effects = tree.setAttribute(attribute.id, name: attribute.name, value: attribute.value)
             if effects.needsSnapshot { return nil }
             clean.removes += effects.removes.map(StreamEvent.Mutations.Remove.init)
             clean.attrs += effects.attrs
@@ -158,11 +158,11 @@ public struct SessionStream: Sendable {
             inputs += effects.inputs
         }
         for add in mutations.adds {
-            guard let node = mirror.add(add.node, parent: add.parent, before: add.next) else { continue }
-            clean.adds.append(.init(parent: add.parent, next: add.next.flatMap { mirror.contains($0) ? $0 : nil }, node: node))
+            guard let node = tree.add(add.node, parent: add.parent, before: add.next) else { continue }
+            clean.adds.append(.init(parent: add.parent, next: add.next.flatMap { tree.contains($0) ? $0 : nil }, node: node))
         }
         for text in mutations.texts {
-            guard let masked = mirror.setText(text.id, text.text) else { continue }
+            guard let masked = tree.setText(text.id, text.text) else { continue }
             clean.texts.append(.init(id: text.id, text: masked))
         }
         return (clean, inputs)
@@ -184,21 +184,21 @@ public struct SessionStream: Sendable {
         case .pointer, .annotate:
             return nil
         case let .click(id):
-            guard mirror.contains(id) else { return .unknownElement }
-            if mirror.isNoAgent(id) { return .disabledElement }
-            if mirror.isMasked(id) { return .maskedField }
+            guard tree.contains(id) else { return .unknownElement }
+            if tree.isNoAgent(id) { return .disabledElement }
+            if tree.isMasked(id) { return .maskedField }
             // A click on a link is a navigation: same site, same window only.
-            if let link = mirror.link(around: id) {
+            if let link = tree.link(around: id) {
                 if let target = link.target?.lowercased(), !target.isEmpty, target != "_self" { return .offSite }
                 if !isSameSite(link.href) { return .offSite }
             }
             return nil
         case let .type(id, _):
-            guard mirror.contains(id) else { return .unknownElement }
-            if mirror.isNoAgent(id) { return .disabledElement }
-            return mirror.isValueMasked(id) ? .maskedField : nil
+            guard tree.contains(id) else { return .unknownElement }
+            if tree.isNoAgent(id) { return .disabledElement }
+            return tree.isValueMasked(id) ? .maskedField : nil
         case let .scroll(id, _, _):
-            return id == 0 || mirror.contains(id) ? nil : .unknownElement
+            return id == 0 || tree.contains(id) ? nil : .unknownElement
         case let .navigate(to, url):
             guard to == .url else { return nil }
             return url.map(isSameSite) == true ? nil : .offSite
@@ -260,7 +260,7 @@ public struct SessionStream: Sendable {
         return []
     }
 
-    /// A sharer frame the filter did not read (too deep, or shed as late): the mirror may miss
+    /// A sharer frame the filter did not read (too deep, or shed as late): the tree may miss
     /// what it said, so nothing more is forwarded until a new snapshot, which is asked for.
     public mutating func refused(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
         hasSnapshot = false

@@ -195,7 +195,7 @@ struct ShardProcessor {
         do {
             frame = try FrameCoding.decode(body)
         } catch let error as FrameTooDeep {
-            // Refused unread, like a snapshot the mirror refuses: the stream waits for a new one.
+            // Refused unread, like a snapshot the masked tree refuses: the stream waits for a new one.
             Self.tooDeep.increment()
             logger.info("dropped a frame too deep to read", metadata: ["session": "\(session)", "nesting": "\(error.nesting)"])
             var tracked = tracked(session, now: now)

@@ -3,7 +3,7 @@ import CobrowseProtocol
 import MaskingRules
 
 /// What may never reach an agent's browser, and how masked values look. Pure functions over
-/// serialized nodes; the mirror decides, with the masking rules, which nodes are masked.
+/// serialized nodes; the masked tree (MaskedTree) decides, with the masking rules, which nodes are masked.
 public enum StreamSanitizer {
     /// Every masked value, whatever its length: no length, no word shape.
     public static let mask = "****"

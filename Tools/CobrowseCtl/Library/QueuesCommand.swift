@@ -1,10 +1,9 @@
 import AMQP
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
-import Synchronization
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOHTTP1
 
 /// `queues`: the queues of the AMQP URL's virtual host with their depth, consumers and rates,
 /// from the RabbitMQ management API (AMQP itself cannot list queues).
@@ -58,21 +57,18 @@ struct QueuesCommand: AsyncParsableCommand {
         while base.hasSuffix("/") { base.removeLast() }
         guard let url = URL(string: "\(base)/api/queues/\(vhost)") else { throw CtlError("bad management URL \(base)") }
 
-        var request = URLRequest(url: url, timeoutInterval: options.timeout)
+        var request = HTTPClientRequest(url: url.absoluteString)
         let credentials = Data("\(user):\(managementPassword ?? amqp.password)".utf8).base64EncodedString()
-        request.setValue("Basic \(credentials)", forHTTPHeaderField: "Authorization")
-        let declined = DeclineChallenges()
-        let session = URLSession(configuration: .ephemeral, delegate: declined, delegateQueue: nil)
-        defer { session.finishTasksAndInvalidate() }
-        let data: Data, response: URLResponse
+        request.headers.add(name: "Authorization", value: "Basic \(credentials)")
+        let timeout = TimeAmount.milliseconds(Int64(options.timeout * 1000))
+        let status: Int, data: Data
         do {
-            (data, response) = try await session.data(for: request)
-        } catch where declined.challenged {
-            throw CtlError("the management API at \(base) refused user '\(user)' (401): wrong user or password?")
+            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            status = Int(response.status.code)
+            data = Data(buffer: try await response.body.collect(upTo: 64 << 20))
         } catch {
-            throw CtlError("cannot reach the management API at \(base): \(error.localizedDescription)")
+            throw CtlError("cannot reach the management API at \(base): \(error)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         switch status {
         case 200: break
         case 401: throw CtlError("the management API at \(base) refused user '\(user)' (401): wrong user or password?")
@@ -104,19 +100,5 @@ struct QueuesCommand: AsyncParsableCommand {
                 [$0.name, "\($0.messages)", "\($0.ready)", "\($0.unacked)", "\($0.consumers)", rate($0.publishRate), rate($0.deliverRate)]
             }))
         }
-    }
-}
-
-/// Answers the management API's `401` challenge by giving up, so the request ends. Without a
-/// delegate, swift-corelibs-foundation (6.3.1) leaves a task that met `WWW-Authenticate` with
-/// no credential to offer suspended forever (fixed upstream in swift-corelibs-foundation#5457).
-private final class DeclineChallenges: NSObject, URLSessionTaskDelegate, @unchecked Sendable {
-    private let seen = Mutex(false)
-    var challenged: Bool { seen.withLock { $0 } }
-
-    func urlSession(_ session: URLSession, task: URLSessionTask, didReceive challenge: URLAuthenticationChallenge,
-                    completionHandler: @escaping @Sendable (URLSession.AuthChallengeDisposition, URLCredential?) -> Void) {
-        seen.withLock { $0 = true }
-        completionHandler(.cancelAuthenticationChallenge, nil)
     }
 }

@@ -1,4 +1,10 @@
 import CobrowseCtl
 
-// Runs the command and exits; see CobrowseCtlCommand.main() for why it is not `await …main()`.
-CobrowseCtlCommand.main()
+/// Runs the command and exits. `@main` rather than top-level code: from top-level code the
+/// compiler picks ParsableCommand's synchronous `main()`, which refuses async subcommands.
+@main
+enum CobrowseCtlMain {
+    static func main() async {
+        await CobrowseCtlCommand.main()
+    }
+}

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import PostgresNIO
 import ServiceLifecycle
-import Synchronization
 
 /// Durable sessions in PostgreSQL: the store of registries on several hosts sharing one
 /// database. The same semantics as `SQLiteSessionStore`, made safe for concurrent writers:
@@ -24,80 +23,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
         public let description: String
     }
 
-    /// How the schema came to be: each step runs once per database, in order, in its own
-    /// transaction, recorded in `registry_schema`.
-    static let migrations: [(version: Int, name: String, statements: [String])] = [
-        (1, "sessions, outbox, ended interactions", [
-            """
-            CREATE TABLE session (
-                id TEXT PRIMARY KEY,
-                customerKeyHash TEXT NOT NULL,
-                interactionID TEXT NOT NULL,
-                channel TEXT NOT NULL,
-                state TEXT NOT NULL,
-                mode TEXT NOT NULL,
-                writeRequestPendingUntil BIGINT, -- instants: milliseconds since 1970
-                leadAgentID TEXT,
-                observers JSONB NOT NULL,
-                modeChanges JSONB NOT NULL,
-                createdAt BIGINT NOT NULL,
-                joinedAt BIGINT,
-                endedAt BIGINT,
-                endReason TEXT,
-                endedBy TEXT
-            )
-            """,
-            "CREATE INDEX session_by_interaction ON session(interactionID)",
-            "CREATE INDEX session_by_agent ON session(leadAgentID)",
-            // The agent report finds observed sessions with `observers @> '["id"]'`.
-            "CREATE INDEX session_by_observer ON session USING GIN (observers)",
-            "CREATE INDEX session_by_creation ON session(createdAt)",
-            "CREATE INDEX session_live ON session(createdAt) WHERE state <> 'ended'",
-            """
-            CREATE INDEX session_pending_write ON session(writeRequestPendingUntil)
-                WHERE writeRequestPendingUntil IS NOT NULL
-            """,
-            // An agent leads at most one live session, whichever registry is asked.
-            """
-            CREATE UNIQUE INDEX \(oneLivePerAgentIndex) ON session(leadAgentID)
-                WHERE state <> 'ended' AND leadAgentID IS NOT NULL
-            """,
-            """
-            CREATE TABLE outbox (
-                sequence BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-                routingKey TEXT NOT NULL,
-                body BYTEA NOT NULL,
-                writer TEXT NOT NULL,
-                createdAt BIGINT NOT NULL
-            )
-            """,
-            // Interactions the contact center ended: no session may start in them again.
-            """
-            CREATE TABLE ended_interaction (
-                interactionID TEXT PRIMARY KEY,
-                reason TEXT NOT NULL,
-                endedAt BIGINT NOT NULL
-            )
-            """,
-        ]),
-        (2, "masking records", [
-            // What masking did in each session (MaskingRecord as JSON), added up from the filter's reports.
-            """
-            CREATE TABLE session_masking (
-                sessionID TEXT PRIMARY KEY REFERENCES session(id),
-                record TEXT NOT NULL
-            )
-            """,
-        ]),
-        (3, "visits", [
-            // Who watched and when (SessionView.visits); sessions from before kept none.
-            "ALTER TABLE session ADD COLUMN visits JSONB NOT NULL DEFAULT '[]'::jsonb",
-        ]),
-    ]
-
     static let oneLivePerAgentIndex = "session_one_live_per_agent"
-    /// The session-level advisory lock migrations run under (one bigint key: "cobrowse").
-    static let migrationLock: Int64 = 0x636F_6272_6F77_7365
     /// The first key of the two-key advisory locks on interactions (their second key is the
     /// interaction id's hash), so they never meet other users' single-key locks.
     static let interactionLockSpace: Int32 = 0x636F_6272
@@ -132,57 +58,6 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
     }
 
     public var description: String { "PostgresSessionStore(\(location.redactedURL))" }
-
-    // MARK: Schema
-
-    static func migrate(_ location: PostgresLocation, connectTimeout: Duration, logger: Logger) async throws {
-        let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration(connectTimeout: connectTimeout),
-                                                              id: 0, logger: logger)
-        do {
-            try await connection.checkedQuery("SELECT pg_advisory_lock(\(migrationLock))", logger: logger)
-            try await connection.checkedQuery("""
-                CREATE TABLE IF NOT EXISTS registry_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL, appliedAt BIGINT NOT NULL)
-                """, logger: logger)
-            var applied = Set<Int>()
-            for try await version in try await connection.checkedQuery("SELECT version FROM registry_schema", logger: logger).decode(Int.self) {
-                applied.insert(version)
-            }
-            let known = Set(migrations.map(\.version))
-            if let newer = applied.subtracting(known).max() {
-                throw SchemaTooNew(version: newer, known: known.max() ?? 0)
-            }
-            for migration in migrations where !applied.contains(migration.version) {
-                try await connection.checkedQuery("BEGIN", logger: logger)
-                do {
-                    for statement in migration.statements {
-                        try await connection.checkedQuery(PostgresQuery(unsafeSQL: statement), logger: logger)
-                    }
-                    try await connection.checkedQuery("""
-                        INSERT INTO registry_schema (version, name, appliedAt)
-                        VALUES (\(migration.version), \(migration.name), \(Date().millisecondsSince1970))
-                        """, logger: logger)
-                    try await connection.checkedQuery("COMMIT", logger: logger)
-                } catch {
-                    _ = try? await connection.checkedQuery("ROLLBACK", logger: logger)
-                    throw error
-                }
-                logger.info("session store schema migrated", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
-            }
-            try await connection.checkedQuery("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
-        } catch {
-            // Closing the connection also releases the lock.
-            try? await connection.close()
-            throw error
-        }
-        try await connection.close()
-    }
-
-    /// The database was migrated by a newer registry: this one does not know its tables.
-    struct SchemaTooNew: Error, CustomStringConvertible {
-        let version: Int
-        let known: Int
-        var description: String { "the database has schema version \(version), newer than this registry's \(known); upgrade the registry" }
-    }
 
     // MARK: Changes
 
@@ -486,32 +361,8 @@ extension PostgresConnection {
     /// just after the server went away: that would hold the registry's RPC consumer (one command
     /// at a time) for ever. What is left is the moment between this check and the write.
     @discardableResult
-    fileprivate func checkedQuery(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+    func checkedQuery(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
         guard !isClosed else { throw PostgresSessionStore.Unavailable(description: "the connection to PostgreSQL has closed") }
         return try await self.query(query, logger: logger)
-    }
-}
-
-/// Which comes first for one command: its pooled connection, or its deadline for getting one.
-private final class LeaseDeadline: Sendable {
-    private enum State { case waiting, leased, expired }
-    private let state = Mutex(State.waiting)
-
-    /// The connection arrived: true if before the deadline (the command may run).
-    func claim() -> Bool {
-        state.withLock { state in
-            guard state == .waiting else { return false }
-            state = .leased
-            return true
-        }
-    }
-
-    /// The deadline passed: true if no connection came before it (the command fails).
-    func expire() -> Bool {
-        state.withLock { state in
-            guard state == .waiting else { return false }
-            state = .expired
-            return true
-        }
     }
 }
