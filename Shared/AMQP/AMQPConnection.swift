@@ -11,7 +11,9 @@ import Synchronization
 public final class AMQPConnection: Sendable {
     let driver: ConnectionDriver
 
+    /// The configuration the connection was made with.
     public var configuration: AMQPConfiguration { driver.configuration }
+    /// Whether the connection is up, reconnecting or closed, now.
     public var state: AMQPConnectionState { driver.status.state }
     /// The last connection error, while reconnecting.
     public var lastError: AMQPError? { driver.status.lastError }
@@ -20,7 +22,14 @@ public final class AMQPConnection: Sendable {
         self.driver = driver
     }
 
-    /// Connects; throws if this first attempt fails (callers decide whether to retry).
+    /// Connects, starting the connection's thread; later losses are recovered by the connection
+    /// itself, but this first attempt is not retried (callers decide whether to retry).
+    /// - Parameters:
+    ///   - configuration: Where and how to connect.
+    ///   - logger: Where the connection logs losses, reconnects and failures.
+    /// - Returns: The open connection.
+    /// - Throws: `AMQPError` when no node can be reached (`connectionFailed`, `tlsFailed`) or the
+    ///   broker refuses the login (`accessRefused`).
     public static func connect(_ configuration: AMQPConfiguration,
                                logger: Logger = Logger(label: "amqp")) async throws -> AMQPConnection {
         let driver = ConnectionDriver(configuration: configuration, logger: logger)
@@ -28,11 +37,19 @@ public final class AMQPConnection: Sendable {
         return AMQPConnection(driver: driver)
     }
 
+    /// Connects to the broker an `AMQP_URL` names (one URL, or a comma-separated list of nodes).
+    /// - Parameters:
+    ///   - url: The URL, in the forms `AMQPConfiguration.init(url:)` accepts.
+    ///   - logger: Where the connection logs losses, reconnects and failures.
+    /// - Returns: The open connection.
+    /// - Throws: `AMQPError.invalidURL` for a URL that cannot be used; otherwise as
+    ///   `connect(_:logger:)`.
     public static func connect(url: String, logger: Logger = Logger(label: "amqp")) async throws -> AMQPConnection {
         try await connect(AMQPConfiguration(url: url), logger: logger)
     }
 
     /// A new stream of connection events (each caller gets its own).
+    /// - Returns: A stream that ends after `closed` (at once if the connection is already closed).
     public func events() -> AsyncStream<AMQPConnectionEvent> {
         driver.status.events()
     }
@@ -46,37 +63,66 @@ public final class AMQPConnection: Sendable {
 
     // MARK: Topology
 
+    /// Declares an exchange and records it, so it is declared again after a reconnect.
+    /// - Parameter exchange: The exchange; declaring it again with the same settings does nothing.
+    /// - Throws: `AMQPError.channelClosedByBroker` (406) when it exists with other settings;
+    ///   `notConnected` or `closed` when there is no connection to do it on.
     public func declare(_ exchange: ExchangeDeclaration) async throws {
         try await perform("exchange.declare") { try $0.declare(exchange, passive: false) }
     }
 
     /// Declares a queue; for a server-named queue the returned name is the one to use.
+    /// The queue is recorded and declared again after a reconnect; a server-named queue then gets a
+    /// new name, but callers keep using the first one (the client translates it).
+    /// - Parameter queue: The queue to declare.
+    /// - Returns: The queue's name and its message and consumer counts.
+    /// - Throws: `AMQPError.channelClosedByBroker` (406) when it exists with other settings, or
+    ///   (405) when it is another connection's exclusive queue; `notConnected` or `closed` when there
+    ///   is no connection to do it on.
     @discardableResult
     public func declare(_ queue: QueueDeclaration) async throws -> DeclaredQueue {
         try await perform("queue.declare") { try $0.declare(queue, passive: false) }
     }
 
     /// Checks that a queue exists (404 otherwise) and reads its counts.
+    /// - Parameter name: The queue's name.
+    /// - Returns: Its name and its message and consumer counts.
+    /// - Throws: `AMQPError.channelClosedByBroker` (404) when there is no such queue; `notConnected`
+    ///   or `closed` when there is no connection to ask on.
     public func inspectQueue(_ name: String) async throws -> DeclaredQueue {
         try await perform("queue.declare(passive)") { try $0.declare(QueueDeclaration(name), passive: true) }
     }
 
     /// Checks that an exchange exists (404 otherwise).
+    /// - Parameter name: The exchange's name.
+    /// - Throws: `AMQPError.channelClosedByBroker` (404) when there is no such exchange;
+    ///   `notConnected` or `closed` when there is no connection to ask on.
     public func inspectExchange(_ name: String) async throws {
         try await perform("exchange.declare(passive)") {
             try $0.declare(ExchangeDeclaration(name, kind: .direct), passive: true)
         }
     }
 
+    /// Binds a queue to an exchange and records the binding, so it is made again after a reconnect.
+    /// - Parameter binding: The queue, exchange, routing key and arguments.
+    /// - Throws: `AMQPError.channelClosedByBroker` (404) when the queue or exchange does not exist;
+    ///   `notConnected` or `closed` when there is no connection to do it on.
     public func bind(_ binding: QueueBinding) async throws {
         try await perform("queue.bind") { try $0.bind(binding) }
     }
 
+    /// Removes a binding, and from the record of what to restore after a reconnect.
+    /// - Parameter binding: The binding, as it was made.
+    /// - Throws: `AMQPError.channelClosedByBroker` when the broker refuses; `notConnected` or
+    ///   `closed` when there is no connection to do it on.
     public func unbind(_ binding: QueueBinding) async throws {
         try await perform("queue.unbind") { try $0.unbind(binding) }
     }
 
     /// Declares exchanges, then queues, then bindings; returns the declared queues by name.
+    /// - Parameter topology: The declarations; each is recorded as by the single-item calls.
+    /// - Returns: The broker's answer for each queue, keyed by the name in the declaration.
+    /// - Throws: The first `AMQPError` of the declarations; those before it stay declared.
     @discardableResult
     public func declare(_ topology: Topology) async throws -> [String: DeclaredQueue] {
         for exchange in topology.exchanges { try await declare(exchange) }
@@ -87,24 +133,46 @@ public final class AMQPConnection: Sendable {
     }
 
     /// Deletes a queue; returns how many messages it held.
+    /// It is also forgotten, with its bindings, so a reconnect does not declare it again.
+    /// - Parameter name: The queue's name.
+    /// - Returns: How many messages it held.
+    /// - Throws: `AMQPError.channelClosedByBroker` when the broker refuses; `notConnected` or
+    ///   `closed` when there is no connection to do it on.
     @discardableResult
     public func deleteQueue(_ name: String) async throws -> Int {
         try await perform("queue.delete") { try $0.deleteQueue(name) }
     }
 
+    /// Drops every ready message of a queue (unacknowledged ones stay).
+    /// - Parameter name: The queue's name.
+    /// - Returns: How many messages were dropped.
+    /// - Throws: `AMQPError.channelClosedByBroker` (404) when there is no such queue; `notConnected`
+    ///   or `closed` when there is no connection to do it on.
     @discardableResult
     public func purgeQueue(_ name: String) async throws -> Int {
         try await perform("queue.purge") { try $0.purgeQueue(name) }
     }
 
+    /// Deletes an exchange and forgets it and its bindings, so a reconnect does not declare them again.
+    /// - Parameter name: The exchange's name.
+    /// - Throws: `AMQPError.channelClosedByBroker` when the broker refuses; `notConnected` or
+    ///   `closed` when there is no connection to do it on.
     public func deleteExchange(_ name: String) async throws {
         try await perform("exchange.delete") { try $0.deleteExchange(name) }
     }
 
     // MARK: Publishing
 
-    /// Publishes and waits for the broker's confirm. Throws `nacked`, `returned` (mandatory and
-    /// unroutable), `connectionLost` (outcome unknown: publish again) or `notConnected`.
+    /// Publishes and waits for the broker's confirm; many publishes may wait at once.
+    /// - Parameters:
+    ///   - message: The body and properties.
+    ///   - exchange: The exchange to publish to (empty for the default exchange).
+    ///   - routingKey: The routing key.
+    ///   - mandatory: Whether a message no queue takes is an error (`returned`) rather than dropped.
+    /// - Throws: `AMQPError.nacked` when the broker refused it; `returned` when it was mandatory and
+    ///   unroutable; `connectionLost` when the connection dropped before the confirm (outcome
+    ///   unknown: publish again); `notConnected` when the connection stayed down longer than
+    ///   `disconnectedWaitLimit`; `closed` after `close()`.
     public func publish(_ message: AMQPMessage, exchange: String, routingKey: String,
                         mandatory: Bool = false) async throws {
         let deadline = ContinuousClock.now + configuration.disconnectedWaitLimit
@@ -125,6 +193,13 @@ public final class AMQPConnection: Sendable {
     /// Queues a message for the socket without waiting for a confirm. Waits (bounded) while the
     /// connection is down or the outgoing buffer is full, then throws `notConnected`. A
     /// `mandatory` message that no queue takes comes back on `returnedMessages`.
+    /// - Parameters:
+    ///   - message: The body and properties.
+    ///   - exchange: The exchange to publish to (empty for the default exchange).
+    ///   - routingKey: The routing key.
+    ///   - mandatory: Whether a message no queue takes comes back on `returnedMessages`.
+    /// - Throws: `AMQPError.notConnected` after waiting `disconnectedWaitLimit` for a connection or
+    ///   for room in the outgoing buffer; `closed` when the connection is closed.
     public func publishUnconfirmed(_ message: AMQPMessage, exchange: String, routingKey: String,
                                    mandatory: Bool = false) async throws {
         let limit = configuration.disconnectedWaitLimit
@@ -154,6 +229,16 @@ public final class AMQPConnection: Sendable {
 
     /// Starts a consumer. With manual acknowledgement the broker sends at most `prefetch`
     /// unsettled deliveries. Cancelling the iterating task does not cancel the consumer: call `cancel()`.
+    /// - Parameters:
+    ///   - queue: The queue's name (for a server-named queue, the name first returned).
+    ///   - prefetch: The most unsettled deliveries the broker sends at once (manual acknowledgement).
+    ///   - autoAck: Whether the broker counts a delivery as settled when sent (no `ack` needed).
+    ///   - exclusive: Whether to be the queue's only consumer.
+    ///   - arguments: Consumer arguments (`x-priority`, …).
+    /// - Returns: The consumer: an `AsyncSequence` of deliveries that is resumed after a reconnect.
+    /// - Throws: `AMQPError.channelClosedByBroker` (404 no such queue; 403 or 405 when another
+    ///   consumer or connection holds it exclusively);
+    ///   `notConnected` or `closed` when there is no connection to start it on.
     public func consume(queue: String, prefetch: UInt16 = 100, autoAck: Bool = false, exclusive: Bool = false,
                         arguments: AMQPTable = [:]) async throws -> AMQPConsumer {
         let (stream, continuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
@@ -167,6 +252,15 @@ public final class AMQPConnection: Sendable {
 
     /// Sends a request over direct reply-to and waits for the reply with the same correlation id.
     /// Throws `returned` if nothing consumes `routingKey`, `timedOut` after `timeout`.
+    /// - Parameters:
+    ///   - request: The request; its correlation id and reply-to are set here.
+    ///   - exchange: The exchange to publish the request to (empty for the default exchange).
+    ///   - routingKey: Where the server listens (with the default exchange: its queue's name).
+    ///   - timeout: How long to wait for the reply.
+    /// - Returns: The reply.
+    /// - Throws: `AMQPError.returned` when nothing consumes `routingKey`; `timedOut` after
+    ///   `timeout`; `notConnected` when there was no connection to send it on within `timeout`;
+    ///   `connectionLost` when the connection dropped before the reply; `closed` after `close()`.
     public func call(_ request: AMQPMessage, exchange: String = "", routingKey: String,
                      timeout: Duration = .seconds(10)) async throws -> AMQPMessage {
         let correlationID = UUID().uuidString.lowercased()

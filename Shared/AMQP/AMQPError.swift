@@ -29,6 +29,7 @@ public enum AMQPError: Error, Sendable, Equatable, CustomStringConvertible {
     /// rabbitmq-c reported something unexpected.
     case library(operation: String, reason: String)
 
+    /// A one-line English account of the failure, with the broker's code and text, for logs.
     public var description: String {
         switch self {
         case let .invalidURL(url, reason): "invalid AMQP URL \(url): \(reason)"

@@ -3,14 +3,23 @@ import Foundation
 
 /// An AMQP field-table value: queue/exchange arguments and message headers.
 public enum AMQPFieldValue: Sendable, Hashable {
+    /// A boolean (field kind `t`).
     case bool(Bool)
+    /// A signed integer; every integer width the broker sends is widened to 64 bits.
     case int(Int64)
+    /// A floating-point number; 32-bit floats from the broker are widened.
     case double(Double)
+    /// A UTF-8 long string (field kind `S`).
     case string(String)
+    /// A byte string (field kind `x`), kept as raw bytes.
     case bytes(Data)
+    /// An AMQP timestamp: seconds since 1970.
     case timestamp(UInt64)
+    /// A nested field table.
     case table(AMQPTable)
+    /// A field array.
     case array([AMQPFieldValue])
+    /// No value (field kind `V`); also what an unknown field kind from the broker becomes.
     case void
 }
 
@@ -20,9 +29,17 @@ public typealias AMQPTable = [String: AMQPFieldValue]
 extension AMQPFieldValue: ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByStringLiteral, ExpressibleByFloatLiteral
 {
+    /// Lets `true` and `false` stand for `.bool` in tables.
+    /// - Parameter value: The boolean.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// Lets an integer literal stand for `.int` in tables.
+    /// - Parameter value: The integer.
     public init(integerLiteral value: Int64) { self = .int(value) }
+    /// Lets a string literal stand for `.string` in tables.
+    /// - Parameter value: The string.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// Lets a floating-point literal stand for `.double` in tables.
+    /// - Parameter value: The number.
     public init(floatLiteral value: Double) { self = .double(value) }
 }
 
@@ -36,6 +53,7 @@ extension AMQPFieldValue {
         }
     }
 
+    /// The value as an integer, if it is one.
     public var intValue: Int64? {
         if case let .int(i) = self { i } else { nil }
     }

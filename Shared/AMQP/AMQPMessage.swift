@@ -3,21 +3,41 @@ import Foundation
 
 /// The basic-class properties of a message that this suite uses.
 public struct AMQPProperties: Sendable, Equatable {
+    /// The body's MIME type (`content_type`), e.g. `application/json`.
     public var contentType: String?
+    /// The body's encoding (`content_encoding`), e.g. `gzip`.
     public var contentEncoding: String?
+    /// Application headers.
     public var headers: AMQPTable = [:]
     /// Persistent messages in durable queues survive a broker restart.
     public var persistent: Bool = false
+    /// The message priority, for queues declared with `x-max-priority`.
     public var priority: UInt8?
+    /// Pairs a reply with its request (set by `call` and `serveRPC`).
     public var correlationID: String?
+    /// Where a reply goes: a queue name, or direct reply-to's pseudo-queue.
     public var replyTo: String?
     /// Per-message TTL in milliseconds, as the broker expects it (a decimal string).
     public var expiration: String?
+    /// An application-chosen message id.
     public var messageID: String?
+    /// When the message was made; whole seconds on the wire.
     public var timestamp: Date?
+    /// An application-chosen message type name.
     public var type: String?
+    /// The publishing application's id.
     public var appID: String?
 
+    /// Properties; those not given here start unset and can be assigned afterwards.
+    /// - Parameters:
+    ///   - contentType: The body's MIME type.
+    ///   - headers: Application headers.
+    ///   - persistent: Whether the message survives a broker restart (in a durable queue).
+    ///   - correlationID: Pairs a reply with its request.
+    ///   - replyTo: Where a reply goes.
+    ///   - messageID: An application-chosen id.
+    ///   - type: An application-chosen type name.
+    ///   - expiration: Per-message TTL in milliseconds, as a decimal string.
     public init(contentType: String? = nil, headers: AMQPTable = [:], persistent: Bool = false,
                 correlationID: String? = nil, replyTo: String? = nil, messageID: String? = nil,
                 type: String? = nil, expiration: String? = nil) {
@@ -34,14 +54,24 @@ public struct AMQPProperties: Sendable, Equatable {
 
 /// A message to publish, or the content of a delivery.
 public struct AMQPMessage: Sendable, Equatable {
+    /// The payload.
     public var body: Data
+    /// The basic-class properties.
     public var properties: AMQPProperties
 
+    /// A message with a binary body.
+    /// - Parameters:
+    ///   - body: The payload.
+    ///   - properties: The properties (none set by default).
     public init(body: Data, properties: AMQPProperties = AMQPProperties()) {
         self.body = body
         self.properties = properties
     }
 
+    /// A message whose body is `text` in UTF-8.
+    /// - Parameters:
+    ///   - text: The payload.
+    ///   - properties: The properties (none set by default).
     public init(_ text: String, properties: AMQPProperties = AMQPProperties()) {
         self.init(body: Data(text.utf8), properties: properties)
     }

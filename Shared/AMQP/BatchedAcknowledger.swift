@@ -13,12 +13,16 @@ public final class BatchedAcknowledger: Sendable {
     private let every: Int
     private let pending = Mutex(Pending())
 
+    /// An acknowledger for one consumer.
+    /// - Parameter every: How many deliveries make a batch; at least 1.
     public init(every: Int) {
         precondition(every > 0, "a batch holds at least one delivery")
         self.every = every
     }
 
     /// `delivery` is processed; acknowledged now if it completes a batch.
+    /// - Parameter delivery: The delivery just processed; deliveries must come in the order they
+    ///   were received.
     public func processed(_ delivery: AMQPDelivery) {
         let full: AMQPDelivery? = pending.withLock { state in
             state.last = delivery

@@ -2,14 +2,17 @@ import Synchronization
 
 /// Where a connection stands.
 public enum AMQPConnectionState: Sendable, Equatable {
+    /// Connected, with topology and consumers in place.
     case connected
     /// Lost; the client is reconnecting by itself.
     case reconnecting
+    /// Closed for good: by `close()`, or lost with reconnection disabled (`lastError` says why).
     case closed
 }
 
 /// What happened to a connection, for callers that react (readiness, re-binding, alerts).
 public enum AMQPConnectionEvent: Sendable, Equatable {
+    /// The connection dropped; the client reconnects by itself. Carries the error that ended it.
     case disconnected(AMQPError)
     /// Back, with topology and consumers recovered.
     case reconnected(attempts: Int)
@@ -17,7 +20,9 @@ public enum AMQPConnectionEvent: Sendable, Equatable {
     case recoveryFailed(what: String, error: AMQPError)
     /// The broker stopped accepting publishes (memory or disk alarm); they wait meanwhile.
     case blocked(reason: String)
+    /// The broker accepts publishes again after `blocked`.
     case unblocked
+    /// The connection closed for good (see `AMQPConnectionState.closed`); the stream ends after it.
     case closed
 }
 

@@ -6,6 +6,13 @@ extension AMQPConnection {
     /// `reply_to` with its correlation id, then the request is acked. A request the handler
     /// throws on is rejected without requeue (to the queue's dead-letter exchange, if any), so a
     /// poison message can never loop. Returns when the consumer ends.
+    /// - Parameters:
+    ///   - queue: The queue requests arrive on.
+    ///   - prefetch: The most requests the broker sends ahead of their acks.
+    ///   - logger: Where handler failures and requests without `reply_to` are logged.
+    ///   - handler: Makes the reply to a request; its correlation id is set here.
+    /// - Throws: `AMQPError` when the consumer cannot start; `consumerCancelled` when the broker
+    ///   cancels it (its queue was deleted); `closed` when the connection closes.
     public func serveRPC(queue: String, prefetch: UInt16 = 32, logger: Logger = Logger(label: "amqp.rpc"),
                          handler: @Sendable (AMQPDelivery) async throws -> AMQPMessage) async throws {
         let consumer = try await consume(queue: queue, prefetch: prefetch)

@@ -15,8 +15,12 @@ public enum StreamLimits {
 
 /// A frame nested deeper than `StreamLimits.maxNesting`.
 public struct FrameTooDeep: Error, CustomStringConvertible, Equatable {
+    /// How deep the frame nests, in JSON levels.
     public let nesting: Int
+    /// The error for a frame of this nesting.
+    /// - Parameter nesting: The frame's JSON nesting.
     public init(nesting: Int) { self.nesting = nesting }
+    /// How deep the frame nests and the limit, in one sentence for logs.
     public var description: String {
         "too deep: the frame nests \(nesting) JSON levels, at most \(StreamLimits.maxNesting) "
             + "(a page \(StreamLimits.maxNodeDepth) elements deep)"
@@ -28,6 +32,8 @@ public struct FrameTooDeep: Error, CustomStringConvertible, Equatable {
 /// nodes (`root`, `adds[].node`) by a parser and writer of our own with no limit of their own.
 public enum FrameCoding {
     /// The deepest nesting of objects and arrays in `data` (a scan of the bytes; strings skipped).
+    /// - Parameter data: JSON text; it need not be valid (the scan only counts brackets).
+    /// - Returns: The deepest level; 0 for a scalar.
     public static func nesting(of data: Data) -> Int {
         data.withUnsafeBytes { raw in
             var depth = 0, deepest = 0, inString = false, escaped = false
@@ -49,7 +55,11 @@ public enum FrameCoding {
         }
     }
 
-    /// Decodes a frame; throws `FrameTooDeep` beyond the limit, a DecodingError when malformed.
+    /// Decodes a frame at any depth up to `StreamLimits.maxNesting`.
+    /// - Parameter data: The frame's JSON.
+    /// - Returns: The frame.
+    /// - Throws: `FrameTooDeep` beyond the limit (checked before anything is parsed);
+    ///   `DecodingError` when the JSON is malformed or not a frame.
     public static func decode(_ data: Data) throws -> StreamFrame {
         let nesting = nesting(of: data)
         guard nesting <= StreamLimits.maxNesting else { throw FrameTooDeep(nesting: nesting) }
@@ -98,6 +108,11 @@ public enum FrameCoding {
 
     /// A string field at the top level of a frame's JSON (one a frame type does not define,
     /// such as the rules editor's `rules`), read at any depth; nil when absent or not a string.
+    /// - Parameters:
+    ///   - key: The field's name.
+    ///   - data: The frame's JSON.
+    /// - Throws: `FrameTooDeep` beyond `StreamLimits.maxNesting`; `DecodingError` when the JSON is
+    ///   malformed or not an object.
     public static func topLevelString(_ key: String, in data: Data) throws -> String? {
         let nesting = nesting(of: data)
         guard nesting <= StreamLimits.maxNesting else { throw FrameTooDeep(nesting: nesting) }
@@ -107,6 +122,9 @@ public enum FrameCoding {
     }
 
     /// Encodes a frame (the filter's masked frames), however deep its nodes.
+    /// - Parameter frame: The frame.
+    /// - Returns: The frame's JSON, flat as `StreamFrame` writes it.
+    /// - Throws: `EncodingError` for a value JSON cannot hold (a non-finite number).
     public static func encode(_ frame: StreamFrame) throws -> Data {
         switch frame.event {
         case var .snapshot(snapshot) where snapshot.root.depth > shallowNodes:
@@ -144,6 +162,9 @@ public enum FrameCoding {
     }
 
     /// `t`, `seq` and `stream` of a frame at any depth (the rest is skipped, not parsed).
+    /// - Parameter data: The frame's JSON.
+    /// - Returns: The three fields (`seq` and `stream` nil when absent or of another type), or nil
+    ///   when the JSON is not an object with a string `t`.
     public static func head(of data: Data) -> (t: String, seq: Int?, stream: String?)? {
         var parser = JSONParser(Array(data))
         guard let fields = try? parser.topLevelFields(["t", "seq", "stream"]) else { return nil }

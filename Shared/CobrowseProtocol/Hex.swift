@@ -2,11 +2,13 @@ import Foundation
 
 /// Bytes as lowercase hex, and back: digests and signatures in text.
 extension Sequence where Element == UInt8 {
+    /// The bytes as lowercase hex digits, two per byte.
     public var hex: String { map { String(format: "%02x", $0) }.joined() }
 }
 
 extension Array where Element == UInt8 {
     /// Bytes from hex text; nil unless it is an even number of hex digits.
+    /// - Parameter text: Hex digits, either case, two per byte.
     public init?(hex text: some StringProtocol) {
         guard text.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []

@@ -18,11 +18,18 @@ public enum IngestBatch {
 
     /// One record of a batch.
     public struct Record: Sendable, Equatable {
+        /// The session the body belongs to.
         public var session: SessionID
         /// When the sharer's relay got the frame (ms since 1970); nil for the relay's own requests.
         public var receivedAt: Int64?
+        /// The body, byte for byte as the browser (or the relay) sent it.
         public var body: Data
 
+        /// A record.
+        /// - Parameters:
+        ///   - session: The session the body belongs to.
+        ///   - receivedAt: When the sharer's relay got the frame (ms since 1970); nil for a relay's own request.
+        ///   - body: The body's bytes.
         public init(session: SessionID, receivedAt: Int64? = nil, body: Data) {
             self.session = session
             self.receivedAt = receivedAt
@@ -32,18 +39,26 @@ public enum IngestBatch {
 
     /// A batch that cannot be read on from `offset` (only a broken relay writes one).
     public struct Malformed: Error, Equatable, CustomStringConvertible {
+        /// Where the malformed record starts, in bytes from the start of the batch.
         public let offset: Int
+        /// What is wrong with it.
         public let reason: String
+        /// The offset and reason in one line, for logs.
         public var description: String { "malformed ingest batch at byte \(offset): \(reason)" }
     }
 
     /// Appends one record to `batch`.
+    /// - Parameters:
+    ///   - record: The record to add.
+    ///   - batch: The batch so far; the record's header line and body are added at its end.
     public static func append(_ record: Record, to batch: inout Data) {
         batch.append(contentsOf: "\(record.session.digits) \(record.receivedAt ?? 0) \(record.body.count)\n".utf8)
         batch.append(record.body)
     }
 
     /// A batch of the given records.
+    /// - Parameter records: The records, in the order the filter is to read them.
+    /// - Returns: The batch's bytes.
     public static func encode(_ records: [Record]) -> Data {
         var batch = Data()
         for record in records { append(record, to: &batch) }
@@ -52,6 +67,8 @@ public enum IngestBatch {
 
     /// Every record of `batch` in order. A malformed record ends the reading: the records before
     /// it are returned with the error (the framing after it cannot be trusted).
+    /// - Parameter batch: A batch's bytes.
+    /// - Returns: The records read, and the error that stopped the reading, if any.
     public static func decode(_ batch: Data) -> (records: [Record], error: Malformed?) {
         var records: [Record] = []
         var reader = Reader(batch)
@@ -68,14 +85,19 @@ public enum IngestBatch {
     /// Reads the records one by one, so a consumer handles each before the next is sliced out.
     public struct Reader {
         private let data: Data
+        /// Where the next record starts, as an index of the data read.
         public private(set) var offset: Int
 
+        /// A reader at the first record.
+        /// - Parameter data: The batch's bytes.
         public init(_ data: Data) {
             self.data = data
             offset = data.startIndex
         }
 
         /// The next record; nil at the end of the batch.
+        /// - Throws: `IngestBatch.Malformed` when the header line or body at `offset` cannot be read;
+        ///   the reader then stays there.
         public mutating func next() throws -> Record? {
             guard offset < data.endIndex else { return nil }
             let start = offset

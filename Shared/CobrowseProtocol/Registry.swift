@@ -3,6 +3,7 @@ import Foundation
 /// Protocol version of registry requests, replies and lifecycle events. A peer that receives a
 /// higher version refuses it with `unsupportedVersion` instead of guessing.
 public enum RegistryProtocol {
+    /// The version this code speaks and writes.
     public static let version = 1
 }
 
@@ -14,6 +15,7 @@ public enum EndCredential: Sendable, Equatable {
     case agent(token: String)
     /// A service on the broker (trusted: only services reach the RPC queue), with its reason.
     case system(name: String, reason: EndReason)
+    /// An administrator, through the registry's reporting API.
     case administrator
 }
 
@@ -32,7 +34,9 @@ public enum RegistryCommand: Sendable, Equatable {
     case answerWrite(session: SessionID, customerKey: String, approve: Bool)
     /// The customer takes write mode back.
     case revokeWrite(session: SessionID, customerKey: String)
+    /// Ends a session; the credential says who ends it, and so the reason.
     case end(session: SessionID, by: EndCredential)
+    /// Reads a session.
     case get(session: SessionID)
     /// The customer's browser comes back (a dropped socket, the next page): proves it with the key.
     case resume(session: SessionID, customerKey: String)
@@ -52,6 +56,7 @@ public enum RegistryCommand: Sendable, Equatable {
     /// The agent who asked for a code asks whether it started a session yet (`voiceCode.sessionID`).
     case voiceCodeStatus(code: String, agentToken: String)
 
+    /// The command's name on the wire (the request's `command` field).
     public var name: String {
         switch self {
         case .create: "create"
@@ -75,9 +80,15 @@ public enum RegistryCommand: Sendable, Equatable {
 
 /// A request on `cobrowse.registry.rpc`: flat JSON with a `command` discriminator.
 public struct RegistryRequest: Sendable, Equatable, Codable {
+    /// The request's protocol version.
     public var version: Int
+    /// What is asked.
     public var command: RegistryCommand
 
+    /// A request.
+    /// - Parameters:
+    ///   - command: What to ask.
+    ///   - version: The protocol version to claim (this code's by default).
     public init(_ command: RegistryCommand, version: Int = RegistryProtocol.version) {
         self.version = version
         self.command = command
@@ -88,6 +99,11 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         case interactionID, occurredAt, masking, voiceCode, agentID, joinedAt
     }
 
+    /// Reads a request. A version newer than this code's is read no further (the command is then a
+    /// placeholder): the handler answers `unsupportedVersion` without guessing at the rest.
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: `DecodingError` for a missing `version` or `command`, an unknown command or
+    ///   `by` party, or a missing or ill-typed field of the command.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         version = try c.decode(Int.self, forKey: .version)
@@ -140,6 +156,9 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         }
     }
 
+    /// Writes the request as flat JSON: `version`, `command`, and the command's fields.
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: What the encoder throws.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(version, forKey: .version)
@@ -195,145 +214,4 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
             }
         }
     }
-}
-
-/// A voice code as its agent sees it: six digits to read out, until when they work, and the
-/// session they started (once the customer typed them).
-public struct VoiceCode: Sendable, Equatable, Codable {
-    public var code: String
-    public var interactionID: String
-    public var expiresAt: Date
-    public var sessionID: SessionID?
-
-    public init(code: String, interactionID: String, expiresAt: Date, sessionID: SessionID? = nil) {
-        self.code = code
-        self.interactionID = interactionID
-        self.expiresAt = expiresAt
-        self.sessionID = sessionID
-    }
-}
-
-/// Why the registry said no: a stable code for programs and a sentence for people.
-public struct RegistryRefusal: Error, Sendable, Equatable, Codable, CustomStringConvertible {
-    public enum Code: String, Sendable, Codable {
-        case malformedRequest = "malformed-request"
-        case unsupportedVersion = "unsupported-version"
-        case invalidToken = "invalid-token"
-        case expiredToken = "expired-token"
-        case unknownSession = "unknown-session"
-        case sessionEnded = "session-ended"
-        case sessionTaken = "session-taken"
-        case agentBusy = "agent-busy"
-        case notActive = "not-active"
-        case notAllowed = "not-allowed"
-        case writeModeDisabled = "write-mode-disabled"
-        case noPendingWriteRequest = "no-pending-write-request"
-        /// The contact-center interaction is over: no co-browse session can start in it.
-        case interactionEnded = "interaction-ended"
-        case unavailable
-        /// The relay's answer to a client that made too many wrong attempts (unknown session
-        /// ids, wrong keys, wrong voice codes) lately; never the registry's.
-        case tooManyAttempts = "too-many-attempts"
-        /// No live voice code is these six digits.
-        case codeUnknown = "code-unknown"
-        /// The voice code was right but is older than its lifetime.
-        case codeExpired = "code-expired"
-        /// The voice code already started a session.
-        case codeUsed = "code-used"
-        /// A voice code was asked for an interaction whose channel is not `voice`.
-        case notVoice = "not-voice"
-        /// The agent asked for more voice codes than allowed lately.
-        case tooManyCodes = "too-many-codes"
-    }
-
-    public var code: Code
-    public var message: String
-
-    public init(_ code: Code, _ message: String) {
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(code.rawValue): \(message)" }
-
-    public static let sessionEnded = RegistryRefusal(.sessionEnded, "session ended; start a new one")
-    public static let agentBusy = RegistryRefusal(.agentBusy, "you already have a live co-browse session; end it first")
-    public static func unknownSession(_ id: SessionID) -> RegistryRefusal {
-        RegistryRefusal(.unknownSession, "no session \(id); check the number the customer read out")
-    }
-}
-
-/// The registry's answer: the session as it now is, or a refusal.
-public struct RegistryReply: Sendable, Equatable, Codable {
-    public var version: Int
-    public var session: SessionView?
-    /// Only in the reply to `create`, for the customer's browser alone: it proves the customer.
-    public var customerKey: String?
-    /// Who the registry verified the caller to be (agent or supervisor, from the token), so an
-    /// edge knows whether a viewer leads the session without reading tokens itself.
-    public var actor: Actor?
-    /// The answer to `listLive` (the live sessions) and `endInteraction` (the sessions it ended).
-    public var sessions: [SessionView]?
-    /// The answer to `issueVoiceCode` and `voiceCodeStatus`.
-    public var voiceCode: VoiceCode?
-    public var refusal: RegistryRefusal?
-
-    public static func code(_ code: VoiceCode) -> RegistryReply {
-        RegistryReply(version: RegistryProtocol.version, voiceCode: code)
-    }
-
-    public static func ok(_ session: SessionView, customerKey: String? = nil, actor: Actor? = nil) -> RegistryReply {
-        RegistryReply(version: RegistryProtocol.version, session: session, customerKey: customerKey, actor: actor, refusal: nil)
-    }
-
-    public static func list(_ sessions: [SessionView]) -> RegistryReply {
-        RegistryReply(version: RegistryProtocol.version, sessions: sessions)
-    }
-
-    public static func refused(_ refusal: RegistryRefusal) -> RegistryReply {
-        RegistryReply(version: RegistryProtocol.version, refusal: refusal)
-    }
-
-    /// The sessions of a list reply, or the refusal thrown.
-    public func list() throws(RegistryRefusal) -> [SessionView] {
-        if let sessions { return sessions }
-        throw refusal ?? RegistryRefusal(.unavailable, "empty reply from the registry")
-    }
-
-    /// The session, or the refusal thrown.
-    public func get() throws(RegistryRefusal) -> SessionView {
-        if let session { return session }
-        throw refusal ?? RegistryRefusal(.unavailable, "empty reply from the registry")
-    }
-}
-
-/// A change to a session, published on `cobrowse.lifecycle` with key `s.<id>.<kind>`.
-public struct SessionEvent: Sendable, Equatable, Codable {
-    public enum Kind: String, Sendable, Codable, CaseIterable {
-        case created, activated
-        case observerJoined = "observer-joined"
-        case observerLeft = "observer-left"
-        case modeRequested = "mode-requested"
-        /// A write request was denied by the customer or timed out; the mode stays `pointer`.
-        case modeRequestDeclined = "mode-request-declined"
-        case modeChanged = "mode-changed"
-        case ended
-    }
-
-    public var version: Int
-    public var kind: Kind
-    public var at: Date
-    public var by: Actor
-    /// The session after the change.
-    public var session: SessionView
-
-    public init(kind: Kind, at: Date, by: Actor, session: SessionView) {
-        version = RegistryProtocol.version
-        self.kind = kind
-        self.at = at
-        self.by = by
-        self.session = session
-    }
-
-    public var routingKey: String { "\(session.id.routingKey).\(kind.rawValue)" }
 }

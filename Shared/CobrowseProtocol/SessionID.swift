@@ -1,10 +1,13 @@
 /// A co-browse session id: nine decimal digits, read aloud by a customer to an agent.
 public struct SessionID: Sendable, Hashable, TextCodable {
+    /// How a session id looks, for decoding errors.
     public static let expectedForm = "a session id (nine digits)"
 
+    /// The nine digits, as text (leading zeros kept).
     public let digits: String
 
     /// Accepts exactly nine ASCII digits (spaces and dashes a person may type are ignored).
+    /// - Parameter text: The id as typed or sent.
     public init?(_ text: String) {
         let digits = text.filter { $0 != " " && $0 != "-" }
         guard digits.count == 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
@@ -22,5 +25,6 @@ public struct SessionID: Sendable, Hashable, TextCodable {
     /// Routing key of this session on the topic exchanges (`s.<id>`).
     public var routingKey: String { "s.\(digits)" }
 
+    /// The nine digits: the id's form in JSON and logs.
     public var description: String { digits }
 }

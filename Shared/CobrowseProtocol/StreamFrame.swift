@@ -1,135 +1,20 @@
 import Foundation
 
-/// One node of a serialized page; `id` is the sharer SDK's mirror id for the live DOM node.
-public struct DOMNode: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable {
-        case element, text, comment
-    }
-
-    public var id: Int
-    public var type: Kind
-    /// Lower-case tag name (elements).
-    public var tag: String?
-    public var attrs: [String: String]?
-    public var children: [DOMNode]?
-    /// Text of text and comment nodes, and of `<style>` elements' CSS.
-    public var text: String?
-    /// A form control's current value (the property, which can differ from the attribute).
-    public var value: String?
-    public var checked: Bool?
-    /// An element's scroll position, when scrolled.
-    public var scroll: Point?
-    /// Children of an open shadow root.
-    public var shadow: [DOMNode]?
-    /// A same-origin `<iframe>`'s document: its children (the root element, comments), with
-    /// ids from the same mirror, so changes inside name them like any other node.
-    public var frame: [DOMNode]?
-    /// CSS of the shadow root's adopted (constructed) stylesheets.
-    public var adoptedStyles: [String]?
-    /// Rendered size, sent for blocked elements and masked images so the agent sees a box
-    /// of the same size in their place.
-    public var rect: Size?
-
-    public init(id: Int, type: Kind, tag: String? = nil, attrs: [String: String]? = nil, children: [DOMNode]? = nil,
-                text: String? = nil, value: String? = nil, checked: Bool? = nil) {
-        self.id = id
-        self.type = type
-        self.tag = tag
-        self.attrs = attrs
-        self.children = children
-        self.text = text
-        self.value = value
-        self.checked = checked
-    }
-
-    public static func element(_ id: Int, _ tag: String, _ attrs: [String: String] = [:], _ children: [DOMNode] = []) -> DOMNode {
-        DOMNode(id: id, type: .element, tag: tag, attrs: attrs, children: children)
-    }
-
-    public static func text(_ id: Int, _ text: String) -> DOMNode {
-        DOMNode(id: id, type: .text, text: text)
-    }
-}
-
-public struct Point: Sendable, Codable, Equatable {
-    public var x: Double
-    public var y: Double
-
-    public init(x: Double, y: Double) {
-        self.x = x
-        self.y = y
-    }
-}
-
-public struct Size: Sendable, Codable, Equatable {
-    public var w: Double
-    public var h: Double
-
-    public init(w: Double, h: Double) {
-        self.w = w
-        self.h = h
-    }
-}
-
-/// The customer's viewport: the layout viewport's size and, where the browser reports it, the
-/// visual viewport (what a pinch-zoomed or keyboard-shrunk phone screen actually shows).
-public struct Viewport: Sendable, Codable, Equatable {
-    public var w: Double
-    public var h: Double
-    public var visual: VisualViewport?
-
-    public init(w: Double, h: Double, visual: VisualViewport? = nil) {
-        self.w = w
-        self.h = h
-        self.visual = visual
-    }
-}
-
-/// The visual viewport inside the layout viewport: its offset and size in the layout viewport's
-/// CSS pixels, and the pinch-zoom scale. Refused when it cannot describe a screen.
-public struct VisualViewport: Sendable, Codable, Equatable {
-    public var x: Double
-    public var y: Double
-    public var w: Double
-    public var h: Double
-    public var scale: Double
-
-    /// Pinch zoom beyond this is not a real screen (browsers stop at 5–10×).
-    public static let maximumScale = 100.0
-
-    public init(x: Double, y: Double, w: Double, h: Double, scale: Double) {
-        self.x = x
-        self.y = y
-        self.w = w
-        self.h = h
-        self.scale = scale
-    }
-
-    private enum Key: String, CodingKey { case x, y, w, h, scale }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: Key.self)
-        self.init(x: try c.decode(Double.self, forKey: .x), y: try c.decode(Double.self, forKey: .y),
-                  w: try c.decode(Double.self, forKey: .w), h: try c.decode(Double.self, forKey: .h),
-                  scale: try c.decode(Double.self, forKey: .scale))
-        guard scale > 0, scale <= Self.maximumScale else {
-            throw DecodingError.dataCorruptedError(forKey: .scale, in: c,
-                                                   debugDescription: "visual viewport scale must be in (0, \(Self.maximumScale)]")
-        }
-        guard w > 0, h > 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .w, in: c, debugDescription: "visual viewport size must be positive")
-        }
-    }
-}
-
 /// What the sharer SDK sends, frame by frame; see docs/stream-protocol.md.
 public enum StreamEvent: Sendable, Equatable {
+    /// The whole page (`snapshot`); it starts a new sequence.
     public struct Snapshot: Sendable, Codable, Equatable {
+        /// The page's URL.
         public var url: String
+        /// The document's title.
         public var title: String?
+        /// The doctype's name (`html`), nil when the document has none.
         public var doctype: String?
+        /// The customer's viewport when the snapshot was taken.
         public var viewport: Viewport
+        /// The page's scroll position.
         public var scroll: Point
+        /// The document's root element.
         public var root: DOMNode
         /// CSS of the document's adopted (constructed) stylesheets.
         public var adoptedStyles: [String]?
@@ -137,6 +22,14 @@ public enum StreamEvent: Sendable, Equatable {
         /// `paused` for an old connection must not pause the sequence of a newer one.
         public var stream: String?
 
+        /// A snapshot; `adoptedStyles` and `stream` start nil.
+        /// - Parameters:
+        ///   - url: The page's URL.
+        ///   - title: The document's title.
+        ///   - doctype: The doctype's name.
+        ///   - viewport: The customer's viewport.
+        ///   - scroll: The page's scroll position.
+        ///   - root: The root element.
         public init(url: String, title: String? = nil, doctype: String? = "html", viewport: Viewport, scroll: Point = Point(x: 0, y: 0),
                     root: DOMNode) {
             self.url = url
@@ -148,13 +41,23 @@ public enum StreamEvent: Sendable, Equatable {
         }
     }
 
+    /// One MutationObserver callback's changes (`mutations`); or adds only: blocked elements and
+    /// masked images, sent once laid out (with their `rect`).
     public struct Mutations: Sendable, Codable, Equatable {
+        /// A node added.
         public struct Add: Sendable, Codable, Equatable {
+            /// The new parent's id.
             public var parent: Int
             /// The sibling the node goes before; nil: appended.
             public var next: Int?
+            /// The node, with its subtree.
             public var node: DOMNode
 
+            /// An addition.
+            /// - Parameters:
+            ///   - parent: The new parent's id.
+            ///   - next: The sibling it goes before; nil to append.
+            ///   - node: The node.
             public init(parent: Int, next: Int? = nil, node: DOMNode) {
                 self.parent = parent
                 self.next = next
@@ -162,17 +65,29 @@ public enum StreamEvent: Sendable, Equatable {
             }
         }
 
+        /// A node removed, with its subtree.
         public struct Remove: Sendable, Codable, Equatable {
+            /// The removed node's id.
             public var id: Int
+            /// A removal.
+            /// - Parameter id: The removed node's id.
             public init(id: Int) { self.id = id }
         }
 
+        /// An attribute set or removed.
         public struct Attribute: Sendable, Codable, Equatable {
+            /// The element's id.
             public var id: Int
+            /// The attribute's name.
             public var name: String
             /// nil: removed.
             public var value: String?
 
+            /// An attribute change.
+            /// - Parameters:
+            ///   - id: The element's id.
+            ///   - name: The attribute's name.
+            ///   - value: Its new value; nil when removed.
             public init(id: Int, name: String, value: String?) {
                 self.id = id
                 self.name = name
@@ -180,20 +95,37 @@ public enum StreamEvent: Sendable, Equatable {
             }
         }
 
+        /// A text or comment node's new text.
         public struct Text: Sendable, Codable, Equatable {
+            /// The text or comment node's id.
             public var id: Int
+            /// Its new text.
             public var text: String
+            /// A text change.
+            /// - Parameters:
+            ///   - id: The node's id.
+            ///   - text: Its new text.
             public init(id: Int, text: String) {
                 self.id = id
                 self.text = text
             }
         }
 
+        /// Nodes added.
         public var adds: [Add]
+        /// Nodes removed.
         public var removes: [Remove]
+        /// Attributes changed.
         public var attrs: [Attribute]
+        /// Texts changed.
         public var texts: [Text]
 
+        /// A set of changes.
+        /// - Parameters:
+        ///   - adds: Nodes added.
+        ///   - removes: Nodes removed.
+        ///   - attrs: Attributes changed.
+        ///   - texts: Texts changed.
         public init(adds: [Add] = [], removes: [Remove] = [], attrs: [Attribute] = [], texts: [Text] = []) {
             self.adds = adds
             self.removes = removes
@@ -202,12 +134,23 @@ public enum StreamEvent: Sendable, Equatable {
         }
     }
 
+    /// A form control's current value (`input`): one of `value`, `checked` or `selected`.
     public struct Input: Sendable, Codable, Equatable {
+        /// The form control's id.
         public var id: Int
+        /// A text field's or select's value (`****` when masked).
         public var value: String?
+        /// A checkbox's or radio button's state.
         public var checked: Bool?
+        /// A `<select>`'s selected options, by index.
         public var selected: [Int]?
 
+        /// An input event.
+        /// - Parameters:
+        ///   - id: The control's id.
+        ///   - value: A text field's value (`****` when masked).
+        ///   - checked: A checkbox's or radio button's state.
+        ///   - selected: A select's selected option indexes.
         public init(id: Int, value: String? = nil, checked: Bool? = nil, selected: [Int]? = nil) {
             self.id = id
             self.value = value
@@ -216,12 +159,20 @@ public enum StreamEvent: Sendable, Equatable {
         }
     }
 
+    /// A scroll position (`scroll`), throttled by the SDK.
     public struct Scroll: Sendable, Codable, Equatable {
-        /// 0: the page.
+        /// The scrolled element's id; 0 for the page.
         public var id: Int
+        /// The horizontal scroll offset, in CSS pixels.
         public var x: Double
+        /// The vertical scroll offset, in CSS pixels.
         public var y: Double
 
+        /// A scroll position.
+        /// - Parameters:
+        ///   - id: The scrolled element's id; 0 for the page.
+        ///   - x: Horizontal offset.
+        ///   - y: Vertical offset.
         public init(id: Int, x: Double, y: Double) {
             self.id = id
             self.x = x
@@ -229,12 +180,20 @@ public enum StreamEvent: Sendable, Equatable {
         }
     }
 
+    /// The customer's cursor (`cursor`) or a click (`click`), in page coordinates.
     public struct Pointer: Sendable, Codable, Equatable {
+        /// Horizontal, in page coordinates.
         public var x: Double
+        /// Vertical, in page coordinates.
         public var y: Double
         /// The element under the pointer (clicks).
         public var id: Int?
 
+        /// A pointer position.
+        /// - Parameters:
+        ///   - x: Horizontal, in page coordinates.
+        ///   - y: Vertical, in page coordinates.
+        ///   - id: The element under the pointer, for clicks.
         public init(x: Double, y: Double, id: Int? = nil) {
             self.x = x
             self.y = y
@@ -242,26 +201,40 @@ public enum StreamEvent: Sendable, Equatable {
         }
     }
 
+    /// Where the sharer was (`paused`, `resumed`).
     public struct Location: Sendable, Codable, Equatable {
         /// The page, when the sender knows it (a relay pausing a vanished sharer does not).
         public var url: String?
         /// The sharer connection that went away (its snapshot's `stream`).
         public var stream: String?
 
+        /// A location.
+        /// - Parameters:
+        ///   - url: The page, if known.
+        ///   - stream: The sharer connection that went away.
         public init(url: String?, stream: String? = nil) {
             self.url = url
             self.stream = stream
         }
     }
 
+    /// The whole page.
     case snapshot(Snapshot)
+    /// Changes to the page.
     case mutations(Mutations)
+    /// A form control's value.
     case input(Input)
+    /// A scroll position.
     case scroll(Scroll)
+    /// The viewport resized, or the visual viewport moved or zoomed.
     case viewport(Viewport)
+    /// The customer's cursor moved.
     case cursor(Pointer)
+    /// The customer clicked.
     case click(Pointer)
+    /// The sharer's socket went away (sent by its relay; refused from a sharer).
     case paused(Location)
+    /// Reserved, and refused from a sharer: a snapshot after `paused` resumes the view.
     case resumed(Location)
     /// The filter dropped an agent action (view stream only; never accepted from a sharer).
     case actionDropped(DroppedAction)
@@ -269,19 +242,29 @@ public enum StreamEvent: Sendable, Equatable {
     /// counted in the session's masking record, never passed to viewers).
     case detected(Detected)
 
+    /// The `detected` frame's content.
     public struct Detected: Sendable, Codable, Equatable {
         /// Detector name → values masked.
         public var hits: [String: Int]
 
+        /// A detector report.
+        /// - Parameter hits: Detector name → values masked.
         public init(hits: [String: Int]) { self.hits = hits }
     }
 
+    /// The `action-dropped` frame's content: what the agent is told.
     public struct DroppedAction: Sendable, Codable, Equatable {
         /// The action's type (`click`, `type`, …).
         public var action: String
+        /// Why it was dropped.
         public var reason: ActionRefusal
+        /// A sentence for the agent (`ActionRefusal.message`).
         public var message: String
 
+        /// A dropped action, with the reason's sentence as its message.
+        /// - Parameters:
+        ///   - action: The action's type.
+        ///   - reason: Why it was dropped.
         public init(action: String, reason: ActionRefusal) {
             self.action = action
             self.reason = reason
@@ -289,6 +272,7 @@ public enum StreamEvent: Sendable, Equatable {
         }
     }
 
+    /// The frame's `t` for this event (`snapshot`, `action-dropped`, …).
     public var type: String {
         switch self {
         case .snapshot: "snapshot"
@@ -309,9 +293,15 @@ public enum StreamEvent: Sendable, Equatable {
 /// A frame on the wire: the event's fields flat, with `t` (its type) and `seq` (the sharer's
 /// per-session sequence) or `vseq` (the filter's, on the view exchange).
 public struct StreamFrame: Sendable, Equatable, Codable {
+    /// The frame's place in its sequence (`seq`).
     public var seq: Int
+    /// What the frame says.
     public var event: StreamEvent
 
+    /// A frame.
+    /// - Parameters:
+    ///   - seq: Its place in the sequence.
+    ///   - event: What it says.
     public init(seq: Int, _ event: StreamEvent) {
         self.seq = seq
         self.event = event
@@ -319,6 +309,9 @@ public struct StreamFrame: Sendable, Equatable, Codable {
 
     private enum Key: String, CodingKey { case t, seq }
 
+    /// Reads a flat frame: `t`, `seq`, and the event's fields.
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: `DecodingError` for an unknown `t`, or a missing or ill-typed field.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         seq = try c.decode(Int.self, forKey: .seq)
@@ -338,6 +331,9 @@ public struct StreamFrame: Sendable, Equatable, Codable {
         }
     }
 
+    /// Writes the frame flat: `t`, `seq`, and the event's fields.
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: What the encoder throws.
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: Key.self)
         try c.encode(event.type, forKey: .t)
@@ -358,8 +354,12 @@ public struct StreamFrame: Sendable, Equatable, Codable {
 
 /// Sent to the sharer's relay on `cobrowse.sharer` when the filter needs a fresh snapshot.
 public struct ResyncRequest: Sendable, Codable, Equatable {
+    /// The message's type, always `resync`.
     public var t = "resync"
+    /// Why a snapshot is needed (a viewer asked, a gap, a filter restarted, the rules changed).
     public var reason: String
 
+    /// A resync request.
+    /// - Parameter reason: Why a snapshot is needed.
     public init(reason: String) { self.reason = reason }
 }

@@ -15,6 +15,7 @@ extension JSONEncoder {
 }
 
 extension JSONDecoder {
+    /// The suite's wire format for reading: dates are ISO 8601 text, read by `CobrowseDate.parse`.
     public static var cobrowse: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in
@@ -32,6 +33,9 @@ extension JSONDecoder {
 /// milliseconds so that format → parse → format is exact (Foundation's formatter truncates a
 /// fraction that binary floating point holds as .12299999…).
 public enum CobrowseDate {
+    /// Writes an instant in the suite's form.
+    /// - Parameter date: The instant; rounded to whole milliseconds.
+    /// - Returns: `yyyy-MM-ddTHH:mm:ss.SSSZ`, always with three fraction digits.
     public static func format(_ date: Date) -> String {
         let milliseconds = date.millisecondsSince1970
         let seconds = milliseconds >= 0 ? milliseconds / 1000 : (milliseconds - 999) / 1000
@@ -41,6 +45,10 @@ public enum CobrowseDate {
         return whole + "." + String(repeating: "0", count: 3 - fraction.count) + fraction + "Z"
     }
 
+    /// Reads an ISO 8601 instant: exactly, to the millisecond, when it ends in `Z` with a fraction
+    /// of 1 to 9 digits (digits past the third are dropped); otherwise as Foundation reads it.
+    /// - Parameter text: The text, e.g. `2026-11-21T15:49:25.123Z` or `2026-11-21T16:49:25+01:00`.
+    /// - Returns: The instant, or nil when the text is not ISO 8601.
     public static func parse(_ text: String) -> Date? {
         guard text.hasSuffix("Z") else { return try? Date.ISO8601FormatStyle().parse(text) }
         let body = text.dropLast()
@@ -59,6 +67,8 @@ extension Date {
     /// writes them on the wire, so every representation of one instant agrees.
     public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded()) }
 
+    /// The instant `milliseconds` after 1970-01-01T00:00:00Z.
+    /// - Parameter milliseconds: Milliseconds since 1970 (negative before).
     public init(millisecondsSince1970 milliseconds: Int64) {
         self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
