@@ -186,6 +186,7 @@ let package = Package(
         .executableTarget(
             name: "LiveBench",
             dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 "AMQP", "BenchmarkReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

@@ -1,10 +1,8 @@
 import AMQP
 import ArgumentParser
+import AsyncHTTPClient
 import BenchmarkReport
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import HTTPTypes
 import HummingbirdWSClient
 import Logging
@@ -146,7 +144,8 @@ struct LiveSession {
     }
 
     static func token(_ url: String) async throws -> String {
-        let (data, _) = try await URLSession.shared.data(from: URL(string: url)!)
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
         guard let token = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["token"] as? String else {
             throw ValidationError("no token from \(url)")
         }

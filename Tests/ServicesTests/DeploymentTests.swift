@@ -54,17 +54,14 @@ import Testing
                    stderr: (try? String(contentsOf: errorFile, encoding: .utf8)) ?? "")
     }
 
-    /// An empty environment file: a developer's .env does not change what is checked
-    /// (docker-compose 1.29 refuses /dev/null, "not a file").
-    static let emptyEnvironmentFile: String = {
-        let path = NSTemporaryDirectory() + "cobrowse-deployment-tests-empty.env"
-        _ = FileManager.default.createFile(atPath: path, contents: Data())
-        return path
-    }()
+    /// The `dev` profile's values (the compose files give no secret a default): what is checked
+    /// is the development stack, and a developer's .env does not change it. Without them compose
+    /// refuses to start; Tests/deploy/test_compose.py checks that.
+    static let developmentEnvironmentFile = root.appendingPathComponent("deploy/compose/dev.env").path
 
     static func dockerCompose(_ files: [String], _ arguments: String...) throws -> Run {
         try run("/usr/bin/docker-compose", files.flatMap { ["-f", root.appendingPathComponent($0).path] }
-            + ["--env-file", emptyEnvironmentFile] + arguments)
+            + ["--env-file", developmentEnvironmentFile] + arguments)
     }
 
     /// A YAML file as JSON objects (PyYAML comes with docker-compose).
@@ -571,18 +568,20 @@ import Testing
         #expect(products.contains("cobrowse-ctl"))
         #expect(Set(built) == Set(products), "the Dockerfile builds \(built), Package.swift has \(products)")
         #expect(dockerfile.contains("--static-swift-stdlib"))
-        #expect(dockerfile.contains("COPY --from=build /out/cobrowse-ctl /usr/local/bin/cobrowse-ctl"))
+        // The one image holds every product, cobrowse-ctl among them.
+        #expect(dockerfile.contains("COPY --from=build /out/bin/ /usr/local/bin/"))
         #expect(dockerfile.contains("\nUSER cobrowse\n"), "the image runs as root")
         // No secret in the image: nothing from deploy/tls, no ENV naming one.
         #expect(!dockerfile.contains("deploy/tls"))
         for line in dockerfile.split(separator: "\n") where line.hasPrefix("ENV ") || line.hasPrefix("ARG ") {
             #expect(!["SECRET", "TOKEN", "PASSWORD", "AMQP_URL"].contains { line.uppercased().contains($0) }, "secret in the image: \(line)")
         }
-        // Each compose service builds its own executable from this Dockerfile.
+        // Every compose service runs the one image of this Dockerfile, with its executable as its command.
         let services = try Self.services(Self.base)
         for definition in Self.definitions {
             let build = services[definition.name]?["build"] as? [String: Any]
-            #expect((build?["args"] as? [String: Any])?["SERVICE"] as? String == definition.name)
+            #expect(services[definition.name]?["image"] as? String == "cobrowse")
+            #expect(services[definition.name]?["command"] as? [String] == ["/usr/local/bin/\(definition.name)"])
             #expect(build?["dockerfile"] as? String == "deploy/docker/Dockerfile")
             #expect(built.contains(definition.name))
         }
