@@ -16,9 +16,10 @@
  *
  * This classic script only defines window.CoBrowse, keeps its subscribers, and notes the page's
  * password fields from the start (a "show password" toggle may come before sharing does). The
- * work is done by ES modules in sdk/ next to it, by job (mirror, masking, built-in-rules, detectors, rules,
- * customer-mark, serialize, frames, observe, bar, agent-marks, actions, end-notice, transport,
- * session, and i18n/: the sentences in each language), imported from this script's own address when a session starts or resumes: nothing
+ * work is done by ES modules in sdk/ next to it, by job (mirror, masking, password-history, built-in-rules,
+ * detectors, rules, customer-mark, serialize, frames, observe, bar, agent-marks, actions, end-notice,
+ * transport (the socket), share-session (one session's run), session, and i18n/: the sentences in
+ * each language), imported from this script's own address when a session starts or resumes: nothing
  * more is downloaded before. The relay lets the sites it allows read sdk/ across origins
  * (CORS), as it lets them open its sockets. The rules editor's side (sdk/editing.js) loads only
  * when the relay's editor page frames this page and asks for it.
@@ -30,16 +31,17 @@
   const stub = window.CoBrowse && window.CoBrowse.stub === true ? window.CoBrowse : null;
   if (window.CoBrowse && !stub) return;
 
-  /** Where a session is kept across the pages of the site (sdk/transport.js writes it). */
+  /** Where a session is kept across the pages of the site (sdk/share-session.js writes it). */
   const STORAGE_KEY = 'cobrowse.session';
   const scriptURL = document.currentScript ? document.currentScript.src : location.href;
   /**
    * The parts, all imported at once so that they download side by side (session.js alone would
    * pull in the others one level of imports at a time). The first one is the entry.
    */
-  const PARTS = ['session.js', 'transport.js', 'mirror.js', 'masking.js', 'built-in-rules.js', 'detectors.js', 'rules.js',
+  const PARTS = ['session.js', 'share-session.js', 'transport.js', 'mirror.js', 'masking.js', 'password-history.js',
+    'built-in-rules.js', 'detectors.js', 'rules.js',
     'customer-mark.js', 'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js', 'end-notice.js',
-    'code-prompt.js', 'tab-order.js', 'i18n/languages.js', 'i18n/translate.js', 'i18n/en.js', 'i18n/ja.js'];
+    'code-prompt.js', 'tab-order.js', 'visual-viewport.js', 'i18n/languages.js', 'i18n/translate.js', 'i18n/en.js', 'i18n/ja.js'];
   /** The value setters as the browser made them, taken now: the agent types with these (sdk/actions.js). */
   const NATIVE_VALUE_SETTERS = new Map([HTMLInputElement, HTMLTextAreaElement, HTMLSelectElement].map((type) =>
     [type, Object.getOwnPropertyDescriptor(type.prototype, 'value').set]));

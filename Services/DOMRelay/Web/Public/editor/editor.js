@@ -3,16 +3,16 @@
 // clicked and sends snapshots serialized under the draft. This page keeps the draft, has the
 // relay check it (/cobrowse/editor/check) and a masking filter mask each snapshot under it
 // (/cobrowse/editor/preview), rebuilds the masked page in #preview-frame with the console's
-// own rebuilding code, and saves (PUT /cobrowse/rules) or downloads the draft.
-import { Mirror } from '../agent/mirror.js';
+// own rebuilding code, and saves (PUT /cobrowse/rules) or downloads the draft. The link to the
+// page being edited is edited-page.js's.
+import { RebuiltPage } from '../agent/rebuild.js';
 import { lineDiff } from './diff.js';
+import { EditedPage } from './edited-page.js';
 
 const TOKEN_KEY = 'cobrowse.editor.token';
 /** The marks the editor adds, as the rules file names them. */
 const KINDS = ['mask', 'maskImages', 'block', 'noAgent'];
 const KIND_LABELS = { mask: 'mask', maskImages: 'mask image', block: 'block', noAgent: 'no agent' };
-/** How long an opened page has to answer before the editor says it cannot edit it. */
-const READY_WITHIN_MS = 5000;
 /** After a save: how long to wait for a masking filter to say it enforces the new file. */
 const IN_FORCE_WITHIN_MS = 60000;
 
@@ -37,12 +37,6 @@ const state = {
   draft: null,
   /** The last check of the draft for the open page. */
   check: null,
-  /** The page the SDK in editor mode says it shows, that page's origin and editing session. */
-  pageURL: null,
-  pageOrigin: null,
-  pageInstance: null,
-  /** The window the page is in: #site-frame's, or a window the editor opened. */
-  target: null,
   /** Requests answered out of order are dropped: only the latest check and preview count. */
   checkSeq: 0,
   previewSeq: 0,
@@ -50,9 +44,29 @@ const state = {
   awaitingFilter: null,
 };
 
-const previewMirror = new Mirror(ui.preview);
+const previewPage = new RebuiltPage(ui.preview);
 
 function notice(text) { ui.notice.textContent = text || ''; }
+
+/** The page being edited (its `url` as its SDK says it: the address the draft is checked for). */
+const editedPage = new EditedPage(ui.site, {
+  notice,
+  ready: (url) => {
+    ui.pageURL.value = url;
+    ui.newURLs.value = '';
+    editedPage.send({ t: 'pick', on: ui.pick.checked });
+    notice('');
+    check();
+  },
+  snapshot: (frame) => preview(frame),
+  picked: (message) => showPicked(message),
+  probed: (message) => {
+    if (message.selector === ui.selector.value) {
+      ui.selectorCount.textContent = message.count === null ? 'The browser cannot read this selector.'
+        : `Matches ${message.count} element${message.count === 1 ? '' : 's'} on this page.`;
+    }
+  },
+});
 
 // MARK: The relay's editor API
 
@@ -169,8 +183,8 @@ function showSets() {
 function showChosenSet() {
   const isNew = ui.ruleSet.value === 'new';
   ui.newSet.hidden = !isNew;
-  if (isNew && state.pageURL && !ui.newURLs.value) {
-    const url = new URL(state.pageURL);
+  if (isNew && editedPage.url && !ui.newURLs.value) {
+    const url = new URL(editedPage.url);
     ui.newSite.value = url.origin;
     // This page, with or without a query string (patterns are separated by spaces).
     ui.newURLs.value = `${url.pathname} ${url.pathname}?*`;
@@ -213,7 +227,7 @@ async function check() {
     ui.save.disabled = true;
     return;
   }
-  const query = state.pageURL ? `?url=${encodeURIComponent(state.pageURL)}` : '';
+  const query = editedPage.url ? `?url=${encodeURIComponent(editedPage.url)}` : '';
   let result;
   try {
     result = await (await api(`/cobrowse/editor/check${query}`, { method: 'POST', body: state.draftText })).json();
@@ -226,7 +240,7 @@ async function check() {
   showFindings(result.findings);
   ui.save.disabled = !result.valid || !(state.inForce && state.inForce.writable);
   showSets();
-  if (result.pageRules) sendToPage({ t: 'rules', pageRules: result.pageRules, marks: marksOf(result.pageRules) });
+  if (result.pageRules) editedPage.send({ t: 'rules', pageRules: result.pageRules, marks: marksOf(result.pageRules) });
 }
 
 function marksOf(pageRules) {
@@ -260,7 +274,7 @@ async function preview(frame) {
     noteFilterRules(inForce);
     return;
   }
-  previewMirror.loadSnapshot(await response.json());
+  previewPage.loadSnapshot(await response.json());
   const hits = JSON.parse(response.headers.get('X-Detector-Hits') || '{}');
   const detected = Object.entries(hits).map(([name, count]) => `${name} ${count}`).join(', ');
   ui.previewStatus.textContent = `Masked by a masking filter under the draft (${(response.headers.get('X-Rules-Hash') || '').slice(0, 12)}): `
@@ -336,129 +350,7 @@ function download() {
   setTimeout(() => URL.revokeObjectURL(link.href), 1000);
 }
 
-// MARK: The framed page
-
-let readyTimer = null;
-
-/** The page's address, absolute; null (with a notice) when it is not one. */
-function pageAddress(url) {
-  try {
-    return new URL(url, location.href).href;
-  } catch {
-    notice('Type the page\'s full address.');
-    return null;
-  }
-}
-
-function forgetPage() {
-  state.pageURL = null;
-  state.pageOrigin = null;
-  state.pageInstance = null;
-  notice('');
-}
-
-function openPage(url) {
-  const address = pageAddress(url);
-  if (!address) return;
-  closeWindow();
-  forgetPage();
-  state.target = ui.site.contentWindow;
-  document.body.dataset.pageIn = 'frame';
-  ui.site.src = address;
-}
-
-/** A window of its own, for a page that may not be framed (X-Frame-Options, frame-ancestors). */
-let pageWindow = null;
-let windowPinger = null;
-
-function openWindow(url) {
-  const address = pageAddress(url);
-  if (!address) return;
-  ui.site.removeAttribute('src');
-  forgetPage();
-  pageWindow = window.open(address, 'cobrowse-rules-editor-page');
-  if (!pageWindow) {
-    notice('The browser blocked the window: allow pop-ups for this page.');
-    return;
-  }
-  state.target = pageWindow;
-  document.body.dataset.pageIn = 'window';
-  // A window says nothing when it loads a page: say hello until each new page answers (an
-  // answering page ignores the repeats).
-  clearInterval(windowPinger);
-  windowPinger = setInterval(() => {
-    if (pageWindow.closed) {
-      closeWindow();
-      notice('The page\'s window was closed.');
-      return;
-    }
-    pageWindow.postMessage({ cobrowseEditor: 1, t: 'hello' }, '*');
-  }, 1000);
-  awaitReady();
-}
-
-function closeWindow() {
-  clearInterval(windowPinger);
-  windowPinger = null;
-  if (pageWindow && !pageWindow.closed) pageWindow.close();
-  pageWindow = null;
-}
-
-function awaitReady() {
-  clearTimeout(readyTimer);
-  readyTimer = setTimeout(() => {
-    if (!state.pageOrigin) notice(`This page did not answer: it must load cobrowse.js from this relay (${location.origin}).`);
-  }, READY_WITHIN_MS);
-}
-
-function sendToPage(message) {
-  if (!state.pageOrigin || !state.target) return;
-  state.target.postMessage({ cobrowseEditor: 1, ...message }, state.pageOrigin);
-}
-
-ui.site.addEventListener('load', () => {
-  if (state.target !== ui.site.contentWindow) return;
-  // Whatever the frame loaded (a link followed, a form sent), ask its SDK for editor mode.
-  state.pageOrigin = null;
-  state.pageInstance = null;
-  ui.site.contentWindow.postMessage({ cobrowseEditor: 1, t: 'hello' }, '*');
-  awaitReady();
-});
-
-window.addEventListener('message', (event) => {
-  if (!state.target || event.source !== state.target) return;
-  const message = event.data;
-  if (!message || message.cobrowseEditor !== 1) return;
-  switch (message.t) {
-    case 'ready':
-      // A repeated hello's answer from the same page, at the same address: nothing new.
-      if (message.instance === state.pageInstance && message.url === state.pageURL && event.origin === state.pageOrigin) break;
-      clearTimeout(readyTimer);
-      state.pageOrigin = event.origin;
-      state.pageInstance = message.instance;
-      state.pageURL = message.url;
-      ui.pageURL.value = message.url;
-      ui.newURLs.value = '';
-      sendToPage({ t: 'pick', on: ui.pick.checked });
-      notice('');
-      check();
-      break;
-    case 'snapshot':
-      preview(message.frame);
-      break;
-    case 'picked':
-      showPicked(message);
-      break;
-    case 'probed':
-      if (message.selector === ui.selector.value) {
-        ui.selectorCount.textContent = message.count === null ? 'The browser cannot read this selector.'
-          : `Matches ${message.count} element${message.count === 1 ? '' : 's'} on this page.`;
-      }
-      break;
-    default:
-      break;
-  }
-});
+// MARK: What the page proposes
 
 function showPicked(message) {
   ui.picked.textContent = `<${message.tag}> ${message.text ? `“${message.text}”` : ''}`;
@@ -477,20 +369,20 @@ function showPicked(message) {
 
 function useSelector(selector) {
   ui.selector.value = selector;
-  sendToPage({ t: 'probe', selector });
+  editedPage.send({ t: 'probe', selector });
 }
 
 // MARK: Wiring
 
 ui.pageForm.addEventListener('submit', (event) => {
   event.preventDefault();
-  openPage(ui.pageURL.value.trim());
+  editedPage.openInFrame(ui.pageURL.value.trim());
 });
 $('open-window').addEventListener('click', () => {
-  if (ui.pageForm.reportValidity()) openWindow(ui.pageURL.value.trim());
+  if (ui.pageForm.reportValidity()) editedPage.openInWindow(ui.pageURL.value.trim());
 });
-ui.pick.addEventListener('change', () => sendToPage({ t: 'pick', on: ui.pick.checked }));
-ui.selector.addEventListener('input', () => sendToPage({ t: 'probe', selector: ui.selector.value }));
+ui.pick.addEventListener('change', () => editedPage.send({ t: 'pick', on: ui.pick.checked }));
+ui.selector.addEventListener('input', () => editedPage.send({ t: 'probe', selector: ui.selector.value }));
 for (const button of document.querySelectorAll('button[data-kind]')) button.addEventListener('click', () => addRule(button.dataset.kind));
 ui.ruleSet.addEventListener('change', showChosenSet);
 ui.maskPage.addEventListener('change', () => setFlag((set) => {
@@ -523,7 +415,7 @@ async function start() {
   const page = new URLSearchParams(location.search).get('page');
   if (page && !ui.site.getAttribute('src')) {
     ui.pageURL.value = new URL(page, location.href).href;
-    openPage(ui.pageURL.value);
+    editedPage.openInFrame(ui.pageURL.value);
   }
 }
 

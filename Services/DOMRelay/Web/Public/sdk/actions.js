@@ -2,7 +2,8 @@
 // where the rules allow it: the second gate, in case the filter's view is behind. A refusal is
 // silent for the customer (the filter told the agent).
 import { UNTYPABLE_INPUT_TYPES } from './built-in-rules.js';
-import { Masking, everAlwaysMasked } from './masking.js';
+import { Masking } from './masking.js';
+import { everAlwaysMasked } from './password-history.js';
 
 /** Inputs the agent does not type into: choices (clicked instead), files, buttons, secrets. */
 const UNTYPABLE_INPUTS = new Set(UNTYPABLE_INPUT_TYPES);

@@ -6,7 +6,8 @@
 // draft (the editor has a masking filter mask them again, as in a session). Nothing is
 // shared with anyone else: the snapshots go to the framing editor only, by postMessage.
 import { NodeMirror } from './mirror.js';
-import { Masking, usePasswordHistory, catchUpPasswordHistory } from './masking.js';
+import { Masking } from './masking.js';
+import { usePasswordHistory, catchUpPasswordHistory } from './password-history.js';
 import { Serializer, snapshotFrame } from './serialize.js';
 import { proposeSelectors, countMatches } from './selector.js';
 

@@ -1,5 +1,6 @@
 // Masking: one set of rules for this page (the relay's, or the built-ins), applied here and
 // again by masking-filter; what a masked or blocked element keeps of its text and attributes.
+// The fields that ever were password fields stay masked (password-history.js keeps them).
 // The built-in tables the filter shares (always-masked fields, secret-sounding field hints,
 // what masked and blocked elements keep) come from the relay, generated from the Swift source of
 // truth (BuiltInTables): this file keeps no copy of them.
@@ -9,6 +10,7 @@ import {
   MASK_MARKERS, BLOCK_MARKERS, NO_AGENT_MARKERS, NO_AGENT_DEFAULTS, DEFAULT_CUSTOMER_MARK,
 } from './built-in-rules.js';
 import { DETECTOR_NAMES, redact } from './detectors.js';
+import { everAlwaysMasked } from './password-history.js';
 
 export const MASK = '****';
 
@@ -42,38 +44,6 @@ export const OWN_MASKS_IMAGES = 8;
 export const OWN_VALUE_MASKED = 16;
 /** Selected by `unmask` in private mode: it and what is inside are not masked by the mode. */
 export const OWN_UNMASKED = 32;
-/**
- * Elements that were ever always-masked (a password field, say): they stay masked on this page,
- * whatever their type becomes. cobrowse.js starts it when the page loads, before any session
- * (a "show password" toggle may come before sharing does), and hands it over with
- * usePasswordHistory; the observer adds the fields its own mutation records show were
- * password fields (notePasswordToggles).
- */
-export let everAlwaysMasked = new WeakSet();
-/** Takes the records cobrowse.js's type watch has not delivered yet (before a snapshot). */
-let catchUpHistory = () => {};
-
-/** The page's record of password fields, kept by cobrowse.js from the page's load: { everPassword, catchUp }. */
-export function usePasswordHistory(history) {
-  if (!history || !(history.everPassword instanceof WeakSet)) return;
-  everAlwaysMasked = history.everPassword;
-  catchUpHistory = typeof history.catchUp === 'function' ? history.catchUp : () => {};
-}
-
-/** Brings the record of password fields up to date (the type changes not yet delivered). */
-export function catchUpPasswordHistory() {
-  catchUpHistory();
-}
-
-/** Fields that mutation records show were password fields (a `type` whose old value was password). */
-export function notePasswordToggles(records) {
-  for (const record of records) {
-    if (record.type === 'attributes' && record.attributeName === 'type' && record.target.localName === 'input' &&
-        typeof record.oldValue === 'string' && record.oldValue.toLowerCase() === 'password') {
-      everAlwaysMasked.add(record.target);
-    }
-  }
-}
 
 function validSelector(selector) {
   if (typeof selector !== 'string' || selector.trim() === '') return false;

@@ -1,7 +1,7 @@
 // Observe: the page's changes per MutationObserver callback, form values (events and the
 // value setters), scrolls, the customer's pointer and clicks, as frames to send.
 import { controlState } from './serialize.js';
-import { notePasswordToggles } from './masking.js';
+import { notePasswordToggles } from './password-history.js';
 import { isFrameElement, readableFrameDocument, windowOf, topPagePoint } from './frames.js';
 import { viewportState } from './visual-viewport.js';
 

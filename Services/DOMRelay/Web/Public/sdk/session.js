@@ -1,8 +1,8 @@
-// The session behind window.CoBrowse: at most one ShareSession on this page, started, ended or
-// resumed here. cobrowse.js loads this part and hands it every call.
-import { ShareSession } from './transport.js';
+// The session behind window.CoBrowse: at most one ShareSession (share-session.js) on this page,
+// started, ended or resumed here. cobrowse.js loads this part and hands it every call.
+import { ShareSession } from './share-session.js';
 import { noticeSeconds, removeNotice, showStartFailure, DEFAULT_END_NOTICE_SECONDS, DEFAULT_FAILURE_NOTICE_SECONDS } from './end-notice.js';
-import { usePasswordHistory } from './masking.js';
+import { usePasswordHistory } from './password-history.js';
 import { askForCode } from './code-prompt.js';
 import { sdkTranslator } from './i18n/languages.js';
 

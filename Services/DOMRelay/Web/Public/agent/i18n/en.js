@@ -1,5 +1,5 @@
 // The agent console's sentences in English: the page (index.html's data-i18n hooks), the
-// header's states and notices (console.js) and the voice call section (voice-call.js). ja.js
+// header's states and notices (console-state.js, connection.js) and the voice call section (voice-call.js). ja.js
 // has the same keys and placeholders (a browser test checks it); sdk/i18n/translate.js says how
 // a message is written.
 export default Object.freeze({
@@ -51,7 +51,7 @@ export default Object.freeze({
   'mode.pointer': 'pointer',
   'mode.write': 'write',
 
-  // #notice (console.js).
+  // #notice (console-state.js, connection.js, view-stream.js).
   'notice.reconnecting': 'Connection to the relay lost. Reconnecting…',
   'notice.unreachable': 'Cannot reach the relay. Retrying…',
   'notice.relayNotReady': 'The relay is not ready yet ({message}). Retrying…',
@@ -73,7 +73,7 @@ export default Object.freeze({
   'endedBy.supervisor': 'A supervisor ended the session.',
   ended: 'The session has ended.',
 
-  // #action-notice (console.js): the request for control, and refused actions.
+  // #action-notice (console-state.js, agent-input.js): the request for control, and refused actions.
   'control.approved': 'The customer gave you control: your clicks, typing, scrolling and navigation happen on their page.',
   'control.declined': 'The customer declined your request for control.',
   'control.timed-out': 'The customer did not answer your request for control.',

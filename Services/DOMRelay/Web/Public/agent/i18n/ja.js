@@ -49,7 +49,7 @@ export default Object.freeze({
   'mode.pointer': 'ポインター',
   'mode.write': '操作',
 
-  // #notice (console.js).
+  // #notice (console-state.js, connection.js, view-stream.js).
   'notice.reconnecting': 'リレーとの接続が切れました。再接続しています…',
   'notice.unreachable': 'リレーに接続できません。再試行しています…',
   'notice.relayNotReady': 'リレーの準備ができていません（{message}）。再試行しています…',
@@ -70,7 +70,7 @@ export default Object.freeze({
   'endedBy.supervisor': 'スーパーバイザーがセッションを終了しました。',
   ended: 'セッションは終了しました。',
 
-  // #action-notice (console.js): the request for control, and refused actions.
+  // #action-notice (console-state.js, agent-input.js): the request for control, and refused actions.
   'control.approved': 'お客様が操作を許可しました。クリック、入力、スクロール、ページ移動がお客様のページで行われます。',
   'control.declined': 'お客様は操作の許可を断りました。',
   'control.timed-out': 'お客様から操作の許可への応答がありませんでした。',

@@ -14,7 +14,7 @@ export default Object.freeze({
   'bar.privatePage': 'This page is private: the agent sees its layout, not its text.',
   'bar.markedFields': 'Fields outlined like this are hidden from the agent.',
 
-  // The bar's status line (sdk/transport.js).
+  // The bar's status line (sdk/share-session.js).
   'status.waiting': 'Waiting for an agent to join',
   'status.viewing': 'An agent is viewing this page',
   'status.viewingNamed': '{name} is viewing this page',

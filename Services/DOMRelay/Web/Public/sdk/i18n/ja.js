@@ -13,7 +13,7 @@ export default Object.freeze({
   'bar.privatePage': 'このページは非公開です。担当者にはページのレイアウトだけが見え、文字は見えません。',
   'bar.markedFields': 'このように囲まれた入力欄は担当者には見えません。',
 
-  // The bar's status line (sdk/transport.js).
+  // The bar's status line (sdk/share-session.js).
   'status.waiting': '担当者の参加を待っています',
   'status.viewing': '担当者がこのページを見ています',
   'status.viewingNamed': '{name} がこのページを見ています',

@@ -1,6 +1,7 @@
-// The customer's page, rebuilt inside the sandboxed view iframe: keeps the id ↔ node map and
-// applies snapshots, mutations, form input and scroll frames to it. Never runs page code. The
-// view is read-only unless the console's hooks let the lead agent type (write mode).
+// Rebuild: the customer's page, rebuilt from the filter's frames inside the sandboxed view
+// iframe (RebuiltPage): keeps the id ↔ node map and applies snapshots, mutations, form input and
+// scroll frames to it. Never runs page code. The view is read-only unless the console's hooks
+// let the lead agent type (write mode). The rules editor rebuilds its preview with it too.
 import { DROPPED_ELEMENTS, UNRENDERED_ELEMENTS, URL_ATTRIBUTES as URL_ATTRIBUTE_LIST } from '../sdk/built-in-rules.js';
 
 const HTML_NS = 'http://www.w3.org/1999/xhtml';
@@ -86,7 +87,7 @@ function isHTTPURL(text) {
   }
 }
 
-export class Mirror {
+export class RebuiltPage {
   #iframe;
   #nodes = new Map();
   #ids = new WeakMap();
