@@ -2,6 +2,7 @@ import HummingbirdCore
 import Logging
 import Metrics
 import NIOCore
+import NIOHTTP1
 import Synchronization
 
 /// Limits on the HTTP server's TCP connections, before HTTP sees them: a connection must get
@@ -90,8 +91,11 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     private var address: String?
     private var deadline: Scheduled<Void>?
     private var head = FirstHeadScanner()
-    /// The first head was too long and answered 431: what still arrives is dropped.
+    /// The first head was too long (431) or unparsable (400) and answered: what still arrives is dropped.
     private var refused = false
+    /// This handler's context, for answering on the socket when a later handler reports an
+    /// unparsable first request (`answerUnparsableRequest`).
+    private var context: ChannelHandlerContext?
 
     init(limits: ConnectionLimits, counts: ConnectionCounts, log: ClosureLog) {
         self.limits = limits
@@ -100,7 +104,12 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if context.channel.isActive { start(context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -131,13 +140,29 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         head.scan(unwrapInboundIn(data).readableBytesView)
         // Counted up to the blank line, so a whole oversized head in one read is refused too.
         guard head.bytes > limits.maxFirstHeadBytes else { return context.fireChannelRead(data) }
+        refuse(context, status: "431 Request Header Fields Too Large", cause: "head-too-large",
+               sentence: "connections closed: a first request head over \(limits.maxFirstHeadBytes) bytes",
+               body: "request head over \(limits.maxFirstHeadBytes) bytes\n")
+    }
+
+    /// NIO's parser refused the first request, and no handler behind it will answer: the
+    /// WebSocket upgrade pipeline fails its upgrade without a response, so the client would
+    /// wait for the first-request deadline. Answered 400 here, on the socket, unless something
+    /// was answered already.
+    func answerUnparsableRequest() {
+        guard let context, !refused, deadline != nil else { return }
+        refuse(context, status: "400 Bad Request", cause: "unparsable-request",
+               sentence: "connections closed: a first request NIO's HTTP parser refused", body: "malformed HTTP request\n")
+    }
+
+    /// Answers `status` with a short text `body` straight onto the socket and closes.
+    private func refuse(_ context: ChannelHandlerContext, status: String, cause: String, sentence: String, body: String) {
         deadline?.cancel()
         deadline = nil
         refused = true
-        log.closed("head-too-large", "connections closed: a first request head over \(limits.maxFirstHeadBytes) bytes")
-        let body = "request head over \(limits.maxFirstHeadBytes) bytes\n"
+        log.closed(cause, sentence)
         var answer = context.channel.allocator.buffer(capacity: 160)
-        answer.writeString("HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n")
+        answer.writeString("HTTP/1.1 \(status)\r\ncontent-type: text/plain; charset=utf-8\r\n")
         answer.writeString("content-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)")
         // Closing with the rest of the head unread would make the kernel reset the connection,
         // and a reset can discard the answer before the client reads it: end our side, read
@@ -173,17 +198,36 @@ struct GuardedChannel<Base: ServerChildChannel>: ServerChildChannel {
     let limits: ConnectionLimits
     let counts: ConnectionCounts
     let log: ClosureLog
+    /// The base pipeline leaves a first request NIO cannot parse unanswered (the WebSocket
+    /// upgrade channel's): the guard answers it 400.
+    var answersUnparsableFirstRequest = false
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(ConnectionGuardHandler(limits: limits, counts: counts, log: log))
         }.flatMap {
             base.setup(channel: channel, logger: logger)
+        }.flatMapThrowing { value in
+            if answersUnparsableFirstRequest { try channel.pipeline.syncOperations.addHandler(UnparsableRequestReporter()) }
+            return value
         }
     }
 
     func handle(value: Value, logger: Logger) async {
         await base.handle(value: value, logger: logger)
+    }
+}
+
+/// Last in the pipeline: passes everything on, and tells the guard when NIO's HTTP parser
+/// refused what the client sent.
+final class UnparsableRequestReporter: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is HTTPParserError, let guardHandler = try? context.pipeline.syncOperations.handler(type: ConnectionGuardHandler.self) {
+            guardHandler.answerUnparsableRequest()
+        }
+        context.fireErrorCaught(error)
     }
 }
 

@@ -131,7 +131,7 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
         server = HTTPServerBuilder { responder in
             GuardedChannel(base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder,
                                                               configuration: upgrade),
-                           limits: limits, counts: counts, log: closures)
+                           limits: limits, counts: counts, log: closures, answersUnparsableFirstRequest: true)
         }
     }
     if let tls = parts.tls { server = try .tls(server, tlsConfiguration: tls) }

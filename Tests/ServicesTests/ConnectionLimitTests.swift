@@ -123,3 +123,21 @@ final class RawConnection {
         #expect(admitted, "no room after a held connection closed")
     }
 }
+
+/// A first request NIO's HTTP parser refuses gets 400 at once from every service, the relay
+/// (whose WebSocket upgrade pipeline answers nothing itself) included.
+@Suite struct UnparsableRequestTests {
+    @Test(arguments: ["dom-relay", "masking-filter"])
+    func aRequestWithANulInAHeaderIsAnswered400AtOnce(service: String) async throws {
+        let url = try await TestBroker.isolatedVirtualHost("unparsable-\(service)")
+        // A deadline far longer than the wait below: the 400 must come from the parse error, not the timeout.
+        let process = try await ServiceProcess.ready(service, environment: ["AMQP_URL": url, "HTTP_FIRST_REQUEST_TIMEOUT": "600"])
+        defer { Task { _ = await process.terminate() } }
+        let connection = try RawConnection(port: process.httpPort)
+        connection.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Test: a\u{0}b\r\n\r\n")
+        let answer = connection.answerBeforeClose(within: .seconds(60))
+        #expect(answer?.hasPrefix("HTTP/1.1 400 ") == true, "\(service) answered \(answer.map { String($0.prefix(120)) } ?? "nothing, and did not close")")
+        // The service goes on serving.
+        #expect(await process.get("/health")?.status == 200)
+    }
+}

@@ -290,11 +290,6 @@ def test_a_malformed_request_is_answered_400_at_once(services):
         assert first_answer(base, MALFORMED_REQUEST).startswith("HTTP/1.1 400"), base
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known relay bug: on the relay's WebSocket-upgradable HTTP channel (ServiceApplication.swift, "
-    "HTTP1WebSocketUpgradeChannel inside GuardedChannel) a first request the HTTP parser rejects gets no "
-    "answer; the connection hangs until HTTP_FIRST_REQUEST_TIMEOUT closes it (10 s) and HummingbirdWebSocket "
-    "logs 'Error handling upgrade result' at error level. The other services answer 400 at once."))
 def test_a_malformed_request_to_a_relay_is_answered_400_at_once(services):
     assert first_answer(services.dev_relay, MALFORMED_REQUEST).startswith("HTTP/1.1 400")
 
