@@ -1,12 +1,13 @@
 """The languages of the SDK and the agent console (issue 15): their message catalogues as the
 relay serves them, the keys their sources use, and what the SDK's bar, notices and prompt and
-the console show, for the language tests in run.py.
+the console show, for the language tests (test_languages.py).
 
 The catalogues are read from the files the relay serves (`sdk/i18n/languages.js` and
 `agent/i18n/languages.js`, imported in a page of the relay), never typed into a test: a test
 compares what the page shows with the catalogue's message.
 """
 
+import glob
 import os
 import re
 
@@ -17,10 +18,8 @@ PUBLIC = os.path.join(ROOT, "Services", "DOMRelay", "Web", "Public")
 
 # Each side's catalogues (what a page of the relay imports) and the sources that use its keys.
 SIDES = {
-    "sdk": {"module": "/sdk/i18n/languages.js",
-            "sources": ["sdk/bar.js", "sdk/transport.js", "sdk/end-notice.js", "sdk/code-prompt.js", "sdk/session.js"]},
-    "agent": {"module": "/agent/i18n/languages.js",
-              "sources": ["agent/console.js", "agent/voice-call.js", "agent/index.html"]},
+    "sdk": {"module": "/sdk/i18n/languages.js", "sources": ["sdk/*.js"]},
+    "agent": {"module": "/agent/i18n/languages.js", "sources": ["agent/*.js", "agent/index.html"]},
 }
 
 
@@ -66,7 +65,11 @@ def keys_in_sources(side, catalogue):
     (`ended.${reason}`) are not among them."""
     namespaces = {key.split(".")[0] for key in catalogue if "." in key}
     found = {}
-    for source in SIDES[side]["sources"]:
+    # Every script of the side (globs), so a key moved into a new file is still checked.
+    sources = sorted({os.path.relpath(path, PUBLIC) for pattern in SIDES[side]["sources"]
+                      for path in glob.glob(os.path.join(PUBLIC, pattern))})
+    assert sources, f"no sources of {side} under {PUBLIC}"
+    for source in sources:
         with open(os.path.join(PUBLIC, source), encoding="utf-8") as handle:
             text = handle.read()
         for match in re.finditer(r"""['"]([a-zA-Z]+)\.([\w.-]+)['"]""", text):

@@ -1,4 +1,4 @@
-"""What the masking tests do on the demo's masking pages, and how they look for leaks.
+"""What the masking tests do on the demo's masking pages, and the secrets they look for.
 
 `Services/DOMRelay/Web/Demo/masking.html` and `statement.html` hold secrets in every place a
 masking rule covers, each starting with `SECRET` below; `masking-rules.json` holds their rules.
@@ -7,7 +7,6 @@ ancestor, moved under one, an element that becomes masked), text and attribute e
 set by the page's scripts. Text starting `PUBLIC` must reach the agent.
 """
 
-import json
 import re
 
 SECRET = "ZZSECRET"
@@ -314,26 +313,5 @@ FRAME_PAGE_EXPECTED = {
 
 
 def secrets_in(text):
+    """The secrets (ZZSECRET…) in `text`, each once, sorted."""
     return sorted(set(SECRET_PATTERN.findall(text or "")))
-
-
-def leaks_in_frames(frames):
-    """[(frame type, the secrets in it)] for every WebSocket frame holding a secret, raw or JSON-unescaped."""
-    found = []
-    for frame in frames:
-        texts = [frame.payload]
-        decoded = frame.json()
-        if decoded is not None:
-            texts.append(json.dumps(decoded, ensure_ascii=False))
-        secrets = secrets_in("\n".join(texts))
-        if secrets:
-            kind = decoded.get("t") if isinstance(decoded, dict) else "?"
-            found.append((kind, secrets))
-    return found
-
-
-def describe_leaks(leaks, limit=8):
-    secrets = sorted({secret for _, found in leaks for secret in found})
-    kinds = sorted({kind or "?" for kind, _ in leaks})
-    shown = ", ".join(secrets[:limit]) + (f" and {len(secrets) - limit} more" if len(secrets) > limit else "")
-    return f"{len(leaks)} frame(s) ({', '.join(kinds)}) carry {len(secrets)} secret(s): {shown}"

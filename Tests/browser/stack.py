@@ -7,9 +7,9 @@ filter and the relays get the masking rules of the test pages (`masking-rules.js
 runs a contact-center desktop (`desktop.DesktopServer`, started before the relays) whose origin
 the relays allow to frame the agent console (`CONSOLE_EMBEDDERS`). Every
 process logs to its own file under `.run/browser-tests/` and is stopped (SIGTERM, then SIGKILL
-after 5 s) by `Stack.stop()`, which `run.py` calls in a `finally`; should this Python process
-die without that, the kernel sends the children SIGTERM (PR_SET_PDEATHSIG), so no service
-outlives the run.
+after 5 s) by `Stack.stop()`, which the session's `services` fixture (conftest.py) calls when
+the run ends; should this Python process die without that, the kernel sends the children
+SIGTERM (PR_SET_PDEATHSIG), so no service outlives the run.
 """
 
 import base64
@@ -94,6 +94,17 @@ def http_get(url, timeout=5.0):
         return error.code, error.read().decode("utf-8", "replace")
     except (urllib.error.URLError, OSError):
         return None, ""
+
+
+def relay_sockets(relay):
+    """A relay's open sockets by side ("sharer", "viewer"), from its /metrics."""
+    _, body = relay.get("/metrics")
+    counts = {}
+    for line in body.splitlines():
+        match = re.match(r'cobrowse_relay_sockets\{side="(\w+)"\}\s+([0-9.]+)', line)
+        if match:
+            counts[match.group(1)] = int(float(match.group(2)))
+    return counts
 
 
 def _die_with_parent():
