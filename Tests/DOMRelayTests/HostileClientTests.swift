@@ -113,7 +113,9 @@ import Testing
     }
 
     @Test func aSocketThatNeverSendsItsOpeningMessageIsClosed() async throws {
-        let suite = try await SuiteFixture("hostile-silent", relayEnvironment: ["FIRST_MESSAGE_TIMEOUT": "1"])
+        // Long enough that a loaded machine's delay between the upgrade and a speaking client's
+        // first message (the share below) never reaches it; a silent socket still waits it out.
+        let suite = try await SuiteFixture("hostile-silent", relayEnvironment: ["FIRST_MESSAGE_TIMEOUT": "5"])
         defer { Task { await suite.stop() } }
         let silentSharer = suite.socket(0, "/ws/share")
         let silentViewer = suite.socket(0, "/ws/view")

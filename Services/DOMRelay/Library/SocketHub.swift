@@ -83,14 +83,19 @@ actor SocketHub {
         }
     }
 
-    func register(_ id: UUID, _ socket: Socket, session: SessionID) async throws {
+    /// Adds the socket and binds its session's stream and lifecycle here; then queues `greeting`
+    /// (the opening reply) first of all it is sent, so the client learns it joined only once
+    /// nothing published for the session can miss it.
+    func register(_ id: UUID, _ socket: Socket, session: SessionID, greeting: String? = nil) async throws {
         guard let connection, let queue else { throw AMQPError.notConnected(waited: .zero, lastError: "relay not attached") }
         let before = sockets[session] ?? [:]
-        sockets[session, default: [:]][id] = socket
-        updateGauges()
         let (stream, lifecycle) = Self.bindings(for: socket.side, session: session, queue: queue)
         if !before.values.contains(where: { $0.side == socket.side }) { try await connection.bind(stream) }
         if before.isEmpty { try await connection.bind(lifecycle) }
+        // Inserted and greeted without a suspension between: everything delivered later queues after the greeting.
+        sockets[session, default: [:]][id] = socket
+        if let greeting { socket.outbound.yield(.text(greeting)) }
+        updateGauges()
     }
 
     func unregister(_ id: UUID, session: SessionID) async {

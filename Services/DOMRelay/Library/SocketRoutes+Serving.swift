@@ -40,10 +40,10 @@ extension SocketRoutes {
     /// ended (rather than the browser going away).
     @discardableResult
     func serve(_ side: SocketHub.Side, session: SessionID, outbound: WebSocketOutboundWriter, registry: RegistryClient,
-                       lead: Bool = false, reader: () async throws -> Void) async throws -> Bool {
+                       lead: Bool = false, greeting: String? = nil, reader: () async throws -> Void) async throws -> Bool {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingNewest(4096))
-        try await hub.register(id, SocketHub.Socket(side: side, outbound: continuation, lead: lead), session: session)
+        try await hub.register(id, SocketHub.Socket(side: side, outbound: continuation, lead: lead), session: session, greeting: greeting)
         // An end between the registry's answer and the binding just made was published to no one
         // here: ask once more, now that any later end will arrive.
         if let view = try? await registry.send(.get(session: session)).session, view.state == .ended {

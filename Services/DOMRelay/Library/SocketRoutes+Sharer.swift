@@ -96,7 +96,9 @@ extension SocketRoutes {
         var extra: [String: Any] = opening.t == "start" ? ["customerKey": customerKey, "maxFrameBytes": maxFrameBytes]
                                                          : ["maxFrameBytes": maxFrameBytes]
         if testHooks { extra["testHooks"] = true }
-        try await outbound.write(.text(RelayMessage.session(opening.t == "start" ? "started" : "resumed", session, extra: extra)))
+        // Sent once the socket's bindings exist (serve's greeting), so no notice published after
+        // it (an agent joining at once) can miss this socket.
+        let greeting = RelayMessage.session(opening.t == "start" ? "started" : "resumed", session, extra: extra)
         logger.info(opening.t == "start" ? "sharing started" : "sharer resumed", metadata: ["session": "\(session.id)"])
         defer { logger.info("sharer socket closed", metadata: ["session": "\(session.id)"]) }
         // The last seq forwarded from this socket: when the socket goes away without an end
@@ -111,7 +113,7 @@ extension SocketRoutes {
                 if let body = try? JSONEncoder().encode(paused) { sendToFilter(body, session: session.id) }
             }
         }
-        try await serve(.sharer, session: session.id, outbound: outbound, registry: registry) {
+        try await serve(.sharer, session: session.id, outbound: outbound, registry: registry, greeting: greeting) {
             var budget = FrameBudget(sharerBudget)
             while let message = try await iterator.next() {
                 guard try await admit(message, to: &budget, .sharer, outbound) else { continue }

@@ -41,7 +41,7 @@ extension SocketRoutes {
         let lead: String? = if case let .agent(agent)? = reply.actor, session.leadAgentID == agent { agent } else { nil }
         var extra: [String: Any] = ["role": lead == nil ? "observer" : "lead"]
         if testHooks { extra["testHooks"] = true }
-        try await outbound.write(.text(RelayMessage.session("joined", session, extra: extra)))
+        let greeting = RelayMessage.session("joined", session, extra: extra) // sent by serve, once bound
         logger.info("viewer joined", metadata: ["session": "\(id)", "role": "\(lead == nil ? "observer" : "lead")"])
         defer { logger.info("viewer socket closed", metadata: ["session": "\(id)"]) }
         var activity = ActivityThrottle(hub: hub)
@@ -54,7 +54,8 @@ extension SocketRoutes {
         // An observer's visit ends when its socket closes (the session's end closes it otherwise).
         let visit = lead == nil ? Self.openVisit(of: reply.actor, in: session) : nil
         do {
-            closedByEnd = try await serve(.viewer, session: id, outbound: outbound, registry: registry, lead: lead != nil) {
+            closedByEnd = try await serve(.viewer, session: id, outbound: outbound, registry: registry, lead: lead != nil,
+                                          greeting: greeting) {
                 // Ask the sharer (wherever it is connected) for a snapshot this viewer can start from.
                 try requestSnapshot("a viewer joined", session: id)
                 if lead != nil { announce(.connected, session: id) }
