@@ -108,10 +108,18 @@ final class RawConnection {
             "AMQP_URL": url, "MAX_CONNECTIONS_PER_ADDRESS": "5", "HTTP_FIRST_REQUEST_TIMEOUT": "600",
         ])
         defer { Task { _ = await relay.terminate() } }
-        let held = try (0..<5).map { _ in try RawConnection(port: relay.httpPort, from: "127.0.0.2") }
-        let sixth = try RawConnection(port: relay.httpPort, from: "127.0.0.2")
-        #expect(sixth.closedByServer(within: .seconds(20)), "a sixth connection from one address was kept")
-        #expect(held.allSatisfy { !$0.closedByServer(within: .milliseconds(200)) }, "the cap closed connections it had admitted")
+        // Six from one address. Which one the cap refuses is not fixed: the server admits each
+        // on the event loop its connection lands on, in whatever order those loops run (CI saw
+        // the sixth admitted and an earlier one refused). Exactly one is refused.
+        let six = try (0..<6).map { _ in try RawConnection(port: relay.httpPort, from: "127.0.0.2") }
+        var refused: Int?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while refused == nil, ContinuousClock.now < deadline {
+            refused = six.indices.first { six[$0].closedByServer(within: .milliseconds(100)) }
+        }
+        let closedOne = try #require(refused, "six connections from one address were all kept")
+        let held = six.indices.filter { $0 != closedOne }.map { six[$0] }
+        #expect(held.allSatisfy { !$0.closedByServer(within: .milliseconds(200)) }, "the cap closed more than the one connection over it")
         // Other addresses are not affected; closing one makes room again.
         #expect(await relay.get("/health")?.status == 200)
         _ = held.first.map { shutdown($0.descriptor, Int32(SHUT_RDWR)) }
