@@ -83,19 +83,20 @@ actor SocketHub {
         }
     }
 
-    /// Adds the socket and binds its session's stream and lifecycle here; then queues `greeting`
-    /// (the opening reply) first of all it is sent, so the client learns it joined only once
-    /// nothing published for the session can miss it.
+    /// Adds the socket, queues `greeting` (the opening reply) first of all it is sent, and binds
+    /// its session's stream and lifecycle here. The socket's writer starts only once this
+    /// returns, so the client learns it joined only when nothing published for the session can
+    /// miss it; the socket is in the map from the start, so another socket of the session leaving
+    /// meanwhile does not unbind what this one needs.
     func register(_ id: UUID, _ socket: Socket, session: SessionID, greeting: String? = nil) async throws {
         guard let connection, let queue else { throw AMQPError.notConnected(waited: .zero, lastError: "relay not attached") }
         let before = sockets[session] ?? [:]
-        let (stream, lifecycle) = Self.bindings(for: socket.side, session: session, queue: queue)
-        if !before.values.contains(where: { $0.side == socket.side }) { try await connection.bind(stream) }
-        if before.isEmpty { try await connection.bind(lifecycle) }
-        // Inserted and greeted without a suspension between: everything delivered later queues after the greeting.
         sockets[session, default: [:]][id] = socket
         if let greeting { socket.outbound.yield(.text(greeting)) }
         updateGauges()
+        let (stream, lifecycle) = Self.bindings(for: socket.side, session: session, queue: queue)
+        if !before.values.contains(where: { $0.side == socket.side }) { try await connection.bind(stream) }
+        if before.isEmpty { try await connection.bind(lifecycle) }
     }
 
     func unregister(_ id: UUID, session: SessionID) async {
