@@ -228,7 +228,8 @@ public final class AMQPConnection: Sendable {
     // MARK: Consuming
 
     /// Starts a consumer. With manual acknowledgement the broker sends at most `prefetch`
-    /// unsettled deliveries. Cancelling the iterating task does not cancel the consumer: call `cancel()`.
+    /// unsettled deliveries. Cancelling the iterating task ends the stream and cancels the consumer
+    /// (also while disconnected: it is not started again after a reconnect), as `cancel()` does.
     /// - Parameters:
     ///   - queue: The queue's name (for a server-named queue, the name first returned).
     ///   - prefetch: The most unsettled deliveries the broker sends at once (manual acknowledgement).
@@ -244,6 +245,13 @@ public final class AMQPConnection: Sendable {
         let (stream, continuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
         let record = ConsumerRecord(tag: "cobrowse-\(UUID().uuidString.lowercased())", queue: queue, prefetch: prefetch,
                                     autoAck: autoAck, exclusive: exclusive, arguments: arguments, continuation: continuation)
+        // A consumer whose reader is cancelled is cancelled too: left recorded, the reconnect would
+        // start it again, and the broker would feed a consumer nobody reads (with a single active
+        // consumer, the only one it feeds).
+        let driver = self.driver, tag = record.tag
+        continuation.onTermination = { termination in
+            if case .cancelled = termination { driver.submit(AMQPConsumer.cancelCommand(tag: tag)) }
+        }
         try await perform("basic.consume") { try $0.startConsumer(record) }
         return AMQPConsumer(stream: stream, driver: driver, tag: record.tag, queue: queue)
     }

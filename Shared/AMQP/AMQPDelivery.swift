@@ -89,16 +89,23 @@ public struct AMQPConsumer: AsyncSequence, Sendable {
         stream.makeAsyncIterator()
     }
 
-    /// Stops deliveries; unsettled ones go back to the queue when the channel closes.
+    /// Stops deliveries; unsettled ones go back to the queue when the channel closes. While the
+    /// connection is down the consumer is forgotten at once (its channel went with the
+    /// connection), so the reconnect does not start it again.
     public func cancel() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            driver.submit(.operation(Operation(name: "basic.cancel", deadline: .now + .seconds(10),
-                perform: { driver in
-                    driver.cancelConsumer(tag: tag)
-                    continuation.resume()
-                },
-                fail: { _ in continuation.resume() })))
+            driver.submit(Self.cancelCommand(tag: tag) { continuation.resume() })
         }
+    }
+
+    /// The command that cancels consumer `tag`, then calls `done`.
+    static func cancelCommand(tag: String, done: @escaping @Sendable () -> Void = {}) -> Command {
+        .operation(Operation(name: "basic.cancel", deadline: .now + .seconds(10),
+                             perform: { driver in
+                                 driver.cancelConsumer(tag: tag)
+                                 done()
+                             },
+                             fail: { _ in done() }, runsWithoutBroker: true))
     }
 }
 

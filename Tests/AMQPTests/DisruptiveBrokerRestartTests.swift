@@ -127,6 +127,34 @@ import Testing
         try await connection.deleteExchange(exchange)
     }
 
+    @Test func consumerWhoseReaderIsCancelledWhileTheBrokerIsDownIsNotStartedAgain() async throws {
+        // What stalled a masking filter's shard in the fault suite: its reader gave up during an
+        // outage and a new consumer took over, but the reconnect brought the old one back as the
+        // queue's single active consumer, which nobody read.
+        let connection = try await AMQPConnection.connect(reconnectingConfiguration("abandoned"))
+        defer { Task { await connection.close() } }
+        let queue = TestBroker.uniqueName("restart.abandoned")
+        try await connection.declare(QueueDeclaration(queue, durable: true, arguments: ["x-single-active-consumer": true]))
+        let first = try await connection.consume(queue: queue)
+        let reader = Task { for try await _ in first {} }
+
+        try TestBroker.rabbitmqctl("stop_app")
+        var restarted = false
+        defer { if !restarted { try? TestBroker.rabbitmqctl("start_app"); try? TestBroker.rabbitmqctl("await_startup") } }
+        #expect(await eventually { connection.state == .reconnecting })
+        reader.cancel()
+        _ = await reader.result
+        try TestBroker.rabbitmqctl("start_app")
+        try TestBroker.rabbitmqctl("await_startup")
+        restarted = true
+        #expect(await eventually { connection.state == .connected })
+
+        let second = try await connection.consume(queue: queue)
+        try await connection.publish(AMQPMessage("for the second"), exchange: "", routingKey: queue)
+        #expect(try await second.take(1).first?.body == Data("for the second".utf8))
+        _ = try await connection.deleteQueue(queue)
+    }
+
     @Test func operationWaitsBoundedWhileTheBrokerIsDownThenFailsClearly() async throws {
         var configuration = try reconnectingConfiguration("bounded")
         configuration.disconnectedWaitLimit = .milliseconds(500)

@@ -173,6 +173,23 @@ import Testing
         #expect(connection.state == .connected)
     }
 
+    @Test func cancellingTheReadingTaskCancelsTheConsumerOnTheBroker() async throws {
+        // With a single active consumer the broker feeds only the first: one left behind by a
+        // cancelled reader would take every message from the consumer that replaced it.
+        let connection = try await TestBroker.connect()
+        defer { Task { await connection.close() } }
+        let queue = TestBroker.uniqueName("abandoned")
+        try await connection.declare(QueueDeclaration(queue, durable: false, arguments: ["x-single-active-consumer": true]))
+        let first = try await connection.consume(queue: queue)
+        let reader = Task { for try await _ in first {} }
+        reader.cancel()
+        _ = await reader.result
+        let second = try await connection.consume(queue: queue)
+        try await connection.publish(AMQPMessage("for the second"), exchange: "", routingKey: queue)
+        #expect(try await second.take(1).first?.body == Data("for the second".utf8))
+        _ = try await connection.deleteQueue(queue)
+    }
+
     @Test func idleConnectionWithOneSecondHeartbeatStaysUp() async throws {
         var configuration = try TestBroker.configuration()
         configuration.heartbeat = .seconds(1) // the broker drops a client silent for ~2 s

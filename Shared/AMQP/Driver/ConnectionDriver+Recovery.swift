@@ -55,6 +55,7 @@ extension ConnectionDriver {
         let wakeAt = ContinuousClock.now + configuration.reconnect.delay(attempt: reconnectAttempt)
         while ContinuousClock.now < wakeAt {
             deferred.append(contentsOf: mailbox.take())
+            runWhatNeedsNoBroker()
             if let index = deferred.firstIndex(where: { if case .close = $0 { true } else { false } }),
                case let .close(continuation) = deferred.remove(at: index) {
                 closing = continuation
@@ -77,6 +78,21 @@ extension ConnectionDriver {
         } catch {
             lastError = .library(operation: "reconnect", reason: "\(error)")
         }
+    }
+
+    /// Performs the deferred operations that need no broker (a consumer cancelled meanwhile is
+    /// forgotten now, so the reconnect does not bring it back), in the order they came.
+    private func runWhatNeedsNoBroker() {
+        guard deferred.contains(where: { if case let .operation(operation) = $0 { operation.runsWithoutBroker } else { false } }) else { return }
+        var kept: [Command] = []
+        for command in deferred {
+            if case let .operation(operation) = command, operation.runsWithoutBroker {
+                operation.perform(self)
+            } else {
+                kept.append(command)
+            }
+        }
+        deferred = kept
     }
 
     private func expireDeferred() {

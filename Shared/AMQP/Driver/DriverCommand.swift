@@ -10,6 +10,9 @@ struct Operation {
     /// Runs on the connection thread; responsible for completing its caller.
     let perform: (ConnectionDriver) -> Void
     let fail: (AMQPError) -> Void
+    /// Runs at once also while disconnected (it only changes what the driver records, such as
+    /// forgetting a consumer, which must not come back with the next connection).
+    var runsWithoutBroker = false
 }
 
 /// A message handed to the connection thread.
