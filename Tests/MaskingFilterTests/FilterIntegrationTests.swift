@@ -160,6 +160,24 @@ extension AMQPConsumer {
         #expect(reasons.last == "still waiting for a snapshot")
     }
 
+    @Test func aRelayThatReconnectedHasItsSnapshotRequestPassedOnAtOnce() async throws {
+        let fixture = try await FilterFixture("filter-reconnected-request")
+        defer { Task { await fixture.stop() } }
+        try await fixture.startFilter()
+        let session = SessionID.random()
+        let sharer = try await fixture.listen(CobrowseTopology.sharerExchange, session: session)
+        try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage())), session: session)
+        try await fixture.sendRaw(#"{"t":"snapshot-wanted","reason":"a viewer joined"}"#, session: session)
+        // Within the 2 s budget: the relay's one request after reconnecting goes out at once, and
+        // an ordinary one after it waits (a filter without the exception would hold both, and
+        // send only the last).
+        try await fixture.sendRaw(#"{"t":"snapshot-wanted","reason":"the relay reconnected","reconnected":true}"#, session: session)
+        try await fixture.sendRaw(#"{"t":"snapshot-wanted","reason":"a viewer saw a gap"}"#, session: session)
+        let requests = try await sharer.take(3, within: .seconds(20))
+        let reasons = try requests.map { try JSONDecoder().decode(ResyncRequest.self, from: $0.body).reason }
+        #expect(reasons == ["a viewer joined", "the relay reconnected", "a viewer saw a gap"])
+    }
+
     @Test func thousandRapidMutationsArriveCompleteAndInOrder() async throws {
         let fixture = try await FilterFixture("filter-order")
         defer { Task { await fixture.stop() } }

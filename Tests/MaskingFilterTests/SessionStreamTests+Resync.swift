@@ -73,6 +73,21 @@ extension SessionStreamTests {
         #expect(h.stream.retryResync(now: h.now + .seconds(5)).isEmpty)
     }
 
+    @Test func aReconnectedRelaysRequestGoesOutAtOnceOutsideTheBudget() {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", now: h.now)) == ["a viewer joined"])
+        h.advance(.milliseconds(300))
+        // That snapshot may have gone to the relay's queue while the relay was away from the broker.
+        #expect(Self.resyncs(h.stream.snapshotWanted("the relay reconnected", outsideBudget: true, now: h.now))
+            == ["the relay reconnected"])
+        // The budget counts from it: an ordinary request right after is held, as ever.
+        h.advance(.milliseconds(300))
+        #expect(h.stream.snapshotWanted("a viewer saw a gap", now: h.now).isEmpty)
+        h.advance(.milliseconds(1700))
+        #expect(Self.resyncs(h.stream.retryResync(now: h.now)) == ["a viewer saw a gap"])
+    }
+
     @Test func aViewerRequestMadeBeforeTheCurrentSnapshotReachedTheSharersRelayIsAlreadyAnswered() {
         var h = Harness()
         // The filter asked by itself ("no snapshot yet"); the snapshot came through the sharer's

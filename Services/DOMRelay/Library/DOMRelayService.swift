@@ -277,7 +277,7 @@ public enum DOMRelayService {
                         // wait for a quorum queue's new leader, and the filter, which may have
                         // asked for a snapshot itself meanwhile, counts a late request as another.
                         // (For a session that turns out ended, the request is dropped unread.)
-                        if hasViewers { try endpoints.requestSnapshot("the relay reconnected", session: id) }
+                        if hasViewers { try endpoints.requestSnapshot("the relay reconnected", session: id, reconnected: true) }
                         let view = try await registry.send(.get(session: id)).get()
                         if view.state == .ended { await hub.deliverEnded(view) }
                     } catch let refusal as RegistryRefusal where refusal.code == .unknownSession {

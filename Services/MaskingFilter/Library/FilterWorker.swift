@@ -202,7 +202,7 @@ public struct FilterWorker: Sendable {
     /// What one shard's loop handles, in arrival order.
     private enum Work: Sendable {
         case delivery(AMQPDelivery)
-        /// Time passed: re-ask for snapshots that have not come.
+        /// Time passed (`SessionStream.retryCheckInterval`): re-ask for snapshots that have not come.
         case tick
     }
 
@@ -287,16 +287,20 @@ public struct FilterWorker: Sendable {
             }
             group.addTask {
                 while !Task.isCancelled {
-                    try await Task.sleep(for: SessionStream.resyncInterval)
+                    try await Task.sleep(for: SessionStream.retryCheckInterval)
                     feed.yield(.tick)
                 }
             }
             defer { group.cancelAll() }
+            var lastReport = ContinuousClock.now
             for try await item in work {
                 guard case let .delivery(delivery) = item else {
                     acks.flush()
-                    // Before the tick, which may forget idle sessions with what they did.
-                    reportMasking(processor.takeMaskingRecords())
+                    // The registry hears masking records every 2 s, not every tick.
+                    if ContinuousClock.now - lastReport >= Self.maskingReportInterval {
+                        lastReport = .now
+                        reportMasking(processor.takeMaskingRecords())
+                    }
                     for result in processor.tick(now: .now) { try await publish(result, encoder: encoder) }
                     continue
                 }
@@ -338,6 +342,8 @@ public struct FilterWorker: Sendable {
 
     /// Deliveries settled by one `multiple` acknowledgement (at most; a tick settles the rest).
     static let ackEvery = 64
+    /// How often each shard sends the registry its sessions' masking record increments.
+    static let maskingReportInterval: Duration = .seconds(2)
 
     /// Publishes what one record produced: masked frames to the session's viewers (marked with
     /// when the sharer's relay got the frame), everything else to its sharer.

@@ -33,6 +33,9 @@ public struct SessionStream: Sendable {
     private var snapshotReceivedAt: Int64?
     /// Resync requests for one session go out at most this often.
     static let resyncInterval: Duration = .seconds(2)
+    /// How often held and unanswered requests are looked at (`retryResync`): one goes out at
+    /// most this long after the budget allows it.
+    static let retryCheckInterval: Duration = .milliseconds(500)
     /// A sharer that sends no snapshot for this long is gone: stop asking.
     static let resyncGiveUp: Duration = .seconds(60)
 
@@ -242,8 +245,12 @@ public struct SessionStream: Sendable {
     /// the current snapshot reached the sharer's relay is already answered: the viewers got that
     /// snapshot after they asked. (Requests and frames come through different relays, so a
     /// request may arrive after the snapshot that answers it, e.g. after a broker node's loss.)
-    public mutating func snapshotWanted(_ reason: String, madeAt: Int64? = nil, now: ContinuousClock.Instant) -> [Output] {
+    /// `outsideBudget`: a relay that has just reconnected asks (once per session), and the
+    /// snapshot the budget counts may have gone to its queue while it was gone: ask at once.
+    public mutating func snapshotWanted(_ reason: String, madeAt: Int64? = nil, outsideBudget: Bool = false,
+                                        now: ContinuousClock.Instant) -> [Output] {
         if hasSnapshot, let madeAt, let snapshotReceivedAt, snapshotReceivedAt >= madeAt { return [] }
+        if outsideBudget { lastResync = nil }
         pendingRequest = reason
         return request(reason, now: now)
     }

@@ -132,7 +132,8 @@ struct ShardProcessor {
             switch request.t {
             case .snapshotWanted:
                 var tracked = tracked(session, now: now)
-                result.outputs = tracked.stream.snapshotWanted(request.reason ?? "a viewer asked", madeAt: request.at, now: now)
+                result.outputs = tracked.stream.snapshotWanted(request.reason ?? "a viewer asked", madeAt: request.at,
+                                                               outsideBudget: request.reconnected == true, now: now)
                 sessions[session] = tracked
             case .presence:
                 guard let lead = request.lead else {
