@@ -50,7 +50,6 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
-        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "4.5.2"..<"5.0.0"),
@@ -63,6 +62,13 @@ let package = Package(
             path: "Shared/CRabbitMQ",
             pkgConfig: "librabbitmq",
             providers: [.apt(["librabbitmq-dev"])]
+        ),
+        // SQLCipher, the registry's encrypted SQLite: Debian ships it as libsqlcipher-dev.
+        .systemLibrary(
+            name: "CSQLCipher",
+            path: "Shared/CSQLCipher",
+            pkgConfig: "sqlcipher",
+            providers: [.apt(["libsqlcipher-dev"])]
         ),
         // The few rabbitmq-c calls Swift cannot make itself (variadic amqp_login).
         .target(name: "CRabbitMQShim", dependencies: ["CRabbitMQ"], path: "Shared/CRabbitMQShim"),
@@ -125,8 +131,7 @@ let package = Package(
         ),
     ]
     + service("SessionRegistry", product: "session-registry", dependencies: serviceDependencies + [
-        "CobrowseTokens",
-        .product(name: "GRDB", package: "GRDB.swift"),
+        "CobrowseTokens", "CSQLCipher",
         .product(name: "PostgresNIO", package: "postgres-nio"),
         .product(name: "JWTKit", package: "jwt-kit"),
         .product(name: "Crypto", package: "swift-crypto"),
@@ -214,7 +219,6 @@ let package = Package(
             dependencies: [
                 "SessionRegistry", "CobrowseProtocol", "CobrowseTokens", "CobrowseBroker", "ServiceKit", "AMQP", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: swiftSettings

@@ -20,8 +20,6 @@ public struct ServiceParts: Sendable {
     public var addWebSocketRoutes: (@Sendable (Router<ServiceWebSocketRequestContext>) -> Void)?
     /// The largest WebSocket frame accepted; a bigger one closes the socket (1009).
     public var maxWebSocketFrame: Int
-    /// Serve HTTPS (and WSS) with this; nil: plain HTTP (TLS ends at a proxy, or nowhere).
-    public var tls: TLSConfiguration?
     /// What the routes and the work use and must outlive them (a database's connection pool):
     /// run from the start, shut down after the HTTP server and the broker connection.
     public var services: [any Service]
@@ -34,13 +32,12 @@ public struct ServiceParts: Sendable {
 
     public init(addRoutes: @escaping @Sendable (Router<ServiceRequestContext>) -> Void = { _ in },
                 addWebSocketRoutes: (@Sendable (Router<ServiceWebSocketRequestContext>) -> Void)? = nil,
-                maxWebSocketFrame: Int = 1 << 20, tls: TLSConfiguration? = nil, services: [any Service] = [],
+                maxWebSocketFrame: Int = 1 << 20, services: [any Service] = [],
                 beforeClose: (@Sendable (AMQPConnection) async -> Void)? = nil, topology: Topology = Topology(),
                 work: @escaping @Sendable (AMQPConnection) async throws -> Void) {
         self.addRoutes = addRoutes
         self.addWebSocketRoutes = addWebSocketRoutes
         self.maxWebSocketFrame = maxWebSocketFrame
-        self.tls = tls
         self.services = services
         self.beforeClose = beforeClose
         self.topology = topology
@@ -134,7 +131,7 @@ public func buildApplication(_ definition: ServiceDefinition, configuration: Ser
                            limits: limits, counts: counts, log: closures, answersUnparsableFirstRequest: true)
         }
     }
-    if let tls = parts.tls { server = try .tls(server, tlsConfiguration: tls) }
+    if let tls = configuration.tls { server = try .tls(server, tlsConfiguration: tls) }
     return Application(router: router,
                        server: server,
                        configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort),

@@ -1,6 +1,7 @@
 import AMQP
 import Foundation
 import Logging
+import HummingbirdTLS
 
 /// What every service reads from its environment.
 public struct ServiceConfiguration: Sendable {
@@ -26,7 +27,8 @@ public struct ServiceConfiguration: Sendable {
 
     /// The variables every service reads; `HTTP_PORT` is per service (see `httpPortVariable`).
     public static let common: [EnvironmentVariable] = [amqpURL, httpHost, logLevel, logFormat, instanceID,
-                                                       httpFirstRequestTimeout, httpIdleTimeout, maxConnectionsPerAddress]
+                                                       httpFirstRequestTimeout, httpIdleTimeout, maxConnectionsPerAddress,
+                                                       ServerTLS.certificate, ServerTLS.key]
 
     public static func httpPortVariable(default port: Int) -> EnvironmentVariable {
         EnvironmentVariable("HTTP_PORT", default: "\(port)", "Port of `/health`, `/ready`, `/metrics` (and the service's own API).")
@@ -42,6 +44,8 @@ public struct ServiceConfiguration: Sendable {
     public var environment: ServiceEnvironment
     public var connectionLimits: ConnectionLimits
     public var httpIdleTimeout: Duration
+    /// HTTPS on `httpPort` (`ServerTLS`); nil: plain HTTP.
+    public var tls: TLSConfiguration?
 
     public init(serviceName: String, defaultHTTPPort: Int, environment: ServiceEnvironment = ServiceEnvironment()) throws {
         self.serviceName = serviceName
@@ -58,6 +62,7 @@ public struct ServiceConfiguration: Sendable {
         connectionLimits = ConnectionLimits(firstRequestTimeout: try environment.seconds(Self.httpFirstRequestTimeout, in: 0.1...3600),
                                             maxConnectionsPerAddress: try environment.int(Self.maxConnectionsPerAddress, in: 0...1_000_000))
         httpIdleTimeout = try environment.seconds(Self.httpIdleTimeout, in: 0.1...86400)
+        tls = try ServerTLS.configuration(environment)
         let level = try environment.oneOf(Self.logLevel, Logger.Level.allCases.map(\.rawValue))
         logLevel = Logger.Level(rawValue: level) ?? .info
         logFormat = LogFormat(rawValue: try environment.oneOf(Self.logFormat, LogFormat.allCases.map(\.rawValue))) ?? .text

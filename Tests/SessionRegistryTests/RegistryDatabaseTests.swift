@@ -1,7 +1,6 @@
 import CobrowseProtocol
 import CobrowseTokens
 import Foundation
-import GRDB
 import Logging
 @testable import SessionRegistry
 import ServiceKit
@@ -82,7 +81,8 @@ import Testing
         let port = try ServiceProcess.freePort()
         let database = try RegistryDatabase("postgres://registry:topsecret@127.0.0.1:\(port)/sessions?sslmode=disable")
         let error = await #expect(throws: (any Error).self) {
-            _ = try await database.open(instanceID: "unreachable", logger: Logger(label: "registry-database-tests"))
+            _ = try await database.open(encryption: try DatabaseEncryption(ServiceEnvironment(["REGISTRY_DATABASE_ENCRYPTION": "off"]), database: database),
+                                        instanceID: "unreachable", logger: Logger(label: "registry-database-tests"))
         }
         let said = RegistryDatabase.describe(try #require(error))
         #expect(said.localizedCaseInsensitiveContains("connect") || said.localizedCaseInsensitiveContains("refused"), "\(said)")
@@ -94,7 +94,8 @@ import Testing
         url.password = "topsecret"
         let database = try RegistryDatabase(try #require(url.string))
         let error = await #expect(throws: (any Error).self) {
-            _ = try await database.open(instanceID: "wrong-password", logger: Logger(label: "registry-database-tests"))
+            _ = try await database.open(encryption: try DatabaseEncryption(ServiceEnvironment(["REGISTRY_DATABASE_ENCRYPTION": "off"]), database: database),
+                                        instanceID: "wrong-password", logger: Logger(label: "registry-database-tests"))
         }
         let said = RegistryDatabase.describe(try #require(error))
         #expect(said.contains("password authentication failed") && said.contains("SQLSTATE 28P01"), "\(said)")
@@ -135,11 +136,11 @@ import Testing
         let database = try await TestDatabase.make(.sqlite)
         defer { Task { await database.remove() } }
         do {
-            // A registry of the first release left this file.
-            let pool = try DatabasePool(path: database.value)
-            try SQLiteSessionStore.migrator.migrate(pool, upTo: "v1")
-            try await pool.write { db in
-                try db.execute(sql: """
+            // A registry of the first release left this file (plain: encryption came later).
+            let connection = try SQLiteConnection(path: database.value, key: nil)
+            try SQLiteSchema.migrate(connection, through: "v1")
+            try connection.writeTransaction {
+                try connection.execute("""
                     INSERT INTO session (id, customerKeyHash, interactionID, channel, state, mode, writeRequestPendingUntil,
                         leadAgentID, observers, modeChanges, createdAt, joinedAt, endedAt, endReason, endedBy)
                     VALUES ('123456789', 'hash', 'ix-old', 'voice', 'active', 'pointer', NULL, 'ana', '["sup"]', '[]',

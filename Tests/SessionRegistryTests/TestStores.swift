@@ -52,7 +52,9 @@ struct TestDatabase: Sendable {
     func open(instanceID: String = "registry-tests") async throws -> TestStore {
         switch kind {
         case .sqlite:
-            return TestStore(store: try SQLiteSessionStore(path: value, instanceID: instanceID), running: nil)
+            // Encrypted, as a production registry's file is.
+            return TestStore(store: try SQLiteSessionStore(path: value, key: try DatabaseKey(hex: TestDatabaseKey.hex), instanceID: instanceID),
+                             running: nil)
         case .postgres:
             let location = try #require(postgresLocation)
             let store = try await PostgresSessionStore(location, instanceID: instanceID, logger: TestPostgres.logger, maximumConnections: 4)

@@ -15,6 +15,14 @@ public final class ServiceProcess: @unchecked Sendable {
     private let collected = NSMutableData()
     private let lock = NSLock()
 
+    /// A registry the tests start keeps its SQLite file encrypted, as production does
+    /// (REGISTRY_DATABASE_ENCRYPTION=required is the default), with the tests' key; on the tests'
+    /// PostgreSQL, which has no TLS, encryption is `off`. A test that sets these itself wins.
+    static func registryEncryption(_ environment: [String: String]) throws -> [String: String] {
+        if environment["REGISTRY_DATABASE"]?.hasPrefix("postgres") == true { return ["REGISTRY_DATABASE_ENCRYPTION": "off"] }
+        return ["REGISTRY_DATABASE_KEY_FILE": try TestDatabaseKey.file()]
+    }
+
     /// Starts `name` from `COBROWSE_BIN_DIR` with `environment` added to a minimal one. The
     /// service binds a port the kernel picks (HTTP_PORT=0) and logs it: choosing a free port
     /// here and handing it over would race with every other process starting at once. An
@@ -25,6 +33,7 @@ public final class ServiceProcess: @unchecked Sendable {
         let binDir = try TestBroker.environment("COBROWSE_BIN_DIR")
         process.executableURL = URL(fileURLWithPath: binDir).appendingPathComponent(name)
         var env = ["PATH": "/usr/bin:/bin", "HTTP_PORT": "0", "HTTP_HOST": "127.0.0.1", "LOG_LEVEL": "info"]
+        if name == "session-registry" { env.merge(try Self.registryEncryption(environment)) { $1 } }
         env.merge(environment) { $1 }
         if let url = env["AMQP_URL"] { env["AMQP_URL"] = TestBroker.serviceURL(for: name, url) }
         process.environment = env

@@ -13,6 +13,7 @@ SIGTERM (PR_SET_PDEATHSIG), so no service outlives the run.
 """
 
 import base64
+import secrets
 import ctypes
 import datetime
 import json
@@ -72,6 +73,15 @@ def web_root():
     root = os.environ.get("COBROWSE_TEST_WEB_ROOT", "")
     return os.path.abspath(root) if root else ""
 
+
+
+def database_key_file(folder):
+    """A registry database key in `folder` (made once): the registry encrypts its SQLite file, as in production."""
+    path = os.path.join(folder, "registry-database.key")
+    if not os.path.exists(path):
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as key:
+            key.write(secrets.token_hex(32) + "\n")
+    return path
 
 class StackError(Exception):
     """The test environment could not be set up (broker, process, port)."""
@@ -307,6 +317,7 @@ class Stack:
         self.vhost_created = True
         self.registry = self._start("session-registry", "session-registry", {
             "REGISTRY_DATABASE": os.path.join(self.temp, "registry.sqlite"),
+            "REGISTRY_DATABASE_KEY_FILE": database_key_file(self.temp),
             "TOKEN_HS256_SECRET": TOKEN_SECRET,
             "ADMIN_TOKEN": REGISTRY_ADMIN_TOKEN,
         })

@@ -18,6 +18,7 @@ import base64
 import ctypes
 import json
 import os
+import secrets
 import signal
 import subprocess
 import threading
@@ -316,13 +317,23 @@ class Proxies:
         self._log.close()
 
 
+def database_key_file(folder):
+    """A registry database key in `folder` (made once): the registry encrypts its SQLite file, as in production."""
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, "registry-database.key")
+    if not os.path.exists(path):
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as key:
+            key.write(secrets.token_hex(32) + "\n")
+    return path
+
+
 def service_environment(executable, run_dir):
     """The suite's settings for one kind of service (besides AMQP_URL): the registry's database
     in `run_dir` and its secrets, the watch's short graces, the relays' dev mode, reports and
     limits."""
     if executable == "session-registry":
         return {"REGISTRY_DATABASE": os.path.join(run_dir, "registry.sqlite"), "TOKEN_HS256_SECRET": TOKEN_SECRET,
-                "ADMIN_TOKEN": ADMIN_TOKEN}
+                "ADMIN_TOKEN": ADMIN_TOKEN, "REGISTRY_DATABASE_KEY_FILE": database_key_file(run_dir)}
     if executable == "interaction-watch":
         return dict(WATCH_ENV)
     if executable == "dom-relay":

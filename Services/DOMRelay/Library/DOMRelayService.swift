@@ -26,9 +26,6 @@ public struct RelayConfiguration: Sendable {
     public static let activityReportInterval = EnvironmentVariable(
         "ACTIVITY_REPORT_INTERVAL", default: "5",
         "Seconds between the relay's reports of its sessions' presence and activity to `interaction-watch` (keep well under its grace periods).")
-    public static let tlsCertificate = EnvironmentVariable(
-        "TLS_CERT_FILE", default: "", "PEM certificate chain: with `TLS_KEY_FILE`, the relay serves HTTPS and WSS instead of HTTP and WS.")
-    public static let tlsKey = EnvironmentVariable("TLS_KEY_FILE", default: "", "PEM private key of `TLS_CERT_FILE`.")
     public static let sharerFramesPerSecond = EnvironmentVariable(
         "SHARER_FRAMES_PER_SECOND", default: "300",
         "Messages per second one customer socket may send (it saves up 2 s of allowance for bursts); the excess is dropped and the viewers resync.")
@@ -61,7 +58,7 @@ public struct RelayConfiguration: Sendable {
         "Comma-separated origins of the pages (a contact-center desktop) that may frame the agent console and hand it the agent's token by postMessage (docs/agent-console.md).")
     public static let variables = [allowedOrigins, maxFrameBytes, devMode, devTokenSecret, webRoot, activityReportInterval, adminToken,
                                    consoleEmbedders,
-                                   tlsCertificate, tlsKey, MaskingRulesConfiguration.variable,
+                                   MaskingRulesConfiguration.variable,
                                    sharerFramesPerSecond, sharerBytesPerSecond, viewerFramesPerSecond, viewerBytesPerSecond,
                                    budgetCloseAfter, firstMessageTimeout, wrongIDLimit, wrongIDWindow, trustedProxies,
                                    ingestBatchWindow, IngestShards.variable]
@@ -76,8 +73,6 @@ public struct RelayConfiguration: Sendable {
     public var consoleEmbedders: [String]
     public var webRoot: String?
     public var activityReportInterval: Duration
-    /// nil: plain HTTP.
-    public var tls: TLSConfiguration?
     var sharerBudget: FrameBudget.Limits
     var viewerBudget: FrameBudget.Limits
     public var firstMessageTimeout: Duration
@@ -88,7 +83,6 @@ public struct RelayConfiguration: Sendable {
     public var ingestShards: Int
 
     public init(_ environment: ServiceEnvironment) throws {
-        tls = try Self.tls(certificate: environment.string(Self.tlsCertificate), key: environment.string(Self.tlsKey))
         activityReportInterval = try environment.seconds(Self.activityReportInterval, in: 0.1...60)
         allowedOrigins = Set(environment.string(Self.allowedOrigins).split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
@@ -143,33 +137,6 @@ public struct RelayConfiguration: Sendable {
     }
 }
 
-extension RelayConfiguration {
-    /// The server's TLS configuration from PEM files; both or neither.
-    static func tls(certificate: String, key: String) throws -> TLSConfiguration? {
-        switch (certificate.isEmpty, key.isEmpty) {
-        case (true, true):
-            return nil
-        case (false, true), (true, false):
-            let missing = certificate.isEmpty ? tlsCertificate : tlsKey
-            throw ConfigurationError(variable: missing.name, value: "", expected: "a PEM file: TLS needs both TLS_CERT_FILE and TLS_KEY_FILE")
-        case (false, false):
-            let chain: [NIOSSLCertificate]
-            do {
-                chain = try NIOSSLCertificate.fromPEMFile(certificate)
-            } catch {
-                throw ConfigurationError(variable: tlsCertificate.name, value: certificate, expected: "a readable PEM certificate chain (\(error))")
-            }
-            let privateKey: NIOSSLPrivateKey
-            do {
-                privateKey = try NIOSSLPrivateKey(file: key, format: .pem)
-            } catch {
-                throw ConfigurationError(variable: tlsKey.name, value: key, expected: "a readable PEM private key (\(error))")
-            }
-            return TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(privateKey))
-        }
-    }
-}
-
 /// `dom-relay`: the public edge. WebSockets for sharers and viewers; stateless beyond its
 /// sockets, with one exclusive queue per instance whose bindings follow the sockets.
 public enum DOMRelayService {
@@ -187,7 +154,7 @@ public enum DOMRelayService {
         let ingest = IngestBatcher(limits: relay.ingest, shardCount: relay.ingestShards, logger: logger)
         var routes = SocketRoutes(hub: hub, allowedOrigins: relay.allowedOrigins, maxFrameBytes: relay.maxFrameBytes,
                                        sharerBudget: relay.sharerBudget, viewerBudget: relay.viewerBudget,
-                                       firstMessageTimeout: relay.firstMessageTimeout, servesTLS: relay.tls != nil,
+                                       firstMessageTimeout: relay.firstMessageTimeout, servesTLS: configuration.tls != nil,
                                        attempts: AttemptLimiter(relay.wrongAttempts), clientAddresses: relay.clientAddresses,
                                        ingest: ingest, logger: logger)
         routes.testHooks = relay.devTokenSecret != nil
@@ -212,7 +179,6 @@ public enum DOMRelayService {
             },
             addWebSocketRoutes: { router in endpoints.add(to: router) },
             maxWebSocketFrame: relay.maxFrameBytes,
-            tls: relay.tls,
             work: { connection in
                 try await IngestShards.check(relay.ingestShards, on: connection, logger: logger)
                 // What the sockets send the filter, published a batch per shard at a time.

@@ -27,9 +27,11 @@ public struct RegistryConfiguration: Sendable {
     public static let adminToken = EnvironmentVariable(
         "ADMIN_TOKEN", default: "", "Bearer token of the reporting/admin HTTP API; unset turns the API off.")
 
-    public static let variables = [database, hs256Secret, rs256PublicKeyFile, issuer, writeModeEnabled, writeRequestTimeout, adminToken]
+    public static let variables = [database] + DatabaseEncryption.variables
+        + [hs256Secret, rs256PublicKeyFile, issuer, writeModeEnabled, writeRequestTimeout, adminToken]
 
     public var database: RegistryDatabase
+    public var encryption: DatabaseEncryption
     public var tokenKey: TokenVerifier.Key
     public var issuer: String?
     public var rules: SessionRules
@@ -43,6 +45,7 @@ public struct RegistryConfiguration: Sendable {
             throw ConfigurationError(variable: Self.database.name, value: PostgresLocation.redacted(database),
                                      expected: "a SQLite file or postgres://user:password@host:port/database[?sslmode=…] (\(error))")
         }
+        encryption = try DatabaseEncryption(environment, database: self.database)
         let secret = environment.string(Self.hs256Secret)
         let keyFile = environment.string(Self.rs256PublicKeyFile)
         switch (secret.isEmpty, keyFile.isEmpty) {
@@ -86,7 +89,8 @@ public enum SessionRegistryService {
         let registry = try RegistryConfiguration(configuration.environment)
         let store: any SessionStoring, storeServices: [any Service]
         do {
-            (store, storeServices) = try await registry.database.open(instanceID: configuration.instanceID, logger: logger)
+            (store, storeServices) = try await registry.database.open(encryption: registry.encryption, instanceID: configuration.instanceID,
+                                                                      logger: logger)
         } catch {
             let expected = switch registry.database {
             case .sqlite: "a writable SQLite file"
@@ -103,7 +107,7 @@ public enum SessionRegistryService {
                                      expected: "an RSA public key (\(error))")
         }
         let handler = RegistryHandler(store: store, verifier: verifier, rules: registry.rules, logger: logger)
-        logger.info("session store open", metadata: ["database": "\(registry.database)",
+        logger.info("session store open", metadata: ["database": "\(registry.database)", "encrypted": "\(registry.database.isEncrypted(registry.encryption))",
                                                       "writeMode": "\(registry.rules.writeModeEnabled ? "enabled" : "disabled")"])
         return ServiceParts(
             addRoutes: { router in

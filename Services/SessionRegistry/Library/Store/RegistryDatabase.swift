@@ -21,15 +21,27 @@ public enum RegistryDatabase: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Opens the store (creating or migrating its schema) and returns it with what must run as
-    /// long as it is used: PostgreSQL's connection pool, none for SQLite.
-    public func open(instanceID: String, logger: Logger) async throws -> (store: any SessionStoring, services: [any Service]) {
+    /// Opens the store (creating or migrating its schema; a SQLite file encrypted or re-keyed
+    /// first as `encryption` says) and returns it with what must run as long as it is used:
+    /// PostgreSQL's connection pool, none for SQLite.
+    public func open(encryption: DatabaseEncryption, instanceID: String,
+                     logger: Logger) async throws -> (store: any SessionStoring, services: [any Service]) {
         switch self {
         case let .sqlite(path):
-            return (try SQLiteSessionStore(path: path, instanceID: instanceID), [])
+            let key = try SQLiteKeying.prepare(path: path, key: encryption.key, newKey: encryption.newKey, logger: logger)
+            return (try SQLiteSessionStore(path: path, key: key, instanceID: instanceID), [])
         case let .postgres(location):
             let store = try await PostgresSessionStore(location, instanceID: instanceID, logger: logger)
             return (store, [store])
+        }
+    }
+
+    /// Whether what the registry keeps is encrypted where it lies (SQLite with a key) or on its way
+    /// (PostgreSQL over verified TLS; its disk is the database host's to encrypt).
+    public func isEncrypted(_ encryption: DatabaseEncryption) -> Bool {
+        switch self {
+        case .sqlite: encryption.key != nil || encryption.newKey != nil
+        case let .postgres(location): location.sslMode == .verifyFull
         }
     }
 

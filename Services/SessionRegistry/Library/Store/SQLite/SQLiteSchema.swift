@@ -1,0 +1,74 @@
+/// The registry's tables in SQLite, as migrations applied in order, each once. Which ran is kept
+/// in `grdb_migrations`, the table (and the identifiers) of the GRDB migrator earlier releases
+/// used, so their files upgrade in place.
+enum SQLiteSchema {
+    static let migrations: [(identifier: String, sql: String)] = [
+        ("v1", """
+            CREATE TABLE session (
+                id TEXT PRIMARY KEY NOT NULL,
+                customerKeyHash TEXT NOT NULL,
+                interactionID TEXT NOT NULL,
+                channel TEXT NOT NULL,
+                state TEXT NOT NULL,
+                mode TEXT NOT NULL,
+                writeRequestPendingUntil INTEGER, -- instants: milliseconds since 1970
+                leadAgentID TEXT,
+                observers TEXT NOT NULL,
+                modeChanges TEXT NOT NULL,
+                createdAt INTEGER NOT NULL,
+                joinedAt INTEGER,
+                endedAt INTEGER,
+                endReason TEXT,
+                endedBy TEXT
+            );
+            CREATE INDEX session_by_interaction ON session(interactionID);
+            CREATE INDEX session_by_agent ON session(leadAgentID);
+            CREATE INDEX session_by_creation ON session(createdAt);
+            CREATE INDEX session_pending_write ON session(writeRequestPendingUntil)
+                WHERE writeRequestPendingUntil IS NOT NULL;
+            -- An agent leads at most one live session, whatever the code above does.
+            CREATE UNIQUE INDEX session_one_live_per_agent ON session(leadAgentID)
+                WHERE state != 'ended' AND leadAgentID IS NOT NULL;
+            CREATE TABLE outbox (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                routingKey TEXT NOT NULL,
+                body BLOB NOT NULL,
+                writer TEXT NOT NULL,
+                createdAt INTEGER NOT NULL
+            );
+            """),
+        ("v2: ended interactions", """
+            -- Interactions the contact center ended: no session may start in them again.
+            CREATE TABLE ended_interaction (
+                interactionID TEXT PRIMARY KEY NOT NULL,
+                reason TEXT NOT NULL,
+                endedAt INTEGER NOT NULL
+            );
+            CREATE INDEX session_live ON session(createdAt) WHERE state != 'ended';
+            """),
+        ("v3: masking records", """
+            -- What masking did in each session (MaskingRecord as JSON), added up from the filter's reports.
+            CREATE TABLE session_masking (
+                sessionID TEXT PRIMARY KEY NOT NULL REFERENCES session(id),
+                record TEXT NOT NULL
+            );
+            """),
+        // Who watched and when (SessionView.visits as JSON); sessions from before kept none.
+        ("v4: visits", "ALTER TABLE session ADD COLUMN visits TEXT NOT NULL DEFAULT '[]'"),
+    ]
+
+    /// Applies the migrations not yet applied, through `last` (all when nil), each in its own transaction.
+    static func migrate(_ connection: SQLiteConnection, through last: String? = nil) throws {
+        try connection.execute("CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+        let applied = Set(try connection.rows("SELECT identifier FROM grdb_migrations").compactMap { $0.text("identifier") })
+        for migration in migrations {
+            if !applied.contains(migration.identifier) {
+                try connection.writeTransaction {
+                    try connection.execute(migration.sql)
+                    try connection.execute("INSERT INTO grdb_migrations (identifier) VALUES (?)", [migration.identifier])
+                }
+            }
+            if migration.identifier == last { return }
+        }
+    }
+}
