@@ -92,6 +92,28 @@ import Testing
         }
     }
 
+    /// Stream frames never touch a disk (docs/operations.md "Encryption"): the queues they pass
+    /// through are not durable, and nothing in them is dead-lettered into one that is.
+    @Test func streamFramesPassOnlyThroughQueuesThatNeitherPersistNorDeadLetter() throws {
+        let streamQueues = CobrowseTopology.all.queues.filter { $0.name.hasPrefix("cobrowse.ingest.shard.") }
+            + [CobrowseTopology.rulesPreviewDeclaration]
+        #expect(streamQueues.count == CobrowseTopology.ingestShardCount + 1)
+        for queue in streamQueues {
+            #expect(!queue.durable, "\(queue.name) is durable")
+            #expect(queue.arguments["x-dead-letter-exchange"] == nil)
+            for policy in CobrowseTopology.policies where queue.name.wholeMatch(of: try Regex(policy.pattern)) != nil {
+                #expect(policy.definition["dead-letter-exchange"] == nil, "\(policy.name) dead-letters \(queue.name)'s frames")
+            }
+        }
+        // The exchanges that carry frames to and from the filter bind no durable queue of the suite.
+        let frameExchanges: Set<String> = [CobrowseTopology.ingestExchange, CobrowseTopology.viewExchange, CobrowseTopology.sharerExchange]
+        let durable = Set(CobrowseTopology.all.queues.filter(\.durable).map(\.name))
+        for binding in CobrowseTopology.all.bindings where frameExchanges.contains(binding.exchange) {
+            #expect(!durable.contains(binding.queue), "\(binding.queue) (durable) is bound to \(binding.exchange)")
+        }
+        #expect(!AMQPProperties().persistent, "messages are transient unless a publisher says otherwise")
+    }
+
     /// The broker loaded definitions.json: its policies apply to the suite's queues there.
     /// The management API reports a queue's policy with its statistics, which a broker that has
     /// just started emits only after its first collection interval (5 s): waited for, not assumed.
