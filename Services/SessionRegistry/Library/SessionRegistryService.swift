@@ -28,7 +28,7 @@ public struct RegistryConfiguration: Sendable {
         "ADMIN_TOKEN", default: "", "Bearer token of the reporting/admin HTTP API; unset turns the API off.")
 
     public static let variables = [database] + DatabaseEncryption.variables
-        + [hs256Secret, rs256PublicKeyFile, issuer, writeModeEnabled, writeRequestTimeout, adminToken]
+        + [hs256Secret, rs256PublicKeyFile, issuer, writeModeEnabled, writeRequestTimeout, adminToken] + HistoryRetention.variables
 
     public var database: RegistryDatabase
     public var encryption: DatabaseEncryption
@@ -36,6 +36,7 @@ public struct RegistryConfiguration: Sendable {
     public var issuer: String?
     public var rules: SessionRules
     public var adminToken: String?
+    public var retention: HistoryRetention
 
     public init(_ environment: ServiceEnvironment) throws {
         let database = environment.string(Self.database)
@@ -71,6 +72,7 @@ public struct RegistryConfiguration: Sendable {
                              writeRequestTimeout: try environment.seconds(Self.writeRequestTimeout, in: 1...3600))
         let admin = environment.string(Self.adminToken)
         adminToken = admin.isEmpty ? nil : admin
+        retention = try HistoryRetention(environment)
     }
 }
 
@@ -115,13 +117,15 @@ public enum SessionRegistryService {
             },
             services: storeServices,
             work: { connection in
-                try await serve(connection: connection, store: store, handler: handler, rules: registry.rules, logger: logger)
+                try await serve(connection: connection, store: store, handler: handler, rules: registry.rules,
+                                retention: registry.retention, logger: logger)
             })
     }
 
     /// Serves RPC requests, publishes the outbox, lapses stale write requests and reports live
     /// counts, until the connection closes.
     static func serve(connection: AMQPConnection, store: any SessionStoring, handler: RegistryHandler, rules: SessionRules,
+                      retention: HistoryRetention,
                       logger: Logger) async throws {
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let live = [SessionState.idle, .active].map { ($0, Gauge(label: "cobrowse_sessions_live", dimensions: [("state", $0.rawValue)])) }
@@ -132,6 +136,11 @@ public enum SessionRegistryService {
             }
             group.addTask {
                 try await WriteRequestSweeper(store: store, rules: rules, logger: logger).run { wake.yield() }
+            }
+            if let period = retention.period {
+                group.addTask {
+                    try await HistorySweeper(store: store, period: period, interval: retention.sweepInterval, logger: logger).run()
+                }
             }
             group.addTask {
                 while !Task.isCancelled {

@@ -74,13 +74,23 @@ extension PostgresSessionStore {
             // Who watched and when (SessionView.visits); sessions from before kept none.
             "ALTER TABLE session ADD COLUMN visits JSONB NOT NULL DEFAULT '[]'::jsonb",
         ]),
+        (4, "id sequence, retention", [
+            // The store's own settings: the key of its session-id permutation (SessionIDPermutation).
+            "CREATE TABLE registry_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            // How many session ids were handed out, shared by every registry: the next is its permutation.
+            "CREATE SEQUENCE session_id_sequence AS BIGINT MINVALUE 0 START 0",
+            // The retention sweeper's search.
+            "CREATE INDEX session_by_end ON session(endedAt) WHERE state = 'ended'",
+        ]),
     ]
 
     /// The session-level advisory lock migrations run under (one bigint key: "cobrowse").
     static let migrationLock: Int64 = 0x636F_6272_6F77_7365
 
 
-    static func migrate(_ location: PostgresLocation, connectTimeout: Duration, logger: Logger) async throws {
+    /// Migrates, and returns the key of the store's session-id permutation (made by the first
+    /// registry to start after migration 4; the others read it).
+    static func migrate(_ location: PostgresLocation, connectTimeout: Duration, logger: Logger) async throws -> Data {
         let connection = try await PostgresConnection.connect(configuration: location.connectionConfiguration(connectTimeout: connectTimeout),
                                                               id: 0, logger: logger)
         do {
@@ -113,13 +123,28 @@ extension PostgresSessionStore {
                 }
                 logger.info("session store schema migrated", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
             }
+            try await connection.checkedQuery("""
+                INSERT INTO registry_meta (name, value) VALUES ('session-id-key', \(SessionIDPermutation.newKey())) ON CONFLICT DO NOTHING
+                """, logger: logger)
+            var stored: String?
+            for try await value in try await connection.checkedQuery("SELECT value FROM registry_meta WHERE name = 'session-id-key'",
+                                                                     logger: logger).decode(String.self) {
+                stored = value
+            }
+            guard let key = stored.flatMap(SessionIDPermutation.key(hex:)) else { throw UnusableSettings() }
             try await connection.checkedQuery("SELECT pg_advisory_unlock(\(migrationLock))", logger: logger)
+            try await connection.close()
+            return key
         } catch {
             // Closing the connection also releases the lock.
             try? await connection.close()
             throw error
         }
-        try await connection.close()
+    }
+
+    /// `registry_meta` holds no usable session-id key (edited by hand?).
+    struct UnusableSettings: Error, CustomStringConvertible {
+        var description: String { "registry_meta holds no usable session-id key (64 hex characters)" }
     }
 
     /// The database was migrated by a newer registry: this one does not know its tables.

@@ -35,6 +35,8 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
     let logger: Logger
     /// How long a command waits for a pooled connection before it fails `Unavailable`.
     let leaseTimeout: Duration
+    /// Where session ids come from: the shared sequence through the store's keyed permutation.
+    let ids: SessionIDPermutation
 
     /// Checks the server with one connection and brings the schema up to date under an advisory
     /// lock (registries starting together do not race), then sets up the pool: at most
@@ -46,7 +48,7 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
         writer = instanceID
         self.logger = logger
         self.leaseTimeout = leaseTimeout
-        try await Self.migrate(location, connectTimeout: connectTimeout, logger: logger)
+        ids = SessionIDPermutation(key: try await Self.migrate(location, connectTimeout: connectTimeout, logger: logger))
         client = PostgresClient(configuration: try location.clientConfiguration(maximumConnections: maximumConnections,
                                                                                 connectTimeout: connectTimeout),
                                 backgroundLogger: logger)
@@ -70,9 +72,12 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
             if ended.first == true {
                 throw RegistryRefusal(.interactionEnded, "the contact-center interaction has ended; co-browsing needs a live one")
             }
-            // Another registry may pick the same id at the same moment: the primary key decides.
+            // The sequence never hands a number out twice, whichever registry asks; an id a session
+            // of before the sequence took is skipped (the primary key says so).
             while true {
-                let record = SessionRules.newSession(id: SessionID.random(), grant: grant, customerKeyHash: customerKeyHash, now: now)
+                let next = try await self.values(Int64.self, "SELECT nextval('session_id_sequence')", connection).first ?? 0
+                let record = SessionRules.newSession(id: self.ids.id(at: UInt64(next)), grant: grant, customerKeyHash: customerKeyHash,
+                                                     now: now)
                 let row = try SessionRow(record)
                 let inserted = try await self.values(String.self, """
                     INSERT INTO session (\(unescaped: SessionRow.columns))
@@ -251,6 +256,21 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
     public func outboxCount() async throws -> Int {
         try await withConnection { connection in
             try await self.values(Int.self, "SELECT COUNT(*) FROM outbox", connection).first ?? 0
+        }
+    }
+
+    public func deleteHistory(endedBefore cutoff: Date, limit: Int) async throws -> Int {
+        try await transaction { connection in
+            let ids = try await self.values(String.self, """
+                SELECT id FROM session WHERE state = 'ended' AND endedAt < \(cutoff.millisecondsSince1970) LIMIT \(limit)
+                """, connection)
+            if !ids.isEmpty {
+                try await connection.checkedQuery("DELETE FROM session_masking WHERE sessionID = ANY(\(ids))", logger: self.logger)
+                try await connection.checkedQuery("DELETE FROM session WHERE id = ANY(\(ids))", logger: self.logger)
+            }
+            try await connection.checkedQuery("DELETE FROM ended_interaction WHERE endedAt < \(cutoff.millisecondsSince1970)",
+                                              logger: self.logger)
+            return ids.count
         }
     }
 

@@ -8,6 +8,8 @@ import Foundation
 /// Several processes on the host may share the file: SQLite serializes their write transactions.
 public final class SQLiteSessionStore: SessionStoring {
     let database: SQLiteDatabase
+    /// Where session ids come from: the store's counter through its keyed permutation.
+    let ids: SessionIDPermutation
     /// Names this process in the outbox, so two registries do not publish each other's events.
     let writer: String
 
@@ -16,7 +18,10 @@ public final class SQLiteSessionStore: SessionStoring {
     public init(path: String, key: DatabaseKey? = nil, instanceID: String) throws {
         database = try SQLiteDatabase(path: path, key: key)
         writer = instanceID
-        try database.now { try SQLiteSchema.migrate($0) }
+        ids = SessionIDPermutation(key: try database.now { connection in
+            try SQLiteSchema.migrate(connection)
+            return try SQLiteSchema.sessionIDKey(connection)
+        })
     }
 
     // MARK: Changes
@@ -26,10 +31,13 @@ public final class SQLiteSessionStore: SessionStoring {
             if try !db.rows("SELECT 1 FROM ended_interaction WHERE interactionID = ?", [grant.interactionID]).isEmpty {
                 throw RegistryRefusal(.interactionEnded, "the contact-center interaction has ended; co-browsing needs a live one")
             }
-            var id = SessionID.random()
-            while try !db.rows("SELECT 1 FROM session WHERE id = ?", [id.digits]).isEmpty {
-                id = SessionID.random()
-            }
+            // The next id of the sequence; one a session of before the sequence took is skipped.
+            var id: SessionID
+            repeat {
+                let next = try db.rows("SELECT next FROM session_id_sequence").first?.integer("next") ?? 0
+                try db.execute("UPDATE session_id_sequence SET next = next + 1", [])
+                id = self.ids.id(at: UInt64(next))
+            } while try !db.rows("SELECT 1 FROM session WHERE id = ?", [id.digits]).isEmpty
             let record = SessionRules.newSession(id: id, grant: grant, customerKeyHash: customerKeyHash, now: now)
             try self.insert(record, db)
             try self.enqueue(.created, record: record, by: .customer, now: now, db)
@@ -98,6 +106,22 @@ public final class SQLiteSessionStore: SessionStoring {
                 expired += 1
             }
             return expired
+        }
+    }
+
+    public func deleteHistory(endedBefore cutoff: Date, limit: Int) async throws -> Int {
+        try await database.write { db in
+            let ids = try db.rows("SELECT id FROM session WHERE state = 'ended' AND endedAt < ? LIMIT ?",
+                                  [cutoff.millisecondsSince1970, limit]).compactMap { $0.text("id") }
+            // In lists of at most 500: this SQLite binds at most 999 values per statement.
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let arguments: [any SQLiteBindable] = Array(ids[start..<min(start + 500, ids.count)])
+                let list = Array(repeating: "?", count: arguments.count).joined(separator: ",")
+                try db.execute("DELETE FROM session_masking WHERE sessionID IN (\(list))", arguments)
+                try db.execute("DELETE FROM session WHERE id IN (\(list))", arguments)
+            }
+            try db.execute("DELETE FROM ended_interaction WHERE endedAt < ?", [cutoff.millisecondsSince1970])
+            return ids.count
         }
     }
 

@@ -27,6 +27,11 @@ public protocol SessionStoring: Sendable {
     /// Lapses every write request past its deadline; returns how many.
     func expireWriteRequests(rules: SessionRules, now: Date) async throws -> Int
 
+    /// Retention: deletes up to `limit` sessions that ended before `cutoff`, with their masking
+    /// records, and forgets interactions ended before it; returns how many sessions it deleted.
+    /// Their ids are not issued again (`SessionIDPermutation`).
+    func deleteHistory(endedBefore cutoff: Date, limit: Int) async throws -> Int
+
     func session(_ id: SessionID) async throws -> SessionRecord?
 
     /// Adds an increment to a session's masking record (`MaskingRecord.add`), live or ended, in

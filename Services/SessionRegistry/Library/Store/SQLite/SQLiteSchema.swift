@@ -1,3 +1,5 @@
+import Foundation
+
 /// The registry's tables in SQLite, as migrations applied in order, each once. Which ran is kept
 /// in `grdb_migrations`, the table (and the identifiers) of the GRDB migrator earlier releases
 /// used, so their files upgrade in place.
@@ -55,6 +57,15 @@ enum SQLiteSchema {
             """),
         // Who watched and when (SessionView.visits as JSON); sessions from before kept none.
         ("v4: visits", "ALTER TABLE session ADD COLUMN visits TEXT NOT NULL DEFAULT '[]'"),
+        ("v5: id sequence, retention", """
+            -- The store's own settings: the key of its session-id permutation (SessionIDPermutation).
+            CREATE TABLE registry_meta (name TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+            -- How many session ids were handed out: the next one is the permutation of this.
+            CREATE TABLE session_id_sequence (next INTEGER NOT NULL);
+            INSERT INTO session_id_sequence (next) VALUES (0);
+            -- The retention sweeper's search.
+            CREATE INDEX session_by_end ON session(endedAt) WHERE state = 'ended';
+            """),
     ]
 
     /// Applies the migrations not yet applied, through `last` (all when nil), each in its own transaction.
@@ -70,5 +81,15 @@ enum SQLiteSchema {
             }
             if migration.identifier == last { return }
         }
+    }
+
+    /// The key of the store's session-id permutation, made at the first start after v5.
+    static func sessionIDKey(_ connection: SQLiteConnection) throws -> Data {
+        try connection.execute("INSERT OR IGNORE INTO registry_meta (name, value) VALUES ('session-id-key', ?)", [SessionIDPermutation.newKey()])
+        guard let hex = try connection.rows("SELECT value FROM registry_meta WHERE name = 'session-id-key'").first?.text("value"),
+              let key = SessionIDPermutation.key(hex: hex) else {
+            throw SQLiteError(code: 0, extendedCode: 0, message: "registry_meta holds no usable session-id key", context: "reading the store's settings")
+        }
+        return key
     }
 }
