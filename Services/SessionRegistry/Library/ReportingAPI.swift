@@ -10,6 +10,8 @@ import ServiceKit
 /// - `GET /api/sessions?interaction=ID` | `?agent=ID` | `?from=ISO8601&to=ISO8601`
 /// - `GET /api/sessions/live` — live sessions by state
 /// - `GET /api/sessions/{id}`
+/// - `GET /api/sessions/{id}/timeline` — its steps and durations (`SessionTimeline`)
+/// - `GET /api/interactions/{id}/timeline` — the timelines of the interaction's sessions, oldest first
 /// - `POST /api/sessions/{id}/end` — ends a session as administrator
 /// - `POST /api/voice-codes` — a voice code for a call (`{interactionId, agentId}`)
 /// - `GET /api/voice-codes/{code}?agent=ID` — the code, and the session it started
@@ -54,6 +56,15 @@ public struct ReportingAPI: Sendable {
             }
             return jsonResponse(.ok, record.view)
         }
+        api.get(":id/timeline") { _, context in
+            guard let id = context.parameters.get("id").flatMap(SessionID.init) else {
+                return jsonResponse(.badRequest, ["error": "a session id is nine digits"])
+            }
+            guard let record = try await store.session(id) else {
+                return jsonResponse(.notFound, ["error": RegistryRefusal.unknownSession(id).message])
+            }
+            return jsonResponse(.ok, SessionTimeline(record.view, now: Date()))
+        }
         api.post(":id/end") { _, context in
             guard let id = context.parameters.get("id").flatMap(SessionID.init) else {
                 return jsonResponse(.badRequest, ["error": "a session id is nine digits"])
@@ -61,6 +72,15 @@ public struct ReportingAPI: Sendable {
             let reply = await handler.reply(to: try JSONEncoder.cobrowse.encode(RegistryRequest(.end(session: id, by: .administrator))))
             if let refusal = reply.refusal { return jsonResponse(refusal.httpStatus, refusal) }
             return jsonResponse(.ok, reply.session)
+        }
+        let interactions = router.group("api/interactions").add(middleware: AdminTokenMiddleware(token: adminToken))
+        interactions.get(":id/timeline") { _, context in
+            guard let interaction = context.parameters.get("id"), !interaction.isEmpty else {
+                return jsonResponse(.badRequest, ["error": "name the interaction: /api/interactions/{id}/timeline"])
+            }
+            let now = Date()
+            let timelines = try await store.sessions(.interaction(interaction)).map { SessionTimeline($0, now: now) }
+            return jsonResponse(.ok, InteractionTimeline(interactionID: interaction, sessions: timelines))
         }
         // The contact center's server asks for a voice code for a call it knows (docs/registry.md, "Voice codes").
         let codes = router.group("api/voice-codes").add(middleware: AdminTokenMiddleware(token: adminToken))
@@ -86,6 +106,13 @@ public struct ReportingAPI: Sendable {
             }
             return jsonResponse(.ok, status)
         }
+    }
+
+    /// An interaction's sessions, each as its timeline (none: the interaction had no session, or
+    /// retention deleted them).
+    struct InteractionTimeline: Encodable {
+        let interactionID: String
+        let sessions: [SessionTimeline]
     }
 
     struct VoiceCodeRequest: Decodable {

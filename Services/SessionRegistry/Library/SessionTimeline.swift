@@ -1,0 +1,102 @@
+import CobrowseProtocol
+import Foundation
+
+/// A session's history as an auditor reads it: every step in order (created, the lead's join,
+/// observers in and out, each write-mode request and its answer, the agent actions the filter
+/// dropped, the end) and how long it waited, ran and spent in write mode. Derived from the
+/// stored session alone; nothing of page content is in it.
+public struct SessionTimeline: Sendable, Codable, Equatable {
+    /// One step.
+    public struct Entry: Sendable, Codable, Equatable {
+        /// `created`, `joined`, `observer-joined`, `observer-left`, `lead-left`, `write-requested`,
+        /// `write-approved`, `write-denied`, `write-timed-out`, `write-revoked`, `action-dropped`, `ended`.
+        public var kind: String
+        public var at: Date
+        /// Who did it (for `action-dropped`: the lead, whose action it was).
+        public var by: Actor?
+        /// The agent's display name, for joins and leaves, when the token carried one.
+        public var name: String?
+        /// `ended`: why; `action-dropped`: why the filter dropped it.
+        public var reason: String?
+        /// `action-dropped`: what the agent tried (`click`, `input`, `navigate`, `scroll`, …).
+        public var action: String?
+    }
+
+    /// Durations in milliseconds; those that have not begun are nil. A live session's run until now.
+    public struct Durations: Sendable, Codable, Equatable {
+        /// From the customer's start to the lead agent's join (or to the end, if none joined).
+        public var waitingForAgent: Int64
+        /// From the join to the end.
+        public var active: Int64?
+        /// Time in write mode, every approval to its revocation (or the end) added up.
+        public var writeMode: Int64
+        /// Write-mode requests, and how many the customer approved.
+        public var writeRequests: Int
+        public var writeApprovals: Int
+    }
+
+    public var session: SessionID
+    public var interactionID: String
+    public var channel: InteractionChannel
+    public var state: SessionState
+    public var endReason: EndReason?
+    public var durations: Durations
+    public var entries: [Entry]
+    /// Dropped actions the record counted beyond those it kept (it keeps the first ones).
+    public var droppedActionsNotListed: Int
+
+    /// The timeline of `view`, with live durations measured to `now`.
+    public init(_ view: SessionView, now: Date) {
+        session = view.id
+        interactionID = view.interactionID
+        channel = view.channel
+        state = view.state
+        endReason = view.endReason
+        var entries = [Entry(kind: "created", at: view.createdAt, by: .customer)]
+        for visit in view.visits {
+            let actor: Actor = visit.role == .supervisor ? .supervisor(visit.agentID) : .agent(visit.agentID)
+            let lead = visit.agentID == view.leadAgentID && visit.role == .agent
+            entries.append(Entry(kind: lead ? "joined" : "observer-joined", at: visit.joinedAt, by: actor, name: visit.name))
+            // The lead's visit ends with the session; an observer's when it leaves.
+            if let left = visit.leftAt, !(lead && left == view.endedAt) {
+                entries.append(Entry(kind: lead ? "lead-left" : "observer-left", at: left, by: actor, name: visit.name))
+            }
+        }
+        if view.visits.isEmpty, let joined = view.joinedAt, let lead = view.leadAgentID {
+            entries.append(Entry(kind: "joined", at: joined, by: .agent(lead))) // a session from before visits were kept
+        }
+        for change in view.modeChanges {
+            entries.append(Entry(kind: "write-\(change.kind.rawValue)", at: change.at, by: change.by))
+        }
+        let dropped = view.masking?.droppedActions ?? []
+        for action in dropped {
+            entries.append(Entry(kind: "action-dropped", at: action.at, by: view.leadAgentID.map(Actor.agent), reason: action.reason,
+                                 action: action.action))
+        }
+        droppedActionsNotListed = max(0, (view.masking?.droppedActionsTotal ?? 0) - dropped.count)
+        if let ended = view.endedAt {
+            entries.append(Entry(kind: "ended", at: ended, by: view.endedBy, reason: view.endReason?.rawValue))
+        }
+        // In time order; steps at the same instant keep the order above (created first, ended last).
+        self.entries = entries.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
+
+        let end = view.endedAt ?? now
+        func milliseconds(_ from: Date, _ to: Date) -> Int64 { max(0, to.millisecondsSince1970 - from.millisecondsSince1970) }
+        var writeMode: Int64 = 0
+        var writeSince: Date?
+        for change in view.modeChanges.sorted(by: { $0.at < $1.at }) {
+            switch change.kind {
+            case .approved: writeSince = writeSince ?? change.at
+            case .revoked:
+                if let since = writeSince { writeMode += milliseconds(since, change.at) }
+                writeSince = nil
+            default: break
+            }
+        }
+        if let since = writeSince { writeMode += milliseconds(since, end) }
+        durations = Durations(waitingForAgent: milliseconds(view.createdAt, view.joinedAt ?? end),
+                              active: view.joinedAt.map { milliseconds($0, end) }, writeMode: writeMode,
+                              writeRequests: view.modeChanges.count { $0.kind == .requested },
+                              writeApprovals: view.modeChanges.count { $0.kind == .approved })
+    }
+}
