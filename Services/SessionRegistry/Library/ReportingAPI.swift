@@ -12,6 +12,7 @@ import ServiceKit
 /// - `GET /api/sessions/{id}`
 /// - `GET /api/sessions/{id}/timeline` — its steps and durations (`SessionTimeline`)
 /// - `GET /api/interactions/{id}/timeline` — the timelines of the interaction's sessions, oldest first
+/// - `GET /api/reports/sessions?from=&to=[&by=day|agent|channel][&format=csv][&limit=&offset=]` — `SessionReport`
 /// - `POST /api/sessions/{id}/end` — ends a session as administrator
 /// - `POST /api/voice-codes` — a voice code for a call (`{interactionId, agentId}`)
 /// - `GET /api/voice-codes/{code}?agent=ID` — the code, and the session it started
@@ -82,6 +83,31 @@ public struct ReportingAPI: Sendable {
             let timelines = try await store.sessions(.interaction(interaction)).map { SessionTimeline($0, now: now) }
             return jsonResponse(.ok, InteractionTimeline(interactionID: interaction, sessions: timelines))
         }
+        let reports = router.group("api/reports").add(middleware: AdminTokenMiddleware(token: adminToken))
+        reports.get("sessions") { request, _ in
+            let query = request.uri.queryParameters
+            guard let from = query["from"].flatMap({ CobrowseDate.parse(String($0)) }),
+                  let to = query["to"].flatMap({ CobrowseDate.parse(String($0)) }), from < to else {
+                return jsonResponse(.badRequest, ["error": "give from= and to= (ISO 8601, from before to)"])
+            }
+            guard to.timeIntervalSince(from) <= SessionReport.maxPeriod else {
+                return jsonResponse(.badRequest, ["error": "a report covers at most 92 days: ask for several"])
+            }
+            guard let by = SessionReport.Grouping(rawValue: query["by"].map(String.init) ?? "none") else {
+                return jsonResponse(.badRequest, ["error": "by= is none, day, agent or channel"])
+            }
+            let format = query["format"].map(String.init) ?? "json"
+            guard format == "json" || format == "csv" else { return jsonResponse(.badRequest, ["error": "format= is json or csv"]) }
+            guard let limit = Int(query["limit"].map(String.init) ?? "100"), (1...1000).contains(limit),
+                  let offset = Int(query["offset"].map(String.init) ?? "0"), offset >= 0 else {
+                return jsonResponse(.badRequest, ["error": "limit= is 1 to 1000 groups, offset= 0 or more"])
+            }
+            let report = try await Self.report(store, from: from, to: to, by: by, offset: offset, limit: limit)
+            guard format == "csv" else { return jsonResponse(.ok, report) }
+            let name = "cobrowse-sessions-\(CobrowseDate.format(from))-\(CobrowseDate.format(to)).csv".replacingOccurrences(of: ":", with: "")
+            return Response(status: .ok, headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"\(name)\""],
+                            body: .init(byteBuffer: ByteBuffer(string: report.csv)))
+        }
         // The contact center's server asks for a voice code for a call it knows (docs/registry.md, "Voice codes").
         let codes = router.group("api/voice-codes").add(middleware: AdminTokenMiddleware(token: adminToken))
         codes.post { request, _ in
@@ -107,6 +133,22 @@ public struct ReportingAPI: Sendable {
             return jsonResponse(.ok, status)
         }
     }
+
+    /// Reads the period's sessions a page at a time (each an index range) into the report.
+    static func report(_ store: any SessionStoring, from: Date, to: Date, by: SessionReport.Grouping, offset: Int,
+                       limit: Int) async throws -> SessionReport {
+        var builder = SessionReport.Builder(from: from, to: to, by: by)
+        var cursor: ReportCursor?
+        while true {
+            let rows = try await store.reportRows(createdFrom: from, to: to, after: cursor, limit: reportPage)
+            for row in rows { builder.add(row) }
+            guard rows.count == reportPage, let last = rows.last else { break }
+            cursor = ReportCursor(createdAt: last.createdAt, id: last.id)
+        }
+        return builder.report(offset: offset, limit: limit)
+    }
+
+    static let reportPage = 5000
 
     /// An interaction's sessions, each as its timeline (none: the interaction had no session, or
     /// retention deleted them).

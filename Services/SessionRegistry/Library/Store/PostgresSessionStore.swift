@@ -274,6 +274,25 @@ public final class PostgresSessionStore: SessionStoring, Service, CustomStringCo
         }
     }
 
+    public func reportRows(createdFrom from: Date, to: Date, after cursor: ReportCursor?, limit: Int) async throws -> [ReportRow] {
+        let (afterTime, afterID) = cursor.map { ($0.createdAt.millisecondsSince1970, $0.id.digits) } ?? (from.millisecondsSince1970 - 1, "999999999")
+        return try await withConnection { connection in
+            var rows: [ReportRow] = []
+            let columns = (String, Int64, Int64?, Int64?, String, String?, String?, String, String?).self
+            for try await c in try await connection.checkedQuery("""
+                SELECT s.id, s.createdAt, s.joinedAt, s.endedAt, s.channel, s.leadAgentID, s.endReason, s.modeChanges::text, m.record
+                FROM session s LEFT JOIN session_masking m ON m.sessionID = s.id
+                WHERE s.createdAt >= \(from.millisecondsSince1970) AND s.createdAt < \(to.millisecondsSince1970)
+                    AND (s.createdAt, s.id) > (\(afterTime), \(afterID))
+                ORDER BY s.createdAt, s.id LIMIT \(limit)
+                """, logger: self.logger).decode(columns) {
+                rows.append(try ReportRow(id: c.0, createdAt: c.1, joinedAt: c.2, endedAt: c.3, channel: c.4, leadAgentID: c.5,
+                                          endReason: c.6, modeChanges: c.7, masking: c.8))
+            }
+            return rows
+        }
+    }
+
     // MARK: Connections and transactions
 
     /// Runs `body` on a pooled connection, waiting at most `leaseTimeout` for one. Once `body`

@@ -182,6 +182,23 @@ public final class SQLiteSessionStore: SessionStoring {
         }
     }
 
+    public func reportRows(createdFrom from: Date, to: Date, after cursor: ReportCursor?, limit: Int) async throws -> [ReportRow] {
+        try await database.read { db in
+            let start = cursor.map { [$0.createdAt.millisecondsSince1970, $0.id.digits] as [any SQLiteBindable] }
+                ?? [from.millisecondsSince1970 - 1, "999999999"]
+            return try db.rows("""
+                SELECT s.id, s.createdAt, s.joinedAt, s.endedAt, s.channel, s.leadAgentID, s.endReason, s.modeChanges, m.record
+                FROM session s LEFT JOIN session_masking m ON m.sessionID = s.id
+                WHERE s.createdAt >= ? AND s.createdAt < ? AND (s.createdAt, s.id) > (?, ?)
+                ORDER BY s.createdAt, s.id LIMIT ?
+                """, [from.millisecondsSince1970, to.millisecondsSince1970] + start + [limit]).map { row in
+                try ReportRow(id: row.text("id") ?? "", createdAt: row.integer("createdAt") ?? 0, joinedAt: row.integer("joinedAt"),
+                              endedAt: row.integer("endedAt"), channel: row.text("channel") ?? "", leadAgentID: row.text("leadAgentID"),
+                              endReason: row.text("endReason"), modeChanges: row.text("modeChanges") ?? "[]", masking: row.text("record"))
+            }
+        }
+    }
+
     public func liveSessions() async throws -> [SessionView] {
         try await database.read { db in
             try db.rows("SELECT * FROM session WHERE state != 'ended' ORDER BY createdAt").map { try Self.record($0).view }

@@ -41,6 +41,10 @@ public protocol SessionStoring: Sendable {
     /// The sessions a report asks for, oldest first.
     func sessions(_ filter: SessionFilter, limit: Int) async throws -> [SessionView]
 
+    /// What reports need of the sessions created in `[from, to)`, in creation order, at most
+    /// `limit` after `cursor` (keyset pagination: each page is one indexed range read).
+    func reportRows(createdFrom from: Date, to: Date, after cursor: ReportCursor?, limit: Int) async throws -> [ReportRow]
+
     /// Every live session, oldest first.
     func liveSessions() async throws -> [SessionView]
 
@@ -95,6 +99,28 @@ public struct OutboxEntry: Sendable, Equatable {
         self.sequence = sequence
         self.routingKey = routingKey
         self.body = body
+    }
+}
+
+extension ReportRow {
+    /// A row from the stores' columns: mode changes as JSON, the masking record's JSON if any.
+    init(id: String, createdAt: Int64, joinedAt: Int64?, endedAt: Int64?, channel: String, leadAgentID: String?,
+         endReason: String?, modeChanges: String, masking: String?) throws {
+        guard let session = SessionID(id), let channel = InteractionChannel(rawValue: channel) else {
+            throw InvalidStoredSession(id: id, column: "id or channel")
+        }
+        var dropped: [String: Int] = [:]
+        if let masking, let record = try? JSONDecoder.cobrowse.decode(MaskingRecord.self, from: Data(masking.utf8)) {
+            for action in record.droppedActions { dropped[action.reason, default: 0] += 1 }
+            // The record keeps the first ones only; the rest are counted without their reason.
+            let unlisted = record.droppedActionsTotal - record.droppedActions.count
+            if unlisted > 0 { dropped["not-listed", default: 0] += unlisted }
+        }
+        self.init(id: session, createdAt: Date(millisecondsSince1970: createdAt), joinedAt: joinedAt.map(Date.init(millisecondsSince1970:)),
+                  endedAt: endedAt.map(Date.init(millisecondsSince1970:)), channel: channel, leadAgentID: leadAgentID,
+                  endReason: endReason.flatMap(EndReason.init(rawValue:)),
+                  modeChanges: modeChanges == "[]" ? [] : try JSONDecoder.cobrowse.decode([ModeChange].self, from: Data(modeChanges.utf8)),
+                  droppedActions: dropped)
     }
 }
 
