@@ -45,7 +45,9 @@ extension DeploymentTests {
         for definition in Self.definitions {
             let service = try #require(services[definition.name], "\(definition.name) is not in \(files)")
             let test = ((service["healthcheck"] as? [String: Any])?["test"] as? [String] ?? []).joined(separator: " ")
-            #expect(test.contains("http://localhost:\(definition.defaultHTTPPort)/health"),
+            // With the TLS override every service serves HTTPS, and its healthcheck asks so.
+            let scheme = files == Self.withTLS ? "https" : "http"
+            #expect(test.contains("\(scheme)://localhost:\(definition.defaultHTTPPort)/health"),
                     "\(definition.name)'s healthcheck is not /health on \(definition.defaultHTTPPort): \(test)")
             #expect(Self.environment(of: service)["HTTP_PORT"] == "\(definition.defaultHTTPPort)")
             let dependsOn = service["depends_on"] as? [String: [String: String]]
@@ -164,14 +166,24 @@ extension DeploymentTests {
     func composeEnvironmentsAreValidConfigurations(files: [String]) throws {
         let services = try Self.services(files)
         for definition in Self.definitions {
-            let environment = ServiceEnvironment(Self.environment(of: services[definition.name] ?? [:]))
+            // The certificate files live in containers, not here: their mounts are checked below.
+            var variables = Self.environment(of: services[definition.name] ?? [:])
+            let certificate = variables.removeValue(forKey: "TLS_CERT_FILE"), key = variables.removeValue(forKey: "TLS_KEY_FILE")
             let configuration = try ServiceConfiguration(serviceName: definition.name, defaultHTTPPort: definition.defaultHTTPPort,
-                                                         environment: environment)
+                                                         environment: ServiceEnvironment(variables))
+            let volumes = (services[definition.name]?["volumes"] as? [Any] ?? []).map { "\($0)" }
+            if files == Self.withTLS {
+                for file in [certificate, key] {
+                    let path = try #require(file, "\(definition.name) serves no HTTPS in \(files)")
+                    #expect(volumes.contains { $0.contains(":\(path):") }, "\(definition.name) does not mount \(path): \(volumes)")
+                }
+            } else {
+                #expect(certificate == nil && key == nil)
+            }
             #expect(configuration.amqp.host == "rabbitmq")
             if files == Self.withTLS {
                 #expect(configuration.amqp.port == 5671)
                 let ca = try #require(configuration.amqp.tls?.caCertificatePath, "\(definition.name) does not use amqps with a CA")
-                let volumes = (services[definition.name]?["volumes"] as? [Any] ?? []).map { "\($0)" }
                 #expect(volumes.contains { $0.contains(":\(ca):") }, "\(definition.name) does not mount \(ca): \(volumes)")
             } else {
                 #expect(configuration.amqp.tls == nil && configuration.amqp.port == 5672)

@@ -78,11 +78,15 @@ def test_each_required_variable_is_named_when_it_alone_is_missing():
     values = dev_values()
     required = sorted({name for file in ALL_FILES for name, rest in variables((ROOT / file).read_text()) if rest.startswith(":?")})
     assert {"TOKEN_HS256_SECRET", "ADMIN_TOKEN", "WEBHOOK_SECRET", "GRAFANA_ADMIN_PASSWORD", "RABBITMQ_DEFINITIONS",
-            "RABBITMQ_RELAY_PASSWORD", "RABBITMQ_MONITOR_PASSWORD_FILE", "RABBITMQ_ERLANG_COOKIE", "POSTGRES_PASSWORD"} <= set(required)
+            "RABBITMQ_RELAY_PASSWORD", "RABBITMQ_MONITOR_PASSWORD_FILE", "RABBITMQ_ERLANG_COOKIE", "POSTGRES_PASSWORD",
+            "REGISTRY_DATABASE_KEY_FILE"} <= set(required)
     for name in required:
         assert values.get(name), f"{DEV_ENV} has no value for {name}"
         without = env_file({key: value for key, value in values.items() if key != name})
-        result = compose(BASE + ["docker-compose.cluster.yml"], "config", "-q", env_file=without)
+        # Checked with the override that asks for it (the base and the cluster, or the base and TLS).
+        override = "docker-compose.cluster.yml" if f"${{{name}:?" in (ROOT / "docker-compose.cluster.yml").read_text() \
+            or f"${{{name}:?" in (ROOT / "docker-compose.yml").read_text() else "docker-compose.tls.yml"
+        result = compose(BASE + [override], "config", "-q", env_file=without)
         assert result.returncode != 0 and f"set {name}" in result.stderr, f"{name} missing: {result.stderr}"
 
 

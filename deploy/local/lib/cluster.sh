@@ -249,7 +249,12 @@ cluster_amqp_urls() {
     for ((i = 0; i < ${#CLUSTER_NODES[@]}; i++)); do
         n=$(((first - 1 + i) % ${#CLUSTER_NODES[@]} + 1))
         _cluster_node "$profile" "$n"
-        urls+=("amqp://$user:$user@127.0.0.1:$BROKER_AMQP_PORT/%2F")
+        if ((BROKER_TLS_ONLY)); then
+            # TLS only (deploy/local/run TLS=1): the certificate names "localhost".
+            urls+=("amqps://$user:$user@localhost:$BROKER_AMQP_PORT/%2F?cacertfile=$BROKER_TLS_DIR/ca.pem")
+        else
+            urls+=("amqp://$user:$user@127.0.0.1:$BROKER_AMQP_PORT/%2F")
+        fi
     done
     (IFS=,; printf '%s\n' "${urls[*]}")
 }
