@@ -39,6 +39,7 @@ let package = Package(
         .executable(name: "cobrowse-ctl", targets: ["CobrowseCtlMain"]),
         .executable(name: "amqp-bench", targets: ["AMQPBench"]),
         .executable(name: "live-bench", targets: ["LiveBench"]),
+        .executable(name: "report-bench", targets: ["ReportBench"]),
         .library(name: "AMQP", targets: ["AMQP"]),
     ],
     dependencies: [
@@ -186,6 +187,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/AMQPBench",
+            swiftSettings: swiftSettings
+        ),
+        // The registry's reports over a million stored sessions, SQLite and PostgreSQL side by side.
+        .executableTarget(
+            name: "ReportBench",
+            dependencies: [
+                "SessionRegistry", "BenchmarkReport", "CSQLCipher",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Benchmarks/ReportBench",
             swiftSettings: swiftSettings
         ),
         // The live path end to end, against a running stack (deploy/local/bench starts one).

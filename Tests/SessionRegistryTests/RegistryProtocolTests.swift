@@ -1,4 +1,4 @@
-import CobrowseProtocol
+@testable import CobrowseProtocol
 import Foundation
 import Testing
 
@@ -282,6 +282,25 @@ import Testing
         #expect(parsed == date)
         let decoded = try JSONDecoder.cobrowse.decode([Date].self, from: JSONEncoder.cobrowse.encode([date]))
         #expect(decoded == [date])
+    }
+
+    @Test func theSuitesOwnFormIsReadExactlyAsFoundationReadsItAcrossCenturies() {
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            // From 1900 to 2400: leap years, century years, month ends.
+            let milliseconds = Int64.random(in: -2_208_988_800_000...13_569_465_600_000, using: &generator)
+            let text = CobrowseDate.format(Date(millisecondsSince1970: milliseconds))
+            #expect(CobrowseDate.suiteForm(text) == milliseconds, "\(text)")
+        }
+        for text in ["2000-02-29T00:00:00.000Z", "2024-12-31T23:59:59.999Z", "1970-01-01T00:00:00.000Z"] {
+            let whole = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+            #expect(CobrowseDate.suiteForm(text) == whole?.millisecondsSince1970, "\(text)")
+        }
+        // Not the suite's form, or not a date: left to the general path (Foundation's).
+        for text in ["2027-02-29T00:00:00.000Z", "2027-13-01T00:00:00.000Z", "2027-01-15T24:00:00.000Z", "2027-01-15T08:00:00Z",
+                     "2027-01-15T08:00:00.000+01:00", "2027-01-15 08:00:00.000Z", "２０２７-01-15T08:00:00.000Z"] {
+            #expect(CobrowseDate.suiteForm(text) == nil, "\(text)")
+        }
     }
 
     @Test func cobrowseDateParsesTimesWithoutAFraction() {

@@ -135,7 +135,7 @@ public struct ReportingAPI: Sendable {
     }
 
     /// Reads the period's sessions a page at a time (each an index range) into the report.
-    static func report(_ store: any SessionStoring, from: Date, to: Date, by: SessionReport.Grouping, offset: Int,
+    public static func report(_ store: any SessionStoring, from: Date, to: Date, by: SessionReport.Grouping, offset: Int,
                        limit: Int) async throws -> SessionReport {
         var builder = SessionReport.Builder(from: from, to: to, by: by)
         var cursor: ReportCursor?

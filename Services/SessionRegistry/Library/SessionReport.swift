@@ -70,7 +70,7 @@ public struct SessionReport: Sendable, Codable, Equatable {
     /// Gathers rows one page at a time (any order), then `report(offset:limit:)` makes the figures.
     public struct Builder: Sendable {
         let from: Date, to: Date, by: Grouping
-        private var groups: [String: (group: Group, joins: [Int64], lengths: [Int64])] = [:]
+        private var groups: [String: Accumulator] = [:]
 
         public init(from: Date, to: Date, by: Grouping) {
             self.from = from
@@ -85,33 +85,9 @@ public struct SessionReport: Sendable, Codable, Equatable {
             case .agent: row.leadAgentID ?? ""
             case .channel: row.channel.rawValue
             }
-            var entry = groups[key] ?? (Group(key: key), [], [])
-            entry.group.started += 1
-            if let joined = row.joinedAt {
-                entry.group.joined += 1
-                entry.joins.append(Self.milliseconds(row.createdAt, joined))
-            }
-            if let ended = row.endedAt {
-                entry.group.ended += 1
-                entry.lengths.append(Self.milliseconds(row.createdAt, ended))
-            }
-            if let reason = row.endReason { entry.group.endReasons[reason.rawValue, default: 0] += 1 }
-            var writeSince: Date?
-            for change in row.modeChanges.sorted(by: { $0.at < $1.at }) {
-                switch change.kind {
-                case .requested: entry.group.writeRequests += 1
-                case .approved:
-                    entry.group.writeApprovals += 1
-                    writeSince = writeSince ?? change.at
-                case .revoked:
-                    if let since = writeSince { entry.group.writeModeTime += Self.milliseconds(since, change.at) }
-                    writeSince = nil
-                case .denied, .timedOut: break
-                }
-            }
-            if let since = writeSince, let ended = row.endedAt { entry.group.writeModeTime += Self.milliseconds(since, ended) }
-            for (reason, count) in row.droppedActions { entry.group.droppedActions[reason, default: 0] += count }
-            groups[key] = entry
+            // In place (the dictionary's default subscript yields its value): copying a group out
+            // and back would copy its arrays for every row.
+            groups[key, default: Accumulator(group: Group(key: key))].add(row)
         }
 
         public func report(offset: Int, limit: Int) -> SessionReport {
@@ -143,6 +119,42 @@ public struct SessionReport: Sendable, Codable, Equatable {
             formatter.dateFormat = "yyyy-MM-dd"
             return formatter
         }()
+    }
+
+    /// One group's figures so far, and the waits and lengths its percentiles come from.
+    struct Accumulator: Sendable {
+        var group: Group
+        var joins: [Int64] = []
+        var lengths: [Int64] = []
+
+        mutating func add(_ row: ReportRow) {
+            let milliseconds = Builder.milliseconds
+            group.started += 1
+            if let joined = row.joinedAt {
+                group.joined += 1
+                joins.append(milliseconds(row.createdAt, joined))
+            }
+            if let ended = row.endedAt {
+                group.ended += 1
+                lengths.append(milliseconds(row.createdAt, ended))
+            }
+            if let reason = row.endReason { group.endReasons[reason.rawValue, default: 0] += 1 }
+            var writeSince: Date?
+            for change in row.modeChanges.sorted(by: { $0.at < $1.at }) {
+                switch change.kind {
+                case .requested: group.writeRequests += 1
+                case .approved:
+                    group.writeApprovals += 1
+                    writeSince = writeSince ?? change.at
+                case .revoked:
+                    if let since = writeSince { group.writeModeTime += milliseconds(since, change.at) }
+                    writeSince = nil
+                case .denied, .timedOut: break
+                }
+            }
+            if let since = writeSince, let ended = row.endedAt { group.writeModeTime += milliseconds(since, ended) }
+            for (reason, count) in row.droppedActions { group.droppedActions[reason, default: 0] += count }
+        }
     }
 
     /// The report as CSV (RFC 4180): a header, then one line per group; end reasons and dropped

@@ -128,7 +128,7 @@ public struct PostgresLocation: Sendable, Equatable {
     }
 
     /// One connection's configuration (the schema migration opens one before the pool runs).
-    func connectionConfiguration(connectTimeout: Duration) throws -> PostgresConnection.Configuration {
+    public func connectionConfiguration(connectTimeout: Duration) throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS = switch (sslMode, try tlsConfiguration()) {
         case let (.prefer, tls?): .prefer(try NIOSSLContext(configuration: tls))
         case let (_, tls?): .require(try NIOSSLContext(configuration: tls))
