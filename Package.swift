@@ -104,6 +104,7 @@ let package = Package(
             name: "CobrowseBroker",
             dependencies: [
                 "AMQP", "CobrowseProtocol", "MaskingRules", "ServiceKit",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -228,8 +228,10 @@ public final class AMQPConnection: Sendable {
     // MARK: Consuming
 
     /// Starts a consumer. With manual acknowledgement the broker sends at most `prefetch`
-    /// unsettled deliveries. Cancelling the iterating task ends the stream and cancels the consumer
-    /// (also while disconnected: it is not started again after a reconnect), as `cancel()` does.
+    /// unsettled deliveries. Cancelling the iterating task, or dropping every copy of the consumer,
+    /// ends the stream and cancels the consumer as `cancel()` does (its unsettled deliveries go back
+    /// to the queue; also while disconnected: it is not started again after a reconnect). Keep the
+    /// consumer while its deliveries are being settled.
     /// - Parameters:
     ///   - queue: The queue's name (for a server-named queue, the name first returned).
     ///   - prefetch: The most unsettled deliveries the broker sends at once (manual acknowledgement).

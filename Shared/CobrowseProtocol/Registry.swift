@@ -55,6 +55,24 @@ public enum RegistryCommand: Sendable, Equatable {
     case startWithVoiceCode(code: String)
     /// The agent who asked for a code asks whether it started a session yet (`voiceCode.sessionID`).
     case voiceCodeStatus(code: String, agentToken: String)
+    /// The registry's public key for sealed requests (the reply's `sealingKey`); asked unsealed.
+    case sealingKey
+
+    /// Whether the command carries a credential (a token, a customer key, a voice code): the
+    /// registry takes such a command only sealed to its key, so no credential rests in a queue.
+    public var carriesCredentials: Bool {
+        switch self {
+        case .create, .join, .requestWrite, .answerWrite, .revokeWrite, .resume, .issueVoiceCode, .startWithVoiceCode, .voiceCodeStatus:
+            true
+        case let .end(_, credential):
+            switch credential {
+            case .customer, .agent: true
+            case .system, .administrator: false
+            }
+        case .observerLeft, .get, .endInteraction, .listLive, .recordMasking, .sealingKey:
+            false
+        }
+    }
 
     /// The command's name on the wire (the request's `command` field).
     public var name: String {
@@ -74,6 +92,7 @@ public enum RegistryCommand: Sendable, Equatable {
         case .issueVoiceCode: "issueVoiceCode"
         case .startWithVoiceCode: "startWithVoiceCode"
         case .voiceCodeStatus: "voiceCodeStatus"
+        case .sealingKey: "sealingKey"
         }
     }
 }
@@ -127,6 +146,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         case "resume": command = .resume(session: try session(), customerKey: try c.decode(String.self, forKey: .customerKey))
         case "get": command = .get(session: try session())
         case "listLive": command = .listLive
+        case "sealingKey": command = .sealingKey
         case "recordMasking": command = .recordMasking(session: try session(), record: try c.decode(MaskingRecord.self, forKey: .masking))
         case "issueVoiceCode":
             command = .issueVoiceCode(agentToken: try c.decode(String.self, forKey: .agentToken),
@@ -180,7 +200,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
             try c.encode(id, forKey: .sessionID)
             try c.encode(key, forKey: .customerKey)
         case let .get(id): try c.encode(id, forKey: .sessionID)
-        case .listLive: break
+        case .listLive, .sealingKey: break
         case let .recordMasking(id, record):
             try c.encode(id, forKey: .sessionID)
             try c.encode(record, forKey: .masking)

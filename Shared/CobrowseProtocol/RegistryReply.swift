@@ -26,6 +26,24 @@ public struct VoiceCode: Sendable, Equatable, Codable {
     }
 }
 
+/// The public half of the key a registry process opens sealed requests with (X25519), made when
+/// it starts and never stored: what was sealed to it cannot be opened once the process is gone.
+public struct SealingKey: Sendable, Equatable, Codable {
+    /// Names the key, so a request sealed to another one is told apart at once.
+    public var id: String
+    /// The raw X25519 public key, base64.
+    public var publicKey: String
+
+    /// A key.
+    /// - Parameters:
+    ///   - id: Its name.
+    ///   - publicKey: The raw public key, base64.
+    public init(id: String, publicKey: String) {
+        self.id = id
+        self.publicKey = publicKey
+    }
+}
+
 /// Why the registry said no: a stable code for programs and a sentence for people.
 public struct RegistryRefusal: Error, Sendable, Equatable, Codable, CustomStringConvertible {
     /// The stable codes, as sent on the wire.
@@ -71,6 +89,11 @@ public struct RegistryRefusal: Error, Sendable, Equatable, Codable, CustomString
         case notVoice = "not-voice"
         /// The agent asked for more voice codes than allowed lately.
         case tooManyCodes = "too-many-codes"
+        /// A sealed request for a key this registry does not hold (it restarted, or another took
+        /// over): ask for `sealingKey` again and seal anew.
+        case sealingKeyUnknown = "sealing-key-unknown"
+        /// A command with a credential that came unsealed; seal it to the registry's key.
+        case credentialsInClear = "credentials-in-clear"
     }
 
     /// The stable code, for programs.
@@ -116,8 +139,16 @@ public struct RegistryReply: Sendable, Equatable, Codable {
     public var sessions: [SessionView]?
     /// The answer to `issueVoiceCode` and `voiceCodeStatus`.
     public var voiceCode: VoiceCode?
+    /// The answer to `sealingKey`.
+    public var sealingKey: SealingKey?
     /// Why the registry said no; nil when it did what was asked.
     public var refusal: RegistryRefusal?
+
+    /// The reply to `sealingKey`.
+    /// - Parameter key: The registry process's public key.
+    public static func sealing(_ key: SealingKey) -> RegistryReply {
+        RegistryReply(version: RegistryProtocol.version, sealingKey: key)
+    }
 
     /// The reply to `issueVoiceCode` and `voiceCodeStatus`.
     /// - Parameter code: The voice code.

@@ -18,11 +18,15 @@ import Testing
 
         let consumerConnection = try await TestBroker.connect()
         let acks = BatchedAcknowledger(every: every)
-        let deliveries = try await consumerConnection.consume(queue: queue, prefetch: UInt16(count + 10)).take(count, ack: false)
+        // Held until the connection closes: a consumer dropped (or whose reader is cancelled) is
+        // cancelled, and its unsettled deliveries go back to the queue at once.
+        let consumer = try await consumerConnection.consume(queue: queue, prefetch: UInt16(count + 10))
+        let deliveries = try await consumer.take(count, ack: false)
         #expect(deliveries.map { String(decoding: $0.body, as: UTF8.self) } == (0..<count).map(String.init))
         deliveries.forEach(acks.processed)
         close(acks)
         await consumerConnection.close()
+        withExtendedLifetime(consumer) {}
 
         var ready = try await admin.inspectQueue(queue).messageCount
         for _ in 0..<50 where ready != expected {

@@ -1,3 +1,4 @@
+import CobrowseBroker
 import CobrowseProtocol
 import Crypto
 import Foundation
@@ -13,10 +14,14 @@ public struct RegistryHandler: Sendable {
     let logger: Logger
     /// The voice codes agents asked for (in memory: see `VoiceCodes`).
     public let voiceCodes: VoiceCodes
+    /// This process's key for sealed requests (`RequestSealing`).
+    public let opener: RequestOpener
     let now: @Sendable () -> Date
 
     public init(store: any SessionStoring, verifier: TokenVerifier, rules: SessionRules, logger: Logger,
-                voiceCodes: VoiceCodes = VoiceCodes(), now: @escaping @Sendable () -> Date = Date.init) {
+                voiceCodes: VoiceCodes = VoiceCodes(), opener: RequestOpener = RequestOpener(),
+                now: @escaping @Sendable () -> Date = Date.init) {
+        self.opener = opener
         self.store = store
         self.verifier = verifier
         self.rules = rules
@@ -56,6 +61,33 @@ public struct RegistryHandler: Sendable {
             logger.error("registry store failed", metadata: ["command": "\(request.command.name)", "error": "\(error)"])
             return .refused(RegistryRefusal(.unavailable, "the session registry cannot serve this now; try again"))
         }
+    }
+
+    /// The reply to a request from the RPC queue, where a command with a credential must come
+    /// sealed to this process's key (so that no credential rests in the queue in clear): a
+    /// sealed request is opened and answered; one sealed to another key is refused
+    /// `sealing-key-unknown` (the client asks for the key again); an unsealed command with a
+    /// credential is refused `credentials-in-clear`. Everything else is as `reply(to:)`.
+    public func reply(toQueued body: Data) async -> RegistryReply {
+        guard body.count <= Self.maxRequestBytes else { return await reply(to: body) }
+        guard RequestSealing.isSealed(body) else {
+            if let request = try? JSONDecoder.cobrowse.decode(RegistryRequest.self, from: body),
+               request.version <= RegistryProtocol.version, request.command.carriesCredentials {
+                logger.warning("refused a request that carried a credential unsealed", metadata: ["command": "\(request.command.name)"])
+                return .refused(RegistryRefusal(.credentialsInClear, "\(request.command.name) carries a credential: seal it to the registry's key (sealingKey)"))
+            }
+            return await reply(to: body)
+        }
+        let opened: Data
+        do {
+            opened = try opener.open(body)
+        } catch .unknownKey {
+            return .refused(RegistryRefusal(.sealingKeyUnknown, "sealed to a key this registry does not hold; ask for sealingKey again"))
+        } catch {
+            return .refused(RegistryRefusal(.malformedRequest, "a sealed request that does not open"))
+        }
+        guard !RequestSealing.isSealed(opened) else { return .refused(RegistryRefusal(.malformedRequest, "a sealed request inside another")) }
+        return await reply(to: opened)
     }
 
     public func execute(_ command: RegistryCommand) async throws -> RegistryReply {
@@ -145,6 +177,9 @@ public struct RegistryHandler: Sendable {
 
         case .listLive:
             return .list(try await store.liveSessions())
+
+        case .sealingKey:
+            return .sealing(opener.publicKey)
 
         case let .recordMasking(id, delta):
             guard delta.maskedElements >= 0, delta.maskedValues >= 0, delta.droppedActionsTotal >= delta.droppedActions.count,

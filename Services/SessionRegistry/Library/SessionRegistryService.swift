@@ -152,7 +152,7 @@ public enum SessionRegistryService {
             }
             group.addTask {
                 try await connection.serveRPC(queue: CobrowseTopology.registryRPCQueue, logger: logger) { request in
-                    let reply = await handler.reply(to: request.body)
+                    let reply = await handler.reply(toQueued: request.body)
                     if reply.refusal == nil { wake.yield() }
                     return AMQPMessage(body: try JSONEncoder.cobrowse.encode(reply), properties: replyProperties)
                 }
