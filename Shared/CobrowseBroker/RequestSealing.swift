@@ -64,7 +64,7 @@ public struct RequestOpener: Sendable {
 
     public init() {
         privateKey = Curve25519.KeyAgreement.PrivateKey()
-        let id = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let id = (0..<8).map { _ in UInt8.random(in: 0...255) }.hex
         publicKey = SealingKey(id: id, publicKey: privateKey.publicKey.rawRepresentation.base64EncodedString())
     }
 

@@ -19,20 +19,12 @@ struct SessionIDPermutation: Sendable {
     /// A fresh key for a new store: 32 random bytes, as hex.
     static func newKey() -> String {
         var generator = SystemRandomNumberGenerator()
-        return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+        return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }.hex
     }
 
     /// The key from its hex form; nil if it is not one.
     static func key(hex: String) -> Data? {
-        guard hex.utf8.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex {
-            let next = hex.index(index, offsetBy: 2)
-            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
-            bytes.append(byte)
-            index = next
-        }
+        guard hex.utf8.count == 64, let bytes = [UInt8](hex: hex) else { return nil }
         return Data(bytes)
     }
 
