@@ -184,18 +184,18 @@ public struct RelayRequest: Sendable, Equatable, Codable {
     public var lead: Lead?
     /// When the relay made a `snapshot-wanted` request (ms since 1970, the relay's clock).
     public var at: Int64?
-    /// The relay has just reconnected to the broker (its queue was gone meanwhile, so what was
-    /// sent for the session before may never have reached its sockets): the filter asks the
-    /// sharer at once, outside the session's 2 s budget. One per session per reconnect.
-    public var reconnected: Bool?
+    /// When the relay got its queue back after reconnecting to the broker (ms since 1970, the
+    /// relay's clock), on its one request per session after that: whatever the filter asked the
+    /// sharer for before this may have gone to a queue that no longer existed.
+    public var reconnectedAt: Int64?
 
     /// A request for a new snapshot.
     /// - Parameters:
     ///   - reason: Why (a viewer joined, a gap, …), for the sharer's `resync`.
     ///   - at: When the relay asked (ms since 1970), so the filter can tell a later snapshot answers it.
-    ///   - reconnected: Whether the relay asks because it has just reconnected to the broker.
-    public static func snapshotWanted(_ reason: String, at: Int64? = nil, reconnected: Bool = false) -> RelayRequest {
-        RelayRequest(t: .snapshotWanted, reason: reason, at: at, reconnected: reconnected ? true : nil)
+    ///   - reconnectedAt: When the relay got its queue back, if it asks because it reconnected.
+    public static func snapshotWanted(_ reason: String, at: Int64? = nil, reconnectedAt: Int64? = nil) -> RelayRequest {
+        RelayRequest(t: .snapshotWanted, reason: reason, at: at, reconnectedAt: reconnectedAt)
     }
 
     /// A presence message for the sharer.
@@ -208,13 +208,13 @@ public struct RelayRequest: Sendable, Equatable, Codable {
     ///   - reason: Why a snapshot is wanted.
     ///   - lead: The lead's presence.
     ///   - at: When a snapshot was asked for (ms since 1970).
-    ///   - reconnected: Whether the relay asks because it has just reconnected to the broker.
-    public init(t: Kind, reason: String? = nil, lead: Lead? = nil, at: Int64? = nil, reconnected: Bool? = nil) {
+    ///   - reconnectedAt: When the relay got its queue back, if it asks because it reconnected.
+    public init(t: Kind, reason: String? = nil, lead: Lead? = nil, at: Int64? = nil, reconnectedAt: Int64? = nil) {
         self.t = t
         self.reason = reason
         self.lead = lead
         self.at = at
-        self.reconnected = reconnected
+        self.reconnectedAt = reconnectedAt
     }
 }
 

@@ -148,6 +148,42 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
         }
     }
 
+    /// A page the customer's view showed (each new page's snapshot), by the address the rules let
+    /// the record keep: origin and path, never the query; for a page the rules mask whole or keep
+    /// private, the rule set's URL pattern instead of the path.
+    public struct PageVisit: Sendable, Codable, Equatable {
+        /// When its snapshot passed the filter.
+        public var at: Date
+        /// `https://shop.example/cart`, or `https://bank.example/statement*` for a masked page.
+        public var url: String
+
+        /// A page.
+        /// - Parameters:
+        ///   - at: When its snapshot passed the filter.
+        ///   - url: The address as kept.
+        public init(at: Date, url: String) {
+            self.at = at
+            self.url = url
+        }
+    }
+
+    /// One agent action the filter passed on to the customer's page.
+    public struct ForwardedAction: Sendable, Codable, Equatable {
+        /// When the filter passed it on.
+        public var at: Date
+        /// The action's type (`click`, `type`, `scroll`, `navigate`, …).
+        public var action: String
+
+        /// A forwarded action.
+        /// - Parameters:
+        ///   - at: When it was passed on.
+        ///   - action: The action's type.
+        public init(at: Date, action: String) {
+            self.at = at
+            self.action = action
+        }
+    }
+
     /// The SHA-256 (hex) of each rules file the session was masked under, in the order they
     /// came into force (`sha256sum rules.json` gives the same).
     public var rulesHashes: [String] = []
@@ -164,15 +200,26 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
     public var droppedActions: [DroppedAction] = []
     /// Every dropped agent action, kept or not.
     public var droppedActionsTotal = 0
+    /// The pages the customer showed, the first `listsKept` of them.
+    public var pages: [PageVisit] = []
+    /// Every page shown, kept or not.
+    public var pagesTotal = 0
+    /// The agent actions passed on to the page, the first `listsKept` of them.
+    public var forwardedActions: [ForwardedAction] = []
+    /// Every action passed on, kept or not.
+    public var forwardedActionsTotal = 0
 
     /// Dropped actions kept per session (the count goes on).
     public static let droppedActionsKept = 200
+    /// Pages and forwarded actions kept per session, each (the counts go on).
+    public static let listsKept = 200
 
     /// An empty record: nothing masked, nothing dropped.
     public init() {}
 
     private enum Key: String, CodingKey {
         case rulesHashes, maskedElements, maskedValues, detectorHits, sdkDetectorHits, droppedActions, droppedActionsTotal
+        case pages, pagesTotal, forwardedActions, forwardedActionsTotal
     }
 
     /// Records stored before a field existed lack it: it reads as empty.
@@ -187,13 +234,17 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
         sdkDetectorHits = try c.decodeIfPresent([String: Int].self, forKey: .sdkDetectorHits) ?? [:]
         droppedActions = try c.decodeIfPresent([DroppedAction].self, forKey: .droppedActions) ?? []
         droppedActionsTotal = try c.decodeIfPresent(Int.self, forKey: .droppedActionsTotal) ?? 0
+        pages = try c.decodeIfPresent([PageVisit].self, forKey: .pages) ?? []
+        pagesTotal = try c.decodeIfPresent(Int.self, forKey: .pagesTotal) ?? 0
+        forwardedActions = try c.decodeIfPresent([ForwardedAction].self, forKey: .forwardedActions) ?? []
+        forwardedActionsTotal = try c.decodeIfPresent(Int.self, forKey: .forwardedActionsTotal) ?? 0
     }
 
     /// Nothing to report.
     public var isEmpty: Bool { self == MaskingRecord() }
 
-    /// Adds an increment: counts summed, rules hashes and dropped actions appended.
-    /// A rules hash equal to the last one is not repeated; dropped actions stop at `droppedActionsKept`.
+    /// Adds an increment: counts summed, rules hashes, dropped and forwarded actions and pages
+    /// appended. A rules hash equal to the last one is not repeated; the lists stop at their caps.
     /// - Parameter delta: The increment the filter reported.
     public mutating func add(_ delta: MaskingRecord) {
         for hash in delta.rulesHashes where rulesHashes.last != hash { rulesHashes.append(hash) }
@@ -203,6 +254,10 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
         for (name, hits) in delta.sdkDetectorHits { sdkDetectorHits[name, default: 0] += hits }
         droppedActions += delta.droppedActions.prefix(max(0, Self.droppedActionsKept - droppedActions.count))
         droppedActionsTotal += delta.droppedActionsTotal
+        pages += delta.pages.prefix(max(0, Self.listsKept - pages.count))
+        pagesTotal += delta.pagesTotal
+        forwardedActions += delta.forwardedActions.prefix(max(0, Self.listsKept - forwardedActions.count))
+        forwardedActionsTotal += delta.forwardedActionsTotal
     }
 }
 

@@ -171,7 +171,10 @@ extension AMQPConsumer {
         // Within the 2 s budget: the relay's one request after reconnecting goes out at once, and
         // an ordinary one after it waits (a filter without the exception would hold both, and
         // send only the last).
-        try await fixture.sendRaw(#"{"t":"snapshot-wanted","reason":"the relay reconnected","reconnected":true}"#, session: session)
+        // (The relay got its queue back after the filter's first request: a minute from now.)
+        let reconnectedAt = Date().millisecondsSince1970 + 60_000
+        try await fixture.sendRaw(#"{"t":"snapshot-wanted","reason":"the relay reconnected","reconnectedAt":\#(reconnectedAt)}"#,
+                                  session: session)
         try await fixture.sendRaw(#"{"t":"snapshot-wanted","reason":"a viewer saw a gap"}"#, session: session)
         let requests = try await sharer.take(3, within: .seconds(20))
         let reasons = try requests.map { try JSONDecoder().decode(ResyncRequest.self, from: $0.body).reason }

@@ -73,19 +73,34 @@ extension SessionStreamTests {
         #expect(h.stream.retryResync(now: h.now + .seconds(5)).isEmpty)
     }
 
-    @Test func aReconnectedRelaysRequestGoesOutAtOnceOutsideTheBudget() {
+    @Test func aReconnectedRelaysRequestGoesOutAtOnceWhenTheBudgetCountsARequestFromBeforeItsReconnect() {
         var h = Harness()
         h.sendSnapshot()
         #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", now: h.now)) == ["a viewer joined"])
         h.advance(.milliseconds(300))
-        // That snapshot may have gone to the relay's queue while the relay was away from the broker.
-        #expect(Self.resyncs(h.stream.snapshotWanted("the relay reconnected", outsideBudget: true, now: h.now))
+        // The relay got its queue back after that request went out: its snapshot may have gone to
+        // the queue the relay no longer had.
+        let later = Date().millisecondsSince1970 + 1000
+        #expect(Self.resyncs(h.stream.snapshotWanted("the relay reconnected", relayReconnectedAt: later, now: h.now))
             == ["the relay reconnected"])
         // The budget counts from it: an ordinary request right after is held, as ever.
         h.advance(.milliseconds(300))
         #expect(h.stream.snapshotWanted("a viewer saw a gap", now: h.now).isEmpty)
         h.advance(.milliseconds(1700))
         #expect(Self.resyncs(h.stream.retryResync(now: h.now)) == ["a viewer saw a gap"])
+    }
+
+    @Test func aReconnectedRelaysRequestWaitsForTheBudgetWhenTheLastRequestCameAfterItsReconnect() {
+        var h = Harness()
+        h.sendSnapshot()
+        let reconnected = Date().millisecondsSince1970 - 1000
+        // The filter asked after the relay had its queue again: that snapshot reaches the relay.
+        #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", now: h.now)) == ["a viewer joined"])
+        h.advance(.milliseconds(20))
+        #expect(h.stream.snapshotWanted("the relay reconnected", relayReconnectedAt: reconnected, now: h.now).isEmpty)
+        // And the snapshot that comes answers both.
+        h.sendSnapshot()
+        #expect(h.stream.retryResync(now: h.now + .seconds(5)).isEmpty)
     }
 
     @Test func aViewerRequestMadeBeforeTheCurrentSnapshotReachedTheSharersRelayIsAlreadyAnswered() {

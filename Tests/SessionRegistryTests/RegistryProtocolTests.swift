@@ -36,8 +36,13 @@ import Testing
             record.sdkDetectorHits = ["email": 2]
             record.droppedActions = [.init(at: Date(millisecondsSince1970: 1_800_000_000_123), action: "type", reason: "pointer-mode")]
             record.droppedActionsTotal = 1
+            record.pages = [.init(at: Date(millisecondsSince1970: 1_800_000_000_000), url: "https://shop.example/cart")]
+            record.pagesTotal = 1
+            record.forwardedActions = [.init(at: Date(millisecondsSince1970: 1_800_000_000_500), action: "click")]
+            record.forwardedActionsTotal = 1
             return record
         }()),
+        .sealingKey,
     ]
 
     static func json(_ value: some Encodable) throws -> String {
@@ -52,6 +57,7 @@ import Testing
         let stored = ##"{"rulesHashes":["built-in"],"maskedElements":2,"maskedValues":1,"detectorHits":{"card":1},"droppedActions":[],"droppedActionsTotal":0}"##
         let record = try JSONDecoder.cobrowse.decode(MaskingRecord.self, from: Data(stored.utf8))
         #expect(record.sdkDetectorHits == [:])
+        #expect(record.pages.isEmpty && record.pagesTotal == 0 && record.forwardedActions.isEmpty && record.forwardedActionsTotal == 0)
         #expect(record.detectorHits == ["card": 1])
         #expect(record.maskedElements == 2)
     }
@@ -83,7 +89,14 @@ import Testing
         #expect(Self.everyCommand.map(\.name) == [
             "create", "join", "requestWrite", "answerWrite", "answerWrite", "revokeWrite", "end", "end", "end", "end", "end", "get",
             "resume", "endInteraction", "listLive", "issueVoiceCode", "startWithVoiceCode", "voiceCodeStatus", "recordMasking",
+            "sealingKey",
         ])
+    }
+
+    @Test func exactlyTheCommandsWithATokenAKeyOrACodeCarryCredentials() {
+        let carrying = Self.everyCommand.filter(\.carriesCredentials).map(\.name)
+        #expect(carrying == ["create", "join", "requestWrite", "answerWrite", "answerWrite", "revokeWrite", "end", "end", "resume",
+                             "issueVoiceCode", "startWithVoiceCode", "voiceCodeStatus"])
     }
 
     @Test func decodingAnUnknownCommandFails() {

@@ -29,20 +29,27 @@ import Testing
         var masking = MaskingRecord()
         masking.droppedActions = [.init(at: t0.addingTimeInterval(15), action: "input", reason: "pointer-mode")]
         masking.droppedActionsTotal = 3
+        masking.pages = [.init(at: t0.addingTimeInterval(5), url: "https://shop.example/cart"),
+                         .init(at: t0.addingTimeInterval(50), url: "https://shop.example/checkout")]
+        masking.pagesTotal = 2
+        masking.forwardedActions = [.init(at: t0.addingTimeInterval(60), action: "click")]
+        masking.forwardedActionsTotal = 1
         view.masking = masking
         return view
     }
 
     @Test func everyStepComesInTimeOrderWithWhoDidIt() throws {
         let timeline = SessionTimeline(try Self.session(), now: Self.t0.addingTimeInterval(1000))
-        #expect(timeline.entries.map(\.kind) == ["created", "joined", "action-dropped", "write-requested", "write-approved",
-                                                  "observer-joined", "observer-left", "write-revoked", "ended"])
-        #expect(timeline.entries.map { $0.at.timeIntervalSince(Self.t0) } == [0, 10, 15, 20, 25, 30, 40, 85, 100])
-        #expect(timeline.entries[1].by == .agent("ana") && timeline.entries[1].name == "Ana")
-        #expect(timeline.entries[2].action == "input" && timeline.entries[2].reason == "pointer-mode")
-        #expect(timeline.entries[5].by == .supervisor("sam"))
+        #expect(timeline.entries.map(\.kind) == ["created", "page", "joined", "action-dropped", "write-requested", "write-approved",
+                                                  "observer-joined", "observer-left", "page", "action-forwarded", "write-revoked", "ended"])
+        #expect(timeline.entries.map { $0.at.timeIntervalSince(Self.t0) } == [0, 5, 10, 15, 20, 25, 30, 40, 50, 60, 85, 100])
+        #expect(timeline.entries[1].url == "https://shop.example/cart" && timeline.entries[1].by == .customer)
+        #expect(timeline.entries[2].by == .agent("ana") && timeline.entries[2].name == "Ana")
+        #expect(timeline.entries[3].action == "input" && timeline.entries[3].reason == "pointer-mode")
+        #expect(timeline.entries[6].by == .supervisor("sam"))
+        #expect(timeline.entries[9].action == "click" && timeline.entries[9].by == .agent("ana"))
         #expect(timeline.entries.last?.by == .customer && timeline.entries.last?.reason == "customer-exited")
-        #expect(timeline.droppedActionsNotListed == 2)
+        #expect(timeline.droppedActionsNotListed == 2 && timeline.pagesNotListed == 0 && timeline.forwardedActionsNotListed == 0)
     }
 
     @Test func durationsAreTheWaitTheRunAndTheTimeInWriteMode() throws {

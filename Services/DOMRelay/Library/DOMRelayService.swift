@@ -234,6 +234,8 @@ public enum DOMRelayService {
     /// closes the ended ones with the reason, and asks the sharers of the others for a snapshot.
     static func relearn(_ hub: SocketHub, endpoints: SocketRoutes, on connection: AMQPConnection, logger: Logger) async {
         let registry = RegistryClient(connection: connection)
+        // The queue is back (the reconnect recovered it before saying so).
+        let reconnectedAt = Date().millisecondsSince1970
         let sessions = await hub.sessionsHere
         await withTaskGroup(of: Void.self) { group in
             for (id, hasViewers) in sessions {
@@ -243,7 +245,7 @@ public enum DOMRelayService {
                         // wait for a quorum queue's new leader, and the filter, which may have
                         // asked for a snapshot itself meanwhile, counts a late request as another.
                         // (For a session that turns out ended, the request is dropped unread.)
-                        if hasViewers { try endpoints.requestSnapshot("the relay reconnected", session: id, reconnected: true) }
+                        if hasViewers { try endpoints.requestSnapshot("the relay reconnected", session: id, reconnectedAt: reconnectedAt) }
                         let view = try await registry.send(.get(session: id)).get()
                         if view.state == .ended { await hub.deliverEnded(view) }
                     } catch let refusal as RegistryRefusal where refusal.code == .unknownSession {

@@ -194,10 +194,10 @@ extension SocketRoutes {
 
     /// Asks the session's sharer, wherever it is connected, for a fresh snapshot: through the
     /// filter, which alone writes to sharers and holds each session to one snapshot per interval.
-    func requestSnapshot(_ reason: String, session: SessionID, reconnected: Bool = false) throws {
+    func requestSnapshot(_ reason: String, session: SessionID, reconnectedAt: Int64? = nil) throws {
         RelayMetrics.resyncRequested(reason)
         sendToFilter(try JSONEncoder().encode(RelayRequest.snapshotWanted(reason, at: Date().millisecondsSince1970,
-                                                                          reconnected: reconnected)),
+                                                                          reconnectedAt: reconnectedAt)),
                      session: session)
     }
 

@@ -25,6 +25,9 @@ public struct SessionStream: Sendable {
     private var stream: String?
     private var viewSeq = 0
     private var lastResync: ContinuousClock.Instant?
+    /// When the last resync request went out, by the wall clock (ms since 1970): what a relay's
+    /// reconnect instant is compared with.
+    private var lastResyncWallClock: Int64?
     /// Since when this stream has wanted a snapshot (nil: it has one, or never asked).
     private var waitingSince: ContinuousClock.Instant?
     /// A viewer's request for a snapshot not yet passed on (the per-session budget was spent).
@@ -245,12 +248,13 @@ public struct SessionStream: Sendable {
     /// the current snapshot reached the sharer's relay is already answered: the viewers got that
     /// snapshot after they asked. (Requests and frames come through different relays, so a
     /// request may arrive after the snapshot that answers it, e.g. after a broker node's loss.)
-    /// `outsideBudget`: a relay that has just reconnected asks (once per session), and the
-    /// snapshot the budget counts may have gone to its queue while it was gone: ask at once.
-    public mutating func snapshotWanted(_ reason: String, madeAt: Int64? = nil, outsideBudget: Bool = false,
+    /// `relayReconnectedAt`: a relay that got its queue back then asks (once per session); if the
+    /// request the budget counts went out before that, its snapshot may have gone to a queue that
+    /// no longer existed: ask at once. One that went out after reaches the relay: the budget holds.
+    public mutating func snapshotWanted(_ reason: String, madeAt: Int64? = nil, relayReconnectedAt: Int64? = nil,
                                         now: ContinuousClock.Instant) -> [Output] {
         if hasSnapshot, let madeAt, let snapshotReceivedAt, snapshotReceivedAt >= madeAt { return [] }
-        if outsideBudget { lastResync = nil }
+        if let relayReconnectedAt, (lastResyncWallClock ?? .min) < relayReconnectedAt { lastResync = nil }
         pendingRequest = reason
         return request(reason, now: now)
     }
@@ -282,6 +286,7 @@ public struct SessionStream: Sendable {
     private mutating func request(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
         if let last = lastResync, now - last < Self.resyncInterval { return [] }
         lastResync = now
+        lastResyncWallClock = Date().millisecondsSince1970
         pendingRequest = nil
         return [.resync(reason: reason)]
     }

@@ -25,6 +25,28 @@ struct ShardProcessor {
         var masking = MaskingRecord()
         /// The rules file (its hash) the record last named for this session.
         var recordedRulesHash: String?
+        /// The page (as the record keeps its address) of the last snapshot passed on.
+        var lastPage: String?
+
+        /// A snapshot passed on: a page visit for the record, unless it is the page already shown
+        /// (a resync's snapshot).
+        mutating func recordPage(_ url: String, rules: MaskingRules) {
+            let address = PageAddress.kept(url, rules: rules)
+            guard address != lastPage else { return }
+            lastPage = address
+            masking.pagesTotal += 1
+            if masking.pages.count < MaskingRecord.listsKept { masking.pages.append(.init(at: Date(), url: address)) }
+        }
+
+        /// An agent action passed on to the page (pointer moves aside: they are the agent's
+        /// cursor, dozens a second, not something done to the page).
+        mutating func recordForwarded(_ action: AgentAction) {
+            if case .pointer = action { return }
+            masking.forwardedActionsTotal += 1
+            if masking.forwardedActions.count < MaskingRecord.listsKept {
+                masking.forwardedActions.append(.init(at: Date(), action: action.type))
+            }
+        }
 
         /// Counts a frame's masking into the record to send.
         mutating func recordMasking(rulesHash: String) {
@@ -133,7 +155,7 @@ struct ShardProcessor {
             case .snapshotWanted:
                 var tracked = tracked(session, now: now)
                 result.outputs = tracked.stream.snapshotWanted(request.reason ?? "a viewer asked", madeAt: request.at,
-                                                               outsideBudget: request.reconnected == true, now: now)
+                                                               relayReconnectedAt: request.reconnectedAt, now: now)
                 sessions[session] = tracked
             case .presence:
                 guard let lead = request.lead else {
@@ -151,10 +173,17 @@ struct ShardProcessor {
             var tracked = tracked(session, now: now)
             result.outputs = tracked.stream.agentAction(frame.action, mode: mode(session))
             sessions[session] = tracked
-            for case let .view(notice) in result.outputs {
-                if case let .actionDropped(dropped) = notice.event {
-                    FilterWorker.actions("dropped", dropped.reason.rawValue).increment()
-                    sessions[session]?.recordDropped(dropped)
+            for output in result.outputs {
+                switch output {
+                case let .view(notice):
+                    if case let .actionDropped(dropped) = notice.event {
+                        FilterWorker.actions("dropped", dropped.reason.rawValue).increment()
+                        sessions[session]?.recordDropped(dropped)
+                    }
+                case let .action(action):
+                    sessions[session]?.recordForwarded(action)
+                case .resync, .presence:
+                    break
                 }
             }
             return result
@@ -215,6 +244,9 @@ struct ShardProcessor {
         result.outputs = tracked.catchUp(with: generation, now: now)
             + tracked.stream.process(frame, receivedAt: record.receivedAt, now: now, rules: rules.compiledRules(for:))
         tracked.recordMasking(rulesHash: rules.rules.sourceHash)
+        if case let .snapshot(snapshot) = frame.event, result.outputs.contains(where: { if case .view = $0 { true } else { false } }) {
+            tracked.recordPage(snapshot.url, rules: rules.rules)
+        }
         tracked.lastSeen = now
         sessions[session] = tracked
         if result.outputs.isEmpty, frame.event.type != "snapshot" { Self.notForwardable.increment() }

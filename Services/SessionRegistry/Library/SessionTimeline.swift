@@ -2,14 +2,15 @@ import CobrowseProtocol
 import Foundation
 
 /// A session's history as an auditor reads it: every step in order (created, the lead's join,
-/// observers in and out, each write-mode request and its answer, the agent actions the filter
-/// dropped, the end) and how long it waited, ran and spent in write mode. Derived from the
-/// stored session alone; nothing of page content is in it.
+/// observers in and out, each write-mode request and its answer, the pages the customer showed,
+/// the agent actions the filter passed on or dropped, the end) and how long it waited, ran and
+/// spent in write mode. Derived from the stored session alone; nothing of page content is in it.
 public struct SessionTimeline: Sendable, Codable, Equatable {
     /// One step.
     public struct Entry: Sendable, Codable, Equatable {
         /// `created`, `joined`, `observer-joined`, `observer-left`, `lead-left`, `write-requested`,
-        /// `write-approved`, `write-denied`, `write-timed-out`, `write-revoked`, `action-dropped`, `ended`.
+        /// `write-approved`, `write-denied`, `write-timed-out`, `write-revoked`, `page`,
+        /// `action-forwarded`, `action-dropped`, `ended`.
         public var kind: String
         public var at: Date
         /// Who did it (for `action-dropped`: the lead, whose action it was).
@@ -18,8 +19,10 @@ public struct SessionTimeline: Sendable, Codable, Equatable {
         public var name: String?
         /// `ended`: why; `action-dropped`: why the filter dropped it.
         public var reason: String?
-        /// `action-dropped`: what the agent tried (`click`, `input`, `navigate`, `scroll`, …).
+        /// `action-forwarded`, `action-dropped`: what the agent did or tried (`click`, `input`, `navigate`, `scroll`, …).
         public var action: String?
+        /// `page`: the page's address as the record keeps it (no query; a masked page's URL pattern).
+        public var url: String?
     }
 
     /// Durations in milliseconds; those that have not begun are nil. A live session's run until now.
@@ -44,6 +47,9 @@ public struct SessionTimeline: Sendable, Codable, Equatable {
     public var entries: [Entry]
     /// Dropped actions the record counted beyond those it kept (it keeps the first ones).
     public var droppedActionsNotListed: Int
+    /// Forwarded actions and pages counted beyond those kept, likewise.
+    public var forwardedActionsNotListed: Int
+    public var pagesNotListed: Int
 
     /// The timeline of `view`, with live durations measured to `now`.
     public init(_ view: SessionView, now: Date) {
@@ -68,9 +74,18 @@ public struct SessionTimeline: Sendable, Codable, Equatable {
         for change in view.modeChanges {
             entries.append(Entry(kind: "write-\(change.kind.rawValue)", at: change.at, by: change.by))
         }
+        let lead = view.leadAgentID.map(Actor.agent)
+        for page in view.masking?.pages ?? [] {
+            entries.append(Entry(kind: "page", at: page.at, by: .customer, url: page.url))
+        }
+        for action in view.masking?.forwardedActions ?? [] {
+            entries.append(Entry(kind: "action-forwarded", at: action.at, by: lead, action: action.action))
+        }
+        forwardedActionsNotListed = max(0, (view.masking?.forwardedActionsTotal ?? 0) - (view.masking?.forwardedActions.count ?? 0))
+        pagesNotListed = max(0, (view.masking?.pagesTotal ?? 0) - (view.masking?.pages.count ?? 0))
         let dropped = view.masking?.droppedActions ?? []
         for action in dropped {
-            entries.append(Entry(kind: "action-dropped", at: action.at, by: view.leadAgentID.map(Actor.agent), reason: action.reason,
+            entries.append(Entry(kind: "action-dropped", at: action.at, by: lead, reason: action.reason,
                                  action: action.action))
         }
         droppedActionsNotListed = max(0, (view.masking?.droppedActionsTotal ?? 0) - dropped.count)
