@@ -74,7 +74,7 @@ struct ReportBench: AsyncParsableCommand {
         let keyHex = (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         try Data(keyHex.utf8).write(to: URL(fileURLWithPath: keyFile))
         _ = try SQLiteSessionStore(path: path, key: try DatabaseKey(file: keyFile), instanceID: "seed") // the schema
-        let sqliteSeed = try measureOnce { try seedSQLite(path: path, keyHex: keyHex) }
+        let sqliteSeed = try await seconds { try seedSQLite(path: path, keyHex: keyHex) }
         print("SQLite seeded with \(sessions) sessions in \(String(format: "%.1f", sqliteSeed)) s")
         let sqlite = try SQLiteSessionStore(path: path, key: try DatabaseKey(file: keyFile), instanceID: "bench")
         columns.append(("SQLite (SQLCipher)", try await time(sqlite), sqliteSeed))
@@ -85,7 +85,7 @@ struct ReportBench: AsyncParsableCommand {
             let store = try await PostgresSessionStore(location, instanceID: "bench", logger: logger)
             let pool = Task { await store.run() }
             defer { pool.cancel() }
-            let seed = try await measureOnceAsync { try await seedPostgres(location, logger: logger) }
+            let seed = try await seconds { try await seedPostgres(location, logger: logger) }
             print("PostgreSQL seeded with \(sessions) sessions in \(String(format: "%.1f", seed)) s")
             columns.append(("PostgreSQL", try await time(store), seed))
         }
@@ -135,13 +135,8 @@ struct ReportBench: AsyncParsableCommand {
         return formatter.string(from: Date())
     }
 
-    func measureOnce(_ body: () throws -> Void) throws -> Double {
-        let started = ContinuousClock.now
-        try body()
-        return (ContinuousClock.now - started).timeInterval
-    }
-
-    func measureOnceAsync(_ body: () async throws -> Void) async throws -> Double {
+    /// How long `body` takes, in seconds.
+    func seconds(_ body: () async throws -> Void) async throws -> Double {
         let started = ContinuousClock.now
         try await body()
         return (ContinuousClock.now - started).timeInterval

@@ -46,6 +46,17 @@ import Testing
 @Suite struct HistoryRetentionTests {
     static let t0 = Date(timeIntervalSince1970: 1_800_000_000)
 
+    /// A session created at t0 in `interaction`, ended by its customer at `endedAt` (live when nil).
+    static func session(_ interaction: String, endedAt: Date?, in store: any SessionStoring) async throws -> SessionID {
+        let id = try await store.create(grant: InteractionGrant(interactionID: interaction, channel: .chat), customerKeyHash: "h", now: t0).view.id
+        if let endedAt {
+            _ = try await store.change(id, by: .customer, now: endedAt) { record, _ in
+                try SessionRules().end(&record, reason: .customerExited, by: .customer, now: endedAt)
+            }
+        }
+        return id
+    }
+
     func permutation(of store: any SessionStoring) throws -> SessionIDPermutation {
         if let store = store as? SQLiteSessionStore { return store.ids }
         return try #require(store as? PostgresSessionStore).ids
@@ -77,18 +88,9 @@ import Testing
         defer { withExtendedLifetime(opened) {} } // a PostgreSQL store's pool runs while it lives
         let store = opened.store
         let rules = SessionRules()
-        func session(_ interaction: String, endedAt: Date?) async throws -> SessionID {
-            let id = try await store.create(grant: InteractionGrant(interactionID: interaction, channel: .chat), customerKeyHash: "h", now: Self.t0).view.id
-            if let endedAt {
-                _ = try await store.change(id, by: .customer, now: endedAt) { record, _ in
-                    try rules.end(&record, reason: .customerExited, by: .customer, now: endedAt)
-                }
-            }
-            return id
-        }
-        let old = try await session("ix-old", endedAt: Self.t0.addingTimeInterval(100))
-        let recent = try await session("ix-recent", endedAt: Self.t0.addingTimeInterval(10_000))
-        let live = try await session("ix-live", endedAt: nil)
+        let old = try await Self.session("ix-old", endedAt: Self.t0.addingTimeInterval(100), in: store)
+        let recent = try await Self.session("ix-recent", endedAt: Self.t0.addingTimeInterval(10_000), in: store)
+        let live = try await Self.session("ix-live", endedAt: nil, in: store)
         var masking = MaskingRecord()
         masking.maskedElements = 3
         _ = try await store.recordMasking(old, adding: masking)
@@ -119,12 +121,8 @@ import Testing
         let opened = try await database.open()
         defer { withExtendedLifetime(opened) {} } // a PostgreSQL store's pool runs while it lives
         let store = opened.store
-        let rules = SessionRules()
         for index in 0..<(HistorySweeper.batch + 5) {
-            let id = try await store.create(grant: InteractionGrant(interactionID: "ix-\(index)", channel: .chat), customerKeyHash: "h", now: Self.t0).view.id
-            _ = try await store.change(id, by: .customer, now: Self.t0) { record, _ in
-                try rules.end(&record, reason: .customerExited, by: .customer, now: Self.t0)
-            }
+            _ = try await Self.session("ix-\(index)", endedAt: Self.t0, in: store)
         }
         #expect(try await HistorySweeper(store: store, period: .seconds(1), interval: .seconds(1), logger: Logger(label: "test"))
             .sweep(before: Self.t0.addingTimeInterval(1)) == HistorySweeper.batch + 5)

@@ -110,8 +110,6 @@ public struct SessionReport: Sendable, Codable, Equatable {
             return Percentiles(median: rank(0.5), p90: rank(0.9))
         }
 
-        static func milliseconds(_ from: Date, _ to: Date) -> Int64 { max(0, to.millisecondsSince1970 - from.millisecondsSince1970) }
-
         static let day: DateFormatter = {
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -128,31 +126,21 @@ public struct SessionReport: Sendable, Codable, Equatable {
         var lengths: [Int64] = []
 
         mutating func add(_ row: ReportRow) {
-            let milliseconds = Builder.milliseconds
             group.started += 1
             if let joined = row.joinedAt {
                 group.joined += 1
-                joins.append(milliseconds(row.createdAt, joined))
+                joins.append(row.createdAt.milliseconds(to: joined))
             }
             if let ended = row.endedAt {
                 group.ended += 1
-                lengths.append(milliseconds(row.createdAt, ended))
+                lengths.append(row.createdAt.milliseconds(to: ended))
             }
             if let reason = row.endReason { group.endReasons[reason.rawValue, default: 0] += 1 }
-            var writeSince: Date?
-            for change in row.modeChanges.sorted(by: { $0.at < $1.at }) {
-                switch change.kind {
-                case .requested: group.writeRequests += 1
-                case .approved:
-                    group.writeApprovals += 1
-                    writeSince = writeSince ?? change.at
-                case .revoked:
-                    if let since = writeSince { group.writeModeTime += milliseconds(since, change.at) }
-                    writeSince = nil
-                case .denied, .timedOut: break
-                }
-            }
-            if let since = writeSince, let ended = row.endedAt { group.writeModeTime += milliseconds(since, ended) }
+            // A live session's open write mode is not counted: the report is of what is over.
+            let write = WriteModeFigures(row.modeChanges, openUntil: row.endedAt)
+            group.writeRequests += write.requests
+            group.writeApprovals += write.approvals
+            group.writeModeTime += write.time
             for (reason, count) in row.droppedActions { group.droppedActions[reason, default: 0] += count }
         }
     }

@@ -96,22 +96,9 @@ public struct SessionTimeline: Sendable, Codable, Equatable {
         self.entries = entries.enumerated().sorted { ($0.element.at, $0.offset) < ($1.element.at, $1.offset) }.map(\.element)
 
         let end = view.endedAt ?? now
-        func milliseconds(_ from: Date, _ to: Date) -> Int64 { max(0, to.millisecondsSince1970 - from.millisecondsSince1970) }
-        var writeMode: Int64 = 0
-        var writeSince: Date?
-        for change in view.modeChanges.sorted(by: { $0.at < $1.at }) {
-            switch change.kind {
-            case .approved: writeSince = writeSince ?? change.at
-            case .revoked:
-                if let since = writeSince { writeMode += milliseconds(since, change.at) }
-                writeSince = nil
-            default: break
-            }
-        }
-        if let since = writeSince { writeMode += milliseconds(since, end) }
-        durations = Durations(waitingForAgent: milliseconds(view.createdAt, view.joinedAt ?? end),
-                              active: view.joinedAt.map { milliseconds($0, end) }, writeMode: writeMode,
-                              writeRequests: view.modeChanges.count { $0.kind == .requested },
-                              writeApprovals: view.modeChanges.count { $0.kind == .approved })
+        let write = WriteModeFigures(view.modeChanges, openUntil: end)
+        durations = Durations(waitingForAgent: view.createdAt.milliseconds(to: view.joinedAt ?? end),
+                              active: view.joinedAt.map { $0.milliseconds(to: end) }, writeMode: write.time,
+                              writeRequests: write.requests, writeApprovals: write.approvals)
     }
 }
