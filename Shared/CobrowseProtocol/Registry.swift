@@ -57,19 +57,25 @@ public enum RegistryCommand: Sendable, Equatable {
     case voiceCodeStatus(code: String, agentToken: String)
     /// The registry's public key for sealed requests (the reply's `sealingKey`); asked unsealed.
     case sealingKey
+    /// A masking filter's last report window for the sessions of one shard (`SessionHealth`):
+    /// kept in the active registry's memory for supervisors. From a service on the broker.
+    case reportHealth(sessions: [SessionHealth])
+    /// A supervisor asks for every live session with its health (the reply's `supervision`).
+    case superviseLive(agentToken: String)
 
     /// Whether the command carries a credential (a token, a customer key, a voice code): the
     /// registry takes such a command only sealed to its key, so no credential rests in a queue.
     public var carriesCredentials: Bool {
         switch self {
-        case .create, .join, .requestWrite, .answerWrite, .revokeWrite, .resume, .issueVoiceCode, .startWithVoiceCode, .voiceCodeStatus:
+        case .create, .join, .requestWrite, .answerWrite, .revokeWrite, .resume, .issueVoiceCode, .startWithVoiceCode, .voiceCodeStatus,
+             .superviseLive:
             true
         case let .end(_, credential):
             switch credential {
             case .customer, .agent: true
             case .system, .administrator: false
             }
-        case .observerLeft, .get, .endInteraction, .listLive, .recordMasking, .sealingKey:
+        case .observerLeft, .get, .endInteraction, .listLive, .recordMasking, .sealingKey, .reportHealth:
             false
         }
     }
@@ -93,6 +99,8 @@ public enum RegistryCommand: Sendable, Equatable {
         case .startWithVoiceCode: "startWithVoiceCode"
         case .voiceCodeStatus: "voiceCodeStatus"
         case .sealingKey: "sealingKey"
+        case .reportHealth: "reportHealth"
+        case .superviseLive: "superviseLive"
         }
     }
 }
@@ -115,7 +123,7 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
 
     private enum Key: String, CodingKey {
         case version, command, sessionID, interactionToken, agentToken, customerKey, approve, by, system, reason
-        case interactionID, occurredAt, masking, voiceCode, agentID, joinedAt
+        case interactionID, occurredAt, masking, voiceCode, agentID, joinedAt, health
     }
 
     /// Reads a request. A version newer than this code's is read no further (the command is then a
@@ -147,6 +155,8 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
         case "get": command = .get(session: try session())
         case "listLive": command = .listLive
         case "sealingKey": command = .sealingKey
+        case "reportHealth": command = .reportHealth(sessions: try c.decode([SessionHealth].self, forKey: .health))
+        case "superviseLive": command = .superviseLive(agentToken: try c.decode(String.self, forKey: .agentToken))
         case "recordMasking": command = .recordMasking(session: try session(), record: try c.decode(MaskingRecord.self, forKey: .masking))
         case "issueVoiceCode":
             command = .issueVoiceCode(agentToken: try c.decode(String.self, forKey: .agentToken),
@@ -201,6 +211,8 @@ public struct RegistryRequest: Sendable, Equatable, Codable {
             try c.encode(key, forKey: .customerKey)
         case let .get(id): try c.encode(id, forKey: .sessionID)
         case .listLive, .sealingKey: break
+        case let .reportHealth(sessions): try c.encode(sessions, forKey: .health)
+        case let .superviseLive(token): try c.encode(token, forKey: .agentToken)
         case let .recordMasking(id, record):
             try c.encode(id, forKey: .sessionID)
             try c.encode(record, forKey: .masking)

@@ -141,6 +141,8 @@ public struct RegistryReply: Sendable, Equatable, Codable {
     public var voiceCode: VoiceCode?
     /// The answer to `sealingKey`.
     public var sealingKey: SealingKey?
+    /// The answer to `superviseLive`.
+    public var supervision: Supervision?
     /// Why the registry said no; nil when it did what was asked.
     public var refusal: RegistryRefusal?
 
@@ -148,6 +150,12 @@ public struct RegistryReply: Sendable, Equatable, Codable {
     /// - Parameter key: The registry process's public key.
     public static func sealing(_ key: SealingKey) -> RegistryReply {
         RegistryReply(version: RegistryProtocol.version, sealingKey: key)
+    }
+
+    /// The reply to `superviseLive`.
+    /// - Parameter supervision: The live sessions with their health.
+    public static func supervising(_ supervision: Supervision) -> RegistryReply {
+        RegistryReply(version: RegistryProtocol.version, supervision: supervision)
     }
 
     /// The reply to `issueVoiceCode` and `voiceCodeStatus`.

@@ -208,6 +208,8 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
     public var forwardedActions: [ForwardedAction] = []
     /// Every action passed on, kept or not.
     public var forwardedActionsTotal = 0
+    /// Snapshots the filter asked the customer's page for (gaps, rules changes, viewers' asks).
+    public var resyncRequests = 0
 
     /// Dropped actions kept per session (the count goes on).
     public static let droppedActionsKept = 200
@@ -219,7 +221,7 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
 
     private enum Key: String, CodingKey {
         case rulesHashes, maskedElements, maskedValues, detectorHits, sdkDetectorHits, droppedActions, droppedActionsTotal
-        case pages, pagesTotal, forwardedActions, forwardedActionsTotal
+        case pages, pagesTotal, forwardedActions, forwardedActionsTotal, resyncRequests
     }
 
     /// Records stored before a field existed lack it: it reads as empty.
@@ -238,6 +240,7 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
         pagesTotal = try c.decodeIfPresent(Int.self, forKey: .pagesTotal) ?? 0
         forwardedActions = try c.decodeIfPresent([ForwardedAction].self, forKey: .forwardedActions) ?? []
         forwardedActionsTotal = try c.decodeIfPresent(Int.self, forKey: .forwardedActionsTotal) ?? 0
+        resyncRequests = try c.decodeIfPresent(Int.self, forKey: .resyncRequests) ?? 0
     }
 
     /// Nothing to report.
@@ -258,6 +261,7 @@ public struct MaskingRecord: Sendable, Codable, Equatable {
         pagesTotal += delta.pagesTotal
         forwardedActions += delta.forwardedActions.prefix(max(0, Self.listsKept - forwardedActions.count))
         forwardedActionsTotal += delta.forwardedActionsTotal
+        resyncRequests += delta.resyncRequests
     }
 }
 

@@ -40,9 +40,18 @@ import Testing
             record.pagesTotal = 1
             record.forwardedActions = [.init(at: Date(millisecondsSince1970: 1_800_000_000_500), action: "click")]
             record.forwardedActionsTotal = 1
+            record.resyncRequests = 3
             return record
         }()),
         .sealingKey,
+        .reportHealth(sessions: [
+            SessionHealth(sessionID: id, at: Date(millisecondsSince1970: 1_800_000_002_000), windowMilliseconds: 2000, framesPassed: 12,
+                          latencyP50Milliseconds: 3, latencyMaxMilliseconds: 9, resyncs: 1,
+                          lastFrameAt: Date(millisecondsSince1970: 1_800_000_001_900)),
+            SessionHealth(sessionID: SessionID("000000001")!, at: Date(millisecondsSince1970: 1_800_000_002_000), windowMilliseconds: 2000,
+                          framesPassed: 0, latencyP50Milliseconds: nil, latencyMaxMilliseconds: nil, resyncs: 0, lastFrameAt: nil),
+        ]),
+        .superviseLive(agentToken: "supervisor.jwt"),
     ]
 
     static func json(_ value: some Encodable) throws -> String {
@@ -58,6 +67,7 @@ import Testing
         let record = try JSONDecoder.cobrowse.decode(MaskingRecord.self, from: Data(stored.utf8))
         #expect(record.sdkDetectorHits == [:])
         #expect(record.pages.isEmpty && record.pagesTotal == 0 && record.forwardedActions.isEmpty && record.forwardedActionsTotal == 0)
+        #expect(record.resyncRequests == 0)
         #expect(record.detectorHits == ["card": 1])
         #expect(record.maskedElements == 2)
     }
@@ -89,14 +99,14 @@ import Testing
         #expect(Self.everyCommand.map(\.name) == [
             "create", "join", "requestWrite", "answerWrite", "answerWrite", "revokeWrite", "end", "end", "end", "end", "end", "get",
             "resume", "endInteraction", "listLive", "issueVoiceCode", "startWithVoiceCode", "voiceCodeStatus", "recordMasking",
-            "sealingKey",
+            "sealingKey", "reportHealth", "superviseLive",
         ])
     }
 
     @Test func exactlyTheCommandsWithATokenAKeyOrACodeCarryCredentials() {
         let carrying = Self.everyCommand.filter(\.carriesCredentials).map(\.name)
         #expect(carrying == ["create", "join", "requestWrite", "answerWrite", "answerWrite", "revokeWrite", "end", "end", "resume",
-                             "issueVoiceCode", "startWithVoiceCode", "voiceCodeStatus"])
+                             "issueVoiceCode", "startWithVoiceCode", "voiceCodeStatus", "superviseLive"])
     }
 
     @Test func decodingAnUnknownCommandFails() {

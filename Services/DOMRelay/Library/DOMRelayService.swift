@@ -175,6 +175,7 @@ public enum DOMRelayService {
                 endpoints.addCustomerEnd(to: router)
                 editor.add(to: router)
                 VoiceCodeRoutes(broker: { await hub.connectedBroker() }, logger: logger).add(to: router)
+                SupervisionRoutes(broker: { await hub.connectedBroker() }, logger: logger).add(to: router)
                 web.add(to: router)
             },
             addWebSocketRoutes: { router in endpoints.add(to: router) },

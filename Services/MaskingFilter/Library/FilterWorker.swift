@@ -31,6 +31,8 @@ public struct FilterWorker: Sendable {
     static let maskedElements = Counter(label: "cobrowse_filter_masked_elements_total")
     /// Masking record increments the registry did not take (refused, or no answer).
     static let maskingReportsLost = Counter(label: "cobrowse_filter_masking_reports_lost_total")
+    /// Health reports (`reportHealth`) the registry did not take.
+    static let healthReportsLost = Counter(label: "cobrowse_filter_health_reports_lost_total")
     /// PII the filter's detectors masked (what the SDK missed), by detector.
     static func detectorHits(_ detector: String) -> Counter {
         Counter(label: "cobrowse_filter_detector_hits_total", dimensions: [("detector", detector)])
@@ -153,14 +155,23 @@ public struct FilterWorker: Sendable {
     /// declare it again and go on, also when that first fails (the connection is moving to
     /// another node meanwhile). Whatever else goes wrong is logged and retried the same way: a
     /// shard this filter owns must never be left without its consumer.
-    /// Sends the registry each session's masking record increments (`recordMasking`), without
+    /// Sends the registry each session's masking record increments (`recordMasking`) and the
+    /// shard's health window (`reportHealth`, in requests of `SessionHealth.perRequest`), without
     /// waiting: a report the registry does not get is not sent again (its counts are lost, not
     /// doubled), and the shard's frames never wait for the registry.
-    private func reportMasking(_ records: [(session: SessionID, record: MaskingRecord)]) {
-        guard !records.isEmpty else { return }
+    private func reportMasking(_ records: [(session: SessionID, record: MaskingRecord)], health: [SessionHealth]) {
+        guard !records.isEmpty || !health.isEmpty else { return }
         let client = RegistryClient(connection: connection)
         let logger = self.logger
         Task {
+            for start in stride(from: 0, to: health.count, by: SessionHealth.perRequest) {
+                do {
+                    _ = try await client.send(.reportHealth(sessions: Array(health[start..<min(health.count, start + SessionHealth.perRequest)]))).list()
+                } catch {
+                    Self.healthReportsLost.increment()
+                    logger.debug("health report not taken", metadata: ["error": "\(error)"])
+                }
+            }
             for (session, record) in records {
                 do {
                     _ = try await client.send(.recordMasking(session: session, record: record)).get()
@@ -296,10 +307,11 @@ public struct FilterWorker: Sendable {
             for try await item in work {
                 guard case let .delivery(delivery) = item else {
                     acks.flush()
-                    // The registry hears masking records every 2 s, not every tick.
-                    if ContinuousClock.now - lastReport >= Self.maskingReportInterval {
-                        lastReport = .now
-                        reportMasking(processor.takeMaskingRecords())
+                    // The registry hears masking records and health every 2 s, not every tick.
+                    let now = ContinuousClock.now
+                    if now - lastReport >= Self.maskingReportInterval {
+                        reportMasking(processor.takeMaskingRecords(), health: processor.takeHealth(length: now - lastReport, now: now))
+                        lastReport = now
                     }
                     for result in processor.tick(now: .now) { try await publish(result, encoder: encoder) }
                     continue

@@ -27,6 +27,8 @@ struct ShardProcessor {
         var recordedRulesHash: String?
         /// The page (as the record keeps its address) of the last snapshot passed on.
         var lastPage: String?
+        /// Its figures since the last health report.
+        var health = HealthWindow()
 
         /// A snapshot passed on: a page visit for the record, unless it is the page already shown
         /// (a resync's snapshot).
@@ -121,6 +123,21 @@ struct ShardProcessor {
         sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
     }
 
+    /// A session quiet for this long (no frame, no action, no request) is left out of health
+    /// reports: its status turns unknown.
+    static let healthQuietLimit: Duration = .seconds(300)
+
+    /// Each session's health over the window that closes now (`length` long, since the last
+    /// call), for the registry; the next window starts. Sessions quiet for `healthQuietLimit`
+    /// are left out.
+    mutating func takeHealth(length: Duration, now: ContinuousClock.Instant = .now, at: Date = Date()) -> [SessionHealth] {
+        var reports: [SessionHealth] = []
+        for (session, tracked) in sessions where now - tracked.lastSeen < Self.healthQuietLimit {
+            reports.append(sessions[session]!.health.close(session, at: at, length: length))
+        }
+        return reports
+    }
+
     /// Time passed: snapshots not yet come are asked again, sessions masked under older rules
     /// wait for a new snapshot.
     mutating func tick(now: ContinuousClock.Instant) -> [Result] {
@@ -130,15 +147,46 @@ struct ShardProcessor {
             let outputs = tracked.catchUp(with: generation, now: now) + tracked.stream.retryResync(now: now)
             guard !outputs.isEmpty else { continue }
             sessions[session] = tracked
-            results.append(Result(session: session, outputs: outputs))
+            let result = Result(session: session, outputs: outputs)
+            account(result)
+            results.append(result)
         }
         return results
     }
 
     /// One record of an ingest batch: a sharer's frame, an agent action, or a relay's request.
-    /// `mode` tells a session's mode (pointer unless the registry said write).
+    /// `mode` tells a session's mode (pointer unless the registry said write). What it produced
+    /// is counted into the session's record and health window.
     mutating func handle(_ record: IngestBatch.Record, mode: (SessionID) -> SessionMode,
                          now: ContinuousClock.Instant = .now) -> Result {
+        let result = outcome(of: record, mode: mode, now: now)
+        account(result)
+        return result
+    }
+
+    /// Counts what a record or tick produced: snapshots asked for (the record's total and the
+    /// health window), masked frames passed on with their latency (frames the sharer's relay
+    /// stamped; actions' notices to the viewers are not frames).
+    private mutating func account(_ result: Result) {
+        guard var tracked = sessions[result.session] else { return }
+        let at = Date()
+        for output in result.outputs {
+            switch output {
+            case .resync:
+                tracked.masking.resyncRequests += 1
+                tracked.health.resyncAsked()
+            case .view:
+                guard let receivedAt = result.receivedAt else { continue }
+                tracked.health.framePassed(latencyMilliseconds: Int(at.millisecondsSince1970 - receivedAt), at: at)
+            case .action, .presence:
+                break
+            }
+        }
+        sessions[result.session] = tracked
+    }
+
+    private mutating func outcome(of record: IngestBatch.Record, mode: (SessionID) -> SessionMode,
+                                  now: ContinuousClock.Instant) -> Result {
         let session = record.session, body = record.body
         var result = Result(session: session, outputs: [])
         guard let head = FrameCoding.head(of: body) else {

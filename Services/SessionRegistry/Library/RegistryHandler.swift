@@ -16,12 +16,15 @@ public struct RegistryHandler: Sendable {
     public let voiceCodes: VoiceCodes
     /// This process's key for sealed requests (`RequestSealing`).
     public let opener: RequestOpener
+    /// The masking filters' last health reports (in memory: see `LiveHealth`).
+    public let health: LiveHealth
     let now: @Sendable () -> Date
 
     public init(store: any SessionStoring, verifier: TokenVerifier, rules: SessionRules, logger: Logger,
                 voiceCodes: VoiceCodes = VoiceCodes(), opener: RequestOpener = RequestOpener(),
-                now: @escaping @Sendable () -> Date = Date.init) {
+                health: LiveHealth = LiveHealth(), now: @escaping @Sendable () -> Date = Date.init) {
         self.opener = opener
+        self.health = health
         self.store = store
         self.verifier = verifier
         self.rules = rules
@@ -181,8 +184,26 @@ public struct RegistryHandler: Sendable {
         case .sealingKey:
             return .sealing(opener.publicKey)
 
+        case let .reportHealth(reports):
+            guard reports.count <= SessionHealth.perRequest, reports.allSatisfy(\.isPlausible) else {
+                throw RegistryRefusal(.malformedRequest, "a health report holds at most \(SessionHealth.perRequest) sessions, each a window of up to a minute with counts and latencies that could be measured")
+            }
+            health.record(reports, now: now)
+            return .list([])
+
+        case let .superviseLive(token):
+            let agent = try await verifier.agent(token, now: now)
+            guard agent.role == .supervisor else {
+                throw RegistryRefusal(.notAllowed, "only a supervisor's token shows every live session")
+            }
+            let sessions = try await store.liveSessions().map { view in
+                let reading = health.reading(of: view.id)
+                return SupervisedSession(view, health: reading?.latest, recentResyncs: reading?.recentResyncs ?? 0, now: now)
+            }
+            return .supervising(Supervision(at: now, sessions: sessions))
+
         case let .recordMasking(id, delta):
-            guard delta.maskedElements >= 0, delta.maskedValues >= 0, delta.droppedActionsTotal >= delta.droppedActions.count,
+            guard delta.maskedElements >= 0, delta.maskedValues >= 0, delta.droppedActionsTotal >= delta.droppedActions.count, delta.resyncRequests >= 0,
                   delta.detectorHits.values.allSatisfy({ $0 >= 0 }) else {
                 throw RegistryRefusal(.malformedRequest, "a masking record adds counts: none may be negative")
             }
@@ -237,7 +258,7 @@ public struct RegistryHandler: Sendable {
     /// One line per change, with the session id (never a token or key), for operators.
     private func log(_ command: RegistryCommand, _ reply: RegistryReply) {
         switch command {
-        case .get, .resume, .listLive, .recordMasking, .issueVoiceCode, .voiceCodeStatus:
+        case .get, .resume, .listLive, .recordMasking, .issueVoiceCode, .voiceCodeStatus, .reportHealth, .superviseLive:
             return
         case .endInteraction:
             for session in reply.sessions ?? [] {
