@@ -131,6 +131,31 @@ def test_a_live_session_as_the_registry_reports_it(services, live):
     assert counts["active"] >= 1 and counts["idle"] >= 1, counts
 
 
+def test_the_supervisors_list_through_the_relay(services, live):
+    """Runs before the sessions of `live` end (the next test ends them)."""
+    led, idle = live["led"], live["idle"]
+    supervisor = services.dev_token("/dev/agent-token?" + urllib.parse.urlencode(
+        {"agent": "openapi-supervisor", "role": "supervisor", "name": "Sam"}))
+    url = f"{services.dev_relay}/cobrowse/supervision"
+
+    def reported():
+        response = requests.get(url, headers={"Authorization": f"Bearer {supervisor}"}, timeout=30)
+        rows = {row["sessionID"]: row for row in response.json().get("sessions", [])} if response.status_code == 200 else {}
+        return response if rows.get(led.session_id, {}).get("healthStatus", "unknown") != "unknown" else None
+
+    response = conforms(wait_for("the filter's health report on the led session", reported),
+                        "/cobrowse/supervision", "get")
+    assert response.headers["Cache-Control"] == "no-store"
+    rows = {row["sessionID"]: row for row in response.json()["sessions"]}
+    assert (rows[led.session_id]["leadAgentID"], rows[led.session_id]["leadAgentName"]) == (led.agent, "Ana")
+    assert rows[idle.session_id]["state"] == "idle" and "leadAgentID" not in rows[idle.session_id]
+    agent = conforms(requests.get(url, headers={"Authorization": f"Bearer {services.agent_token}"}, timeout=30),
+                     "/cobrowse/supervision", "get")
+    assert (agent.status_code, agent.json()["code"]) == (403, "not-allowed")
+    unsigned = conforms(requests.get(url, timeout=30), "/cobrowse/supervision", "get")
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "invalid-token")
+
+
 def test_the_customers_beacon_end_and_the_administrators_end(services, live):
     led, idle = live["led"], live["idle"]
     beacon = json.dumps({"sessionId": led.session_id, "customerKey": led.customer_key})
