@@ -94,6 +94,18 @@ import Testing
         var masking = MaskingRecord()
         masking.maskedElements = 3
         _ = try await store.recordMasking(old, adding: masking)
+        // An old session a supervisor observed: its observer row goes with it.
+        let observed = try await store.create(grant: InteractionGrant(interactionID: "ix-observed", channel: .chat), customerKeyHash: "h",
+                                              now: Self.t0).view.id
+        for agent in [AgentIdentity(id: "ana", role: .agent, name: nil), AgentIdentity(id: "sam", role: .supervisor, name: nil)] {
+            _ = try await store.change(observed, by: agent.actor, now: Self.t0) { record, _ in
+                try rules.join(&record, agent: agent, agentHoldsAnotherLiveSession: false, now: Self.t0)
+            }
+        }
+        _ = try await store.change(observed, by: .customer, now: Self.t0.addingTimeInterval(100)) { record, _ in
+            try rules.end(&record, reason: .customerExited, by: .customer, now: Self.t0.addingTimeInterval(100))
+        }
+        #expect(try await store.sessions(.agent("sam"), limit: 10).map(\.id) == [observed])
         for (interaction, at) in [("ix-forgotten", 100.0), ("ix-remembered", 10_000.0)] {
             _ = try await store.endInteraction(interaction, reason: .interactionEnded, createdBefore: nil, remember: true,
                                                by: .system("interaction-watch"), rules: rules, now: Self.t0.addingTimeInterval(at))
@@ -101,8 +113,11 @@ import Testing
 
         let cutoff = Self.t0.addingTimeInterval(5_000)
         #expect(try await HistorySweeper(store: store, period: .seconds(1), interval: .seconds(1), logger: Logger(label: "test"))
-            .sweep(before: cutoff) == 1)
+            .sweep(before: cutoff) == 2)
         #expect(try await store.session(old) == nil)
+        #expect(try await store.session(observed) == nil)
+        #expect(try await store.sessions(.agent("sam"), limit: 10).isEmpty)
+        #expect(try await store.sessions(.agent("ana"), limit: 10).isEmpty)
         #expect(try await store.session(recent)?.view.state == .ended)
         #expect(try await store.session(live)?.view.state == .idle)
         // The interaction ended long ago is forgotten; the recent one still bars new sessions.

@@ -153,6 +153,9 @@ import Testing
         #expect(view.state == .active && view.leadAgentID == "ana" && view.observers == ["sup"] && view.channel == .voice)
         #expect(view.joinedAt == Date(millisecondsSince1970: 1_800_000_001_000))
         #expect(view.visits == [], "v4's visits: a session from before kept none")
+        // v6: its observer is indexed from the JSON the first release kept.
+        #expect(try await store.sessions(.agent("sup"), limit: 10).map(\.id) == [view.id])
+        #expect(try await store.sessions(.agent("ana"), limit: 10).map(\.id) == [view.id])
 
         // v2's table: an ended interaction is remembered and bars new sessions.
         let ended = try await store.endInteraction("ix-old", reason: .interactionEnded, createdBefore: nil, remember: true,

@@ -248,6 +248,26 @@ extension RegistryHandlerTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func anAgentsSessionsAreThoseTheyLedOrObservedOldestFirstUpToTheLimit(_ kind: StoreKind) async throws {
+        let h = try await HandlerHarness(kind)
+        let (first, firstKey) = try await h.active(agent: "ana", interaction: "ix-a")
+        _ = try await h.join(first.id, agent: "sam", role: .supervisor).get()
+        _ = try await h.send(.end(session: first.id, by: .customer(key: firstKey))).get()
+        h.advance(1)
+        let (second, _) = try await h.active(agent: "ana", interaction: "ix-b")
+        h.advance(1)
+        let (third, _) = try await h.active(agent: "bo", interaction: "ix-c")
+        _ = try await h.join(third.id, agent: "sam", role: .supervisor).get()
+        _ = try await h.join(third.id, agent: "sam", role: .supervisor).get() // a second visit: still one session
+        h.advance(1)
+        _ = try await h.active(agent: "cy", interaction: "ix-d")
+        #expect(try await h.store.sessions(.agent("ana"), limit: 10).map(\.id) == [first.id, second.id])
+        #expect(try await h.store.sessions(.agent("sam"), limit: 10).map(\.id) == [first.id, third.id])
+        #expect(try await h.store.sessions(.agent("sam"), limit: 1).map(\.id) == [first.id])
+        #expect(try await h.store.sessions(.agent("nobody"), limit: 10).isEmpty)
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func listLiveHasIdleAndActiveSessionsOldestFirstAndNoEndedOnes(_ kind: StoreKind) async throws {
         let h = try await HandlerHarness(kind)
         let (first, firstKey) = try await h.create(interaction: "ix-a")

@@ -118,6 +118,7 @@ public final class SQLiteSessionStore: SessionStoring {
                 let arguments: [any SQLiteBindable] = Array(ids[start..<min(start + 500, ids.count)])
                 let list = Array(repeating: "?", count: arguments.count).joined(separator: ",")
                 try db.execute("DELETE FROM session_masking WHERE sessionID IN (\(list))", arguments)
+                try db.execute("DELETE FROM session_observer WHERE sessionID IN (\(list))", arguments)
                 try db.execute("DELETE FROM session WHERE id IN (\(list))", arguments)
             }
             try db.execute("DELETE FROM ended_interaction WHERE endedAt < ?", [cutoff.millisecondsSince1970])
@@ -162,19 +163,12 @@ public final class SQLiteSessionStore: SessionStoring {
                 return try db.rows("SELECT * FROM session WHERE interactionID = ? ORDER BY createdAt LIMIT ?", [id, limit])
                     .map { try Self.record($0).view }
             case let .agent(id):
-                // SQLCipher's SQLite has no JSON functions: the observers column is searched for
-                // the id as JSON writes it, and each candidate checked exactly.
-                let quoted = String(decoding: try JSONEncoder.cobrowse.encode([id]), as: UTF8.self).dropFirst().dropLast()
-                var found: [SessionView] = []
-                for row in try db.rows("""
-                    SELECT * FROM session WHERE leadAgentID = ? OR instr(observers, ?) > 0 ORDER BY createdAt
-                    """, [id, String(quoted)]) {
-                    let view = try Self.record(row).view
-                    guard view.leadAgentID == id || view.observers.contains(id) else { continue }
-                    found.append(view)
-                    if found.count == limit { break }
-                }
-                return found
+                // Led (session_by_agent) or observed (session_observer), each through its index.
+                return try db.rows("""
+                    SELECT * FROM session WHERE leadAgentID = ?
+                    UNION SELECT s.* FROM session_observer o JOIN session s ON s.id = o.sessionID WHERE o.agentID = ?
+                    ORDER BY createdAt LIMIT ?
+                    """, [id, id, limit]).map { try Self.record($0).view }
             case let .created(from, to):
                 return try db.rows("SELECT * FROM session WHERE createdAt >= ? AND createdAt < ? ORDER BY createdAt LIMIT ?",
                                    [from.millisecondsSince1970, to.millisecondsSince1970, limit]).map { try Self.record($0).view }
@@ -273,6 +267,10 @@ public final class SQLiteSessionStore: SessionStoring {
                 endedAt = :endedAt, endReason = :endReason, endedBy = :endedBy, visits = :visits
             WHERE id = :id
             """, named: try arguments(record))
+        // Observers are only ever added (each once): indexed for an agent's sessions.
+        for agentID in record.view.observers {
+            try db.execute("INSERT OR IGNORE INTO session_observer (agentID, sessionID) VALUES (?, ?)", [agentID, record.view.id.digits])
+        }
     }
 
     private func enqueue(_ kind: SessionEvent.Kind, record: SessionRecord, by actor: Actor, now: Date, _ db: SQLiteConnection) throws {

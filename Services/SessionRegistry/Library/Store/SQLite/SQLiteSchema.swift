@@ -66,6 +66,29 @@ enum SQLiteSchema {
             -- The retention sweeper's search.
             CREATE INDEX session_by_end ON session(endedAt) WHERE state = 'ended';
             """),
+        ("v6: observers by agent", """
+            -- Who observed each session, one row per supervisor and session: an agent's sessions
+            -- are found through this and session_by_agent (this SQLite cannot search JSON).
+            CREATE TABLE session_observer (
+                agentID TEXT NOT NULL,
+                sessionID TEXT NOT NULL REFERENCES session(id),
+                PRIMARY KEY (agentID, sessionID)
+            ) WITHOUT ROWID;
+            CREATE INDEX session_observer_by_session ON session_observer(sessionID);
+            """),
+    ]
+
+    /// What a migration does beyond its SQL, in the same transaction: rows earlier releases
+    /// kept only as JSON, copied into the migration's new table.
+    static let backfills: [String: @Sendable (SQLiteConnection) throws -> Void] = [
+        "v6: observers by agent": { connection in
+            for row in try connection.rows("SELECT id, observers FROM session WHERE observers != '[]'") {
+                guard let id = row.text("id"), let json = row.text("observers") else { continue }
+                for agentID in try JSONDecoder().decode([String].self, from: Data(json.utf8)) {
+                    try connection.execute("INSERT OR IGNORE INTO session_observer (agentID, sessionID) VALUES (?, ?)", [agentID, id])
+                }
+            }
+        },
     ]
 
     /// Applies the migrations not yet applied, through `last` (all when nil), each in its own transaction.
@@ -76,6 +99,7 @@ enum SQLiteSchema {
             if !applied.contains(migration.identifier) {
                 try connection.writeTransaction {
                     try connection.execute(migration.sql)
+                    try backfills[migration.identifier]?(connection)
                     try connection.execute("INSERT INTO grdb_migrations (identifier) VALUES (?)", [migration.identifier])
                 }
             }
