@@ -19,6 +19,7 @@ session registry, the interaction watch, RabbitMQ). One file per area, each test
     test_accessibility.py        axe-core's WCAG 2.1 AA rules, keyboard-only use
     test_mobile.py               the SDK's UI on a phone, the agent's zoomed view
     test_presence.py             who the customer's bar says is watching
+    test_supervision.py          the supervisor's list of live sessions, observing one from it
 
     /usr/bin/python3 -m pytest Tests/browser -q -p no:cacheprovider [-k NAME-SUBSTRING]
 

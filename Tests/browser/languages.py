@@ -190,4 +190,7 @@ def console_texts(agent):
           viewLabel: attribute('view-area', 'aria-label'),
           voiceLegend: document.querySelector('#voice-call legend').textContent,
           getCode: text('voice-get-code'),
+          liveSessions: text('show-live-sessions'),
+          liveSessionsTitle: text('live-sessions-title'),
+          liveSessionsAgent: document.querySelector('#live-sessions th[data-i18n="liveSessions.column.agent"]').textContent,
         };""")

@@ -310,3 +310,40 @@ def test_the_agent_joins_and_acts_on_the_customers_page_by_keyboard_alone(t):
     _press(browser, Keys.ENTER)
     agent.wait_state("ended")
     wait_for("the customer's session ends", lambda: customer.js("return CoBrowse.sessionId"), check=lambda value: value is None)
+
+
+def test_the_supervisors_live_view_passes_axe_wcag_21_aa_with_rows(t):
+    # Two live sessions: one an agent leads (Observe enabled), one still waiting for an agent.
+    customer = t.customer()
+    customer.open(t.relay_a)
+    led = customer.start_session_with()
+    lead = t.agent()
+    lead.join(t.relay_b, led, display_name="Ana Ruiz")
+    waiting = t.customer()
+    waiting.open(t.relay_a)
+    idle = waiting.start_session_with(channel="voice")
+
+    supervisor = t.agent()
+    browser = supervisor.browser
+    browser.get(f"{t.relay_b.base_url}/agent/")
+    supervisor.wait_state("signed-out")
+    browser.js("document.getElementById('agent-token').value = arguments[0];", supervisor.token(t.relay_b, role="supervisor"))
+    supervisor.click("show-live-sessions")
+    rows = """return [...document.querySelectorAll('#live-sessions tr[data-session]')]
+                .filter((row) => !row.closest('[hidden]')).map((row) => row.dataset.session + ':' + row.dataset.state);"""
+    wait_for("the list shows both sessions", lambda: browser.js(rows),
+             check=lambda found: f"{led}:active" in found and f"{idle}:idle" in found)
+    # axe names the Observe buttons by their aria-label ("Observe session 123 456 789").
+    listed = [("color-contrast", "Observe session"), ("button-name", "Observe session"), ("color-contrast", "health-status"),
+              ("color-contrast", "live-sessions-count"), ("th-has-data-cells", "live-sessions-table")]
+    _scan(browser, "on the supervisor's list of live sessions", checked=listed)
+
+    # Observing, then the end: the list comes back above the ended view.
+    browser.js("document.querySelector(`#live-sessions tr[data-session=\"${arguments[0]}\"] button.observe`).focus();", led)
+    _press(browser, Keys.ENTER)
+    supervisor.wait_state("live")
+    customer.click_bar("button.exit")
+    supervisor.wait_state("ended")
+    wait_for("the list shows again after the end, with the waiting session", lambda: browser.js(rows),
+             check=lambda found: found == [f"{idle}:idle"] or (f"{idle}:idle" in found and f"{led}:active" not in found))
+    _scan(browser, "on the ended console with the list of live sessions", checked=[("color-contrast", "health-status"), ("color-contrast", '"#notice"')])

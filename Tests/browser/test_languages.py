@@ -151,6 +151,9 @@ def test_the_console_speaks_its_agents_browsers_language(t):
         "sessionHint": ja["signIn.sessionHint"], "sessionPlaceholder": ja["signIn.sessionSample"],
         "state": ja["state.signed-out"], "back": ja["nav.back"], "backTitle": ja["nav.back"], "viewLabel": ja["view.label"],
         "voiceLegend": ja["voice.legend"], "getCode": ja["voice.getCode"],
+        # The supervisor's live view: its button, and the list's heading and columns (shown only with a supervisor's token).
+        "liveSessions": ja["liveSessions.show"], "liveSessionsTitle": ja["liveSessions.title"],
+        "liveSessionsAgent": ja["liveSessions.column.agent"],
     }
     wrong = {key: f"{texts.get(key)!r}, not {value!r}" for key, value in expected.items() if texts.get(key) != value}
     assert not wrong, f"the console does not speak Japanese: {wrong}"

@@ -2,8 +2,9 @@
 // does one job: sign-in.js (the token: form, address, voice code, kept for the tab) with
 // embedding.js (the contact-center desktop that frames the console), connection.js (the /ws/view
 // socket: join, rejoin), console-state.js (the console's state, the header and the notices),
-// view-stream.js (the stream's frames applied to the view: rebuild.js and overlay.js) and
-// agent-input.js (the lead agent's mouse and keyboard, as actions).
+// view-stream.js (the stream's frames applied to the view: rebuild.js and overlay.js),
+// agent-input.js (the lead agent's mouse and keyboard, as actions) and live-sessions.js (the
+// supervisor's list of live sessions, to observe one).
 import { RebuiltPage } from './rebuild.js';
 import { Overlay } from './overlay.js';
 import { ConsoleState } from './console-state.js';
@@ -12,6 +13,7 @@ import { Connection } from './connection.js';
 import { DesktopEmbedding } from './embedding.js';
 import { SignIn, parseSessionId } from './sign-in.js';
 import { AgentInput } from './agent-input.js';
+import { LiveSessions } from './live-sessions.js';
 import { localizePage } from './i18n/languages.js';
 
 const $ = (id) => document.getElementById(id);
@@ -45,6 +47,11 @@ const ui = {
   navReload: $('nav-reload'),
   navURL: $('nav-url'),
   stage: $('view-stage'),
+  liveSessions: {
+    button: $('show-live-sessions'), section: $('live-sessions'), title: $('live-sessions-title'), count: $('live-sessions-count'),
+    table: $('live-sessions-table'), rows: $('live-sessions-rows'), empty: $('live-sessions-empty'), error: $('live-sessions-error'),
+    token: $('agent-token'),
+  },
 };
 
 // The parts reach each other only through what they are handed here (the arrows run later,
@@ -90,6 +97,14 @@ const signIn = new SignIn({
   tellEmbedder: (message) => embedding.tell(message),
 });
 const input = new AgentInput({ ui, page, overlay, state, send: (message) => connection.send(message) });
+const liveSessions = new LiveSessions({
+  ui: ui.liveSessions, state,
+  kept: () => signIn.kept,
+  keep: (token) => signIn.keep(token, null),
+  forget: () => signIn.forget(),
+  formError: (message, field) => signIn.showFormError(message, field),
+  observe: (sessionId) => signIn.signIn(null, sessionId, sessionId),
+});
 
 // Start: the page's words, and <html lang>, in the agent's language (the browser's: docs/agent-console.md).
 localizePage();
@@ -99,6 +114,8 @@ signIn.restore();
 // What the address hands over, else the session kept for the tab (a reload joins it again).
 if (signIn.addressHandsOver()) signIn.joinFromAddress();
 else if (signIn.kept?.sessionId) connection.start(signIn.kept.token, signIn.kept.sessionId);
+// A supervisor's token kept for the tab, and no session joined: the live sessions show by themselves.
+liveSessions.follow();
 embedding.ready.then(() => embedding.tell({ t: 'ready', signedIn: signIn.kept !== null, sessionId: connection.current?.sessionId ?? null }));
 
 // For debugging from the browser's console only.

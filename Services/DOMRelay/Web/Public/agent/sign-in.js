@@ -182,6 +182,11 @@ export class SignIn {
     return joined;
   }
 
+  /** Says `message` in the form's #sign-in-error (null clears it), marking `field` and moving the focus to it (live-sessions.js). */
+  showFormError(message, field) {
+    this.#showFormError(message, field);
+  }
+
   #showFormError(message, field) {
     const ui = this.#ui;
     ui.formError.textContent = message ?? '';

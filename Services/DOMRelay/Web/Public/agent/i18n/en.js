@@ -1,5 +1,6 @@
 // The agent console's sentences in English: the page (index.html's data-i18n hooks), the
-// header's states and notices (console-state.js, connection.js) and the voice call section (voice-call.js). ja.js
+// header's states and notices (console-state.js, connection.js), the voice call section (voice-call.js)
+// and the supervisor's live view (live-sessions.js). ja.js
 // has the same keys and placeholders (a browser test checks it); sdk/i18n/translate.js says how
 // a message is written.
 export default Object.freeze({
@@ -102,4 +103,41 @@ export default Object.freeze({
   'voice.refused.expired-token': "The call's interaction token or your agent token has expired.",
   'voice.refused.invalid-token': "The relay did not accept the tokens: check the call's interaction token and your agent token.",
   'voice.refused.not-allowed': 'Only an agent (not an observer) can ask for a voice code.',
+
+  // The supervisor's live view (index.html, live-sessions.js).
+  'liveSessions.hint': 'Supervisors: see every live session without a session ID.',
+  'liveSessions.show': 'Live sessions',
+  'liveSessions.title': 'Live sessions',
+  'liveSessions.caption': 'Every live session, oldest first. Observe watches one without acting on it.',
+  'liveSessions.count': { one: '{count} live session', other: '{count} live sessions' },
+  'liveSessions.empty': 'No live sessions right now.',
+  'liveSessions.failed': 'The list could not be refreshed; it shows the last sessions known and keeps trying.',
+  'liveSessions.unavailable': 'The live sessions cannot be loaded now; try again.',
+  'liveSessions.notSupervisor': "This token is an agent's; only supervisors see every live session.",
+  'liveSessions.tokenRefused': 'The relay did not accept this token (invalid or expired): sign in again.',
+  'liveSessions.column.session': 'Session',
+  'liveSessions.column.agent': 'Agent',
+  'liveSessions.column.channel': 'Channel',
+  'liveSessions.column.state': 'State',
+  'liveSessions.column.mode': 'Mode',
+  'liveSessions.column.duration': 'Duration',
+  'liveSessions.column.observers': 'Observers',
+  'liveSessions.column.health': 'Health',
+  'liveSessions.column.watch': 'Watch',
+  'liveSessions.noAgent': 'waiting for an agent',
+  'liveSessions.channel.chat': 'chat',
+  'liveSessions.channel.messaging': 'messaging',
+  'liveSessions.channel.voice': 'voice',
+  'liveSessions.state.idle': 'idle',
+  'liveSessions.state.active': 'active',
+  'liveSessions.writeRequested': '{mode}, write requested',
+  'liveSessions.sinceCreated': '{time} since started',
+  'liveSessions.sinceJoined': '{time} since joined',
+  'liveSessions.health.good': 'good',
+  'liveSessions.health.slow': 'slow',
+  'liveSessions.health.unknown': 'no report',
+  'liveSessions.latency': 'p50 {p50} ms · max {max} ms',
+  'liveSessions.resyncs': 'resyncs (last minute): {count}',
+  'liveSessions.observe': 'Observe',
+  'liveSessions.observeLabel': 'Observe session {session}',
 });
