@@ -22,6 +22,10 @@ import jwt
 
 import loadgen
 
+# The benchmarks' shared Python (Benchmarks/): this script runs as a file, from any directory.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from markdown_section import write_section  # noqa: E402
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SYSTEM_NAMES = {"ours": "ours", "rrweb": "rrweb-relay 0.3.0"}
 # Per-session rates of the ramp: fine steps where the knees were (issue 12: 10 and 30 ev/s per
@@ -553,24 +557,6 @@ def cpu_row(r):
             + f" | {100 * r.other_cpu / window:.0f} |")
 
 
-def write_section(content, path, name="live-load"):
-    """The Markdown section convention of Benchmarks/BenchmarkReport/MarkdownSection.swift."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n"
-    i, j = text.find(start), text.find(end)
-    if i >= 0 and j >= 0 and i + len(start) <= j:
-        text = text[:i + len(start)] + f"\n{content}\n" + text[j:]
-    else:
-        text += f"\n{start}\n{content}\n{end}\n"
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="live-load", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sharer-relay", default="http://127.0.0.1:28783", help="our relay A (dev mode)")
@@ -620,7 +606,7 @@ def main(argv=None):
     table = render(args, fixed, ramp, knees, overload, len(bench.workers))
     print(table)
     if args.markdown:
-        write_section(table, args.markdown)
+        write_section(table, args.markdown, "live-load")
 
 
 if __name__ == "__main__":

@@ -36,6 +36,10 @@ sys.dont_write_bytecode = True
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service as DriverService
 
+# The benchmarks' shared Python (Benchmarks/): this script runs as a file, from any directory.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from markdown_section import write_section  # noqa: E402
+
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 HERE = os.path.dirname(os.path.abspath(__file__))
 PUBLIC = os.path.join(ROOT, "Services", "DOMRelay", "Web", "Public")
@@ -305,24 +309,6 @@ def report(version, samples, rounds, source):
     return "\n".join(lines)
 
 
-def write_section(content, path):
-    """As Benchmarks/BenchmarkReport/MarkdownSection.swift: the section between its markers, or
-    appended with them."""
-    start, end = f"<!-- {SECTION}:start -->", f"<!-- {SECTION}:end -->"
-    try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
-    except FileNotFoundError:
-        text = "# Benchmarks\n"
-    first, last = text.find(start), text.find(end)
-    if first >= 0 and last >= first + len(start):
-        text = text[:first + len(start)] + f"\n{content}\n" + text[last:]
-    else:
-        text += f"\n{start}\n{content}\n{end}\n"
-    with open(path, "w", encoding="utf-8") as file:
-        file.write(text)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=9, help="measured rounds per recorder (after one warm-up)")
@@ -336,7 +322,7 @@ def main():
     table = report(version, samples, arguments.rounds, sdk_source(os.path.abspath(arguments.sdk)))
     print(table)
     if arguments.markdown:
-        write_section(table, arguments.markdown)
+        write_section(table, arguments.markdown, SECTION)
         print(f"wrote the {SECTION} section of {arguments.markdown}")
 
 

@@ -18,11 +18,13 @@
  * password fields from the start (a "show password" toggle may come before sharing does). The
  * work is done by ES modules in sdk/ next to it, by job (mirror, masking, password-history, built-in-rules,
  * detectors, rules, customer-mark, serialize, frames, observe, bar, agent-marks, actions, end-notice,
- * transport (the socket), share-session (one session's run), session, and i18n/: the sentences in
- * each language), imported from this script's own address when a session starts or resumes: nothing
- * more is downloaded before. The relay lets the sites it allows read sdk/ across origins
- * (CORS), as it lets them open its sockets. The rules editor's side (sdk/editing.js) loads only
- * when the relay's editor page frames this page and asks for it.
+ * transport (the socket), outbound-stream (frames in sequence, bounded), detection-reports
+ * (what the PII detectors masked, told to the filter), share-session (one session's run),
+ * session, and i18n/: the sentences in each language), imported from this script's own address
+ * when a session starts or resumes: nothing more is downloaded before. The relay lets the sites
+ * it allows read sdk/ across origins (CORS), as it lets them open its sockets. The rules
+ * editor's side (sdk/editing.js) loads only when the relay's editor page frames this page and
+ * asks for it.
  */
 (() => {
   'use strict';
@@ -38,7 +40,8 @@
    * The parts, all imported at once so that they download side by side (session.js alone would
    * pull in the others one level of imports at a time). The first one is the entry.
    */
-  const PARTS = ['session.js', 'share-session.js', 'transport.js', 'mirror.js', 'masking.js', 'password-history.js',
+  const PARTS = ['session.js', 'share-session.js', 'transport.js', 'outbound-stream.js', 'detection-reports.js',
+    'mirror.js', 'masking.js', 'password-history.js',
     'built-in-rules.js', 'detectors.js', 'rules.js',
     'customer-mark.js', 'serialize.js', 'frames.js', 'observe.js', 'bar.js', 'agent-marks.js', 'actions.js', 'end-notice.js',
     'code-prompt.js', 'tab-order.js', 'visual-viewport.js', 'i18n/languages.js', 'i18n/translate.js', 'i18n/en.js', 'i18n/ja.js'];

@@ -5,7 +5,7 @@
 // the draft rules match, and hands the editor snapshots of the page serialized under the
 // draft (the editor has a masking filter mask them again, as in a session). Nothing is
 // shared with anyone else: the snapshots go to the framing editor only, by postMessage.
-import { NodeMirror } from './mirror.js';
+import { Mirror } from './mirror.js';
 import { Masking } from './masking.js';
 import { usePasswordHistory, catchUpPasswordHistory } from './password-history.js';
 import { Serializer, snapshotFrame } from './serialize.js';
@@ -48,7 +48,7 @@ class EditingSession {
     this.host.style.cssText = 'all: initial; position: fixed; inset: 0; pointer-events: none; z-index: 2147483647;';
     this.layer = this.host.attachShadow({ mode: 'closed' });
     document.documentElement.append(this.host);
-    this.mirror = new NodeMirror();
+    this.mirror = new Mirror();
     this.serializer = new Serializer(this.mirror, (node) => node === this.host, () => {}, () => {});
 
     window.addEventListener('message', (event) => this.received(event));

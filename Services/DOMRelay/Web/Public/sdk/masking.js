@@ -103,7 +103,7 @@ export class Masking {
       images.push('img');
     }
     this.maskPlaceholders = rules.maskPlaceholders === true;
-    // Private mode: every text and value is masked but under `unmask` (as NodeMirror does).
+    // Private mode: every text and value is masked but under `unmask` (as the masking filter's MaskedTree does).
     this.privateMode = !disabled && rules.mode === 'private';
     const unmask = this.privateMode ? list(rules.unmask) : [];
     this.unmaskSelector = unmask.length ? unmask.join(', ') : null;
@@ -166,7 +166,7 @@ export class Masking {
   /**
    * A masked element's attribute as sent (lower-case name, value already safe), or undefined
    * when it is not sent: content masked, choices and URLs left out, images in inline styles
-   * removed. The masking filter does exactly this (NodeMirror.rendered).
+   * removed. The masking filter does exactly this (MaskedTree.rendered).
    */
   maskedAttribute(name, value, tag) {
     if (MASKED_ATTRIBUTES.has(name) || (name.startsWith('data-') && !name.startsWith('data-cobrowse-')) ||

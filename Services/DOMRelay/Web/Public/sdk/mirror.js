@@ -1,7 +1,8 @@
-// The node mirror: every node sent to the agent has an id, never reused within a page
-// (id ↔ node, and which document each same-origin frame element was sent with).
+// The SDK's mirror (rrweb's `Mirror`): every node sent to the agent has an id, never reused
+// within a page (id ↔ node, and which document each same-origin frame element was sent with).
 
-export class NodeMirror {
+/** The id ↔ node map of one shared page; ids are what frames and agent actions name nodes by. */
+export class Mirror {
   constructor() {
     this.ids = new WeakMap();
     this.nodes = new Map();

@@ -198,7 +198,7 @@ export class Serializer {
     if (own) this.statuses.set(element, own);
     const node = { id: this.mirror.assign(element), type: 'element', tag, attrs: {} };
     // Masked by a rule (true), or by private mode only ('private': from the root down, but not
-    // under `unmask`, and never a <style>'s CSS), as NodeMirror.classify does.
+    // under `unmask`, and never a <style>'s CSS), as the masking filter's MaskedTree.classify does.
     const byRule = inheritedMasked === true || maskedImage || (own & OWN_MASKED) !== 0;
     const byMode = this.masking.privateMode && (own & OWN_UNMASKED) === 0 && tag !== 'style' &&
       (inheritedMasked === 'private' || element === document.documentElement);

@@ -1,9 +1,9 @@
 // Share session: one co-browse session as this page runs it, over its transport (transport.js):
-// the page's rules, snapshots and changes streamed in sequence (bounded: too large or too fast
-// starts again from a snapshot), what the registry's notices say (the agent, viewers, the mode,
-// a request for control) shown in the bar, the agent's pointer, annotations and actions, and the
-// end. session.js keeps at most one of these on the page.
-import { NodeMirror } from './mirror.js';
+// the page's rules, snapshots and changes streamed (in sequence and bounded: outbound-stream.js;
+// what the PII detectors masked: detection-reports.js), what the registry's notices say (the
+// agent, viewers, the mode, a request for control) shown in the bar, the agent's pointer,
+// annotations and actions, and the end. session.js keeps at most one of these on the page.
+import { Mirror } from './mirror.js';
 import { Masking } from './masking.js';
 import { catchUpPasswordHistory } from './password-history.js';
 import { Serializer, snapshotFrame } from './serialize.js';
@@ -16,14 +16,11 @@ import { AgentActions } from './actions.js';
 import { showEndNotice, DEFAULT_END_NOTICE_SECONDS } from './end-notice.js';
 import { sdkTranslator } from './i18n/languages.js';
 import { ShareTransport, endWithoutSocket } from './transport.js';
+import { OutboundStream } from './outbound-stream.js';
+import { DetectionReports } from './detection-reports.js';
 
 /** Where the session is kept across pages of the site (cobrowse.js reads it to resume). */
 const STORAGE_KEY = 'cobrowse.session';
-/**
- * How often, at most, the filter hears what the SDK's PII detectors masked (a `detected` frame,
- * counted in the session's masking record; docs/stream-protocol.md).
- */
-const DETECTED_REPORT_MS = 2000;
 /** How long an Exit waits for the relay's `ended` before saying it over HTTP and cleaning up. */
 const END_ANSWER_MS = 3000;
 
@@ -50,7 +47,7 @@ export class ShareSession {
     this.rulesLoading = null;
     /** A resync asked for the rules to be fetched again before the snapshot. */
     this.rulesStale = false;
-    this.mirror = new NodeMirror();
+    this.mirror = new Mirror();
     this.observer = null;
     this.bar = new SessionBar({
       exit: () => owner.end(),
@@ -69,9 +66,7 @@ export class ShareSession {
     /** The write request the customer answered (its deadline), so a late notice does not ask again. */
     this.answeredRequest = null;
     this.pendingRequest = null;
-    this.seq = 0;
     this.stored = null; // { sessionId, customerKey }
-    this.needsSnapshot = false;
     this.closedForGood = false;
     this.transport = new ShareTransport({
       // The rules are fetched while the socket opens; the first snapshot waits for them.
@@ -83,6 +78,13 @@ export class ShareSession {
       refused: (message, opening) => this.refused(message, opening),
       received: (message) => this.received(message),
       lost: () => this.lost(),
+    });
+    this.detections = new DetectionReports(() => this.masking, (frame) => this.send(frame));
+    this.outbound = new OutboundStream(this.transport, {
+      snapshot: () => this.snapshot(),
+      tooLarge: (frame, maxFrameBytes) =>
+        this.events.emit('error', { code: 'frame-too-large', message: `a ${frame.t} frame is over ${maxFrameBytes} bytes` }),
+      sent: (frame) => this.detections.frameSent(frame),
     });
   }
 
@@ -119,7 +121,7 @@ export class ShareSession {
     }
     // A new socket starts from the registry's view; the relay says again if the agent is away.
     this.leadReconnecting = false;
-    this.needsSnapshot = true; // nothing but a snapshot goes out first (it may wait for the rules)
+    this.outbound.needsSnapshot = true; // nothing but a snapshot goes out first (it may wait for the rules)
     this.bar.show(message.sessionId);
     if (!this.observer) {
       const serializer = new Serializer(this.mirror, (node) => node === this.bar.host || this.marks.owns(node), (root) => {
@@ -325,7 +327,7 @@ export class ShareSession {
     if (!this.live || !this.observer) return;
     if (this.rulesURL !== pageURL() || this.rulesStale) {
       // Nothing goes out until the rules for this address are known; then the snapshot.
-      this.needsSnapshot = true;
+      this.outbound.needsSnapshot = true;
       this.observer.discardPending();
       if (!this.snapshotAwaitsRules) {
         this.snapshotAwaitsRules = true;
@@ -339,69 +341,19 @@ export class ShareSession {
     this.observer.discardPending();
     catchUpPasswordHistory(); // a field shown in the task that asked for this snapshot
     this.mirror.reset();
-    this.seq = 0;
-    this.needsSnapshot = false;
+    this.outbound.restart();
     this.send(snapshotFrame(this.observer.serializer, this.transport.streamID));
   }
 
+  /** Sends a frame of the page, next in sequence, unless the stream's bounds drop it (true: sent). */
   send(frame) {
-    const transport = this.transport;
-    if (!transport.open) {
-      this.needsSnapshot = true; // dropped: the next connection starts from a snapshot
-      return;
-    }
-    if (this.needsSnapshot && frame.t !== 'snapshot') return;
-    if (transport.congested) {
-      // The network cannot keep up: drop, and start again from a snapshot once it drains.
-      this.needsSnapshot = true;
-      transport.whenDrained(() => this.snapshot());
-      return;
-    }
-    const text = JSON.stringify({ ...frame, seq: this.seq + 1 });
-    // Over the relay's limit the socket would be closed: drop it, and say so once.
-    const { maxFrameBytes } = transport;
-    if (text.length * 3 > maxFrameBytes && new TextEncoder().encode(text).length > maxFrameBytes) {
-      // Nothing more goes out until a snapshot does: later frames would name nodes the
-      // filter never saw. A too-large snapshot waits for the next resync request.
-      this.needsSnapshot = true;
-      if (frame.t !== 'snapshot') setTimeout(() => this.snapshot(), 0);
-      this.events.emit('error', { code: 'frame-too-large', message: `a ${frame.t} frame is over ${maxFrameBytes} bytes` });
-      return;
-    }
-    this.seq += 1;
-    transport.sendText(text);
-    if (frame.t !== 'detected') this.reportDetectionsSoon();
-    return true;
-  }
-
-  reportDetectionsSoon() {
-    if (this.detectedTimer) return;
-    this.detectedTimer = setTimeout(() => {
-      this.detectedTimer = null;
-      this.reportDetections();
-    }, DETECTED_REPORT_MS);
-  }
-
-  /** Tells the filter what the detectors masked since the last report (each page's rules start over). */
-  reportDetections() {
-    const masking = this.masking;
-    if (!masking) return;
-    if (this.reportedMasking !== masking) {
-      this.reportedMasking = masking;
-      this.reportedHits = {};
-    }
-    const hits = {};
-    for (const [name, count] of Object.entries(masking.detectorHits)) {
-      if (count > (this.reportedHits[name] || 0)) hits[name] = count - (this.reportedHits[name] || 0);
-    }
-    if (Object.keys(hits).length === 0) return;
-    if (this.send({ t: 'detected', hits })) this.reportedHits = { ...masking.detectorHits };
+    return this.outbound.send(frame);
   }
 
   /** The customer's Exit: the relay is told (over HTTP if there is no socket), and the session is over here. */
   end() {
     if (this.transport.open) {
-      this.transport.sendMessage({ t: 'end', seq: this.seq + 1 });
+      this.transport.sendMessage({ t: 'end', seq: this.outbound.seq + 1 });
       // The relay answers `ended`; if it does not in time (a dead socket), say it over HTTP
       // too and clean up here all the same.
       const stored = this.stored;
@@ -437,7 +389,7 @@ export class ShareSession {
     if (this.observer) this.observer.stop();
     clearTimeout(this.frameSnapshotTimer);
     clearTimeout(this.endTimer);
-    clearTimeout(this.detectedTimer);
+    this.detections.stop();
     sessionStorage.removeItem(STORAGE_KEY);
     showMarks(null, this.observer ? this.observer.serializer.shadowRoots : []);
     this.bar.remove();
