@@ -196,7 +196,7 @@ extension SessionStreamTests {
     @Test func anAddedNodeReusingAKnownIdCannotOverwriteIt() throws {
         var h = Harness()
         h.sendSnapshot()
-        // A child reusing the password field's id (4) would otherwise replace its mirror entry.
+        // A child reusing the password field's id (4) would otherwise replace its entry in the masked tree.
         let impostor = DOMNode.element(4, "input", ["type": "text"])
         let added = try Self.mutations(h.send(.mutations(Mutations(adds: [
             .init(parent: 7, node: .element(500, "div", [:], [impostor])),

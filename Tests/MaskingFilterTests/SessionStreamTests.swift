@@ -235,7 +235,7 @@ struct Failure: Error, CustomStringConvertible {
         #expect(Self.views(h.send(.viewport(Viewport(w: 1, h: 1)))).isEmpty)
     }
 
-    @Test func aNewSnapshotReplacesTheMirror() throws {
+    @Test func aNewSnapshotReplacesTheMaskedTree() throws {
         var h = Harness()
         h.sendSnapshot()
         let other = DOMNode.element(100, "html", [:], [.element(101, "body", [:], [.text(102, "Cart")])])
