@@ -168,10 +168,11 @@ extension AMQPConsumer {
         let sharer = try await fixture.listen(CobrowseTopology.sharerExchange, session: session)
         try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage())), session: session)
         try await fixture.sendRaw(#"{"t":"snapshot-wanted","reason":"a viewer joined"}"#, session: session)
-        // Within the 2 s budget: the relay's one request after reconnecting goes out at once, and
-        // an ordinary one after it waits (a filter without the exception would hold both, and
-        // send only the last).
-        // (The relay got its queue back after the filter's first request: a minute from now.)
+        // The page answers; then, within the 2 s budget, the relay's one request after
+        // reconnecting goes out at once, and an ordinary one after it waits (a filter without
+        // the exception would hold both, and send only the last).
+        try await fixture.send(StreamFrame(seq: 1, .snapshot(loginPage())), session: session)
+        // (The relay got its queue back after that snapshot was passed on: a minute from now.)
         let reconnectedAt = Date().millisecondsSince1970 + 60_000
         try await fixture.sendRaw(#"{"t":"snapshot-wanted","reason":"the relay reconnected","reconnectedAt":\#(reconnectedAt)}"#,
                                   session: session)

@@ -73,12 +73,14 @@ extension SessionStreamTests {
         #expect(h.stream.retryResync(now: h.now + .seconds(5)).isEmpty)
     }
 
-    @Test func aReconnectedRelaysRequestGoesOutAtOnceWhenTheBudgetCountsARequestFromBeforeItsReconnect() {
+    @Test func aReconnectedRelaysRequestGoesOutAtOnceWhenTheSnapshotWasPassedOnBeforeItsReconnect() {
         var h = Harness()
+        #expect(Self.resyncs(h.send(.viewport(Viewport(w: 1, h: 1)))) == ["no snapshot yet"])
         h.sendSnapshot()
-        #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", now: h.now)) == ["a viewer joined"])
+        #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", now: h.now)).isEmpty, "within the budget: held")
+        h.sendSnapshot()
         h.advance(.milliseconds(300))
-        // The relay got its queue back after that request went out: its snapshot may have gone to
+        // The relay got its queue back after that snapshot was passed on: it may have gone to
         // the queue the relay no longer had.
         let later = Date().millisecondsSince1970 + 1000
         #expect(Self.resyncs(h.stream.snapshotWanted("the relay reconnected", relayReconnectedAt: later, now: h.now))
@@ -88,6 +90,35 @@ extension SessionStreamTests {
         #expect(h.stream.snapshotWanted("a viewer saw a gap", now: h.now).isEmpty)
         h.advance(.milliseconds(1700))
         #expect(Self.resyncs(h.stream.retryResync(now: h.now)) == ["a viewer saw a gap"])
+    }
+
+    @Test func aReconnectedRelaysRequestWaitsForTheSnapshotAnUnansweredRequestWillBring() {
+        var h = Harness()
+        h.sendSnapshot()
+        #expect(Self.resyncs(h.stream.snapshotWanted("a viewer joined", now: h.now)) == ["a viewer joined"])
+        h.advance(.milliseconds(100))
+        // The relay got its queue back after the filter asked, before the answer came: the
+        // snapshot on its way will be passed on now or later, so it reaches the relay (the
+        // fault suite's node kill: the filter's own request, then the relay's, 0.1 s apart).
+        let later = Date().millisecondsSince1970 + 1000
+        #expect(h.stream.snapshotWanted("the relay reconnected", relayReconnectedAt: later, now: h.now).isEmpty)
+        h.sendSnapshot()
+        #expect(h.stream.retryResync(now: h.now + .seconds(5)).isEmpty, "the snapshot answered both")
+        // Had the answer never come, the held request would have gone out once the budget allowed.
+        var lost = Harness()
+        lost.sendSnapshot()
+        _ = lost.stream.snapshotWanted("a viewer joined", now: lost.now)
+        _ = lost.stream.snapshotWanted("the relay reconnected", relayReconnectedAt: later, now: lost.now)
+        lost.advance(.seconds(2))
+        #expect(Self.resyncs(lost.stream.retryResync(now: lost.now)) == ["the relay reconnected"])
+    }
+
+    @Test func aReconnectedRelaysRequestIsAnsweredByASnapshotPassedOnAfterItsReconnect() {
+        var h = Harness()
+        let reconnected = Date().millisecondsSince1970 - 1000
+        h.sendSnapshot()
+        #expect(h.stream.snapshotWanted("the relay reconnected", relayReconnectedAt: reconnected, now: h.now).isEmpty)
+        #expect(h.stream.retryResync(now: h.now + .seconds(5)).isEmpty)
     }
 
     @Test func aReconnectedRelaysRequestWaitsForTheBudgetWhenTheLastRequestCameAfterItsReconnect() {

@@ -4,10 +4,18 @@ payloads, with the client frames of plain WebSockets unmasked (a browser XOR-mas
 sends, which hides nothing but would hide a marker from a byte search)."""
 
 import os
+import secrets
 import signal
+import socket
 import struct
 import subprocess
 import threading
+import time
+
+
+# Where `Capture.catch_up` sends its datagrams: the discard port, closed here (the kernel
+# answers with an ICMP error, which the capture holds too).
+DISCARD_PORT = 9
 
 
 class Capture:
@@ -34,6 +42,24 @@ class Capture:
             self.stderr.append(line)
             if "Capturing on" in line:
                 self._capturing.set()
+
+    def catch_up(self, within=60):
+        """Waits until every packet sent on lo so far is in the file. dumpcap reads the kernel's
+        buffer behind the traffic (seconds behind on a loaded machine), and SIGINT ends it without
+        reading the rest: a datagram sent now is in the file only after everything before it, and
+        padding after it pushes it through tshark's output buffer."""
+        sentinel = f"capture-caught-up-{secrets.token_hex(8)}".encode()
+        deadline = time.monotonic() + within
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(sentinel, ("127.0.0.1", DISCARD_PORT))
+            while True:
+                with open(self.path, "rb") as written:
+                    if sentinel in written.read():
+                        return
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"the capture did not catch up with the traffic within {within} s")
+                sender.sendto(b"\0" * 1024, ("127.0.0.1", DISCARD_PORT))
+                time.sleep(0.05)
 
     def stop(self):
         """SIGINT (tshark then writes out what it holds), and waits for it to exit; returns

@@ -160,6 +160,8 @@ def record_session(tls):
         run = LocalRun(tls, recording.log)
         run.wait_ready()
         _share_marker(run, recording)
+        # The marker crossed the loopback moments ago: the capture must hold it before it stops.
+        capture.catch_up()
     finally:
         recording.capture_summary = capture.stop()
         if run is not None:

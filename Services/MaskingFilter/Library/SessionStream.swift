@@ -25,9 +25,12 @@ public struct SessionStream: Sendable {
     private var stream: String?
     private var viewSeq = 0
     private var lastResync: ContinuousClock.Instant?
-    /// When the last resync request went out, by the wall clock (ms since 1970): what a relay's
-    /// reconnect instant is compared with.
-    private var lastResyncWallClock: Int64?
+    /// A resync request went out and no snapshot has come since: the one that comes will be
+    /// passed on later than now.
+    private var awaitingSnapshot = false
+    /// When the current snapshot was passed on to the viewers, by the wall clock (ms since
+    /// 1970): what a relay's reconnect instant is compared with.
+    private var snapshotPassedAt: Int64?
     /// Since when this stream has wanted a snapshot (nil: it has one, or never asked).
     private var waitingSince: ContinuousClock.Instant?
     /// A viewer's request for a snapshot not yet passed on (the per-session budget was spent).
@@ -90,6 +93,8 @@ public struct SessionStream: Sendable {
             if tree.isTitleMasked { clean.title = clean.title.map(StreamSanitizer.maskText) }
             pageURL = URL(string: snapshot.url)
             hasSnapshot = true
+            awaitingSnapshot = false
+            snapshotPassedAt = Date().millisecondsSince1970
             snapshotReceivedAt = receivedAt
             stream = snapshot.stream
             waitingSince = nil
@@ -248,13 +253,18 @@ public struct SessionStream: Sendable {
     /// the current snapshot reached the sharer's relay is already answered: the viewers got that
     /// snapshot after they asked. (Requests and frames come through different relays, so a
     /// request may arrive after the snapshot that answers it, e.g. after a broker node's loss.)
-    /// `relayReconnectedAt`: a relay that got its queue back then asks (once per session); if the
-    /// request the budget counts went out before that, its snapshot may have gone to a queue that
-    /// no longer existed: ask at once. One that went out after reaches the relay: the budget holds.
+    /// `relayReconnectedAt`: a relay that got its queue back then asks (once per session) for a
+    /// snapshot passed on after that instant. One is coming if a request is unanswered (it will
+    /// be passed on later than now), or came if the current snapshot was passed on after the
+    /// reconnect; otherwise the last one may have gone to a queue the relay no longer had: ask
+    /// at once, outside the budget.
     public mutating func snapshotWanted(_ reason: String, madeAt: Int64? = nil, relayReconnectedAt: Int64? = nil,
                                         now: ContinuousClock.Instant) -> [Output] {
         if hasSnapshot, let madeAt, let snapshotReceivedAt, snapshotReceivedAt >= madeAt { return [] }
-        if let relayReconnectedAt, (lastResyncWallClock ?? .min) < relayReconnectedAt { lastResync = nil }
+        if let relayReconnectedAt {
+            if hasSnapshot, !awaitingSnapshot, let snapshotPassedAt, snapshotPassedAt >= relayReconnectedAt { return [] }
+            if !awaitingSnapshot { lastResync = nil }
+        }
         pendingRequest = reason
         return request(reason, now: now)
     }
@@ -286,7 +296,7 @@ public struct SessionStream: Sendable {
     private mutating func request(_ reason: String, now: ContinuousClock.Instant) -> [Output] {
         if let last = lastResync, now - last < Self.resyncInterval { return [] }
         lastResync = now
-        lastResyncWallClock = Date().millisecondsSince1970
+        awaitingSnapshot = true
         pendingRequest = nil
         return [.resync(reason: reason)]
     }
