@@ -190,14 +190,17 @@ import Testing
         _ = try await connection.deleteQueue(queue)
     }
 
-    @Test func idleConnectionWithOneSecondHeartbeatStaysUp() async throws {
+    @Test func idleConnectionWithAShortHeartbeatStaysUp() async throws {
         var configuration = try TestBroker.configuration()
-        configuration.heartbeat = .seconds(1) // the broker drops a client silent for ~2 s
+        // Each side drops a peer silent for two intervals. Idle for four: a connection thread
+        // that answered no heartbeat while the application is idle would be dropped twice over.
+        // (With a 1 s interval, a loaded 2-core CI machine once stalled a side for 2 s.)
+        configuration.heartbeat = .seconds(3)
         configuration.reconnect = .init(enabled: false)
         let connection = try await AMQPConnection.connect(configuration)
         defer { Task { await connection.close() } }
         let events = connection.events()
-        try await Task.sleep(for: .seconds(4))
+        try await Task.sleep(for: .seconds(12))
         #expect(connection.state == .connected)
         let queue = TestBroker.uniqueName("heartbeat")
         try await connection.declare(QueueDeclaration(queue, durable: false, autoDelete: true))
