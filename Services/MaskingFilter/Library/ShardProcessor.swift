@@ -119,8 +119,11 @@ struct ShardProcessor {
     private static let tooDeep = FilterWorker.dropped("too-deep"), late = FilterWorker.dropped("late")
     private static let lateCursor = FilterWorker.dropped("late-cursor")
 
-    private func tracked(_ session: SessionID, now: ContinuousClock.Instant) -> Tracked {
-        sessions[session] ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
+    /// The session's state, taken out of the map (a new one if it is not there): the caller
+    /// changes it and puts it back. Taken, not copied: a copy would share the masked tree's
+    /// storage with the map's, and the first change would copy the whole tree, on every frame.
+    private mutating func take(_ session: SessionID, now: ContinuousClock.Instant) -> Tracked {
+        sessions.removeValue(forKey: session) ?? Tracked(lastSeen: now, rulesGeneration: rules.generation)
     }
 
     /// A session quiet for this long (no frame, no action, no request) is left out of health
@@ -168,21 +171,21 @@ struct ShardProcessor {
     /// health window), masked frames passed on with their latency (frames the sharer's relay
     /// stamped; actions' notices to the viewers are not frames).
     private mutating func account(_ result: Result) {
-        guard var tracked = sessions[result.session] else { return }
+        guard !result.outputs.isEmpty else { return }
         let at = Date()
         for output in result.outputs {
+            // In place in the map: a copy taken out would have its sample buffer copied.
             switch output {
             case .resync:
-                tracked.masking.resyncRequests += 1
-                tracked.health.resyncAsked()
+                sessions[result.session]?.masking.resyncRequests += 1
+                sessions[result.session]?.health.resyncAsked()
             case .view:
                 guard let receivedAt = result.receivedAt else { continue }
-                tracked.health.framePassed(latencyMilliseconds: Int(at.millisecondsSince1970 - receivedAt), at: at)
+                sessions[result.session]?.health.framePassed(latencyMilliseconds: Int(at.millisecondsSince1970 - receivedAt), at: at)
             case .action, .presence:
                 break
             }
         }
-        sessions[result.session] = tracked
     }
 
     private mutating func outcome(of record: IngestBatch.Record, mode: (SessionID) -> SessionMode,
@@ -201,7 +204,7 @@ struct ShardProcessor {
             }
             switch request.t {
             case .snapshotWanted:
-                var tracked = tracked(session, now: now)
+                var tracked = take(session, now: now)
                 result.outputs = tracked.stream.snapshotWanted(request.reason ?? "a viewer asked", madeAt: request.at,
                                                                relayReconnectedAt: request.reconnectedAt, now: now)
                 sessions[session] = tracked
@@ -218,7 +221,7 @@ struct ShardProcessor {
                 Self.malformed.increment()
                 return result
             }
-            var tracked = tracked(session, now: now)
+            var tracked = take(session, now: now)
             result.outputs = tracked.stream.agentAction(frame.action, mode: mode(session))
             sessions[session] = tracked
             for output in result.outputs {
@@ -244,7 +247,6 @@ struct ShardProcessor {
             let waited = Duration.milliseconds(waitedMilliseconds)
             FilterWorker.ingestWait.recordMilliseconds(waitedMilliseconds)
             if let threshold = shedding.threshold, waited > threshold {
-                var tracked = tracked(session, now: now)
                 switch shedding.verdict(type: head.t, waited: waited) {
                 case .process:
                     break
@@ -254,12 +256,14 @@ struct ShardProcessor {
                         return result
                     }
                     Self.lateCursor.increment()
+                    var tracked = take(session, now: now)
                     result.outputs = tracked.stream.skipCursor(seq: seq, now: now)
                     tracked.lastSeen = now
                     sessions[session] = tracked
                     return result
                 case .shed:
                     Self.late.increment()
+                    var tracked = take(session, now: now)
                     result.outputs = tracked.stream.refused(
                         "fell behind: a frame waited \(waitedMilliseconds) ms on its shard (shed after \(shedding.frames.map { "\($0)" } ?? "never"))",
                         now: now)
@@ -276,7 +280,7 @@ struct ShardProcessor {
             // Refused unread, like a snapshot the masked tree refuses: the stream waits for a new one.
             Self.tooDeep.increment()
             logger.info("dropped a frame too deep to read", metadata: ["session": "\(session)", "nesting": "\(error.nesting)"])
-            var tracked = tracked(session, now: now)
+            var tracked = take(session, now: now)
             result.outputs = tracked.stream.refused(
                 "too deep: the page is nested deeper than \(StreamLimits.maxNodeDepth) elements", now: now)
             tracked.lastSeen = now
@@ -288,7 +292,7 @@ struct ShardProcessor {
             return result
         }
         let generation = rules.generation
-        var tracked = tracked(session, now: now)
+        var tracked = take(session, now: now)
         result.outputs = tracked.catchUp(with: generation, now: now)
             + tracked.stream.process(frame, receivedAt: record.receivedAt, now: now, rules: rules.compiledRules(for:))
         tracked.recordMasking(rulesHash: rules.rules.sourceHash)
